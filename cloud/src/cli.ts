@@ -1,3 +1,98 @@
-export async function main(_argv: string[]): Promise<number> {
-  return 0;
+// tidemark-cloud: run | validate | query | device add. The only place that turns errors into exit codes
+// (0 ok, 1 runtime failure, 2 usage or config error).
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError, reportError, shutdownSignal, stopWithin } from '@tidemark/shared';
+import { addDevice } from './broker/device-auth.js';
+import { loadCloudConfig } from './config.js';
+import { Collector, ROLES, type Role } from './collector.js';
+import { runQuery } from './query-command.js';
+
+const PROG = 'tidemark-cloud';
+
+export async function main(argv: string[]): Promise<number> {
+  let result: Promise<number> = Promise.resolve(0);
+  const program = new Command(PROG)
+    .description('Tidemark cloud collector: broker, exactly-once ingest, windowed aggregates and the query API')
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('run')
+    .description('run the collector (all roles in one process by default)')
+    .requiredOption('-c, --config <file>', 'cloud config file (YAML)')
+    .addOption(new Option('--role <role>', 'which part to run').choices(ROLES as string[]).default('all'))
+    .action((opts: { config: string; role: Role }) => {
+      result = run(opts.config, opts.role);
+    });
+
+  program
+    .command('validate')
+    .description('check a config file and list every error with its path')
+    .requiredOption('-c, --config <file>', 'cloud config file (YAML)')
+    .action((opts: { config: string }) => {
+      result = (async () => {
+        loadCloudConfig(opts.config);
+        process.stdout.write(`${opts.config}: ok\n`);
+        return 0;
+      })();
+    });
+
+  program
+    .command('query')
+    .description('query aggregates over the HTTP API')
+    .requiredOption('--url <url>', 'API base URL, e.g. http://127.0.0.1:8080')
+    .requiredOption('--device <id>', 'device id')
+    .requiredOption('--sensor <name>', 'sensor name')
+    .option('--resolution <res>', 'bucket resolution', '1m')
+    .option('--from <time>', 'ISO 8601 time, "now", or relative like -1h', '-1h')
+    .option('--to <time>', 'ISO 8601 time, "now", or relative like -5m', 'now')
+    .option('--limit <n>', 'buckets per page')
+    .option('--token <token>', 'bearer token (default: $TIDEMARK_API_TOKEN)')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
+    .action((opts) => {
+      result = runQuery(opts, process.stdout);
+    });
+
+  const device = program.command('device').description('manage device credentials');
+  device
+    .command('add')
+    .description('register a device: prints a new password once and stores its scrypt hash in auth.devices_file')
+    .argument('<id>', 'device id')
+    .requiredOption('-c, --config <file>', 'cloud config file (YAML)')
+    .action((id: string, opts: { config: string }) => {
+      result = (async () => {
+        const config = loadCloudConfig(opts.config);
+        const file = config.auth.devices_file;
+        if (!file) throw new ConfigError([{ path: 'auth.devices_file', message: 'not set: device credentials need a devices file' }], opts.config);
+        const password = await addDevice(file, id);
+        process.stdout.write(`${password}\n`);
+        process.stderr.write(`device "${id}" added to ${file}; the password above is shown only once\n`);
+        return 0;
+      })();
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    return reportError(err, PROG);
+  }
+  try {
+    return await result;
+  } catch (err) {
+    return reportError(err, PROG);
+  }
+}
+
+async function run(configPath: string, role: Role): Promise<number> {
+  const config = loadCloudConfig(configPath);
+  const collector = new Collector(config, { role });
+  const signal = shutdownSignal();
+  await collector.start();
+  const sig = await signal;
+  collector.logger.info({ signal: sig }, 'shutting down');
+  return stopWithin(() => collector.stop(), 9_500, () => {
+    collector.logger.error('shutdown took longer than 9.5 s; exiting');
+    process.exit(1);
+  });
 }

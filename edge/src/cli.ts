@@ -1,3 +1,131 @@
-export async function main(_argv: string[]): Promise<number> {
-  return 0;
+// tidemark-edge: run | validate | init | buffer stats. The only place that turns errors into exit codes
+// (0 ok, 1 runtime failure, 2 usage or config error).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { formatBytes, reportError, shutdownSignal, stopWithin, StorageError } from '@tidemark/shared';
+import { Agent } from './agent.js';
+import { SqliteBuffer, type BufferStats } from './buffer/sqlite-buffer.js';
+import { loadEdgeConfig } from './config.js';
+import { EDGE_EXAMPLE_YAML } from './config-example.js';
+
+const PROG = 'tidemark-edge';
+
+export async function main(argv: string[]): Promise<number> {
+  let result: Promise<number> = Promise.resolve(0);
+  const program = new Command(PROG)
+    .description('Tidemark edge agent: reads sensors, buffers durably, delivers exactly once to the collector')
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('run')
+    .description('run the agent until SIGTERM/SIGINT')
+    .requiredOption('-c, --config <file>', 'edge config file (YAML)')
+    .action((opts: { config: string }) => {
+      result = run(opts.config);
+    });
+
+  program
+    .command('validate')
+    .description('check a config file and list every error with its path')
+    .requiredOption('-c, --config <file>', 'edge config file (YAML)')
+    .action((opts: { config: string }) => {
+      result = (async () => {
+        const config = loadEdgeConfig(opts.config);
+        process.stdout.write(`${opts.config}: ok (device ${config.device.id}, ${config.sources.length} source${config.sources.length === 1 ? '' : 's'})\n`);
+        return 0;
+      })();
+    });
+
+  program
+    .command('init')
+    .description('print a commented example config to stdout')
+    .action(() => {
+      process.stdout.write(EDGE_EXAMPLE_YAML);
+    });
+
+  const buffer = program.command('buffer').description('inspect the local buffer');
+  buffer
+    .command('stats')
+    .description('readings, bytes, oldest/newest time, stream id, next seq, drops')
+    .requiredOption('-c, --config <file>', 'edge config file (YAML)')
+    .option('--json', 'print JSON')
+    .action((opts: { config: string; json?: boolean }) => {
+      result = (async () => {
+        const config = loadEdgeConfig(opts.config);
+        const path = join(config.data_dir, 'buffer.db');
+        if (!existsSync(path)) throw new StorageError(`no buffer at ${path} (the agent has not run with this data_dir)`);
+        // Opening alongside a running agent is safe: WAL allows a concurrent reader.
+        const buf = SqliteBuffer.open({ path, deviceId: config.device.id });
+        try {
+          const stats = buf.stats();
+          process.stdout.write(opts.json ? `${JSON.stringify(statsJson(stats), null, 2)}\n` : formatStats(stats, path));
+        } finally {
+          buf.close();
+        }
+        return 0;
+      })();
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    return reportError(err, PROG);
+  }
+  try {
+    return await result;
+  } catch (err) {
+    return reportError(err, PROG);
+  }
+}
+
+async function run(configPath: string): Promise<number> {
+  const config = loadEdgeConfig(configPath);
+  const agent = new Agent(config);
+  const signal = shutdownSignal();
+  await agent.start();
+  const sig = await signal;
+  agent.logger.info({ signal: sig }, 'shutting down');
+  return stopWithin(() => agent.stop(), 9_500, () => {
+    agent.logger.error('shutdown took longer than 9.5 s; exiting');
+    process.exit(1);
+  });
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function statsJson(s: BufferStats) {
+  return {
+    device_id: s.deviceId,
+    stream_id: s.streamId,
+    next_seq: s.nextSeq,
+    readings: s.bufferedReadings,
+    pending_readings: s.pendingReadings,
+    sealed_batches: s.sealedBatches,
+    sealed_readings: s.sealedReadings,
+    oldest_time: iso(s.oldestTs),
+    newest_time: iso(s.newestTs),
+    file_bytes: s.fileBytes,
+    drops: s.drops,
+  };
+}
+
+function formatStats(s: BufferStats, path: string): string {
+  const drops = Object.entries(s.drops);
+  return [
+    `buffer        ${path}`,
+    `device        ${s.deviceId}`,
+    `stream id     ${s.streamId}`,
+    `next seq      ${s.nextSeq}`,
+    `readings      ${s.bufferedReadings} (${s.pendingReadings} pending, ${s.sealedReadings} in ${s.sealedBatches} unacked batches)`,
+    `oldest        ${iso(s.oldestTs) ?? '-'}`,
+    `newest        ${iso(s.newestTs) ?? '-'}`,
+    `file size     ${formatBytes(s.fileBytes)}`,
+    `drops         ${drops.length ? drops.map(([r, n]) => `${r}: ${n}`).join(', ') : 'none'}`,
+    '',
+  ].join('\n');
 }

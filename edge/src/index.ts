@@ -1,1 +1,5 @@
-export {};
+export { Agent, type AgentOptions } from './agent.js';
+export { SqliteBuffer, type BufferStats, type BufferedReading, type SealedBatch } from './buffer/sqlite-buffer.js';
+export { loadEdgeConfig, edgeConfigSchema, type EdgeConfig } from './config.js';
+export type { Source, SourceContext, SourceReading } from './sources/source.js';
+export { main } from './cli.js';

@@ -1,1 +1,4 @@
-export {};
+// Metrics: a per-process prom-client registry with Tidemark name prefixes.
+
+export { MetricsRegistry, counterValue, gaugeValue, type GaugeOptions } from './registry.js';
+export type { Counter, Gauge, Histogram, Registry } from 'prom-client';

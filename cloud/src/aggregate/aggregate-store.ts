@@ -1,0 +1,72 @@
+// The aggregate store contract: bucket state, per-device watermarks, sensor catalogue and the aggregator's
+// stream offset. commit() writes all of them in ONE transaction, which is what makes a crash at any
+// instant resume to the same result (exactly-once effect). SQLite now; PostgreSQL implements the same.
+import type { Component } from '@tidemark/shared';
+import type { BucketStats } from './bucket-stats.js';
+
+export interface BucketKey {
+  device: string;
+  sensor: string;
+  /** Resolution label, e.g. "1m". */
+  resolution: string;
+  /** Bucket start, ms since epoch (UTC-aligned). */
+  start: number;
+}
+
+export interface BucketRecord extends BucketKey {
+  stats: BucketStats;
+  /** Times a late reading (for a bucket already final) changed this bucket. */
+  revision: number;
+}
+
+export interface SensorDelta {
+  device: string;
+  sensor: string;
+  firstTs: number;
+  lastTs: number;
+  readings: number;
+}
+
+export interface AggregateCommit {
+  /** The next stream offset to read after this commit. */
+  offset: number;
+  buckets: BucketRecord[];
+  watermarks: Map<string, number>;
+  sensors: SensorDelta[];
+  /** Readings not aggregated in this commit, by reason. */
+  unaggregated: Map<string, number>;
+}
+
+export interface SensorRow {
+  name: string;
+  first_seen: string;
+  last_seen: string;
+  readings: number;
+}
+
+export interface BucketQuery {
+  device: string;
+  sensor: string;
+  resolution: string;
+  from: number;
+  to: number;
+  /** Exclusive lower bound on start for paging (the previous page's last start). */
+  after?: number;
+  limit: number;
+}
+
+export interface AggregateStore extends Component {
+  /** The next stream offset to read (1 for a new store). */
+  checkpoint(): Promise<number>;
+  getBuckets(keys: readonly BucketKey[]): Promise<Map<string, BucketRecord>>;
+  getWatermarks(devices: readonly string[]): Promise<Map<string, number>>;
+  commit(c: AggregateCommit): Promise<void>;
+  queryBuckets(q: BucketQuery): Promise<BucketRecord[]>;
+  watermark(device: string): Promise<number | undefined>;
+  sensors(device: string): Promise<SensorRow[]>;
+  unaggregated(): Promise<Record<string, number>>;
+}
+
+export function bucketKey(k: BucketKey): string {
+  return `${k.device}\u0000${k.sensor}\u0000${k.resolution}\u0000${k.start}`;
+}

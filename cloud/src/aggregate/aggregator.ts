@@ -1,0 +1,211 @@
+// The aggregator: reads the stream store from its checkpoint and folds readings into per-device event-time
+// tumbling windows at every configured resolution. One chunk of records = one store commit holding the
+// changed buckets, the watermarks and the next offset, so a crash anywhere resumes to the same state.
+// Processing is a pure function of the stream order: replay produces identical aggregates.
+//
+// Lateness: a device's watermark is the highest trusted event time aggregated from it. A bucket is final
+// once watermark >= start + resolution + allowed_lateness. Readings are judged against the watermark as it
+// stood before their batch, so a batch is never late for itself; a reading for a final bucket still
+// updates it and bumps its revision (once per batch), and is counted as late.
+import { decodeBatch, type Batch } from '@tidemark/proto';
+import type { Component, Logger, MetricsRegistry } from '@tidemark/shared';
+import type { StreamRecord, StreamStore } from '../store/stream-store.js';
+import { bucketKey, type AggregateStore, type BucketKey, type BucketRecord, type SensorDelta } from './aggregate-store.js';
+import { addValue, bucketStart, emptyStats } from './bucket-stats.js';
+
+export interface Resolution {
+  label: string;
+  ms: number;
+}
+
+export interface AggregatorOptions {
+  resolutions: readonly Resolution[];
+  allowedLatenessMs: number;
+  /** Readings stamped further than this after their batch was received are not trusted. */
+  maxFutureSkewMs: number;
+  /** Stream records per commit. */
+  chunkRecords?: number;
+  /** Poll interval when caught up and nobody notifies. */
+  idleMs?: number;
+}
+
+export type BucketUpdateListener = (updates: readonly BucketRecord[], watermarks: ReadonlyMap<string, number>) => void;
+
+export class Aggregator implements Component {
+  readonly name = 'aggregator';
+  private offset = 1;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private readonly listeners: BucketUpdateListener[] = [];
+  private readonly m;
+
+  constructor(
+    private readonly stream: StreamStore,
+    private readonly store: AggregateStore,
+    private readonly opts: AggregatorOptions,
+    private readonly logger: Logger,
+    metrics: MetricsRegistry,
+  ) {
+    this.m = {
+      readings: metrics.counter('aggregated_readings_total', 'Readings folded into windows'),
+      late: metrics.counter('late_readings_total', 'Readings that changed a bucket already final'),
+      unaggregated: metrics.counter('unaggregated_readings_total', 'Readings kept in the stream but not aggregated, by reason', ['reason']),
+      lag: metrics.gauge('aggregator_lag_records', 'Stream records not yet aggregated'),
+      offset: metrics.gauge('aggregator_offset', 'Next stream offset the aggregator reads'),
+    };
+  }
+
+  onUpdate(listener: BucketUpdateListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Wakes the loop now (the in-process collector calls this after each ingest commit). */
+  notify(): void {
+    this.wake?.();
+  }
+
+  async start(): Promise<void> {
+    this.offset = await this.store.checkpoint();
+    this.running = true;
+    this.logger.info({ offset: this.offset }, 'aggregator resuming from checkpoint');
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let n = 0;
+      try {
+        n = await this.step();
+      } catch (err) {
+        this.logger.error({ err }, 'aggregation step failed; retrying');
+      }
+      if (n === 0 && this.running) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, this.opts.idleMs ?? 200);
+          this.wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.wake = undefined;
+      }
+    }
+  }
+
+  /** Processes one chunk; returns the number of stream records consumed. Exposed for tests and replay. */
+  async step(): Promise<number> {
+    const records = await this.stream.read(this.offset, this.opts.chunkRecords ?? 500);
+    if (records.length === 0) {
+      this.m.lag.set(0);
+      return 0;
+    }
+    const next = records[records.length - 1]!.offset + 1;
+    const result = await this.fold(records);
+    await this.store.commit({ offset: next, ...result });
+    this.offset = next;
+    this.m.offset.set(next);
+    this.m.lag.set(Math.max(0, (await this.stream.endOffset()) - next));
+    for (const [reason, n] of result.unaggregated) this.m.unaggregated.inc({ reason }, n);
+    this.m.readings.inc(result.aggregated);
+    this.m.late.inc(result.late);
+    if (result.buckets.length > 0) for (const l of this.listeners) l(result.buckets, result.watermarks);
+    return records.length;
+  }
+
+  /** Drains the stream to its current end (replay and tests). */
+  async drain(): Promise<void> {
+    while ((await this.step()) > 0) {
+      /* keep going */
+    }
+  }
+
+  private async fold(records: readonly StreamRecord[]) {
+    const { resolutions, allowedLatenessMs, maxFutureSkewMs } = this.opts;
+    const decoded: { record: StreamRecord; batch: Batch | undefined }[] = records.map((record) => {
+      try {
+        return { record, batch: decodeBatch(record.payload, { validate: false }) };
+      } catch {
+        return { record, batch: undefined };
+      }
+    });
+
+    // Load every bucket and watermark this chunk touches.
+    const keys = new Map<string, BucketKey>();
+    const devices = new Set<string>();
+    for (const { batch } of decoded) {
+      if (!batch) continue;
+      devices.add(batch.deviceId);
+      for (const r of batch.readings) {
+        for (const res of resolutions) {
+          const k = { device: batch.deviceId, sensor: r.sensor, resolution: res.label, start: bucketStart(r.ts, res.ms) };
+          keys.set(bucketKey(k), k);
+        }
+      }
+    }
+    const buckets = await this.store.getBuckets([...keys.values()]);
+    const watermarks = await this.store.getWatermarks([...devices]);
+    const dirty = new Map<string, BucketRecord>();
+    const sensors = new Map<string, SensorDelta>();
+    const unaggregated = new Map<string, number>();
+    const skip = (reason: string, n: number) => unaggregated.set(reason, (unaggregated.get(reason) ?? 0) + n);
+    let aggregated = 0;
+    let late = 0;
+
+    for (const { record, batch } of decoded) {
+      if (!batch) {
+        skip('undecodable', 0);
+        this.logger.error({ offset: record.offset }, 'stream record does not decode; skipped');
+        continue;
+      }
+      if (!batch.clock.synced) {
+        skip('clock_unsynced', batch.readings.length);
+        continue;
+      }
+      const device = batch.deviceId;
+      const wmBefore = watermarks.get(device) ?? -Infinity;
+      let wmAfter = wmBefore;
+      const revised = new Set<string>();
+      for (const r of batch.readings) {
+        if (r.ts > record.receivedMs + maxFutureSkewMs) {
+          skip('future_timestamp', 1);
+          continue;
+        }
+        let wasLate = false;
+        for (const res of resolutions) {
+          const start = bucketStart(r.ts, res.ms);
+          const key = bucketKey({ device, sensor: r.sensor, resolution: res.label, start });
+          let b = dirty.get(key) ?? buckets.get(key);
+          if (!b) b = { device, sensor: r.sensor, resolution: res.label, start, stats: emptyStats(), revision: 0 };
+          if (wmBefore >= start + res.ms + allowedLatenessMs) {
+            wasLate = true;
+            if (!revised.has(key)) {
+              revised.add(key);
+              b.revision += 1;
+            }
+          }
+          addValue(b.stats, r.ts, r.value);
+          dirty.set(key, b);
+        }
+        if (wasLate) late += 1;
+        aggregated += 1;
+        if (r.ts > wmAfter) wmAfter = r.ts;
+        const sk = `${device}\u0000${r.sensor}`;
+        const s = sensors.get(sk);
+        if (s) {
+          s.firstTs = Math.min(s.firstTs, r.ts);
+          s.lastTs = Math.max(s.lastTs, r.ts);
+          s.readings += 1;
+        } else sensors.set(sk, { device, sensor: r.sensor, firstTs: r.ts, lastTs: r.ts, readings: 1 });
+      }
+      if (wmAfter > wmBefore) watermarks.set(device, wmAfter);
+    }
+    return { buckets: [...dirty.values()], watermarks, sensors: [...sensors.values()], unaggregated, aggregated, late };
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+}

@@ -1,0 +1,214 @@
+// SQLite aggregate store (WAL). Bucket rows, watermarks, sensors, the unaggregated tally and the stream
+// checkpoint live in one database so commit() is a single transaction.
+import Database from 'better-sqlite3';
+import { StorageError } from '@tidemark/shared';
+import { bucketKey, type AggregateCommit, type AggregateStore, type BucketKey, type BucketQuery, type BucketRecord, type SensorRow } from './aggregate-store.js';
+
+const SCHEMA_VERSION = 1;
+const SCHEMA = `
+CREATE TABLE buckets (
+  device     TEXT    NOT NULL,
+  sensor     TEXT    NOT NULL,
+  resolution TEXT    NOT NULL,
+  start      INTEGER NOT NULL,
+  count      INTEGER NOT NULL,
+  sum        REAL    NOT NULL,
+  min        REAL    NOT NULL,
+  max        REAL    NOT NULL,
+  mean       REAL    NOT NULL,
+  m2         REAL    NOT NULL,
+  first_ts   INTEGER NOT NULL,
+  first      REAL    NOT NULL,
+  last_ts    INTEGER NOT NULL,
+  last       REAL    NOT NULL,
+  revision   INTEGER NOT NULL,
+  PRIMARY KEY (device, sensor, resolution, start)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE watermarks (
+  device    TEXT PRIMARY KEY,
+  watermark INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE sensors (
+  device   TEXT    NOT NULL,
+  sensor   TEXT    NOT NULL,
+  first_ts INTEGER NOT NULL,
+  last_ts  INTEGER NOT NULL,
+  readings INTEGER NOT NULL,
+  PRIMARY KEY (device, sensor)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE unaggregated (
+  reason   TEXT PRIMARY KEY,
+  readings INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE checkpoint (
+  id     INTEGER PRIMARY KEY CHECK (id = 1),
+  offset INTEGER NOT NULL
+) STRICT;
+INSERT INTO checkpoint(id, offset) VALUES (1, 1);
+`;
+
+interface BucketRow {
+  device: string;
+  sensor: string;
+  resolution: string;
+  start: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  mean: number;
+  m2: number;
+  first_ts: number;
+  first: number;
+  last_ts: number;
+  last: number;
+  revision: number;
+}
+
+function toRecord(r: BucketRow): BucketRecord {
+  return {
+    device: r.device,
+    sensor: r.sensor,
+    resolution: r.resolution,
+    start: r.start,
+    revision: r.revision,
+    stats: { count: r.count, sum: r.sum, min: r.min, max: r.max, mean: r.mean, m2: r.m2, firstTs: r.first_ts, first: r.first, lastTs: r.last_ts, last: r.last },
+  };
+}
+
+export class SqliteAggregateStore implements AggregateStore {
+  readonly name = 'aggregate-store';
+  private db: Database.Database | undefined;
+  private stmts: ReturnType<SqliteAggregateStore['prepare']> | undefined;
+
+  constructor(private readonly path: string) {}
+
+  async start(): Promise<void> {
+    try {
+      const db = new Database(this.path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('busy_timeout = 5000');
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version === 0) {
+        db.exec(SCHEMA);
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      } else if (version !== SCHEMA_VERSION) {
+        throw new StorageError(`${this.path}: aggregate schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);
+      }
+      this.db = db;
+      this.stmts = this.prepare(db);
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw new StorageError(`cannot open aggregate store ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private prepare(db: Database.Database) {
+    return {
+      checkpoint: db.prepare<[], { offset: number }>('SELECT offset FROM checkpoint WHERE id = 1'),
+      setCheckpoint: db.prepare('UPDATE checkpoint SET offset = ? WHERE id = 1'),
+      getBucket: db.prepare<[string, string, string, number], BucketRow>(
+        'SELECT * FROM buckets WHERE device = ? AND sensor = ? AND resolution = ? AND start = ?',
+      ),
+      putBucket: db.prepare(
+        `INSERT INTO buckets(device, sensor, resolution, start, count, sum, min, max, mean, m2, first_ts, first, last_ts, last, revision)
+         VALUES (@device, @sensor, @resolution, @start, @count, @sum, @min, @max, @mean, @m2, @firstTs, @first, @lastTs, @last, @revision)
+         ON CONFLICT(device, sensor, resolution, start) DO UPDATE SET count = excluded.count, sum = excluded.sum, min = excluded.min,
+           max = excluded.max, mean = excluded.mean, m2 = excluded.m2, first_ts = excluded.first_ts, first = excluded.first,
+           last_ts = excluded.last_ts, last = excluded.last, revision = excluded.revision`,
+      ),
+      getWatermark: db.prepare<[string], { watermark: number }>('SELECT watermark FROM watermarks WHERE device = ?'),
+      putWatermark: db.prepare(
+        'INSERT INTO watermarks(device, watermark) VALUES (?, ?) ON CONFLICT(device) DO UPDATE SET watermark = max(watermark, excluded.watermark)',
+      ),
+      putSensor: db.prepare(
+        `INSERT INTO sensors(device, sensor, first_ts, last_ts, readings) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(device, sensor) DO UPDATE SET first_ts = min(first_ts, excluded.first_ts), last_ts = max(last_ts, excluded.last_ts),
+           readings = readings + excluded.readings`,
+      ),
+      addUnaggregated: db.prepare(
+        'INSERT INTO unaggregated(reason, readings) VALUES (?, ?) ON CONFLICT(reason) DO UPDATE SET readings = readings + excluded.readings',
+      ),
+      query: db.prepare<[string, string, string, number, number, number], BucketRow>(
+        'SELECT * FROM buckets WHERE device = ? AND sensor = ? AND resolution = ? AND start >= ? AND start < ? ORDER BY start LIMIT ?',
+      ),
+      sensors: db.prepare<[string], { sensor: string; first_ts: number; last_ts: number; readings: number }>(
+        'SELECT sensor, first_ts, last_ts, readings FROM sensors WHERE device = ? ORDER BY sensor',
+      ),
+      unaggregated: db.prepare<[], { reason: string; readings: number }>('SELECT reason, readings FROM unaggregated ORDER BY reason'),
+    };
+  }
+
+  private get s() {
+    if (!this.stmts) throw new StorageError('aggregate store is not started');
+    return this.stmts;
+  }
+
+  async checkpoint(): Promise<number> {
+    return this.s.checkpoint.get()!.offset;
+  }
+
+  async getBuckets(keys: readonly BucketKey[]): Promise<Map<string, BucketRecord>> {
+    const out = new Map<string, BucketRecord>();
+    for (const k of keys) {
+      const row = this.s.getBucket.get(k.device, k.sensor, k.resolution, k.start);
+      if (row) out.set(bucketKey(k), toRecord(row));
+    }
+    return out;
+  }
+
+  async getWatermarks(devices: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const d of devices) {
+      const row = this.s.getWatermark.get(d);
+      if (row) out.set(d, row.watermark);
+    }
+    return out;
+  }
+
+  async commit(c: AggregateCommit): Promise<void> {
+    const db = this.db;
+    if (!db) throw new StorageError('aggregate store is not started');
+    const s = this.s;
+    db.transaction(() => {
+      for (const b of c.buckets) s.putBucket.run({ device: b.device, sensor: b.sensor, resolution: b.resolution, start: b.start, revision: b.revision, ...b.stats });
+      for (const [device, wm] of c.watermarks) s.putWatermark.run(device, wm);
+      for (const x of c.sensors) s.putSensor.run(x.device, x.sensor, x.firstTs, x.lastTs, x.readings);
+      for (const [reason, n] of c.unaggregated) s.addUnaggregated.run(reason, n);
+      s.setCheckpoint.run(c.offset);
+    })();
+  }
+
+  async queryBuckets(q: BucketQuery): Promise<BucketRecord[]> {
+    const from = q.after !== undefined ? Math.max(q.from, q.after + 1) : q.from;
+    return this.s.query.all(q.device, q.sensor, q.resolution, from, q.to, q.limit).map(toRecord);
+  }
+
+  async watermark(device: string): Promise<number | undefined> {
+    return this.s.getWatermark.get(device)?.watermark;
+  }
+
+  async sensors(device: string): Promise<SensorRow[]> {
+    return this.s.sensors.all(device).map((r) => ({
+      name: r.sensor,
+      first_seen: new Date(r.first_ts).toISOString(),
+      last_seen: new Date(r.last_ts).toISOString(),
+      readings: r.readings,
+    }));
+  }
+
+  async unaggregated(): Promise<Record<string, number>> {
+    return Object.fromEntries(this.s.unaggregated.all().map((r) => [r.reason, r.readings]));
+  }
+
+  async stop(): Promise<void> {
+    this.db?.close();
+    this.db = undefined;
+    this.stmts = undefined;
+  }
+}

@@ -1,0 +1,92 @@
+// Parsing of /api/v1/aggregates parameters into a typed query, with a 400-worthy message per mistake.
+import { isValidName } from '@tidemark/proto';
+import type { Resolution } from '../aggregate/aggregator.js';
+
+export class QueryError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface AggregateQuery {
+  device: string;
+  sensor: string;
+  resolution: Resolution;
+  from: number;
+  to: number;
+  limit: number;
+  cursor?: string;
+}
+
+const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** ISO 8601 (a date, or date-time with Z/offset; a date-time without zone is taken as UTC). */
+export function parseTime(name: string, raw: string): number {
+  if (!ISO.test(raw)) throw new QueryError('invalid_parameter', `${name}: expected an ISO 8601 time like 2026-11-27T10:00:00Z, got "${raw}"`);
+  const hasZone = /(Z|[+-]\d{2}:?\d{2})$/.test(raw) && raw.includes('T');
+  const ms = Date.parse(raw.includes('T') && !hasZone ? `${raw}Z` : raw);
+  if (!Number.isFinite(ms)) throw new QueryError('invalid_parameter', `${name}: "${raw}" is not a valid time`);
+  return ms;
+}
+
+function single(query: Record<string, unknown>, name: string): string | undefined {
+  const v = query[name];
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) throw new QueryError('invalid_parameter', `${name}: given more than once`);
+  return String(v);
+}
+
+function required(query: Record<string, unknown>, name: string): string {
+  const v = single(query, name);
+  if (v === undefined || v === '') throw new QueryError('missing_parameter', `${name}: required`);
+  return v;
+}
+
+const KNOWN = new Set(['device', 'sensor', 'resolution', 'from', 'to', 'limit', 'cursor']);
+
+export function parseAggregateQuery(
+  query: Record<string, unknown>,
+  opts: { resolutions: readonly Resolution[]; maxPageSize: number; defaultLimit?: number },
+): AggregateQuery {
+  for (const k of Object.keys(query)) {
+    if (!KNOWN.has(k)) throw new QueryError('unknown_parameter', `${k}: unknown parameter (expected ${[...KNOWN].join(', ')})`);
+  }
+  const device = required(query, 'device');
+  if (!isValidName(device)) throw new QueryError('invalid_parameter', `device: "${device}" is not a valid device id`);
+  const sensor = required(query, 'sensor');
+  if (!isValidName(sensor)) throw new QueryError('invalid_parameter', `sensor: "${sensor}" is not a valid sensor name`);
+  const resLabel = single(query, 'resolution') ?? opts.resolutions[0]!.label;
+  const resolution = opts.resolutions.find((r) => r.label === resLabel);
+  if (!resolution) {
+    throw new QueryError('invalid_parameter', `resolution: "${resLabel}" is not configured (expected one of ${opts.resolutions.map((r) => r.label).join(', ')})`);
+  }
+  const from = parseTime('from', required(query, 'from'));
+  const to = parseTime('to', required(query, 'to'));
+  if (to <= from) throw new QueryError('invalid_parameter', 'to: must be after from');
+  const limitRaw = single(query, 'limit');
+  let limit = opts.defaultLimit ?? Math.min(1000, opts.maxPageSize);
+  if (limitRaw !== undefined) {
+    if (!/^\d+$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > opts.maxPageSize) {
+      throw new QueryError('invalid_parameter', `limit: expected an integer from 1 to ${opts.maxPageSize}, got "${limitRaw}"`);
+    }
+    limit = Number(limitRaw);
+  }
+  const cursor = single(query, 'cursor');
+  if (cursor !== undefined) decodeCursor(cursor);
+  return { device, sensor, resolution, from, to, limit, ...(cursor !== undefined ? { cursor } : {}) };
+}
+
+/** Cursors are opaque to clients: base64url of the last returned bucket start. */
+export function encodeCursor(lastStart: number): string {
+  return Buffer.from(`s:${lastStart}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): number {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const m = /^s:(-?\d+)$/.exec(text);
+  if (!m) throw new QueryError('invalid_parameter', 'cursor: not a cursor returned by this API');
+  return Number(m[1]);
+}

@@ -1,0 +1,128 @@
+// The HTTP query API (SPEC.md "HTTP API"). Every user input is validated here and answered with a 400
+// naming the parameter; a 500 means a bug or a storage failure, never a bad request.
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { PortInUseError, type Component, type Logger, type MetricsRegistry } from '@tidemark/shared';
+import type { AggregateStore } from '../aggregate/aggregate-store.js';
+import type { Resolution } from '../aggregate/aggregator.js';
+import { stddev } from '../aggregate/bucket-stats.js';
+import type { DeviceRegistry } from '../ingest/device-registry.js';
+import { decodeCursor, encodeCursor, parseAggregateQuery, QueryError } from './query-params.js';
+
+export interface ApiOptions {
+  listen: { host: string; port: number };
+  listenSetting?: string;
+  resolutions: readonly Resolution[];
+  allowedLatenessMs: number;
+  maxPageSize: number;
+  aggregates: AggregateStore;
+  devices: DeviceRegistry;
+  metrics: MetricsRegistry;
+  logger: Logger;
+  /** Readiness: true once every role in this process has started. */
+  ready?: () => boolean;
+}
+
+export function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return reply.code(status).send({ error: { code, message } });
+}
+
+export function buildApi(opts: ApiOptions): FastifyInstance {
+  const app = Fastify({ logger: false });
+  const { aggregates, devices } = opts;
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err instanceof QueryError) return sendError(reply, 400, err.code, err.message);
+    const status = err.statusCode ?? 500;
+    if (status >= 500) opts.logger.error({ err }, 'request failed');
+    return sendError(reply, status, status >= 500 ? 'internal' : (err.code ?? 'bad_request').toLowerCase(), err.message);
+  });
+  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not_found', `no route for ${req.method} ${req.url.split('?')[0]}`));
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const ready = opts.ready ? opts.ready() : true;
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'starting' });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', opts.metrics.contentType);
+    return opts.metrics.metrics();
+  });
+
+  app.get('/api/v1/aggregates', async (req) => {
+    const q = parseAggregateQuery(req.query as Record<string, unknown>, {
+      resolutions: opts.resolutions,
+      maxPageSize: opts.maxPageSize,
+    });
+    const after = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
+    const rows = await aggregates.queryBuckets({
+      device: q.device,
+      sensor: q.sensor,
+      resolution: q.resolution.label,
+      from: q.from,
+      to: q.to,
+      after,
+      limit: q.limit + 1,
+    });
+    const page = rows.slice(0, q.limit);
+    const watermark = (await aggregates.watermark(q.device)) ?? -Infinity;
+    const items = page.map((b) => ({
+      device: b.device,
+      sensor: b.sensor,
+      resolution: b.resolution,
+      start: new Date(b.start).toISOString(),
+      count: b.stats.count,
+      sum: b.stats.sum,
+      min: b.stats.min,
+      max: b.stats.max,
+      avg: b.stats.mean,
+      stddev: stddev(b.stats),
+      first: b.stats.first,
+      last: b.stats.last,
+      final: watermark >= b.start + q.resolution.ms + opts.allowedLatenessMs,
+      revision: b.revision,
+    }));
+    const next_cursor = rows.length > q.limit ? encodeCursor(page[page.length - 1]!.start) : null;
+    return { items, next_cursor };
+  });
+
+  app.get('/api/v1/devices', async () => ({ items: devices.list() }));
+
+  app.get('/api/v1/devices/:id/sensors', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const sensors = await aggregates.sensors(id);
+    if (sensors.length === 0 && !devices.get(id)) return sendError(reply, 404, 'unknown_device', `device "${id}" is not known`);
+    return { items: sensors };
+  });
+
+  return app;
+}
+
+export class ApiServer implements Component {
+  readonly name = 'api';
+  private app: FastifyInstance | undefined;
+  boundPort = 0;
+
+  constructor(private readonly opts: ApiOptions) {}
+
+  async start(): Promise<void> {
+    const app = buildApi(this.opts);
+    try {
+      await app.listen({ host: this.opts.listen.host, port: this.opts.listen.port });
+    } catch (err) {
+      await app.close();
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        throw new PortInUseError(this.opts.listen.port, this.opts.listen.host, this.opts.listenSetting);
+      }
+      throw err;
+    }
+    const addr = app.server.address();
+    this.boundPort = typeof addr === 'object' && addr ? addr.port : this.opts.listen.port;
+    this.app = app;
+    this.opts.logger.info({ host: this.opts.listen.host, port: this.boundPort }, 'HTTP API listening');
+  }
+
+  async stop(): Promise<void> {
+    await this.app?.close();
+    this.app = undefined;
+  }
+}

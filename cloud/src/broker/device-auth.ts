@@ -1,0 +1,99 @@
+// Device credentials: the devices file maps a device id to a scrypt hash of its password. The file is
+// the single source of truth; `tidemark-cloud device add` writes it, the broker reads it.
+// Hash format: `scrypt$<N>$<r>$<p>$<salt b64>$<hash b64>` (self-describing, so parameters can grow).
+import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
+import { ConfigError, ValidationError } from '@tidemark/shared';
+import { isValidName } from '@tidemark/proto';
+
+const scrypt = (password: string | Buffer, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> =>
+  new Promise((resolve, reject) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
+
+const DEFAULT_PARAMS = { N: 16384, r: 8, p: 1 };
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const { N, r, p } = DEFAULT_PARAMS;
+  const hash = await scrypt(password, salt, 32, { N, r, p, maxmem: 64 * 1024 * 1024 });
+  return `scrypt$${N}$${r}$${p}$${salt.toString('base64')}$${hash.toString('base64')}`;
+}
+
+export async function verifyPassword(password: string | Buffer, encoded: string): Promise<boolean> {
+  const parts = encoded.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
+  const salt = Buffer.from(parts[4]!, 'base64');
+  const expected = Buffer.from(parts[5]!, 'base64');
+  const actual = await scrypt(password, salt, expected.length, { N, r, p, maxmem: 256 * 1024 * 1024 });
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+export function generatePassword(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+export interface DeviceEntry {
+  password_hash: string;
+  added?: string;
+}
+
+export type DevicesFile = { devices: Record<string, DeviceEntry> };
+
+export function readDevicesFile(path: string): DevicesFile {
+  if (!existsSync(path)) return { devices: {} };
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `cannot parse devices file: ${(err as Error).message}` }], path);
+  }
+  const devices = (doc as { devices?: unknown } | null)?.devices ?? {};
+  if (typeof devices !== 'object' || devices === null) throw new ConfigError([{ path: 'devices', message: 'expected a mapping of device id to entry' }], path);
+  const issues = [];
+  for (const [id, entry] of Object.entries(devices)) {
+    if (!isValidName(id)) issues.push({ path: `devices.${id}`, message: 'invalid device id' });
+    if (typeof (entry as DeviceEntry | null)?.password_hash !== 'string') issues.push({ path: `devices.${id}.password_hash`, message: 'expected a string' });
+  }
+  if (issues.length) throw new ConfigError(issues, path);
+  return { devices: devices as Record<string, DeviceEntry> };
+}
+
+/** Adds (or replaces) a device and returns its new password; the file is replaced atomically. */
+export async function addDevice(path: string, deviceId: string, password = generatePassword()): Promise<string> {
+  if (!isValidName(deviceId)) throw new ValidationError(`invalid device id "${deviceId}": expected ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`, 'ID');
+  const file = readDevicesFile(path);
+  file.devices[deviceId] = { password_hash: await hashPassword(password), added: new Date().toISOString() };
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, `# Tidemark device credentials (scrypt hashes). Managed by \`tidemark-cloud device add\`.\n${stringify(file)}`, { mode: 0o600 });
+  renameSync(tmp, path);
+  return password;
+}
+
+/** Checks credentials against the devices file, re-reading it when it changes on disk. */
+export class DeviceAuthenticator {
+  private cache: { mtimeMs: number; file: DevicesFile } | undefined;
+  constructor(
+    private readonly path: string | undefined,
+    private readonly allowAnonymous: boolean,
+  ) {}
+
+  private devices(): DevicesFile {
+    if (!this.path) return { devices: {} };
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(this.path).mtimeMs;
+    } catch {
+      return { devices: {} }; // no file yet: nobody is registered
+    }
+    if (!this.cache || this.cache.mtimeMs !== mtimeMs) this.cache = { mtimeMs, file: readDevicesFile(this.path) };
+    return this.cache.file;
+  }
+
+  async check(deviceId: string, password: Buffer | undefined): Promise<boolean> {
+    const entry = this.devices().devices[deviceId];
+    if (entry) return password !== undefined && verifyPassword(password, entry.password_hash);
+    return this.allowAnonymous && password === undefined;
+  }
+}
+

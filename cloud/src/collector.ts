@@ -1,0 +1,158 @@
+// Assembles the cloud process from its roles. `all` runs broker + ingest + aggregator + API in one
+// process (the aggregator is woken by each ingest commit); separate roles share the data_dir's SQLite
+// files and the aggregator polls the stream store.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLogger, MetricsRegistry, startAll, stopAll, ConfigError, type Component, type Logger } from '@tidemark/shared';
+import { Aggregator } from './aggregate/aggregator.js';
+import { SqliteAggregateStore } from './aggregate/sqlite-aggregate-store.js';
+import { ApiServer } from './api/server.js';
+import { DeviceAuthenticator } from './broker/device-auth.js';
+import { EmbeddedBroker } from './broker/embedded-broker.js';
+import type { CloudConfig } from './config.js';
+import { DeviceRegistry } from './ingest/device-registry.js';
+import { Ingestor } from './ingest/ingestor.js';
+import { SqliteStreamStore } from './store/sqlite-stream-store.js';
+
+export type Role = 'all' | 'collector' | 'aggregator' | 'api';
+export const ROLES: readonly Role[] = ['all', 'collector', 'aggregator', 'api'];
+
+export interface CollectorOptions {
+  role?: Role;
+  logger?: Logger;
+  metrics?: MetricsRegistry;
+  /** Names of the settings that chose the ports, for "port in use" errors (e.g. TIDEMARK_MQTT_PORT). */
+  settings?: { mqttPort?: string; apiPort?: string };
+}
+
+export const dataFiles = (dataDir: string) => ({
+  stream: join(dataDir, 'stream.db'),
+  aggregates: join(dataDir, 'aggregates.db'),
+  devices: join(dataDir, 'devices.db'),
+});
+
+export class Collector {
+  readonly logger: Logger;
+  readonly metrics: MetricsRegistry;
+  readonly role: Role;
+  private components: Component[] = [];
+  private started = false;
+  broker: EmbeddedBroker | undefined;
+  api: ApiServer | undefined;
+  aggregator: Aggregator | undefined;
+  ingestor: Ingestor | undefined;
+
+  constructor(
+    readonly config: CloudConfig,
+    opts: CollectorOptions = {},
+  ) {
+    this.role = opts.role ?? 'all';
+    this.logger = opts.logger ?? createLogger({ name: 'tidemark-cloud', level: config.log.level });
+    this.metrics = opts.metrics ?? new MetricsRegistry('tidemark_cloud');
+    this.assemble(opts);
+  }
+
+  private has(role: Exclude<Role, 'all'>): boolean {
+    return this.role === 'all' || this.role === role;
+  }
+
+  private assemble(opts: CollectorOptions): void {
+    const { config, logger, metrics } = this;
+    if (config.store.type !== 'sqlite') {
+      throw new ConfigError([{ path: 'store.type', message: `"${config.store.type}" is not available in this version yet; use sqlite` }]);
+    }
+    if (config.aggregates.type !== 'sqlite') {
+      throw new ConfigError([{ path: 'aggregates.type', message: `"${config.aggregates.type}" is not available in this version yet; use sqlite` }]);
+    }
+    if (config.broker.mode !== 'embedded' && this.has('collector')) {
+      throw new ConfigError([{ path: 'broker.mode', message: '"external" is not available in this version yet; use embedded' }]);
+    }
+    mkdirSync(config.data_dir, { recursive: true });
+    const files = dataFiles(config.data_dir);
+    const stream = new SqliteStreamStore({ path: files.stream });
+    const registry = new DeviceRegistry(files.devices, logger.child({ component: 'devices' }));
+    const aggregates = new SqliteAggregateStore(files.aggregates);
+    const components: Component[] = [stream, registry];
+    const resolutions = config.aggregation.resolutions;
+
+    if (this.has('aggregator') || this.has('api')) components.push(aggregates);
+
+    if (this.has('collector') && config.broker.mode === 'embedded') {
+      const broker = new EmbeddedBroker({
+        listen: config.broker.listen,
+        listenSetting: opts.settings?.mqttPort ?? 'broker.listen',
+        auth: new DeviceAuthenticator(config.auth.devices_file, config.auth.allow_anonymous),
+        logger: logger.child({ component: 'broker' }),
+        metrics,
+      });
+      const ingestor = new Ingestor(
+        stream,
+        broker,
+        registry,
+        { maxBatchReadings: config.ingest.max_batch_readings, commitIntervalMs: config.ingest.commit_interval_ms },
+        logger.child({ component: 'ingest' }),
+        metrics,
+      );
+      broker.onStatus((device, payload) => registry.status(device, payload, Date.now()));
+      // Stop order is the reverse: ingest flushes and acks what it holds before the broker closes.
+      components.push(broker, ingestor);
+      this.broker = broker;
+      this.ingestor = ingestor;
+      const flushTimer: Component = {
+        name: 'registry-flush',
+        start: async () => {
+          this.registryTimer = setInterval(() => registry.flush(), 1000);
+        },
+        stop: async () => {
+          if (this.registryTimer) clearInterval(this.registryTimer);
+        },
+      };
+      components.push(flushTimer);
+    }
+
+    if (this.has('aggregator')) {
+      const aggregator = new Aggregator(
+        stream,
+        aggregates,
+        { resolutions, allowedLatenessMs: config.aggregation.allowed_lateness, maxFutureSkewMs: config.ingest.max_future_skew },
+        logger.child({ component: 'aggregator' }),
+        metrics,
+      );
+      this.ingestor?.onCommit(() => aggregator.notify());
+      components.push(aggregator);
+      this.aggregator = aggregator;
+    }
+
+    if (this.has('api')) {
+      this.api = new ApiServer({
+        listen: config.api.listen,
+        listenSetting: opts.settings?.apiPort ?? 'api.listen',
+        resolutions,
+        allowedLatenessMs: config.aggregation.allowed_lateness,
+        maxPageSize: config.api.max_page_size,
+        aggregates,
+        devices: registry,
+        metrics,
+        logger: logger.child({ component: 'api' }),
+        ready: () => this.started,
+      });
+      components.push(this.api);
+    }
+    this.components = components;
+  }
+
+  private registryTimer: NodeJS.Timeout | undefined;
+
+  async start(): Promise<void> {
+    await startAll(this.components);
+    this.started = true;
+    this.logger.info({ role: this.role, data_dir: this.config.data_dir }, 'tidemark-cloud started');
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    const errors = await stopAll(this.components);
+    for (const err of errors) this.logger.error({ err }, 'error while stopping');
+    this.logger.info('tidemark-cloud stopped');
+  }
+}

@@ -1,0 +1,141 @@
+// What the collector knows about each device: online state and backlog from the retained status topic
+// (and the will), last seen from accepted batches. Kept in SQLite so the API role (another process) and a
+// restarted collector see it. Writes from batches are coalesced: at most one per device per flush.
+import Database from 'better-sqlite3';
+import type { Component, Logger } from '@tidemark/shared';
+
+export interface DeviceRow {
+  id: string;
+  online: boolean;
+  last_seen: string | null;
+  backlog_readings: number | null;
+  oldest_buffered_time: string | null;
+  clock_synced: boolean | null;
+  agent_version: string | null;
+  batches: number;
+  readings: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS devices (
+  id                   TEXT PRIMARY KEY,
+  online               INTEGER NOT NULL DEFAULT 0,
+  last_seen_ms         INTEGER,
+  backlog_readings     INTEGER,
+  oldest_buffered_time TEXT,
+  clock_synced         INTEGER,
+  agent_version        TEXT,
+  batches              INTEGER NOT NULL DEFAULT 0,
+  readings             INTEGER NOT NULL DEFAULT 0
+) STRICT;
+`;
+
+interface Row {
+  id: string;
+  online: number;
+  last_seen_ms: number | null;
+  backlog_readings: number | null;
+  oldest_buffered_time: string | null;
+  clock_synced: number | null;
+  agent_version: string | null;
+  batches: number;
+  readings: number;
+}
+
+export class DeviceRegistry implements Component {
+  readonly name = 'device-registry';
+  private db: Database.Database | undefined;
+  private pending = new Map<string, { lastSeenMs: number; batches: number; readings: number }>();
+
+  constructor(
+    private readonly path: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const db = new Database(this.path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('busy_timeout = 5000');
+    db.exec(SCHEMA);
+    this.db = db;
+  }
+
+  /** Records an accepted batch (coalesced until flush()). */
+  seen(device: string, atMs: number, readings: number): void {
+    const p = this.pending.get(device) ?? { lastSeenMs: 0, batches: 0, readings: 0 };
+    p.lastSeenMs = Math.max(p.lastSeenMs, atMs);
+    p.batches += 1;
+    p.readings += readings;
+    this.pending.set(device, p);
+  }
+
+  flush(): void {
+    const db = this.db;
+    if (!db || this.pending.size === 0) return;
+    const pending = this.pending;
+    this.pending = new Map();
+    const stmt = db.prepare(`INSERT INTO devices(id, last_seen_ms, batches, readings) VALUES (?, ?, ?, ?)
+      ON CONFLICT(id) DO UPDATE SET last_seen_ms = max(coalesce(last_seen_ms, 0), excluded.last_seen_ms),
+        batches = batches + excluded.batches, readings = readings + excluded.readings`);
+    db.transaction(() => {
+      for (const [id, p] of pending) stmt.run(id, p.lastSeenMs, p.batches, p.readings);
+    })();
+  }
+
+  /** Applies a status message (JSON per SPEC.md). A malformed one is logged and ignored. */
+  status(device: string, payload: Uint8Array, atMs: number): void {
+    const db = this.db;
+    if (!db) return;
+    let s: Record<string, unknown>;
+    try {
+      s = JSON.parse(Buffer.from(payload).toString('utf8')) as Record<string, unknown>;
+      if (typeof s !== 'object' || s === null) throw new Error('not an object');
+    } catch (err) {
+      this.logger.warn({ device, err: (err as Error).message }, 'malformed status message ignored');
+      return;
+    }
+    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+    const bool = (v: unknown) => (typeof v === 'boolean' ? (v ? 1 : 0) : null);
+    const str = (v: unknown) => (typeof v === 'string' ? v.slice(0, 200) : null);
+    db.prepare(
+      `INSERT INTO devices(id, online, last_seen_ms, backlog_readings, oldest_buffered_time, clock_synced, agent_version)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET online = excluded.online,
+         last_seen_ms = CASE WHEN excluded.online = 1 THEN max(coalesce(last_seen_ms, 0), excluded.last_seen_ms) ELSE last_seen_ms END,
+         backlog_readings = excluded.backlog_readings, oldest_buffered_time = excluded.oldest_buffered_time,
+         clock_synced = excluded.clock_synced, agent_version = coalesce(excluded.agent_version, agent_version)`,
+    ).run(device, s.online === true ? 1 : 0, atMs, num(s.backlog_readings), str(s.oldest_buffered_time), bool(s.clock_synced), str(s.agent_version));
+  }
+
+  list(): DeviceRow[] {
+    const db = this.db;
+    if (!db) return [];
+    this.flush();
+    return (db.prepare('SELECT * FROM devices ORDER BY id').all() as Row[]).map(toDevice);
+  }
+
+  get(id: string): DeviceRow | undefined {
+    const row = this.db?.prepare('SELECT * FROM devices WHERE id = ?').get(id) as Row | undefined;
+    return row ? toDevice(row) : undefined;
+  }
+
+  async stop(): Promise<void> {
+    this.flush();
+    this.db?.close();
+    this.db = undefined;
+  }
+}
+
+function toDevice(r: Row): DeviceRow {
+  return {
+    id: r.id,
+    online: r.online === 1,
+    last_seen: r.last_seen_ms === null ? null : new Date(r.last_seen_ms).toISOString(),
+    backlog_readings: r.backlog_readings,
+    oldest_buffered_time: r.oldest_buffered_time,
+    clock_synced: r.clock_synced === null ? null : r.clock_synced === 1,
+    agent_version: r.agent_version,
+    batches: r.batches,
+    readings: r.readings,
+  };
+}

@@ -1,0 +1,43 @@
+// The stream store contract: the durable, replayable log of accepted batches. Dedup and append are ONE
+// atomic step (a duplicate is never stored twice, dedup never forgets). Offsets are dense, ascending
+// integers starting at 1. Every backend (SQLite now, NATS JetStream at scale) passes the same contract suite.
+import type { Component } from '@tidemark/shared';
+
+export interface AppendItem {
+  deviceId: string;
+  streamId: Uint8Array;
+  seq: number;
+  receivedMs: number;
+  readings: number;
+  /** The batch bytes exactly as received (validated). */
+  payload: Uint8Array;
+}
+
+export type AppendOutcome = 'ok' | 'duplicate';
+
+export interface StreamRecord {
+  offset: number;
+  deviceId: string;
+  streamId: Uint8Array;
+  seq: number;
+  receivedMs: number;
+  payload: Uint8Array;
+}
+
+export interface DeadLetter {
+  deviceId: string | null;
+  reason: string;
+  receivedMs: number;
+  payload: Uint8Array;
+}
+
+export interface StreamStore extends Component {
+  /** Dedup + append for every item in one transaction; resolved only once durable. Outcomes in item order. */
+  append(items: readonly AppendItem[]): Promise<AppendOutcome[]>;
+  /** Records with offset >= fromOffset, ascending, at most `limit`. */
+  read(fromOffset: number, limit: number): Promise<StreamRecord[]>;
+  /** The offset the next appended record will get. */
+  endOffset(): Promise<number>;
+  /** Keeps a refused payload with its reason (bounded retention). */
+  deadLetter(entry: DeadLetter): Promise<void>;
+}

@@ -1,0 +1,228 @@
+// The edge runner: owns the clock, the buffer's group commit, sealing, the uplink and the sender.
+// Sources only produce readings; everything about durability and delivery happens here.
+// Order on stop: stop sources (no new input) → final commit → final status → close link → close buffer.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeBatch, isValidName, topics } from '@tidemark/proto';
+import { createLogger, MetricsRegistry, type Logger } from '@tidemark/shared';
+import { SqliteBuffer, type BatchEncoder, type BufferedReading } from './buffer/sqlite-buffer.js';
+import { Clock } from './clock.js';
+import type { EdgeConfig } from './config.js';
+import { createSource } from './sources/registry.js';
+import type { Source, SourceReading } from './sources/source.js';
+import { MqttUplink, type DeviceStatus } from './uplink/mqtt-uplink.js';
+import { BatchSender } from './uplink/sender.js';
+import { AGENT_VERSION } from './version.js';
+
+/** How long a clean stop waits for outstanding acks (well inside the 10 s shutdown promise). */
+const SHUTDOWN_DRAIN_MS = 3000;
+
+export interface AgentOptions {
+  logger?: Logger;
+  metrics?: MetricsRegistry;
+}
+
+export class Agent {
+  readonly logger: Logger;
+  readonly metrics: MetricsRegistry;
+  readonly buffer: SqliteBuffer;
+  private readonly clock: Clock;
+  private readonly sources: Source[];
+  private readonly uplink: MqttUplink;
+  private readonly sender: BatchSender;
+  private commitTimer: NodeJS.Timeout | undefined;
+  private pumpTimer: NodeJS.Timeout | undefined;
+  private oldestPendingSince: number | undefined;
+  private readonly counters;
+
+  constructor(
+    readonly config: EdgeConfig,
+    opts: AgentOptions = {},
+  ) {
+    this.logger = opts.logger ?? createLogger({ name: 'tidemark-edge', level: config.log.level });
+    this.metrics = opts.metrics ?? new MetricsRegistry('tidemark_edge');
+    this.counters = {
+      received: this.metrics.counter('readings_received_total', 'Readings accepted from sources', ['source']),
+      invalid: this.metrics.counter('readings_invalid_total', 'Readings refused before buffering, by reason', ['source', 'reason']),
+      committed: this.metrics.counter('readings_committed_total', 'Readings durably committed to the buffer'),
+      sealed: this.metrics.counter('batches_sealed_total', 'Batches sealed from committed readings'),
+      backlog: this.metrics.gauge('buffer_readings', 'Readings in the buffer (pending and sealed)'),
+    };
+    this.clock = new Clock({ syncCheck: config.clock.sync_check, minPlausibleTime: config.clock.min_plausible_time });
+    this.sources = config.sources.map((s, i) =>
+      createSource(s, i, {
+        sink: (readings) => this.accept(s.name, readings),
+        logger: this.logger.child({ component: 'source', source: s.name }),
+        metrics: this.metrics,
+        now: () => this.clock.now(),
+      }),
+    );
+    mkdirSync(config.data_dir, { recursive: true });
+    this.buffer = SqliteBuffer.open({ path: join(config.data_dir, 'buffer.db'), deviceId: config.device.id });
+    this.uplink = new MqttUplink(
+      config.uplink,
+      config.device.id,
+      () => this.status(false),
+      {
+        onConnect: () => {
+          this.sender.reset();
+          void this.publishStatus(true);
+          void this.sender.pump();
+        },
+        onDisconnect: (reason) => {
+          this.logger.warn({ reason }, 'disconnected from collector; buffering');
+          this.sender.reset();
+        },
+        onAck: (payload) => {
+          this.sender.handleAck(payload);
+          void this.sender.pump();
+        },
+      },
+      this.logger.child({ component: 'uplink' }),
+    );
+    this.sender = new BatchSender(
+      this.buffer,
+      this.uplink,
+      { maxInflight: config.uplink.max_inflight, ackTimeoutMs: config.uplink.ack_timeout_ms },
+      this.logger.child({ component: 'sender' }),
+      this.metrics,
+    );
+  }
+
+  /** The sink every source writes to: validate, stamp, queue for the next group commit. */
+  private accept(source: string, readings: readonly SourceReading[]): void {
+    const synced = this.clock.synced;
+    const now = this.clock.now();
+    const out: BufferedReading[] = [];
+    for (const r of readings) {
+      if (!isValidName(r.sensor)) {
+        this.counters.invalid.inc({ source, reason: 'invalid_sensor_name' });
+        continue;
+      }
+      if (!Number.isFinite(r.value)) {
+        this.counters.invalid.inc({ source, reason: 'non_finite_value' });
+        continue;
+      }
+      const ts = r.ts ?? now;
+      if (!Number.isSafeInteger(ts) || ts < 0) {
+        this.counters.invalid.inc({ source, reason: 'invalid_timestamp' });
+        continue;
+      }
+      out.push({ sensor: r.sensor, value: r.value, ts, synced });
+    }
+    if (out.length === 0) return;
+    if (this.oldestPendingSince === undefined) this.oldestPendingSince = now;
+    this.buffer.append(out);
+    this.counters.received.inc({ source }, out.length);
+  }
+
+  private readonly encode: BatchEncoder = (seq, readings, synced) =>
+    encodeBatch({
+      deviceId: this.config.device.id,
+      streamId: this.buffer.streamId,
+      seq,
+      clock: { synced, anchorWallMs: this.clock.anchor.wallMs, anchorMonoMs: this.clock.anchor.monoMs },
+      readings: readings.map((r) => ({ sensor: r.sensor, ts: r.ts, value: r.value })),
+    });
+
+  /** One commit tick: group-commit queued readings, then seal whatever is due. */
+  tick(force = false): void {
+    const committed = this.buffer.commit();
+    if (committed > 0) this.counters.committed.inc(committed);
+    const now = this.clock.now();
+    const { max_readings, max_delay_ms } = this.config.batch;
+    let sealed = false;
+    while (this.buffer.pendingReadings >= max_readings) {
+      if (!this.buffer.seal(max_readings, this.encode, now)) break;
+      sealed = true;
+    }
+    const due = this.oldestPendingSince === undefined || now - this.oldestPendingSince >= max_delay_ms;
+    if (this.buffer.pendingReadings > 0 && (due || force)) {
+      while (this.buffer.seal(max_readings, this.encode, now)) sealed = true;
+    }
+    if (this.buffer.pendingReadings === 0 && this.buffer.queuedCount === 0) this.oldestPendingSince = undefined;
+    else if (sealed) this.oldestPendingSince = this.buffer.queuedCount > 0 ? now : undefined;
+    if (sealed) {
+      this.counters.sealed.inc();
+      void this.sender.pump();
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.clock.start();
+    const stats = this.buffer.stats();
+    this.counters.backlog.set(stats.bufferedReadings);
+    this.logger.info(
+      { device: this.config.device.id, stream: stats.streamId, next_seq: stats.nextSeq, backlog: stats.bufferedReadings, clock_synced: this.clock.synced },
+      'agent starting',
+    );
+    // Readings left pending by a previous run are due now.
+    if (this.buffer.pendingReadings > 0) this.oldestPendingSince = 0;
+    this.commitTimer = setInterval(() => this.safeTick(), this.config.buffer.commit_interval_ms);
+    this.pumpTimer = setInterval(() => {
+      this.counters.backlog.set(this.buffer.stats().bufferedReadings);
+      void this.sender.pump();
+    }, 1000);
+    await this.uplink.start();
+    for (const s of this.sources) await s.start();
+  }
+
+  private safeTick(): void {
+    try {
+      this.tick();
+    } catch (err) {
+      this.logger.error({ err }, 'buffer commit failed; readings kept in memory and retried');
+    }
+  }
+
+  status(online: boolean): DeviceStatus {
+    const s = this.buffer.stats();
+    return {
+      online,
+      agent_version: AGENT_VERSION,
+      backlog_readings: s.bufferedReadings,
+      oldest_buffered_time: s.oldestTs === null ? null : new Date(s.oldestTs).toISOString(),
+      clock_synced: this.clock.synced,
+      stream_id: s.streamId,
+      at: new Date().toISOString(),
+    };
+  }
+
+  private async publishStatus(online: boolean): Promise<void> {
+    try {
+      await this.uplink.publish(topics.status(this.config.device.id), JSON.stringify(this.status(online)), true);
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'status publish failed');
+    }
+  }
+
+  /**
+   * On shutdown, give the collector a bounded chance to ack what is sealed, so a clean stop leaves an
+   * empty buffer when the link is up. Whatever is not acked stays buffered and is sent on the next start.
+   */
+  private async drain(budgetMs: number): Promise<void> {
+    const deadline = Date.now() + budgetMs;
+    while (this.uplink.connected && this.buffer.stats().sealedBatches > 0 && Date.now() < deadline) {
+      await this.sender.pump();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sources) {
+      await s.stop().catch((err) => this.logger.error({ err, source: s.name }, 'source stop failed'));
+    }
+    if (this.commitTimer) clearInterval(this.commitTimer);
+    if (this.pumpTimer) clearInterval(this.pumpTimer);
+    try {
+      this.tick(true);
+    } catch (err) {
+      this.logger.error({ err }, 'final commit failed');
+    }
+    await this.drain(SHUTDOWN_DRAIN_MS);
+    this.clock.stop();
+    await this.uplink.stop(this.status(false));
+    this.buffer.close();
+    this.logger.info('agent stopped');
+  }
+}

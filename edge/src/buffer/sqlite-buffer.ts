@@ -1,0 +1,273 @@
+// The edge's durable buffer: readings are appended in memory and group-committed to SQLite (WAL,
+// synchronous=FULL) by the runner's commit tick; committed readings survive kill -9 and power cuts.
+// Readings are sealed into batches whose bytes are stored, so a batch's content is fixed from the moment
+// it is first sent (the delivery contract). A batch is deleted only when the collector acks it.
+import Database from 'better-sqlite3';
+import { newStreamId, streamIdToHex } from '@tidemark/proto';
+import { StorageError } from '@tidemark/shared';
+import { BUFFER_SCHEMA, BUFFER_SCHEMA_VERSION } from './schema.js';
+
+export interface BufferedReading {
+  sensor: string;
+  ts: number;
+  value: number;
+  /** Whether `ts` came from a synchronised wall clock. A batch never mixes trusted and untrusted times. */
+  synced: boolean;
+}
+
+export interface SealedBatch {
+  seq: number;
+  payload: Uint8Array;
+  readings: number;
+  synced: boolean;
+  firstTs: number;
+  lastTs: number;
+  createdMs: number;
+}
+
+/** Builds the wire bytes for a batch at seal time. */
+export type BatchEncoder = (seq: number, readings: BufferedReading[], synced: boolean) => Uint8Array;
+
+export interface BufferStats {
+  deviceId: string;
+  streamId: string;
+  nextSeq: number;
+  pendingReadings: number;
+  sealedBatches: number;
+  sealedReadings: number;
+  bufferedReadings: number;
+  oldestTs: number | null;
+  newestTs: number | null;
+  fileBytes: number;
+  drops: Record<string, number>;
+}
+
+export interface SqliteBufferOptions {
+  path: string;
+  deviceId: string;
+}
+
+interface PendingRow {
+  id: number;
+  sensor: string;
+  ts: number;
+  value: number;
+  synced: number;
+}
+
+export class SqliteBuffer {
+  readonly path: string;
+  readonly deviceId: string;
+  readonly streamId: Uint8Array;
+  private readonly db: Database.Database;
+  private queue: BufferedReading[] = [];
+  private pendingCount: number;
+  private nextSeq: number;
+  private readonly stmts;
+
+  private constructor(db: Database.Database, opts: SqliteBufferOptions) {
+    this.db = db;
+    this.path = opts.path;
+    this.deviceId = opts.deviceId;
+    this.stmts = {
+      getMeta: db.prepare<[string], { value: Buffer | string | number }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      insertReading: db.prepare('INSERT INTO readings(sensor, ts, value, synced) VALUES (?, ?, ?, ?)'),
+      countPending: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM readings'),
+      firstPending: db.prepare<[number], PendingRow>('SELECT id, sensor, ts, value, synced FROM readings ORDER BY id LIMIT ?'),
+      deletePendingUpTo: db.prepare('DELETE FROM readings WHERE id <= ?'),
+      deletePendingIds: db.prepare('DELETE FROM readings WHERE id >= ? AND id <= ?'),
+      insertBatch: db.prepare(
+        'INSERT INTO batches(seq, payload, readings, synced, first_ts, last_ts, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      batchesAfter: db.prepare<[number, number], { seq: number; payload: Buffer; readings: number; synced: number; first_ts: number; last_ts: number; created_ms: number }>(
+        'SELECT seq, payload, readings, synced, first_ts, last_ts, created_ms FROM batches WHERE seq > ? ORDER BY seq LIMIT ?',
+      ),
+      deleteBatch: db.prepare('DELETE FROM batches WHERE seq = ?'),
+      batchStats: db.prepare<[], { n: number; readings: number | null; oldest: number | null; newest: number | null }>(
+        'SELECT count(*) AS n, sum(readings) AS readings, min(first_ts) AS oldest, max(last_ts) AS newest FROM batches',
+      ),
+      pendingStats: db.prepare<[], { oldest: number | null; newest: number | null }>('SELECT min(ts) AS oldest, max(ts) AS newest FROM readings'),
+      drops: db.prepare<[], { reason: string; readings: number }>('SELECT reason, readings FROM drops'),
+      addDrop: db.prepare('INSERT INTO drops(reason, readings) VALUES (?, ?) ON CONFLICT(reason) DO UPDATE SET readings = readings + excluded.readings'),
+    };
+    this.streamId = this.loadOrCreateIdentity();
+    this.nextSeq = Number(this.meta('next_seq') ?? 1);
+    this.pendingCount = this.stmts.countPending.get()!.n;
+  }
+
+  static open(opts: SqliteBufferOptions): SqliteBuffer {
+    let db: Database.Database;
+    try {
+      db = new Database(opts.path);
+      db.pragma('journal_mode = WAL');
+      // FULL: a committed group survives a power cut, not just a process crash. One fsync per commit tick.
+      db.pragma('synchronous = FULL');
+      db.pragma('busy_timeout = 5000');
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version === 0) {
+        // One transaction: a crash half-way through must not leave tables without a version (unopenable).
+        db.transaction(() => {
+          db.exec(BUFFER_SCHEMA);
+          db.pragma(`user_version = ${BUFFER_SCHEMA_VERSION}`);
+        })();
+      } else if (version !== BUFFER_SCHEMA_VERSION) {
+        throw new StorageError(`${opts.path}: buffer schema version ${version} is not supported (expected ${BUFFER_SCHEMA_VERSION})`);
+      }
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw new StorageError(`cannot open buffer ${opts.path}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      return new SqliteBuffer(db, opts);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  private meta(key: string): Buffer | string | number | undefined {
+    return this.stmts.getMeta.get(key)?.value;
+  }
+
+  private loadOrCreateIdentity(): Uint8Array {
+    const owner = this.meta('device_id');
+    if (owner !== undefined && owner !== this.deviceId) {
+      throw new StorageError(
+        `buffer ${this.path} belongs to device "${String(owner)}" but the config says device.id "${this.deviceId}"; ` +
+          'use another data_dir or move the old buffer aside',
+      );
+    }
+    const existing = this.meta('stream_id');
+    if (existing instanceof Buffer && existing.length === 16) return new Uint8Array(existing);
+    const id = newStreamId();
+    this.db.transaction(() => {
+      this.stmts.setMeta.run('device_id', this.deviceId);
+      this.stmts.setMeta.run('stream_id', Buffer.from(id));
+      this.stmts.setMeta.run('next_seq', 1);
+    })();
+    return id;
+  }
+
+  get streamIdHex(): string {
+    return streamIdToHex(this.streamId);
+  }
+
+  /** Queues readings for the next commit. Not durable until commit() returns. */
+  append(readings: readonly BufferedReading[]): void {
+    for (const r of readings) this.queue.push(r);
+  }
+
+  get queuedCount(): number {
+    return this.queue.length;
+  }
+
+  get pendingReadings(): number {
+    return this.pendingCount;
+  }
+
+  /** Group commit: writes every queued reading in one transaction. Returns how many were committed. */
+  commit(): number {
+    if (this.queue.length === 0) return 0;
+    const rows = this.queue;
+    this.queue = [];
+    try {
+      this.db.transaction(() => {
+        for (const r of rows) this.stmts.insertReading.run(r.sensor, r.ts, r.value, r.synced ? 1 : 0);
+      })();
+    } catch (err) {
+      // Put the readings back so nothing accepted is lost; the runner decides what to do (on_full policy).
+      this.queue = rows.concat(this.queue);
+      throw new StorageError(`buffer commit failed: ${(err as Error).message}`, { cause: err });
+    }
+    this.pendingCount += rows.length;
+    return rows.length;
+  }
+
+  /**
+   * Seals up to `maxReadings` of the oldest committed readings into one batch with the next seq, in one
+   * transaction (insert batch, delete readings, bump next_seq). A batch holds readings of one clock state only.
+   * Returns the sealed batch, or undefined when nothing is pending.
+   */
+  seal(maxReadings: number, encode: BatchEncoder, nowMs: number): SealedBatch | undefined {
+    if (this.pendingCount === 0) return undefined;
+    const rows = this.stmts.firstPending.all(maxReadings);
+    if (rows.length === 0) {
+      this.pendingCount = 0;
+      return undefined;
+    }
+    const synced = rows[0]!.synced === 1;
+    let end = rows.findIndex((r) => (r.synced === 1) !== synced);
+    if (end === -1) end = rows.length;
+    const take = rows.slice(0, end);
+    const readings: BufferedReading[] = take.map((r) => ({ sensor: r.sensor, ts: r.ts, value: r.value, synced }));
+    const seq = this.nextSeq;
+    const payload = encode(seq, readings, synced);
+    let firstTs = Infinity;
+    let lastTs = -Infinity;
+    for (const r of readings) {
+      if (r.ts < firstTs) firstTs = r.ts;
+      if (r.ts > lastTs) lastTs = r.ts;
+    }
+    const lastId = take[take.length - 1]!.id;
+    this.db.transaction(() => {
+      this.stmts.insertBatch.run(seq, Buffer.from(payload), readings.length, synced ? 1 : 0, firstTs, lastTs, nowMs);
+      this.stmts.deletePendingIds.run(take[0]!.id, lastId);
+      this.stmts.setMeta.run('next_seq', seq + 1);
+    })();
+    this.nextSeq = seq + 1;
+    this.pendingCount -= readings.length;
+    return { seq, payload, readings: readings.length, synced, firstTs, lastTs, createdMs: nowMs };
+  }
+
+  /** Sealed, unacknowledged batches with seq > afterSeq, oldest first. */
+  batchesAfter(afterSeq: number, limit: number): SealedBatch[] {
+    return this.stmts.batchesAfter.all(afterSeq, limit).map((r) => ({
+      seq: r.seq,
+      payload: new Uint8Array(r.payload),
+      readings: r.readings,
+      synced: r.synced === 1,
+      firstTs: r.first_ts,
+      lastTs: r.last_ts,
+      createdMs: r.created_ms,
+    }));
+  }
+
+  /** The collector acknowledged `seq`: the batch may now be forgotten. Idempotent. */
+  remove(seq: number): boolean {
+    return this.stmts.deleteBatch.run(seq).changes > 0;
+  }
+
+  recordDrop(reason: string, readings: number): void {
+    this.stmts.addDrop.run(reason, readings);
+  }
+
+  stats(): BufferStats {
+    const b = this.stmts.batchStats.get()!;
+    const p = this.stmts.pendingStats.get()!;
+    const drops: Record<string, number> = {};
+    for (const d of this.stmts.drops.all()) drops[d.reason] = d.readings;
+    const pageCount = this.db.pragma('page_count', { simple: true }) as number;
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    const oldest = [b.oldest, p.oldest].filter((x): x is number => x !== null);
+    const newest = [b.newest, p.newest].filter((x): x is number => x !== null);
+    const sealedReadings = b.readings ?? 0;
+    return {
+      deviceId: this.deviceId,
+      streamId: this.streamIdHex,
+      nextSeq: this.nextSeq,
+      pendingReadings: this.pendingCount,
+      sealedBatches: b.n,
+      sealedReadings,
+      bufferedReadings: sealedReadings + this.pendingCount,
+      oldestTs: oldest.length ? Math.min(...oldest) : null,
+      newestTs: newest.length ? Math.max(...newest) : null,
+      fileBytes: pageCount * pageSize,
+      drops,
+    };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

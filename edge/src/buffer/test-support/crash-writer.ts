@@ -1,0 +1,47 @@
+// Child process for crash.test.ts: writes numbered readings into a buffer as fast as it can, sealing and
+// removing (as if acked) batches along the way, until it is SIGKILLed. It reports on stdout, one line each,
+// only AFTER the operation returned (stdout to a pipe is synchronous on Linux, so a line seen means done):
+//   c <n>                     readings up to number n are committed
+//   r <seq> <first> <last>    about to remove batch seq holding readings first..last (may or may not happen)
+// Usage: crash-writer <buffer path> <device id> <first number> <random seed>
+import { decodeBatch } from '@tidemark/proto';
+import { SqliteBuffer } from '../sqlite-buffer.js';
+import { encoderFor, numbered } from './buffer-fixtures.js';
+
+/** Reading n's clock state: runs of 37 synced then 37 unsynced, so seals must split at the flips. */
+export function syncedFor(n: number): boolean {
+  return Math.floor(n / 37) % 2 === 0;
+}
+
+function main(): void {
+  const [path, deviceId, firstArg, seedArg] = process.argv.slice(2);
+  if (!path || !deviceId || !firstArg || !seedArg) throw new Error('usage: crash-writer <path> <device> <first> <seed>');
+  let seed = Number(seedArg) >>> 0;
+  const rand = (k: number): number => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return seed % k;
+  };
+  const buffer = SqliteBuffer.open({ path, deviceId });
+  const encode = encoderFor(buffer);
+  let n = Number(firstArg) - 1;
+  process.stdout.write('ready\n');
+  for (;;) {
+    const count = 1 + rand(8);
+    const readings = [];
+    for (let i = 0; i < count; i++) readings.push(numbered(++n, syncedFor(n)));
+    buffer.append(readings);
+    buffer.commit();
+    process.stdout.write(`c ${n}\n`);
+    if (rand(3) === 0) buffer.seal(1 + rand(20), encode, Date.now());
+    if (rand(4) === 0) {
+      const oldest = buffer.batchesAfter(0, 1)[0];
+      if (oldest) {
+        const values = decodeBatch(oldest.payload).readings.map((r) => r.value);
+        process.stdout.write(`r ${oldest.seq} ${values[0]} ${values[values.length - 1]}\n`);
+        buffer.remove(oldest.seq);
+      }
+    }
+  }
+}
+
+main();

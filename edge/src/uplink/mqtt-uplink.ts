@@ -1,0 +1,135 @@
+// The MQTT link to the collector: connect (client id = username = device id), a retained status message
+// and a will that says offline, the ack subscription, QoS 1 publishes, and reconnect with exponential
+// backoff and full jitter. It knows nothing about batches' lifecycle: the sender owns that.
+import { readFileSync } from 'node:fs';
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { topics } from '@tidemark/proto';
+import { NotConnectedError, type Component, type Logger } from '@tidemark/shared';
+import type { EdgeConfig } from '../config.js';
+
+export interface DeviceStatus {
+  online: boolean;
+  agent_version: string;
+  backlog_readings: number;
+  oldest_buffered_time: string | null;
+  clock_synced: boolean;
+  stream_id?: string;
+  at: string;
+}
+
+export interface UplinkEvents {
+  onConnect(): void;
+  onDisconnect(reason: string): void;
+  onAck(payload: Uint8Array): void;
+}
+
+/** Full-jitter exponential backoff (AWS architecture blog): sleep = random(0, min(cap, base * 2^attempt)). */
+export function backoffDelay(attempt: number, minMs: number, maxMs: number, rng: () => number = Math.random): number {
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
+  return Math.max(minMs / 2, Math.floor(rng() * ceiling));
+}
+
+export class MqttUplink implements Component {
+  readonly name = 'uplink';
+  private client: MqttClient | undefined;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private isConnected = false;
+
+  constructor(
+    private readonly cfg: EdgeConfig['uplink'],
+    private readonly deviceId: string,
+    private readonly offlineStatus: () => DeviceStatus,
+    private readonly events: UplinkEvents,
+    private readonly logger: Logger,
+  ) {}
+
+  get connected(): boolean {
+    return this.isConnected;
+  }
+
+  async start(): Promise<void> {
+    const tls = this.cfg.tls;
+    const options: IClientOptions = {
+      clientId: this.deviceId,
+      username: this.cfg.username ?? this.deviceId,
+      password: this.cfg.password,
+      keepalive: this.cfg.keepalive_s,
+      protocolVersion: 4,
+      // A persistent session keeps our ack subscription and the acks published while we were away.
+      clean: false,
+      reconnectPeriod: 0, // we reconnect ourselves, with jittered backoff
+      connectTimeout: 10_000,
+      resubscribe: true,
+      will: {
+        topic: topics.status(this.deviceId),
+        payload: Buffer.from(JSON.stringify(this.offlineStatus())),
+        qos: 1,
+        retain: true,
+      },
+      ...(tls
+        ? {
+            ca: tls.ca ? readFileSync(tls.ca) : undefined,
+            cert: tls.cert ? readFileSync(tls.cert) : undefined,
+            key: tls.key ? readFileSync(tls.key) : undefined,
+            rejectUnauthorized: tls.reject_unauthorized,
+          }
+        : {}),
+    };
+    const client = connect(this.cfg.url, options);
+    this.client = client;
+    client.on('connect', () => {
+      this.attempt = 0;
+      this.isConnected = true;
+      this.logger.info({ url: this.cfg.url }, 'connected to collector');
+      client.subscribe(topics.ack(this.deviceId), { qos: 1 }, (err) => {
+        if (err) this.logger.error({ err }, 'ack subscription failed');
+        else this.events.onConnect();
+      });
+    });
+    client.on('message', (topic, payload) => {
+      if (topic === topics.ack(this.deviceId)) this.events.onAck(new Uint8Array(payload));
+    });
+    client.on('error', (err) => {
+      this.logger.warn({ err: err.message }, 'uplink error');
+    });
+    client.on('close', () => {
+      const was = this.isConnected;
+      this.isConnected = false;
+      if (was) this.events.onDisconnect('connection closed');
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopping || this.reconnectTimer) return;
+    const delay = backoffDelay(this.attempt++, this.cfg.reconnect_min_ms, this.cfg.reconnect_max_ms);
+    this.logger.debug({ delay, attempt: this.attempt }, 'reconnecting');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.stopping) this.client?.reconnect();
+    }, delay);
+  }
+
+  /** QoS 1 publish; resolves on PUBACK. PUBACK is not delivery: only the collector's ack frees a batch. */
+  publish(topic: string, payload: Uint8Array | string, retain = false): Promise<void> {
+    const client = this.client;
+    if (!client || !this.isConnected) return Promise.reject(new NotConnectedError('not connected to the collector'));
+    return new Promise((resolve, reject) => {
+      client.publish(topic, Buffer.from(payload), { qos: 1, retain }, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  async stop(finalStatus?: DeviceStatus): Promise<void> {
+    this.stopping = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const client = this.client;
+    if (!client) return;
+    if (finalStatus && this.isConnected) {
+      await this.publish(topics.status(this.deviceId), JSON.stringify(finalStatus), true).catch(() => undefined);
+    }
+    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    this.isConnected = false;
+  }
+}

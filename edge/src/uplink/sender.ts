@@ -1,0 +1,126 @@
+// Moves sealed batches from the buffer to the collector and frees them only on the collector's ack.
+// Invariants: a batch is published with the bytes stored at seal time (resends are identical); at most
+// `maxInflight` batches await an ack; a lost connection or an ack timeout makes every unacked batch
+// eligible again (the collector de-duplicates, so resending is always safe).
+import { decodeAck, topics, streamIdToHex } from '@tidemark/proto';
+import type { Logger, MetricsRegistry } from '@tidemark/shared';
+import type { SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import type { MqttUplink } from './mqtt-uplink.js';
+
+export interface SenderOptions {
+  maxInflight: number;
+  ackTimeoutMs: number;
+}
+
+export class BatchSender {
+  /** seq -> time sent (ms). */
+  private readonly inflight = new Map<number, number>();
+  /** Highest seq handed to the link since the last reset; the next batch to send is above it. */
+  private cursor = 0;
+  private pumping = false;
+  private readonly metrics;
+
+  constructor(
+    private readonly buffer: SqliteBuffer,
+    private readonly uplink: MqttUplink,
+    private readonly opts: SenderOptions,
+    private readonly logger: Logger,
+    metrics: MetricsRegistry,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.metrics = {
+      sent: metrics.counter('batches_sent_total', 'Batch publishes, including resends', ['kind']),
+      acked: metrics.counter('batches_acked_total', 'Batches acknowledged by the collector, by status', ['status']),
+      ackedReadings: metrics.counter('readings_acked_total', 'Readings in batches the collector acknowledged ok or duplicate'),
+      rejectedReadings: metrics.counter('readings_dropped_total', 'Readings dropped by the edge, by reason', ['reason']),
+      inflight: metrics.gauge('batches_inflight', 'Batches published and awaiting the collector ack'),
+    };
+  }
+
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  /** Forget what is in flight: after a reconnect everything unacked is sent again. */
+  reset(): void {
+    this.inflight.clear();
+    this.cursor = 0;
+    this.metrics.inflight.set(0);
+  }
+
+  /** Publishes as many eligible batches as the window allows. Safe to call often. */
+  async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      this.expireTimedOut();
+      while (this.uplink.connected && this.inflight.size < this.opts.maxInflight) {
+        const room = this.opts.maxInflight - this.inflight.size;
+        const batches = this.buffer.batchesAfter(this.cursor, room);
+        if (batches.length === 0) break;
+        for (const b of batches) {
+          this.cursor = b.seq;
+          this.inflight.set(b.seq, this.now());
+          this.metrics.inflight.set(this.inflight.size);
+          try {
+            await this.uplink.publish(topics.batch(this.buffer.deviceId), b.payload);
+            this.metrics.sent.inc({ kind: 'publish' });
+          } catch (err) {
+            // Not connected any more: the reconnect resets the window and the batch goes again.
+            this.logger.debug({ seq: b.seq, err: (err as Error).message }, 'publish failed');
+            this.inflight.delete(b.seq);
+            this.cursor = Math.min(this.cursor, b.seq - 1);
+            return;
+          }
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private expireTimedOut(): void {
+    const now = this.now();
+    let expired = false;
+    for (const sentAt of this.inflight.values()) {
+      if (now - sentAt >= this.opts.ackTimeoutMs) expired = true;
+    }
+    if (expired) {
+      this.logger.warn({ inflight: this.inflight.size }, 'ack timeout: resending unacknowledged batches');
+      this.metrics.sent.inc({ kind: 'timeout_reset' });
+      this.reset();
+    }
+  }
+
+  /** Handles an ack payload from the collector. Acks for another stream (an old buffer) are ignored. */
+  handleAck(payload: Uint8Array): void {
+    let ack;
+    try {
+      ack = decodeAck(payload);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'undecodable ack ignored');
+      return;
+    }
+    if (streamIdToHex(ack.streamId) !== this.buffer.streamIdHex) {
+      this.logger.debug({ stream: streamIdToHex(ack.streamId) }, 'ack for another stream ignored');
+      return;
+    }
+    for (const r of ack.results) {
+      const batch = this.buffer.batchesAfter(r.seq - 1, 1)[0];
+      const readings = batch && batch.seq === r.seq ? batch.readings : 0;
+      if (r.status === 'rejected') {
+        this.logger.error({ seq: r.seq, reason: r.reason, readings }, 'collector rejected a batch; it is dropped');
+        if (readings > 0) {
+          this.buffer.recordDrop(`rejected: ${r.reason ?? 'unspecified'}`, readings);
+          this.metrics.rejectedReadings.inc({ reason: 'rejected' }, readings);
+        }
+      } else if (readings > 0) {
+        this.metrics.ackedReadings.inc(readings);
+      }
+      this.buffer.remove(r.seq);
+      this.inflight.delete(r.seq);
+      this.metrics.acked.inc({ status: r.status });
+    }
+    this.metrics.inflight.set(this.inflight.size);
+  }
+}
