@@ -16,6 +16,7 @@ import { AGENT_VERSION } from './version.js';
 
 /** How long a clean stop waits for outstanding acks (well inside the 10 s shutdown promise). */
 const SHUTDOWN_DRAIN_MS = 3000;
+const STATUS_INTERVAL_S = 10;
 
 export interface AgentOptions {
   logger?: Logger;
@@ -159,9 +160,12 @@ export class Agent {
     // Readings left pending by a previous run are due now.
     if (this.buffer.pendingReadings > 0) this.oldestPendingSince = 0;
     this.commitTimer = setInterval(() => this.safeTick(), this.config.buffer.commit_interval_ms);
+    let ticks = 0;
     this.pumpTimer = setInterval(() => {
       this.counters.backlog.set(this.buffer.stats().bufferedReadings);
       void this.sender.pump();
+      // The retained status (backlog, clock) is refreshed every STATUS_INTERVAL_S while connected.
+      if (++ticks % STATUS_INTERVAL_S === 0 && this.uplink.connected) void this.publishStatus(true);
     }, 1000);
     await this.uplink.start();
     for (const s of this.sources) await s.start();

@@ -19,7 +19,7 @@ sources:                               # at least one; every name unique
     data_bits: 8                       # 5 | 6 | 7 | 8 (default 8)
     parity: none                       # none | even | odd (default none)
     stop_bits: 1                       # 1 | 2 (default 1)
-    max_line_length: 4096              # longer lines are dropped and counted (default 4096)
+    max_line_length: 4096              # longest line accepted, in bytes (default 4096)
     reconnect_min_ms: 500              # first retry delay after the port fails (default 500)
     reconnect_max_ms: 10000            # retry delay cap (default 10000)
     parser:

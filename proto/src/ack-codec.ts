@@ -4,7 +4,7 @@ import { ValidationError, WireFormatError } from '@tidemark/shared';
 import { tidemark } from './gen/telemetry.js';
 import { safeInt64 } from './int64.js';
 import type { Ack, AckResult, AckStatus } from './model.js';
-import { describe, isValidName, nameError } from './names.js';
+import { describeValue, isValidName, nameError } from './names.js';
 import { validateSeq, validateStreamId } from './validate.js';
 
 const pb = tidemark.v1;
@@ -16,18 +16,18 @@ const WIRE_TO_STATUS: ReadonlyMap<number, AckStatus> = new Map(
 );
 
 function validateAck(a: Ack): void {
-  if (typeof a !== 'object' || a === null) throw new ValidationError(`expected an ack object, got ${describe(a)}`);
+  if (typeof a !== 'object' || a === null) throw new ValidationError(`expected an ack object, got ${describeValue(a)}`);
   if (!isValidName(a.deviceId)) throw nameError('deviceId', a.deviceId);
   validateStreamId(a.streamId);
-  if (!Array.isArray(a.results)) throw new ValidationError(`expected an array, got ${describe(a.results)}`, 'results');
+  if (!Array.isArray(a.results)) throw new ValidationError(`expected an array, got ${describeValue(a.results)}`, 'results');
   a.results.forEach((r, i) => {
-    if (typeof r !== 'object' || r === null) throw new ValidationError(`expected a result, got ${describe(r)}`, `results[${i}]`);
+    if (typeof r !== 'object' || r === null) throw new ValidationError(`expected a result, got ${describeValue(r)}`, `results[${i}]`);
     validateSeq(r.seq, `results[${i}].seq`);
     if (!Object.hasOwn(STATUS_TO_WIRE, r.status)) {
-      throw new ValidationError(`expected one of ok, duplicate, rejected, got ${describe(r.status)}`, `results[${i}].status`);
+      throw new ValidationError(`expected one of ok, duplicate, rejected, got ${describeValue(r.status)}`, `results[${i}].status`);
     }
     if (r.reason !== undefined && typeof r.reason !== 'string') {
-      throw new ValidationError(`expected a string, got ${describe(r.reason)}`, `results[${i}].reason`);
+      throw new ValidationError(`expected a string, got ${describeValue(r.reason)}`, `results[${i}].reason`);
     }
   });
 }

@@ -7,7 +7,7 @@ import { ValidationError, WireFormatError } from '@tidemark/shared';
 import protobuf from 'protobufjs/minimal.js';
 import { pow10, scaleColumn } from './decimal-scaling.js';
 import { tidemark } from './gen/telemetry.js';
-import { int64ToNumber, safeInt64 } from './int64.js';
+import { int64ToNumber, safeInt64, unsafeIntegerError } from './int64.js';
 import type { Batch, ClockState, Reading } from './model.js';
 import { STREAM_ID_BYTES, isValidName } from './names.js';
 import { DEFAULT_BATCH_LIMITS, validateBatch, type BatchLimits } from './validate.js';
@@ -107,13 +107,14 @@ export function decodeBatch(bytes: Uint8Array, opts: DecodeBatchOptions = {}): B
     let t = 0;
     let m = 0;
     for (let i = 0; i < ts.length; i++, at++) {
-      // A sum of safe integers that leaves the safe range lands at >= 2^53 in magnitude: never silently wrong.
-      t += safeInt64(ts[i], `readings[${at}].ts`);
-      if (!Number.isSafeInteger(t)) safeInt64(t, `readings[${at}].ts`);
+      // int64ToNumber gives NaN beyond the safe range, and a sum of safe integers that leaves the range lands
+      // at >= 2^53 in magnitude: either way the check below catches it, never a silently rounded number.
+      t += int64ToNumber(ts[i]);
+      if (!Number.isSafeInteger(t)) throw unsafeIntegerError(`readings[${at}].ts`);
       let value: number;
       if (useScaled) {
-        m += safeInt64(scaled[i], `readings[${at}].value`);
-        if (!Number.isSafeInteger(m)) safeInt64(m, `readings[${at}].value`);
+        m += int64ToNumber(scaled[i]);
+        if (!Number.isSafeInteger(m)) throw unsafeIntegerError(`readings[${at}].value`);
         value = m / p;
       } else {
         value = doubles[i]!;

@@ -23,11 +23,13 @@ export function int64ToNumber(v: number | LongLike | null | undefined): number {
   return Number.isSafeInteger(n) ? n : Number.NaN;
 }
 
+export function unsafeIntegerError(field: string): ValidationError {
+  return new ValidationError(`expected an integer within ±${Number.MAX_SAFE_INTEGER} (a 64-bit value beyond what a JS number holds exactly)`, field);
+}
+
 /** Like int64ToNumber, but throws ValidationError naming `field` for a value beyond the safe range. */
 export function safeInt64(v: number | LongLike | null | undefined, field: string): number {
   const n = int64ToNumber(v);
-  if (Number.isNaN(n)) {
-    throw new ValidationError(`expected an integer within ±${Number.MAX_SAFE_INTEGER} (a 64-bit value beyond what a JS number holds exactly)`, field);
-  }
+  if (Number.isNaN(n)) throw unsafeIntegerError(field);
   return n;
 }

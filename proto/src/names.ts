@@ -24,13 +24,13 @@ const HEX_STREAM_ID = new RegExp(`^[0-9a-fA-F]{${STREAM_ID_BYTES * 2}}$`);
 
 export function hexToStreamId(hex: string): Uint8Array {
   if (typeof hex !== 'string' || !HEX_STREAM_ID.test(hex)) {
-    throw new ValidationError(`expected ${STREAM_ID_BYTES * 2} hex digits, got ${describe(hex)}`, 'streamId');
+    throw new ValidationError(`expected ${STREAM_ID_BYTES * 2} hex digits, got ${describeValue(hex)}`, 'streamId');
   }
   return Uint8Array.from(Buffer.from(hex, 'hex'));
 }
 
 /** A short, safe rendering of an offending value for an error message. */
-export function describe(v: unknown): string {
+export function describeValue(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}...` : v);
   if (typeof v === 'number') return Object.is(v, -0) ? '-0' : String(v);
   if (v === null) return 'null';
@@ -40,5 +40,5 @@ export function describe(v: unknown): string {
 }
 
 export function nameError(field: string, got: unknown): ValidationError {
-  return new ValidationError(`expected a name matching ${NAME_PATTERN.source}, got ${describe(got)}`, field);
+  return new ValidationError(`expected a name matching ${NAME_PATTERN.source}, got ${describeValue(got)}`, field);
 }

@@ -33,7 +33,7 @@ const validBytes = batchArb(readingsArb(4, 20)).map((b) => Uint8Array.from(encod
 
 describe('decoding damaged bytes', () => {
   it('random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), checkBytes), { numRuns: 2000 });
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), checkBytes), { numRuns: 1500 });
   });
 
   it('random bytes shaped like protobuf fields (valid tags, lengths, varints)', () => {
@@ -42,7 +42,7 @@ describe('decoding damaged bytes', () => {
     const message = fc.array(field, { maxLength: 12 }).map((fields) =>
       Uint8Array.from(fields.flatMap(([n, wt, v, payload]) => [(n << 3) | wt, ...(wt === 2 ? [payload.length, ...payload] : v)])),
     );
-    fc.assert(fc.property(message, checkBytes), { numRuns: 2000 });
+    fc.assert(fc.property(message, checkBytes), { numRuns: 1500 });
   });
 
   it('truncated valid batches', () => {
@@ -54,7 +54,7 @@ describe('decoding damaged bytes', () => {
         // batch (series come last, so readings are lost). MQTT delivers whole payloads; this is about damage.
         onlyOurErrors(() => expect(decodeBatch(truncated).readings.length).toBeLessThan(decodeBatch(bytes).readings.length));
       }),
-      { numRuns: 500 },
+      { numRuns: 400 },
     );
   });
 
@@ -72,7 +72,7 @@ describe('decoding damaged bytes', () => {
         }
         checkBytes(Uint8Array.from(b));
       }),
-      { numRuns: 1000 },
+      { numRuns: 700 },
     );
   });
 

@@ -33,7 +33,8 @@ export type BucketUpdateListener = (updates: readonly BucketRecord[], watermarks
 
 export class Aggregator implements Component {
   readonly name = 'aggregator';
-  private offset = 1;
+  /** Next stream offset to read; loaded from the store's checkpoint on start() or the first step(). */
+  private offset: number | undefined;
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -95,6 +96,8 @@ export class Aggregator implements Component {
 
   /** Processes one chunk; returns the number of stream records consumed. Exposed for tests and replay. */
   async step(): Promise<number> {
+    // Without start() (replay, tests) this must still resume from the checkpoint, never re-fold from 1.
+    this.offset ??= await this.store.checkpoint();
     const records = await this.stream.read(this.offset, this.opts.chunkRecords ?? 500);
     if (records.length === 0) {
       this.m.lag.set(0);

@@ -45,18 +45,21 @@ function expectClose(actual: number, expected: number, scale: number, rel = 1e-9
   if (!(Math.abs(actual - expected) <= tol)) throw new Error(`expected ${actual} to be within ${tol} of ${expected}`);
 }
 
+/** -0 and 0 compare equal (`<` cannot order them, so which one a tie keeps is arbitrary and harmless). */
+const noSign = (x: number): number => x + 0;
+
 function expectMatchesReference(s: BucketStats, points: readonly Point[]): void {
   const ref = reference(points);
   const scale = Math.max(...points.map((p) => Math.abs(p.value)));
   const absSum = points.reduce((a, p) => a + Math.abs(p.value), 0);
   expect(s.count).toBe(ref.count);
   expectClose(s.sum, ref.sum, absSum);
-  expect(s.min).toBe(ref.min);
-  expect(s.max).toBe(ref.max);
+  expect(noSign(s.min)).toBe(noSign(ref.min));
+  expect(noSign(s.max)).toBe(noSign(ref.max));
   expectClose(s.mean, ref.mean, scale);
   expectClose(stddev(s), ref.stddev, scale, 1e-7);
-  expect([s.firstTs, s.first]).toEqual([ref.first.ts, ref.first.value]);
-  expect([s.lastTs, s.last]).toEqual([ref.last.ts, ref.last.value]);
+  expect([s.firstTs, noSign(s.first)]).toEqual([ref.first.ts, noSign(ref.first.value)]);
+  expect([s.lastTs, noSign(s.last)]).toEqual([ref.last.ts, noSign(ref.last.value)]);
 }
 
 // Values as sensors produce them: decimals with a few places, over several magnitudes, often around an
@@ -77,10 +80,37 @@ describe('bucket stats', () => {
   });
 
   it('stays accurate for a large offset with a tiny spread', () => {
-    const points = [...Array(1000).keys()].map((i) => ({ ts: i, value: 1e9 + (i % 2 === 0 ? 0.001 : -0.001) }));
+    // Half the values at hi, half at lo: the population stddev is exactly (hi - lo) / 2 of the doubles used.
+    const hi = 1e9 + 0.001;
+    const lo = 1e9 - 0.001;
+    const points = [...Array(1000).keys()].map((i) => ({ ts: i, value: i % 2 === 0 ? hi : lo }));
     const s = fold(points);
-    expectClose(stddev(s), 0.001, 1, 1e-9);
-    expectClose(s.mean, 1e9, 1e9);
+    expectClose(stddev(s), (hi - lo) / 2, 1, 1e-9);
+    expectClose(s.mean, (hi + lo) / 2, 1e9);
+    // The naive E[x^2] - E[x]^2 formula loses every digit here; Welford must not.
+    const naive = Math.sqrt(Math.max(0, points.reduce((a, p) => a + p.value ** 2, 0) / 1000 - ((hi + lo) / 2) ** 2));
+    expect(Math.abs(naive - (hi - lo) / 2)).toBeGreaterThan(1e-6);
+  });
+
+  it('never produces NaN for finite inputs, even near ±MAX_VALUE (the store refuses NaN)', () => {
+    const finite = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(Number.MAX_VALUE, -Number.MAX_VALUE));
+    const pts = fc.array(fc.record({ ts: fc.integer({ min: 0, max: 5 }), value: finite }), { minLength: 1, maxLength: 40 });
+    fc.assert(
+      fc.property(pts, fc.nat(), (points, cut) => {
+        const k = cut % (points.length + 1);
+        const merged = mergeStats(fold(points.slice(0, k)), fold(points.slice(k)));
+        for (const s of [fold(points), merged]) {
+          // A merged sum of +Infinity and -Infinity partial sums is NaN: the sum overflowed either way.
+          for (const [field, v] of Object.entries(s)) if (Number.isNaN(v) && !(s === merged && field === 'sum')) throw new Error(`${field} is NaN`);
+          expect(Number.isFinite(s.mean)).toBe(true);
+          // The mean lies within [min, max] (allowing for rounding near the edges of the range).
+          expect(s.mean).toBeGreaterThanOrEqual(s.min - Math.abs(s.min) * 1e-12);
+          expect(s.mean).toBeLessThanOrEqual(s.max + Math.abs(s.max) * 1e-12);
+          expect(s.m2).toBeGreaterThanOrEqual(0);
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it('a single value has stddev 0 and is both first and last', () => {
@@ -134,8 +164,8 @@ describe('bucket stats', () => {
         ([points, shuffled]) => {
           const a = fold(points);
           const b = fold(shuffled);
-          expect([b.firstTs, b.first, b.lastTs, b.last]).toEqual([a.firstTs, a.first, a.lastTs, a.last]);
-          expect([b.count, b.min, b.max]).toEqual([a.count, a.min, a.max]);
+          expect([b.firstTs, b.first, b.lastTs, b.last].map(noSign)).toEqual([a.firstTs, a.first, a.lastTs, a.last].map(noSign));
+          expect([b.count, b.min, b.max].map(noSign)).toEqual([a.count, a.min, a.max].map(noSign));
           expectMatchesReference(b, points);
         },
       ),

@@ -26,7 +26,10 @@ export function addValue(s: BucketStats, ts: number, value: number): void {
   if (value < s.min) s.min = value;
   if (value > s.max) s.max = value;
   const delta = value - s.mean;
-  s.mean += delta / s.count;
+  // |value - mean| can exceed float64 for finite inputs near ±MAX_VALUE; the plain update would then make
+  // mean NaN (which the store cannot hold: the aggregator would retry that chunk forever). Weighted form
+  // instead; m2 then saturates at +Infinity, which is what the true sum of squares is.
+  s.mean = Number.isFinite(delta) ? s.mean + delta / s.count : s.mean - s.mean / s.count + value / s.count;
   s.m2 += delta * (value - s.mean);
   if (ts < s.firstTs || (ts === s.firstTs && value < s.first)) {
     s.firstTs = ts;
@@ -48,7 +51,8 @@ export function mergeStats(a: BucketStats, b: BucketStats): BucketStats {
     sum: a.sum + b.sum,
     min: Math.min(a.min, b.min),
     max: Math.max(a.max, b.max),
-    mean: a.mean + (delta * b.count) / count,
+    // As in addValue: stay finite for finite inputs near ±MAX_VALUE (delta * b.count alone can overflow).
+    mean: Number.isFinite(delta) ? a.mean + delta * (b.count / count) : a.mean * (a.count / count) + b.mean * (b.count / count),
     m2: a.m2 + b.m2 + (delta * delta * a.count * b.count) / count,
     firstTs: a.firstTs,
     first: a.first,

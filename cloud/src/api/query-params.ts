@@ -26,6 +26,10 @@ const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\
 /** ISO 8601 (a date, or date-time with Z/offset; a date-time without zone is taken as UTC). */
 export function parseTime(name: string, raw: string): number {
   if (!ISO.test(raw)) throw new QueryError('invalid_parameter', `${name}: expected an ISO 8601 time like 2026-11-27T10:00:00Z, got "${raw}"`);
+  // Date.parse rolls impossible days over (2026-02-30 -> March 2): check the calendar date ourselves.
+  const [y, mo, d] = raw.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const monthDays = [31, y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+  if (mo < 1 || mo > 12 || d < 1 || d > monthDays[mo - 1]!) throw new QueryError('invalid_parameter', `${name}: "${raw}" is not a valid time`);
   const hasZone = /(Z|[+-]\d{2}:?\d{2})$/.test(raw) && raw.includes('T');
   const ms = Date.parse(raw.includes('T') && !hasZone ? `${raw}Z` : raw);
   if (!Number.isFinite(ms)) throw new QueryError('invalid_parameter', `${name}: "${raw}" is not a valid time`);

@@ -242,6 +242,6 @@ export function describeStreamStoreContract(
         }),
         { numRuns: 40 },
       );
-    });
+    }, 120_000);
   });
 }

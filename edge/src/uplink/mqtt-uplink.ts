@@ -97,7 +97,7 @@ export class MqttUplink implements Component {
     client.on('close', () => {
       const was = this.isConnected;
       this.isConnected = false;
-      if (was) this.events.onDisconnect('connection closed');
+      if (was && !this.stopping) this.events.onDisconnect('connection closed');
       this.scheduleReconnect();
     });
   }

@@ -17,6 +17,8 @@ export class BatchSender {
   private readonly inflight = new Map<number, number>();
   /** Highest seq handed to the link since the last reset; the next batch to send is above it. */
   private cursor = 0;
+  /** Bumped by reset(): a pump that awaited a publish across a reset must not continue the old window. */
+  private epoch = 0;
   private pumping = false;
   private readonly metrics;
 
@@ -43,6 +45,7 @@ export class BatchSender {
 
   /** Forget what is in flight: after a reconnect everything unacked is sent again. */
   reset(): void {
+    this.epoch++;
     this.inflight.clear();
     this.cursor = 0;
     this.metrics.inflight.set(0);
@@ -58,7 +61,10 @@ export class BatchSender {
         const room = this.opts.maxInflight - this.inflight.size;
         const batches = this.buffer.batchesAfter(this.cursor, room);
         if (batches.length === 0) break;
+        const epoch = this.epoch;
         for (const b of batches) {
+          // Reset while we awaited the last publish: re-read from the new cursor (the pump on connect was a no-op).
+          if (this.epoch !== epoch) break;
           this.cursor = b.seq;
           this.inflight.set(b.seq, this.now());
           this.metrics.inflight.set(this.inflight.size);
@@ -66,6 +72,8 @@ export class BatchSender {
             await this.uplink.publish(topics.batch(this.buffer.deviceId), b.payload);
             this.metrics.sent.inc({ kind: 'publish' });
           } catch (err) {
+            // The old link failed it, but a reset already started a new window: go on with that one.
+            if (this.epoch !== epoch) continue;
             // Not connected any more: the reconnect resets the window and the batch goes again.
             this.logger.debug({ seq: b.seq, err: (err as Error).message }, 'publish failed');
             this.inflight.delete(b.seq);

@@ -8,7 +8,7 @@ const $Object = $util.global.Object, $undefined = $util.global.undefined, $Error
 
 // Exported root namespace
 /** @type {{ tidemark: typeof import("./telemetry-types.js").tidemark }} */
-const $root = $protobuf.roots["default"] || ($protobuf.roots["default"] = {});
+const $root = $protobuf.roots["tidemark"] || ($protobuf.roots["tidemark"] = {});
 
 /** @type {typeof import("./telemetry-types.js").tidemark} */
 export const tidemark = $root.tidemark = (() => {

@@ -45,6 +45,9 @@ function got(input: unknown, expected?: string): string {
   if ((expected === 'number' || expected === 'int') && typeof input === 'string' && /^\s*[-+]?[\d.]+\s*$/.test(input)) {
     return `${base} (a quoted string; remove the quotes)`;
   }
+  if (expected === 'string' && (typeof input === 'number' || typeof input === 'boolean')) {
+    return `${base} (quote it to make it a string)`;
+  }
   return base;
 }
 

@@ -133,6 +133,15 @@ describe('substitution', () => {
     expect(c2.sources[0]).toMatchObject({ baud_rate: 16 });
   });
 
+  it('gives a string field the substituted text even when it looks like a number', () => {
+    const c = parse(`${base}uplink:\n  url: mqtt://x\n  password: \${PW}\n  note: \${N}\n`, { PW: '0x10', N: 'true' });
+    expect(c.uplink).toEqual({ url: 'mqtt://x', password: '0x10', note: 'true' });
+    // Written literally, YAML's type stands, and the message says how to fix it.
+    expect(issuesOf(() => parse(`${base}uplink:\n  url: mqtt://x\n  password: 1234\n`))).toEqual([
+      { path: 'uplink.password', message: 'expected a string, got 1234 (quote it to make it a string)', line: 7 },
+    ]);
+  });
+
   it('keeps a quoted or explicitly tagged substituted scalar a string', () => {
     const c = parse(`${base}uplink:\n  url: mqtt://x\n  password: "\${PIN:-1234}"\n  note: !!str \${N:-42}\n`);
     expect(c.uplink).toEqual({ url: 'mqtt://x', password: '1234', note: '42' });

@@ -7,7 +7,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors/index.js';
 import { configErrorMap, formatPath, fromZodIssues, sortIssues, type PathIssue, type PathSegment } from './issues.js';
-import { substituteDocument } from './substitute.js';
+import { substituteDocument, type SubstitutionOutcome } from './substitute.js';
 
 export interface ParseConfigOptions {
   /** Names the document in messages (usually the file path). */
@@ -85,16 +85,28 @@ function yamlIssue(err: YAMLError, text: string, lines: LineCounter, index: Line
     return { path: '', message: 'the file holds several YAML documents (---); a config is one document', line };
   }
   const message = err.message.charAt(0).toLowerCase() + err.message.slice(1);
-  return { path: '', message: `YAML syntax error: ${message}`, line };
+  // `{` is a flow indicator, so an unquoted ${VAR} inside [ ] or { } breaks the YAML itself.
+  const lineText = text.split('\n')[line - 1] ?? '';
+  const hint = lineText.includes('${') ? ' (inside [ ] or { }, a value using ${...} must be quoted)' : '';
+  return { path: '', message: `YAML syntax error: ${message}${hint}`, line };
 }
 
 function isUnder(path: string, prefix: string): boolean {
   return path === prefix || path.startsWith(`${prefix}.`) || path.startsWith(`${prefix}[`);
 }
 
+/** Replaces the value at `path` inside `root` (objects and arrays from YAML's toJS). */
+function setAt(root: unknown, path: readonly PathSegment[], value: unknown): void {
+  let node = root as Record<string | number, unknown> | undefined;
+  for (const seg of path.slice(0, -1)) node = node?.[seg] as Record<string | number, unknown> | undefined;
+  if (node && typeof node === 'object' && path.length > 0) node[path[path.length - 1]!] = value;
+}
+
 /**
  * Validates a plain value with `schema` and the config error wording, merging `extra` issues (from
  * substitution); a zod issue at or under a path that already has an extra issue is dropped as a consequence.
+ * A substituted value that YAML typed as a number or boolean, where the schema wants a string, is given back
+ * its text (so `password: ${PW}` works for PW=1234) and the value is validated again.
  */
 function validate<T>(
   value: unknown,
@@ -102,8 +114,21 @@ function validate<T>(
   source: string | undefined,
   lineOf: (path: readonly PathSegment[]) => number | undefined,
   extra: readonly PathIssue[] = [],
+  inferred: SubstitutionOutcome['inferred'] = [],
 ): T {
-  const result = schema.safeParse(value, { error: configErrorMap });
+  let result = schema.safeParse(value, { error: configErrorMap });
+  if (!result.success && inferred.length > 0) {
+    const wantsString = new Set(
+      result.error.issues
+        .filter((i) => i.code === 'invalid_type' && i.expected === 'string')
+        .map((i) => JSON.stringify(i.path.map((p) => (typeof p === 'number' ? p : String(p))))),
+    );
+    const retyped = inferred.filter((x) => wantsString.has(JSON.stringify(x.path)));
+    if (retyped.length > 0) {
+      for (const x of retyped) setAt(value, x.path, x.text);
+      result = schema.safeParse(value, { error: configErrorMap });
+    }
+  }
   const extraPaths = extra.map((i) => formatPath(i.path));
   const pathIssues = [
     ...extra,
@@ -137,9 +162,12 @@ export function parseConfigText<T>(text: string, schema: z.ZodType<T>, opts: Par
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const index = new LineIndex(doc, lines);
   if (doc.errors.length > 0) {
-    throw new ConfigError(sortIssues(doc.errors.map((e) => yamlIssue(e, text, lines, index))), opts.source);
+    // One syntax error tends to cascade into many on the same line; the first per line is the useful one.
+    const issues = doc.errors.map((e) => yamlIssue(e, text, lines, index));
+    const firstPerLine = issues.filter((issue, i) => issues.findIndex((o) => o.line === issue.line) === i);
+    throw new ConfigError(sortIssues(firstPerLine), opts.source);
   }
-  const substitutionIssues = substituteDocument(doc, opts.env ?? process.env);
+  const substitution = substituteDocument(doc, opts.env ?? process.env);
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 1000 });
@@ -148,7 +176,7 @@ export function parseConfigText<T>(text: string, schema: z.ZodType<T>, opts: Par
   }
   // An empty file is an empty mapping: every key takes its default.
   if (value === null || value === undefined) value = {};
-  return validate(value, schema, opts.source, (p) => index.lineOf(p), substitutionIssues);
+  return validate(value, schema, opts.source, (p) => index.lineOf(p), substitution.issues, substitution.inferred);
 }
 
 /** Reads and validates a YAML config file. A missing or unreadable file is a ConfigError too. */

@@ -116,7 +116,9 @@ describe('zName', () => {
   });
 
   it('says what it expected for a non-string', () => {
-    expect(check(zName('device id'), 7)).toEqual(['v: expected a device id matching ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$, got 7']);
+    expect(check(zName('device id'), 7)).toEqual([
+      'v: expected a device id matching ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$, got 7 (quote it to make it a string)',
+    ]);
   });
 });
 

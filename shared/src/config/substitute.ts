@@ -79,12 +79,19 @@ function keySegment(key: unknown): string {
   return isScalar(key) ? String(key.value) : String(key);
 }
 
+export interface SubstitutionOutcome {
+  /** Unset variables and malformed references, at the path of the value that used them. */
+  issues: PathIssue[];
+  /** Values that became a number or boolean by inference, with their text: a string field takes the text. */
+  inferred: { path: PathSegment[]; text: string }[];
+}
+
 /**
  * Substitutes variables in every string scalar value of `doc` (mapping keys are left alone), in place.
- * Returns issues for unset variables at the path of the value that used them.
  */
-export function substituteDocument(doc: Document, env: NodeJS.ProcessEnv): PathIssue[] {
+export function substituteDocument(doc: Document, env: NodeJS.ProcessEnv): SubstitutionOutcome {
   const issues: PathIssue[] = [];
+  const inferred: SubstitutionOutcome['inferred'] = [];
   const visit = (node: unknown, path: PathSegment[]): void => {
     if (isMap(node)) {
       for (const pair of node.items) visit(pair.value, [...path, keySegment(pair.key)]);
@@ -96,8 +103,9 @@ export function substituteDocument(doc: Document, env: NodeJS.ProcessEnv): PathI
       for (const message of problems) issues.push({ path, message });
       const plain = scalar.type === 'PLAIN' && scalar.tag === undefined;
       scalar.value = plain && value !== scalar.value ? inferPlainScalar(doc, value) : value;
+      if (scalar.value !== value) inferred.push({ path, text: value });
     }
   };
   visit(doc.contents as Node | null, []);
-  return issues;
+  return { issues, inferred };
 }

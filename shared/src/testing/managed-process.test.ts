@@ -17,7 +17,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-describe('spawnProcess', () => {
+describe('spawnProcess', { timeout: 20_000 }, () => {
   it('captures stdout and stderr separately and interleaved in arrival order', async () => {
     // The child waits for a line on stdin before each write, so the arrival order is deterministic.
     const p = spawnProcess('sh', ['-c', 'echo out1; read x; echo err1 >&2; read x; echo out2'], { name: 'echoer', stdin: 'pipe' });

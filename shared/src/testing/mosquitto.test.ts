@@ -37,7 +37,7 @@ afterEach(async () => {
   await Promise.all(blockers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
-describe('startMosquitto', () => {
+describe('startMosquitto', { timeout: 30_000 }, () => {
   it('starts a private broker on a free port that accepts an MQTT connection', async () => {
     const broker = await startMosquitto();
     expect(broker.port).not.toBe(1883);
@@ -70,6 +70,16 @@ describe('startMosquitto', () => {
     await waitForPort(port);
     await broker.stop();
     await broker.stop(); // idempotent
+  });
+
+  it('never loses a stop() sent right after a (re)start', async () => {
+    // mosquitto 2.0 accepts connections before its main loop runs; a SIGTERM in that window used to hang stop().
+    const broker = await startMosquitto();
+    for (let i = 0; i < 10; i++) {
+      await broker.stop();
+      expect(await broker.process.exited).toEqual({ code: 0, signal: null });
+      await broker.restart();
+    }
   });
 
   it('persists into dataDir and honours extra config lines and allowAnonymous', async () => {

@@ -40,7 +40,9 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
         fs.writeFileSync(configPath, configText(p, opts));
         return spawnProcess(bin, ['-c', configPath], { name: `mosquitto-${p}` });
       },
-      ...(customLogging ? {} : { readyLine: /mosquitto version \S+ running/ }),
+      // mosquitto 2.0 logs "running" and accepts connections before its main loop starts; a SIGTERM in
+      // that window is lost (the loop resets its run flag). Its log of our probe proves the loop runs.
+      ...(customLogging ? {} : { readyLine: /mosquitto version \S+ running/, probeHandledLine: /New connection from 127\.0\.0\.1/ }),
     },
     opts.port,
   );

@@ -28,7 +28,7 @@ function serverInfo(port: number): Promise<Record<string, unknown>> {
   });
 }
 
-describe('startNatsServer', () => {
+describe('startNatsServer', { timeout: 30_000 }, () => {
   it('starts a private JetStream server and restarts it on the same port and store', async () => {
     const nats = await startNatsServer();
     expect(nats.port).not.toBe(4222);

@@ -43,10 +43,10 @@ describe('waitForPort', () => {
 
   it('times out naming the port and the connection error', async () => {
     const port = await freePort();
-    const err = await waitForPort(port, '127.0.0.1', 200).catch((e: unknown) => e);
+    const err = await waitForPort(port, '127.0.0.1', 500).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TimeoutError);
     expect((err as Error).message).toMatch(
-      new RegExp(`^timed out after 200 ms waiting for TCP port 127\\.0\\.0\\.1:${port} to accept connections; last error: .*ECONNREFUSED`),
+      new RegExp(`^timed out after 500 ms waiting for TCP port 127\\.0\\.0\\.1:${port} to accept connections; last error: .*ECONNREFUSED`),
     );
   });
 });

@@ -30,7 +30,7 @@ function openReader(device: string): { received(): Buffer } {
   return { received: () => Buffer.concat(chunks) };
 }
 
-describe('openPtyPair', () => {
+describe('openPtyPair', { timeout: 20_000 }, () => {
   it('connects two pseudo-terminals: raw bytes written to a come out of b', async () => {
     const pty = await openPtyPair();
     expect(pty.a).toMatch(/^\/dev\/pts\/\d+$/);
@@ -50,7 +50,7 @@ describe('openPtyPair', () => {
   });
 });
 
-describe('openPtyAtPath', () => {
+describe('openPtyAtPath', { timeout: 20_000 }, () => {
   it('puts the device at a stable path that vanishes on close and reappears on reopen', async () => {
     const dir = await makeTempDir();
     const devicePath = path.join(dir, 'usb-Tidemark_Sensor_0001-if00');

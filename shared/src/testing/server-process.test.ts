@@ -7,13 +7,15 @@ import { startServer } from './server-process.js';
 
 useProcessReaper();
 
-/** A tiny TCP server in a child node process; `listen: false` makes one that never binds. */
-function nodeServer(port: number, opts: { listen?: boolean } = {}) {
-  const script =
-    opts.listen === false
-      ? `console.log('booting'); setInterval(() => {}, 1000);`
-      : `require('net').createServer((s) => s.end()).listen(${port}, '127.0.0.1', () => console.log('ready on ' + ${port}));`;
+/** A tiny TCP server in a child node process. */
+function nodeServer(port: number) {
+  const script = `require('net').createServer((s) => s.end()).listen(${port}, '127.0.0.1', () => console.log('ready on ' + ${port}));`;
   return spawnProcess(process.execPath, ['-e', script], { name: `node-server-${port}` });
+}
+
+/** A "server" that starts but never listens. */
+function stuckServer(port: number) {
+  return spawnProcess('sh', ['-c', 'echo booting; exec sleep 1000'], { name: `stuck-server-${port}` });
 }
 
 const blockers: net.Server[] = [];
@@ -21,7 +23,7 @@ afterEach(async () => {
   await Promise.all(blockers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
 
-describe('startServer', () => {
+describe('startServer', { timeout: 20_000 }, () => {
   it('waits for the ready line and the port, and restarts on the same port', async () => {
     const { port, control } = await startServer({ label: 'node-server', spawn: (p) => nodeServer(p), readyLine: /ready on/ }, undefined);
     await expect(tryConnect(port)).resolves.toBe(true);
@@ -36,13 +38,13 @@ describe('startServer', () => {
 
   it('kills a server that never becomes ready and says why', async () => {
     const port = await freePort();
-    let spawned: ReturnType<typeof nodeServer> | undefined;
+    let spawned: ReturnType<typeof stuckServer> | undefined;
     const err = await startServer(
-      { label: 'stuck-server', spawn: (p) => (spawned = nodeServer(p, { listen: false })), timeoutMs: 300 },
+      { label: 'stuck-server', spawn: (p) => (spawned = stuckServer(p)), readyLine: /booting/, timeoutMs: 500 },
       port,
     ).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(
-      new RegExp(`^stuck-server on 127\\.0\\.0\\.1:${port} did not become ready: timed out after 300 ms waiting for stuck-server to listen`),
+      new RegExp(`^stuck-server on 127\\.0\\.0\\.1:${port} did not become ready: timed out after 500 ms waiting for stuck-server to listen`),
     );
     expect((err as Error).message).toContain('last output:\n    booting');
     expect(spawned?.running).toBe(false);

@@ -24,6 +24,11 @@ export interface LaunchSpec {
   spawn(port: number): ManagedProcess;
   /** Log line printed once the server accepts connections; absent = rely on the TCP check alone. */
   readyLine?: RegExp;
+  /**
+   * Log line printed once the server's event loop handled our probe connection. For servers that open
+   * their port before they are fully started: a signal sent in that window may be lost.
+   */
+  probeHandledLine?: RegExp;
   timeoutMs?: number;
 }
 
@@ -67,6 +72,7 @@ async function launch(spec: LaunchSpec, port: number): Promise<ManagedProcess> {
       { timeoutMs, description: `${spec.label} to listen on 127.0.0.1:${port}` },
     );
     if (state === 'exited') throw new Error('exited');
+    if (spec.probeHandledLine) await proc.waitForOutput(spec.probeHandledLine, timeoutMs);
     return proc;
   } catch (err) {
     const hung = proc.running;

@@ -35,11 +35,11 @@ describe('waitFor', () => {
         calls++;
         throw new Error(`boom ${calls}`);
       },
-      { timeoutMs: 120, intervalMs: 10, description: 'the answer' },
+      { timeoutMs: 300, intervalMs: 10, description: 'the answer' },
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TimeoutError);
     expect((err as TimeoutError).code).toBe('TIMEOUT');
-    expect((err as TimeoutError).message).toBe(`timed out after 120 ms waiting for the answer; last error: boom ${calls}`);
+    expect((err as TimeoutError).message).toBe(`timed out after 300 ms waiting for the answer; last error: boom ${calls}`);
     expect(calls).toBeGreaterThan(2);
   });
 

@@ -13,6 +13,11 @@ export function numbered(n: number, synced = true, sensor = 'temp_c'): BufferedR
   return { sensor, ts: T0 + n, value: n, synced };
 }
 
+/** Reading n's clock state in the crash test: runs of 37 synced then 37 unsynced, so seals split at the flips. */
+export function syncedFor(n: number): boolean {
+  return Math.floor(n / 37) % 2 === 0;
+}
+
 export function range(from: number, to: number): number[] {
   const out: number[] = [];
   for (let n = from; n <= to; n++) out.push(n);

@@ -6,12 +6,7 @@
 // Usage: crash-writer <buffer path> <device id> <first number> <random seed>
 import { decodeBatch } from '@tidemark/proto';
 import { SqliteBuffer } from '../sqlite-buffer.js';
-import { encoderFor, numbered } from './buffer-fixtures.js';
-
-/** Reading n's clock state: runs of 37 synced then 37 unsynced, so seals must split at the flips. */
-export function syncedFor(n: number): boolean {
-  return Math.floor(n / 37) % 2 === 0;
-}
+import { encoderFor, numbered, syncedFor } from './buffer-fixtures.js';
 
 function main(): void {
   const [path, deviceId, firstArg, seedArg] = process.argv.slice(2);

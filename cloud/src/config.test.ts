@@ -1,0 +1,200 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, parseConfigText, type ConfigIssue } from '@tidemark/shared';
+import { describe, expect, it } from 'vitest';
+import { cloudConfigSchema, defaultCloudConfig, loadCloudConfig, type CloudConfig } from './config.js';
+
+/** SPEC.md "Cloud config", verbatim. */
+const SPEC_EXAMPLE = `data_dir: /var/lib/tidemark-cloud
+broker:
+  mode: embedded                     # embedded (aedes) | external
+  listen: 0.0.0.0:1883               # embedded; tls_listen + tls: { cert, key, ca } for mqtts
+  # url, username, password          # external
+auth:
+  devices_file: devices.yaml         # device id -> password hash (scrypt); allow_anonymous: false by default
+store:
+  type: sqlite                       # sqlite | jetstream (servers, stream, partitions, replicas)
+aggregates:
+  type: sqlite                       # sqlite | postgres (url: postgres://…)
+aggregation:
+  resolutions: [1m, 1h, 1d]
+  allowed_lateness: 5m
+api:
+  listen: 0.0.0.0:8080
+  tokens_file: tokens.yaml           # bearer tokens; absent = open (a warning at start)
+`;
+
+const DEFAULTS: CloudConfig = {
+  data_dir: './data',
+  broker: { mode: 'embedded', listen: { host: '0.0.0.0', port: 1883 }, max_packet_bytes: 1_000_000 },
+  auth: { allow_anonymous: false },
+  store: { type: 'sqlite', retention: 30 * 86_400_000 },
+  aggregates: { type: 'sqlite' },
+  aggregation: {
+    resolutions: [
+      { label: '1m', ms: 60_000 },
+      { label: '1h', ms: 3_600_000 },
+      { label: '1d', ms: 86_400_000 },
+    ],
+    allowed_lateness: 300_000,
+  },
+  ingest: { max_batch_readings: 100_000, commit_interval_ms: 5, max_future_skew: 300_000 },
+  api: { listen: { host: '0.0.0.0', port: 8080 }, max_page_size: 10_000 },
+  log: { level: 'info' },
+};
+
+const parse = (text: string, env: NodeJS.ProcessEnv = {}) => parseConfigText(text, cloudConfigSchema, { source: 'cloud.yaml', env });
+
+function issuesOf(fn: () => unknown): ConfigIssue[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+const messages = (text: string) => issuesOf(() => parse(text)).map((i) => `${i.path}: ${i.message}${i.line ? ` @${i.line}` : ''}`);
+
+describe('cloud config', () => {
+  it('accepts the SPEC.md example', () => {
+    expect(parse(SPEC_EXAMPLE)).toEqual({
+      ...DEFAULTS,
+      data_dir: '/var/lib/tidemark-cloud',
+      auth: { devices_file: 'devices.yaml', allow_anonymous: false },
+      api: { ...DEFAULTS.api, tokens_file: 'tokens.yaml' },
+    });
+  });
+
+  it('makes an empty file the embedded defaults', () => {
+    expect(parse('')).toEqual(DEFAULTS);
+    expect(parse('broker: { listen: ":1884" }\n').broker).toEqual({ ...DEFAULTS.broker, listen: { host: '0.0.0.0', port: 1884 } });
+  });
+
+  it('accepts an external broker, jetstream and postgres', () => {
+    const c = parse(`broker:
+  mode: external
+  url: mqtts://mqtt.example:8883
+  username: collector
+  password: \${PW:-x}
+  tls: { ca: ca.pem }
+store:
+  type: jetstream
+  servers: [nats://n1:4222, nats://n2:4222]
+  replicas: 3
+aggregates:
+  type: postgres
+  url: postgres://u:p@db:5432/tidemark
+`);
+    expect(c.broker).toEqual({
+      mode: 'external',
+      url: 'mqtts://mqtt.example:8883',
+      username: 'collector',
+      password: 'x',
+      tls: { ca: 'ca.pem', reject_unauthorized: true },
+      client_id: 'tidemark-collector',
+    });
+    expect(c.store).toEqual({ type: 'jetstream', servers: ['nats://n1:4222', 'nats://n2:4222'], stream: 'TIDEMARK', partitions: 1, replicas: 3 });
+    expect(c.aggregates).toEqual({ type: 'postgres', url: 'postgres://u:p@db:5432/tidemark' });
+  });
+
+  it('names the allowed modes and types', () => {
+    expect(messages('broker: { mode: remote }\nstore: { type: kafka }\naggregates: { type: mysql }\n')).toEqual([
+      'broker.mode: expected one of embedded | external, got "remote" @1',
+      'store.type: expected one of sqlite | jetstream, got "kafka" @2',
+      'aggregates.type: expected one of sqlite | postgres, got "mysql" @3',
+    ]);
+  });
+
+  it('requires tls for tls_listen, and tls_listen for tls', () => {
+    expect(messages('broker:\n  tls_listen: 0.0.0.0:8883\n')).toEqual(['broker.tls_listen: requires tls: { cert, key } (the server certificate) @2']);
+    expect(messages('broker:\n  tls: { cert: s.pem, key: k.pem }\n')).toEqual([
+      'broker.tls: is set but tls_listen is not (e.g. tls_listen: 0.0.0.0:8883) @2',
+    ]);
+    expect(parse('broker:\n  tls_listen: :8883\n  tls: { cert: s.pem, key: k.pem }\n').broker).toMatchObject({
+      tls_listen: { host: '0.0.0.0', port: 8883 },
+      tls: { cert: 's.pem', key: 'k.pem' },
+    });
+  });
+
+  it('rejects listen addresses that collide', () => {
+    expect(messages('broker: { listen: ":8080" }\n')).toEqual(['api.listen: 0.0.0.0:8080 is also broker.listen']);
+    expect(messages('broker: { listen: "127.0.0.1:1884", tls_listen: ":1884", tls: { cert: c, key: k } }\n')).toEqual([
+      'broker.tls_listen: 0.0.0.0:1884 is also broker.listen @1',
+    ]);
+    // Port 0 (pick a free port) never collides; different hosts do not either.
+    expect(parse('broker: { listen: "127.0.0.1:0" }\napi: { listen: "127.0.0.1:0" }\n').api.listen.port).toBe(0);
+    expect(parse('broker: { listen: "127.0.0.1:8080" }\napi: { listen: "10.0.0.1:8080" }\n').api.listen.port).toBe(8080);
+  });
+
+  it('sorts resolutions and checks that each divides the next', () => {
+    expect(parse('aggregation: { resolutions: [1h, 1m, 15m] }\n').aggregation.resolutions.map((r) => r.label)).toEqual(['1m', '15m', '1h']);
+    expect(messages('aggregation:\n  resolutions: [1m, 90m, 1h, 1m, 7m]\n')).toEqual([
+      'aggregation.resolutions[4]: resolution "7m" must be at least 1s and divide one day evenly (e.g. 1m, 5m, 15m, 1h, 1d) @2',
+      'aggregation.resolutions[3]: duplicate resolution "1m" (also resolutions[0]) @2',
+      'aggregation.resolutions[1]: 1h30m is not a multiple of 1h (each resolution must divide the next) @2',
+    ]);
+  });
+
+  it('reports unknown keys with suggestions and several errors at once', () => {
+    const text = `api:
+  listen: 0.0.0.0:99999
+  max_page: 100
+ingest:
+  max_batch_readings: 0
+store:
+  type: sqlite
+  retention: forever
+`;
+    expect(messages(text)).toEqual([
+      'api.listen: invalid port "99999": expected 0 to 65535 @2',
+      'api.max_page: unknown key "max_page" @3',
+      'ingest.max_batch_readings: expected a positive integer @5',
+      expect.stringMatching(/^store\.retention: expected a duration like .*, got "forever" @8$/),
+    ]);
+    expect(messages('api:\n  tokens_fle: t.yaml\n')).toEqual(['api.tokens_fle: unknown key "tokens_fle" (did you mean "tokens_file"?) @2']);
+  });
+
+  it('checks jetstream and postgres fields', () => {
+    expect(messages('store: { type: jetstream, servers: [], replicas: 7 }\naggregates: { type: postgres, url: "mysql://x" }\n')).toEqual([
+      'store.servers: list at least one server @1',
+      'store.replicas: expected an integer from 1 to 5 @1',
+      'aggregates.url: expected a postgres:// or postgresql:// URL, got "mysql://x" @2',
+    ]);
+  });
+});
+
+describe('loadCloudConfig', () => {
+  it('resolves data_dir, devices_file, tokens_file and TLS files against the config file directory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tidemark-cloud-config-'));
+    const file = join(dir, 'cloud.yaml');
+    writeFileSync(
+      file,
+      'data_dir: var\nauth: { devices_file: devices.yaml }\napi: { tokens_file: /etc/tokens.yaml }\nbroker: { tls_listen: ":8883", tls: { cert: s.pem, key: k.pem } }\n',
+    );
+    const c = loadCloudConfig(file, {});
+    expect(c.data_dir).toBe(join(dir, 'var'));
+    expect(c.auth.devices_file).toBe(join(dir, 'devices.yaml'));
+    expect(c.api.tokens_file).toBe('/etc/tokens.yaml');
+    expect(c.broker).toMatchObject({ tls: { cert: join(dir, 's.pem'), key: join(dir, 'k.pem') } });
+  });
+
+  it('throws a ConfigError naming the file', () => {
+    expect(() => loadCloudConfig('/nonexistent/cloud.yaml', {})).toThrow(/cannot read config file \/nonexistent\/cloud\.yaml: ENOENT/);
+  });
+});
+
+describe('defaultCloudConfig', () => {
+  it('is the schema defaults with absolute paths', () => {
+    expect(defaultCloudConfig({}, '/srv')).toEqual({ ...DEFAULTS, data_dir: '/srv/data' });
+  });
+
+  it('validates overrides with the same schema', () => {
+    const c = defaultCloudConfig({ api: { listen: '127.0.0.1:0' }, broker: { listen: { host: '127.0.0.1', port: 0 } }, auth: { allow_anonymous: true } }, '/srv');
+    expect(c.api.listen).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(c.broker).toMatchObject({ mode: 'embedded', listen: { host: '127.0.0.1', port: 0 } });
+    expect(c.auth.allow_anonymous).toBe(true);
+    expect(() => defaultCloudConfig({ api: { max_page_size: 0 } })).toThrow(/api\.max_page_size: expected a positive integer/);
+  });
+});
