@@ -154,11 +154,9 @@ describe('SimulatedSource', () => {
       expect(values).toHaveLength(251);
       const scale = 10 ** (i % 3);
       const edge = [0, 0.5, 0.25][i % 3]!;
-      for (const v of values) {
-        expect(v, shape).toBeGreaterThanOrEqual(-5 + i - edge);
-        expect(v, shape).toBeLessThanOrEqual(8 + i + edge);
-        expect(Math.round(v * scale) / scale, `${shape}: ${v}`).toBe(v);
-      }
+      expect(Math.min(...values), shape).toBeGreaterThanOrEqual(-5 + i - edge);
+      expect(Math.max(...values), shape).toBeLessThanOrEqual(8 + i + edge);
+      expect(values.filter((v) => Math.round(v * scale) / scale !== v), `${shape}: not rounded`).toEqual([]);
     });
   });
 

@@ -8,7 +8,9 @@ export class SimulatedSource implements Source {
   readonly type = 'simulated';
   readonly name: string;
   private timer: NodeJS.Timeout | undefined;
-  private nextTickMs = 0;
+  private startMs = 0;
+  /** Index of the next tick; tick k is due at startMs + k * intervalMs (no accumulated float drift). */
+  private nextTick = 0;
   private readonly intervalMs: number;
   private readonly generators: { name: string; next: (t: number) => number }[];
 
@@ -23,7 +25,8 @@ export class SimulatedSource implements Source {
   }
 
   async start(): Promise<void> {
-    this.nextTickMs = this.ctx.now();
+    this.startMs = this.ctx.now();
+    this.nextTick = 0;
     // A 10 ms timer bounds latency while letting high rates emit in small bursts.
     this.timer = setInterval(() => this.tick(), Math.max(10, Math.min(this.intervalMs, 1000)));
     this.tick();
@@ -34,12 +37,17 @@ export class SimulatedSource implements Source {
     const out: SourceReading[] = [];
     // Cap a burst (e.g. after the event loop stalled) at 10 s worth of ticks.
     let budget = Math.ceil(10_000 / this.intervalMs);
-    while (this.nextTickMs <= now && budget-- > 0) {
-      const ts = Math.round(this.nextTickMs);
+    const due = (k: number) => this.startMs + k * this.intervalMs;
+    while (due(this.nextTick) <= now && budget-- > 0) {
+      const ts = Math.round(due(this.nextTick));
       for (const g of this.generators) out.push({ sensor: g.name, value: g.next(ts), ts });
-      this.nextTickMs += this.intervalMs;
+      this.nextTick += 1;
     }
-    if (this.nextTickMs <= now) this.nextTickMs = now + this.intervalMs;
+    if (due(this.nextTick) <= now) {
+      // Still behind after a full burst: skip ahead rather than flood (the skipped ticks never existed).
+      this.startMs = now;
+      this.nextTick = 1;
+    }
     if (out.length > 0) this.ctx.sink(out);
   }
 

@@ -1,0 +1,47 @@
+// kv: `name=value name=value`. Pairs are separated by blanks, and by `,` or `;` unless the configured
+// separator uses them; the separator (default `=`) splits name from value. A bad pair is refused alone;
+// an empty value is skipped like an empty csv cell. There is no device time: readings get receive time.
+import type { SourceReading } from '../../source.js';
+import type { SerialParserConfig } from '../config.js';
+import { fail, quote, type LineParser, type ParseErrorReason, type ParseResult } from './parse-result.js';
+import { isBlank, isSensorName, parseDecimal } from './values.js';
+
+export type KvParserConfig = Extract<SerialParserConfig, { format: 'kv' }>;
+
+export function createKvParser(config: KvParserConfig): LineParser {
+  const separator = config.separator;
+  const pairDelimiters = `\\s${separator.includes(',') ? '' : ','}${separator.includes(';') ? '' : ';'}`;
+  const pairSplit = new RegExp(`[${pairDelimiters}]+`);
+
+  return function parseKv(line: string): ParseResult {
+    const tokens = line.split(pairSplit);
+    let readings: SourceReading[] | undefined;
+    let error: ParseErrorReason | undefined;
+    let detail = '';
+    for (const token of tokens) {
+      if (token.length === 0) continue;
+      const at = token.indexOf(separator);
+      let problem: ParseErrorReason | undefined;
+      if (at < 0) {
+        problem = 'missing_separator';
+      } else {
+        const name = token.slice(0, at);
+        const raw = token.slice(at + separator.length);
+        if (!isSensorName(name)) {
+          problem = 'invalid_sensor_name';
+        } else if (!isBlank(raw)) {
+          const value = parseDecimal(raw);
+          if (Number.isNaN(value)) problem = 'not_a_number';
+          else (readings ??= []).push({ sensor: name, value, ts: undefined });
+        }
+      }
+      if (problem !== undefined && error === undefined) {
+        error = problem;
+        detail = quote(token);
+      }
+    }
+    if (error !== undefined) return fail(error, detail, readings);
+    if (readings === undefined) return fail('no_readings', 'no name=value pairs with a value');
+    return { readings };
+  };
+}
