@@ -4,8 +4,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeBatch, isValidName, topics } from '@tidemark/proto';
-import { createLogger, MetricsRegistry, type Logger } from '@tidemark/shared';
-import { SqliteBuffer, type BatchEncoder, type BufferedReading } from './buffer/sqlite-buffer.js';
+import { createLogger, MetricsRegistry, RateLimitedLogger, type Logger } from '@tidemark/shared';
+import { BufferGuard } from './buffer/buffer-guard.js';
+import { openBuffer } from './buffer/recovery.js';
+import type { SqliteBuffer, BatchEncoder, BufferedReading } from './buffer/sqlite-buffer.js';
 import { Clock } from './clock.js';
 import type { EdgeConfig } from './config.js';
 import { createSource } from './sources/registry.js';
@@ -17,6 +19,7 @@ import { AGENT_VERSION } from './version.js';
 /** How long a clean stop waits for outstanding acks (well inside the 10 s shutdown promise). */
 const SHUTDOWN_DRAIN_MS = 3000;
 const STATUS_INTERVAL_S = 10;
+const EXPIRE_INTERVAL_S = 60;
 
 export interface AgentOptions {
   logger?: Logger;
@@ -27,6 +30,8 @@ export class Agent {
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
   readonly buffer: SqliteBuffer;
+  private readonly guard: BufferGuard;
+  private readonly tickErrors: RateLimitedLogger;
   private readonly clock: Clock;
   private readonly sources: Source[];
   private readonly uplink: MqttUplink;
@@ -59,7 +64,22 @@ export class Agent {
       }),
     );
     mkdirSync(config.data_dir, { recursive: true });
-    this.buffer = SqliteBuffer.open({ path: join(config.data_dir, 'buffer.db'), deviceId: config.device.id });
+    const opened = openBuffer({ path: join(config.data_dir, 'buffer.db'), deviceId: config.device.id });
+    this.buffer = opened.buffer;
+    if (opened.recovered) {
+      this.logger.error(
+        { moved_to: opened.recovered.movedTo, reason: opened.recovered.reason, stream: this.buffer.streamIdHex },
+        'BUFFER DATABASE WAS CORRUPT: moved aside, a new stream begins; readings in the old file were not sent',
+      );
+      this.metrics.counter('buffer_recoveries_total', 'Corrupt buffer databases moved aside at start').inc();
+    }
+    this.tickErrors = new RateLimitedLogger(this.logger, 10_000);
+    this.guard = new BufferGuard(
+      this.buffer,
+      { maxBytes: config.buffer.max_bytes, maxAgeMs: config.buffer.max_age, onFull: config.buffer.on_full },
+      this.logger.child({ component: 'buffer' }),
+      this.metrics,
+    );
     this.uplink = new MqttUplink(
       config.uplink,
       config.device.id,
@@ -126,10 +146,22 @@ export class Agent {
       readings: readings.map((r) => ({ sensor: r.sensor, ts: r.ts, value: r.value })),
     });
 
+  /** Group commit inside the buffer's bounds; a full disk applies on_full instead of failing the agent. */
+  private commit(): void {
+    if (this.buffer.queuedCount === 0 || !this.guard.beforeCommit()) return;
+    let committed: number;
+    try {
+      committed = this.buffer.commit();
+    } catch (err) {
+      if (!this.guard.onCommitError(err)) throw err;
+      committed = this.buffer.commit();
+    }
+    if (committed > 0) this.counters.committed.inc(committed);
+  }
+
   /** One commit tick: group-commit queued readings, then seal whatever is due. */
   tick(force = false): void {
-    const committed = this.buffer.commit();
-    if (committed > 0) this.counters.committed.inc(committed);
+    this.commit();
     const now = this.clock.now();
     const { max_readings, max_delay_ms } = this.config.batch;
     let sealed = false;
@@ -157,6 +189,7 @@ export class Agent {
       { device: this.config.device.id, stream: stats.streamId, next_seq: stats.nextSeq, backlog: stats.bufferedReadings, clock_synced: this.clock.synced },
       'agent starting',
     );
+    this.guard.expire(this.clock.now());
     // Readings left pending by a previous run are due now.
     if (this.buffer.pendingReadings > 0) this.oldestPendingSince = 0;
     this.commitTimer = setInterval(() => this.safeTick(), this.config.buffer.commit_interval_ms);
@@ -166,6 +199,7 @@ export class Agent {
       void this.sender.pump();
       // The retained status (backlog, clock) is refreshed every STATUS_INTERVAL_S while connected.
       if (++ticks % STATUS_INTERVAL_S === 0 && this.uplink.connected) void this.publishStatus(true);
+      if (ticks % EXPIRE_INTERVAL_S === 0) this.guard.expire(this.clock.now());
     }, 1000);
     await this.uplink.start();
     for (const s of this.sources) await s.start();
@@ -175,7 +209,7 @@ export class Agent {
     try {
       this.tick();
     } catch (err) {
-      this.logger.error({ err }, 'buffer commit failed; readings kept in memory and retried');
+      this.tickErrors.error('tick', { err: (err as Error).message, queued: this.buffer.queuedCount }, 'buffer commit failed; readings kept in memory and retried');
     }
   }
 

@@ -36,10 +36,11 @@ interface Closable {
 }
 const opened: Closable[] = [];
 const dirs: string[] = [];
-afterEach(async () => {
+async function closeAll(): Promise<void> {
   for (const c of opened.splice(0).reverse()) await c.stop();
   for (const d of dirs.splice(0)) await fs.rm(d, { recursive: true, force: true });
-});
+}
+afterEach(closeAll);
 
 async function tempDir(): Promise<string> {
   const d = await fs.mkdtemp(path.join(os.tmpdir(), 'tidemark-agg-'));
@@ -323,41 +324,50 @@ describe('Aggregator', () => {
   it('property: buckets equal the reference for any batching, interleaving, resends and chunk size', async () => {
     await fc.assert(
       fc.asyncProperty(workloadArb, async ({ order, batches, callSizes, chunkRecords }) => {
-        const e = await env();
-        const oks = await appendInCalls(e.stream, order, callSizes);
-        expect(oks).toBe(batches.length); // every resend was a duplicate
-        const { agg, metrics } = aggregator(e.stream, e.aggregates, { chunkRecords });
-        await agg.drain();
-
-        const synced = batches.filter((b) => b.synced);
-        const counted = synced.flatMap((b) => b.readings.map((r) => ({ ...r, device: b.device })));
-        const dump = dumpAggregates(e.aggFile);
-        expectBucketsMatch(dump.buckets, referenceBuckets(counted));
-        expect(dump.checkpoint).toBe(batches.length + 1);
-
-        // Watermark: the highest aggregated event time per device; unsynced readings never move it.
-        const wm = new Map<string, number>();
-        for (const r of counted) wm.set(r.device, Math.max(wm.get(r.device) ?? -Infinity, r.ts));
-        expect(dump.watermarks).toEqual([...wm].sort(([a], [b]) => (a < b ? -1 : 1)).map(([device, watermark]) => ({ device, watermark })));
-
-        // Nothing dropped silently: unsynced readings are counted (once, despite resends), the rest aggregated.
-        const unsynced = batches.filter((b) => !b.synced).reduce((a, b) => a + b.readings.length, 0);
-        expect(await e.aggregates.unaggregated()).toEqual(unsynced > 0 ? { clock_unsynced: unsynced } : {});
-        expect(await counterValue(metrics.counter('aggregated_readings_total', ''))).toBe(counted.length);
-        expect(await counterValue(metrics.counter('unaggregated_readings_total', '', ['reason']), { reason: 'clock_unsynced' })).toBe(unsynced);
-        for (const device of DEVICES) {
-          const mine = counted.filter((r) => r.device === device);
-          const expected = [...new Set(mine.map((r) => r.sensor))].sort().map((name) => {
-            const rs = mine.filter((r) => r.sensor === name);
-            const ts = rs.map((r) => r.ts);
-            return { name, first_seen: new Date(Math.min(...ts)).toISOString(), last_seen: new Date(Math.max(...ts)).toISOString(), readings: rs.length };
-          });
-          expect(await e.aggregates.sensors(device)).toEqual(expected);
+        try {
+          await checkAgainstReference(order, batches, callSizes, chunkRecords);
+        } finally {
+          await closeAll();
         }
       }),
       { numRuns: 40 },
     );
   }, 120_000);
+
+  /** Appends the workload, drains, and checks every table against the reference. */
+  async function checkAgainstReference(order: TestBatch[], batches: TestBatch[], callSizes: number[], chunkRecords: number): Promise<void> {
+    const e = await env();
+    const oks = await appendInCalls(e.stream, order, callSizes);
+    expect(oks).toBe(batches.length); // every resend was a duplicate
+    const { agg, metrics } = aggregator(e.stream, e.aggregates, { chunkRecords });
+    await agg.drain();
+
+    const synced = batches.filter((b) => b.synced);
+    const counted = synced.flatMap((b) => b.readings.map((r) => ({ ...r, device: b.device })));
+    const dump = dumpAggregates(e.aggFile);
+    expectBucketsMatch(dump.buckets, referenceBuckets(counted));
+    expect(dump.checkpoint).toBe(batches.length + 1);
+
+    // Watermark: the highest aggregated event time per device; unsynced readings never move it.
+    const wm = new Map<string, number>();
+    for (const r of counted) wm.set(r.device, Math.max(wm.get(r.device) ?? -Infinity, r.ts));
+    expect(dump.watermarks).toEqual([...wm].sort(([a], [b]) => (a < b ? -1 : 1)).map(([device, watermark]) => ({ device, watermark })));
+
+    // Nothing dropped silently: unsynced readings are counted (once, despite resends), the rest aggregated.
+    const unsynced = batches.filter((b) => !b.synced).reduce((a, b) => a + b.readings.length, 0);
+    expect(await e.aggregates.unaggregated()).toEqual(unsynced > 0 ? { clock_unsynced: unsynced } : {});
+    expect(await counterValue(metrics.counter('aggregated_readings_total', ''))).toBe(counted.length);
+    expect(await counterValue(metrics.counter('unaggregated_readings_total', '', ['reason']), { reason: 'clock_unsynced' })).toBe(unsynced);
+    for (const device of DEVICES) {
+      const mine = counted.filter((r) => r.device === device);
+      const expected = [...new Set(mine.map((r) => r.sensor))].sort().map((name) => {
+        const rs = mine.filter((r) => r.sensor === name);
+        const ts = rs.map((r) => r.ts);
+        return { name, first_seen: new Date(Math.min(...ts)).toISOString(), last_seen: new Date(Math.max(...ts)).toISOString(), readings: rs.length };
+      });
+      expect(await e.aggregates.sensors(device)).toEqual(expected);
+    }
+  }
 
   it('property: a crash after any commit resumes to exactly the rows of an uninterrupted run', async () => {
     await fc.assert(
@@ -380,6 +390,7 @@ describe('Aggregator', () => {
         const restarted = aggregator(await openStream(e.streamFile), await openAggregates(crashFile), { chunkRecords: chunkAfter }).agg;
         await restarted.drain();
         expect(dumpAggregates(crashFile)).toEqual(expected);
+        await closeAll();
       }),
       { numRuns: 25 },
     );

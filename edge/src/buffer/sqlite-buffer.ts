@@ -89,6 +89,10 @@ export class SqliteBuffer {
       ),
       pendingStats: db.prepare<[], { oldest: number | null; newest: number | null }>('SELECT min(ts) AS oldest, max(ts) AS newest FROM readings'),
       drops: db.prepare<[], { reason: string; readings: number }>('SELECT reason, readings FROM drops'),
+      oldestBatches: db.prepare<[number], { seq: number; readings: number }>('SELECT seq, readings FROM batches ORDER BY seq LIMIT ?'),
+      expiredBatches: db.prepare<[number], { seq: number; readings: number }>('SELECT seq, readings FROM batches WHERE synced = 1 AND last_ts < ?'),
+      oldestPendingIds: db.prepare<[number], { id: number }>('SELECT id FROM readings ORDER BY id LIMIT ?'),
+      deleteExpiredPending: db.prepare('DELETE FROM readings WHERE synced = 1 AND ts < ?'),
       addDrop: db.prepare('INSERT INTO drops(reason, readings) VALUES (?, ?) ON CONFLICT(reason) DO UPDATE SET readings = readings + excluded.readings'),
     };
     this.streamId = this.loadOrCreateIdentity();
@@ -239,7 +243,72 @@ export class SqliteBuffer {
   }
 
   recordDrop(reason: string, readings: number): void {
-    this.stmts.addDrop.run(reason, readings);
+    if (readings > 0) this.stmts.addDrop.run(reason, readings);
+  }
+
+  /** Bytes the database uses (pages in use, excluding free pages that deletes left for reuse). */
+  usedBytes(): number {
+    const pageCount = this.db.pragma('page_count', { simple: true }) as number;
+    const free = this.db.pragma('freelist_count', { simple: true }) as number;
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    return (pageCount - free) * pageSize;
+  }
+
+  /** Deletes up to `maxBatches` of the oldest sealed batches, counting their readings under `reason`. */
+  dropOldestBatches(maxBatches: number, reason: string): number {
+    return this.db.transaction(() => {
+      let readings = 0;
+      for (const b of this.stmts.oldestBatches.all(maxBatches)) {
+        this.stmts.deleteBatch.run(b.seq);
+        readings += b.readings;
+      }
+      this.recordDrop(reason, readings);
+      return readings;
+    })();
+  }
+
+  /** Deletes up to `max` of the oldest committed, unsealed readings, counting them under `reason`. */
+  dropOldestPending(max: number, reason: string): number {
+    return this.db.transaction(() => {
+      const ids = this.stmts.oldestPendingIds.all(max);
+      if (ids.length === 0) return 0;
+      this.stmts.deletePendingIds.run(ids[0]!.id, ids[ids.length - 1]!.id);
+      this.pendingCount -= ids.length;
+      this.recordDrop(reason, ids.length);
+      return ids.length;
+    })();
+  }
+
+  /**
+   * Deletes readings with a trusted event time before `cutoffTs` (sealed batches by their newest reading).
+   * Readings with an untrusted clock carry no meaningful age and are bounded by size only.
+   */
+  dropExpired(cutoffTs: number, reason: string): number {
+    return this.db.transaction(() => {
+      let readings = 0;
+      for (const b of this.stmts.expiredBatches.all(cutoffTs)) {
+        this.stmts.deleteBatch.run(b.seq);
+        readings += b.readings;
+      }
+      const pending = this.stmts.deleteExpiredPending.run(cutoffTs).changes;
+      this.pendingCount -= pending;
+      readings += pending;
+      this.recordDrop(reason, readings);
+      return readings;
+    })();
+  }
+
+  /** Drops readings queued for the next commit (never committed), counting them under `reason`. */
+  discardQueued(maxToKeep: number, reason: string, keep: 'oldest' | 'newest' = 'oldest'): number {
+    const excess = this.queue.length - maxToKeep;
+    if (excess <= 0) return 0;
+    this.queue = keep === 'oldest' ? this.queue.slice(0, maxToKeep) : this.queue.slice(excess);
+    try {
+      this.recordDrop(reason, excess);
+    } catch {
+      // Disk full: the drop is still counted in metrics by the caller.
+    }
+    return excess;
   }
 
   stats(): BufferStats {

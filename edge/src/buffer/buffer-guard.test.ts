@@ -1,0 +1,93 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger, MetricsRegistry } from '@tidemark/shared';
+import { BufferGuard, type OnFull } from './buffer-guard.js';
+import { SqliteBuffer } from './sqlite-buffer.js';
+import { encoderFor, numbered, T0, tempDir, type TempDir } from './test-support/buffer-fixtures.js';
+
+const MAX_BYTES = 256 * 1024;
+
+function setup(dir: TempDir, onFull: OnFull, maxBlockedReadings?: number) {
+  const buffer = SqliteBuffer.open({ path: dir.file('buffer.db'), deviceId: 'gw' });
+  const metrics = new MetricsRegistry('tidemark_edge');
+  const guard = new BufferGuard(buffer, { maxBytes: MAX_BYTES, maxAgeMs: 3_600_000, onFull, maxBlockedReadings }, createLogger({ name: 't', level: 'silent' }), metrics);
+  let n = 0;
+  /** One agent tick: 500 new readings, guarded commit, seal in batches of 100. Returns readings committed. */
+  const tick = () => {
+    buffer.append(Array.from({ length: 500 }, () => numbered(++n)));
+    let committed = 0;
+    if (guard.beforeCommit()) committed = buffer.commit();
+    while (buffer.seal(100, encoderFor(buffer), T0)) {
+      /* seal everything */
+    }
+    return committed;
+  };
+  const dropped = async (reason: string) =>
+    (await metrics.counter('readings_dropped_total', '', ['reason']).get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+  return { buffer, guard, tick, dropped, produced: () => n };
+}
+
+describe('buffer bounds and on_full', () => {
+  let dir: TempDir;
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(() => dir.remove());
+
+  it('drop_oldest keeps the database near max_bytes, drops the oldest and counts every dropped reading', async () => {
+    const { buffer, guard, tick, dropped, produced } = setup(dir, 'drop_oldest');
+    let committed = 0;
+    for (let i = 0; i < 400; i++) committed += tick();
+    expect(committed).toBe(produced()); // nothing refused: room is made by dropping old data
+    expect(guard.isFull || buffer.usedBytes() < MAX_BYTES).toBe(true);
+    expect(buffer.usedBytes()).toBeLessThan(MAX_BYTES * 1.25);
+    const stats = buffer.stats();
+    const lost = await dropped('buffer_full');
+    expect(lost).toBeGreaterThan(0);
+    expect(stats.bufferedReadings + lost).toBe(committed);
+    expect(stats.drops.buffer_full).toBe(lost);
+    // What remains is the newest data.
+    expect(stats.newestTs).toBe(T0 + produced());
+    expect(stats.oldestTs).toBe(T0 + lost + 1);
+    buffer.close();
+  });
+
+  it('drop_newest keeps what it has and refuses new readings while full', async () => {
+    const { buffer, tick, dropped, produced } = setup(dir, 'drop_newest');
+    let committed = 0;
+    for (let i = 0; i < 400; i++) committed += tick();
+    const stats = buffer.stats();
+    expect(committed).toBeLessThan(produced());
+    expect(await dropped('buffer_full')).toBe(produced() - committed);
+    expect(stats.drops.buffer_full).toBe(produced() - committed);
+    expect(stats.oldestTs).toBe(T0 + 1); // the oldest data is kept
+    expect(stats.bufferedReadings).toBe(committed);
+    buffer.close();
+  });
+
+  it('block holds new readings in memory (capped) until there is room again', async () => {
+    const { buffer, guard, tick, dropped, produced } = setup(dir, 'block', 2000);
+    let committed = 0;
+    for (let i = 0; i < 400; i++) committed += tick();
+    expect(guard.isFull).toBe(true);
+    expect(buffer.queuedCount).toBe(2000);
+    expect(await dropped('blocked_overflow')).toBe(produced() - committed - 2000);
+    // The collector acks everything: room again, and the held readings are committed.
+    for (const b of buffer.batchesAfter(0, 1_000_000)) buffer.remove(b.seq);
+    expect(guard.beforeCommit()).toBe(true);
+    expect(buffer.commit()).toBe(2000);
+    buffer.close();
+  });
+
+  it('max_age drops trusted readings older than the limit, never untrusted ones', async () => {
+    const { buffer, guard, dropped } = setup(dir, 'drop_oldest');
+    buffer.append([numbered(1), numbered(2), numbered(3, false), numbered(4_000_000)]);
+    buffer.commit();
+    buffer.seal(2, encoderFor(buffer), T0);
+    guard.expire(T0 + 3_600_000 + 10); // cutoff T0 + 10
+    const stats = buffer.stats();
+    expect(await dropped('max_age')).toBe(2);
+    expect(stats.drops.max_age).toBe(2);
+    expect(stats.bufferedReadings).toBe(2);
+    buffer.close();
+  });
+});

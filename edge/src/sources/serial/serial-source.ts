@@ -1,0 +1,279 @@
+// A serial line source (serialport 13): open the port, frame bytes into lines, parse them, hand readings to
+// the sink. The port may vanish at any time (USB unplug): the source then reconnects with jittered backoff,
+// forever, and reports its state in `source_connected{source}`. Nothing here throws into the runner or ends
+// the process; every refused line is counted in `parse_errors_total{source,reason}` and the last few are
+// kept for `/status` (recentErrors()). Nothing reaches the sink once stop() has resolved.
+import { SerialPort } from 'serialport';
+import { RateLimitedLogger } from '@tidemark/shared';
+import type { Source, SourceContext, SourceReading } from '../source.js';
+import type { SerialSourceConfig } from './config.js';
+import { LineFramer, type FramerSink } from './line-framer.js';
+import { createParser, type LineParser, type ParseErrorReason } from './parsers/index.js';
+import { reconnectDelay } from './reconnect-backoff.js';
+import { RecentErrors, type RecentError } from './recent-errors.js';
+import { stablePathFor } from './stable-path.js';
+
+/** How many refused lines recentErrors() keeps. */
+export const RECENT_ERRORS_KEPT = 10;
+
+type Inc = { inc(value?: number): void };
+
+export class SerialSource implements Source {
+  readonly type = 'serial';
+  readonly name: string;
+
+  private readonly parse: LineParser;
+  private readonly framer: LineFramer;
+  private readonly recent = new RecentErrors(RECENT_ERRORS_KEPT);
+  private readonly rateLimited: RateLimitedLogger;
+  private readonly connectedGauge: { set(value: number): void };
+  private readonly errorsByReason = new Map<ParseErrorReason, Inc>();
+  private readonly linesCounter: Inc;
+  private readonly disconnectsCounter: Inc;
+
+  private running = false;
+  private stopping: Promise<void> | undefined;
+  private connecting: Promise<void> | undefined;
+  private port: SerialPort | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  /** Consecutive failed opens since the port was last open (or since start). */
+  private failures = 0;
+  private lastFailure: string | undefined;
+  /** When the port was lost (or start, while never open): for the "reconnected after" log line. */
+  private downSince: number | undefined;
+  private headerPending = false;
+  private batch: SourceReading[] = [];
+  private lines = 0;
+
+  constructor(
+    private readonly config: SerialSourceConfig,
+    private readonly ctx: SourceContext,
+  ) {
+    this.name = config.name;
+    this.parse = createParser(config.parser);
+    const sink: FramerSink = {
+      line: (text) => this.onLine(text),
+      head: (text) => this.onHead(text),
+      tooLong: (prefix) => this.refuse('line_too_long', prefix),
+    };
+    this.framer = new LineFramer(config.max_line_length, sink);
+    this.rateLimited = new RateLimitedLogger(ctx.logger, 60_000);
+    const labels = { source: config.name };
+    this.connectedGauge = ctx.metrics.gauge('source_connected', 'Whether the source is connected to its device (1) or not (0)', ['source']).labels(labels);
+    this.connectedGauge.set(0);
+    this.linesCounter = ctx.metrics.counter('serial_lines_total', 'Lines framed by a serial source', ['source']).labels(labels);
+    this.disconnectsCounter = ctx.metrics
+      .counter('serial_disconnects_total', 'Times a serial source lost its open port', ['source'])
+      .labels(labels);
+    // Registered up front so the series exists before the first error.
+    ctx.metrics.counter('parse_errors_total', 'Lines or values refused by a source, by reason', ['source', 'reason']);
+  }
+
+  /** Whether the port is open now. */
+  get connected(): boolean {
+    return this.port !== undefined;
+  }
+
+  /** The last few refused lines, oldest first. */
+  recentErrors(): RecentError[] {
+    return this.recent.list();
+  }
+
+  /** Resolves after the first attempt to open the port; if it failed, the source keeps retrying. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    await this.stopping;
+    this.stopping = undefined;
+    this.running = true;
+    this.failures = 0;
+    this.lastFailure = undefined;
+    this.downSince = undefined;
+    const stable = stablePathFor(this.config.path);
+    if (stable !== undefined) {
+      this.ctx.logger.info({ path: this.config.path, stable_path: stable }, 'serial path depends on USB enumeration order; prefer the stable path');
+    }
+    await this.connect();
+  }
+
+  stop(): Promise<void> {
+    if (!this.running) return this.stopping ?? Promise.resolve();
+    this.running = false;
+    this.stopping = this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    // An open in flight sees `running` false and closes its own port.
+    await this.connecting;
+    const port = this.port;
+    this.port = undefined;
+    this.batch = [];
+    this.connectedGauge.set(0);
+    this.flushLineCount();
+    if (port !== undefined) await closeQuietly(port);
+    this.rateLimited.flush();
+    this.ctx.logger.debug({ path: this.config.path }, 'serial source stopped');
+  }
+
+  private connect(): Promise<void> {
+    const attempt = this.openOnce().finally(() => {
+      if (this.connecting === attempt) this.connecting = undefined;
+    });
+    this.connecting = attempt;
+    return attempt;
+  }
+
+  private async openOnce(): Promise<void> {
+    const c = this.config;
+    let port: SerialPort;
+    try {
+      port = new SerialPort({
+        path: c.path,
+        baudRate: c.baud_rate,
+        dataBits: c.data_bits,
+        parity: c.parity,
+        stopBits: c.stop_bits,
+        autoOpen: false,
+      });
+    } catch (err) {
+      return this.openFailed(err);
+    }
+    // Without an 'error' listener a late stream error would be thrown as an uncaught exception.
+    port.on('error', (err: Error) => this.rateLimited.warn('port-error', { path: c.path, err: err.message }, 'serial port error'));
+    const error = await new Promise<Error | null>((resolve) => port.open(resolve));
+    if (error) return this.openFailed(error);
+    if (!this.running) {
+      await closeQuietly(port);
+      return;
+    }
+    this.port = port;
+    this.framer.reset();
+    this.headerPending = false;
+    this.connectedGauge.set(1);
+    if (this.failures > 0 || this.downSince !== undefined) {
+      const downMs = this.downSince === undefined ? undefined : this.ctx.now() - this.downSince;
+      this.ctx.logger.info({ path: c.path, failed_attempts: this.failures, down_ms: downMs }, 'serial port open again');
+    } else {
+      this.ctx.logger.info({ path: c.path, baud_rate: c.baud_rate }, 'serial port open');
+    }
+    this.failures = 0;
+    this.lastFailure = undefined;
+    this.downSince = undefined;
+    port.on('data', (chunk: Buffer) => this.onData(port, chunk));
+    port.on('close', (err: Error | null) => this.onClose(port, err));
+  }
+
+  private openFailed(err: unknown): void {
+    if (!this.running) return;
+    this.failures++;
+    this.downSince ??= this.ctx.now();
+    const message = err instanceof Error ? err.message : String(err);
+    const delay = this.scheduleReconnect();
+    // State changes are logged (the first failure, a different failure); plain retries only at debug.
+    if (this.failures === 1) {
+      this.ctx.logger.warn({ path: this.config.path, err: message, retry_in_ms: delay }, 'cannot open serial port; retrying with backoff');
+    } else if (message !== this.lastFailure) {
+      this.ctx.logger.warn({ path: this.config.path, err: message, failed_attempts: this.failures }, 'serial port still unavailable');
+    } else {
+      this.ctx.logger.debug({ path: this.config.path, err: message, failed_attempts: this.failures, retry_in_ms: delay }, 'serial port open retry failed');
+    }
+    this.lastFailure = message;
+  }
+
+  private onClose(port: SerialPort, err: Error | null): void {
+    if (port !== this.port) return;
+    this.port = undefined;
+    this.connectedGauge.set(0);
+    this.flush();
+    const cut = this.framer.reset();
+    if (cut !== '') this.refuse('partial_line', cut);
+    if (!this.running) return;
+    this.disconnectsCounter.inc();
+    this.downSince = this.ctx.now();
+    const delay = this.scheduleReconnect();
+    this.ctx.logger.warn({ path: this.config.path, err: err?.message, retry_in_ms: delay }, 'serial port lost; reconnecting');
+  }
+
+  private scheduleReconnect(): number {
+    const delay = reconnectDelay(this.failures, this.config.reconnect_min_ms, this.config.reconnect_max_ms);
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.running) void this.connect();
+    }, delay);
+    return delay;
+  }
+
+  private onData(port: SerialPort, chunk: Buffer): void {
+    if (port !== this.port || !this.running) return;
+    try {
+      this.framer.push(chunk);
+    } catch (err) {
+      // Parsers are fuzzed never to throw; should one ever do, the source keeps running.
+      this.rateLimited.error('framing', { err }, 'bug: serial line handling threw; chunk skipped');
+    }
+    this.flush();
+  }
+
+  /** What came before the first line end after (re)connecting: a possibly cut line, or the csv header. */
+  private onHead(text: string): void {
+    const skipHeader = this.config.parser.format === 'csv' && this.config.parser.skip_header;
+    if (text === '') {
+      this.headerPending = skipHeader;
+      return;
+    }
+    this.lines++;
+    if (!skipHeader) this.refuse('partial_line', text);
+  }
+
+  private onLine(text: string): void {
+    this.lines++;
+    if (this.headerPending) {
+      this.headerPending = false;
+      return;
+    }
+    const result = this.parse(text);
+    const readings = result.readings;
+    if (readings !== undefined) for (let i = 0; i < readings.length; i++) this.batch.push(readings[i]!);
+    if (result.error !== undefined) this.refuse(result.error, text);
+  }
+
+  private refuse(reason: ParseErrorReason, line: string): void {
+    let counter = this.errorsByReason.get(reason);
+    if (counter === undefined) {
+      counter = this.ctx.metrics
+        .counter('parse_errors_total', 'Lines or values refused by a source, by reason', ['source', 'reason'])
+        .labels({ source: this.name, reason });
+      this.errorsByReason.set(reason, counter);
+    }
+    counter.inc();
+    this.recent.record(this.ctx.now(), reason, line);
+  }
+
+  private flush(): void {
+    this.flushLineCount();
+    if (this.batch.length === 0) return;
+    const out = this.batch;
+    this.batch = [];
+    try {
+      this.ctx.sink(out);
+    } catch (err) {
+      this.rateLimited.error('sink', { err }, 'the runner refused readings from this serial source');
+    }
+  }
+
+  private flushLineCount(): void {
+    if (this.lines === 0) return;
+    this.linesCounter.inc(this.lines);
+    this.lines = 0;
+  }
+}
+
+function closeQuietly(port: SerialPort): Promise<void> {
+  return new Promise((resolve) => {
+    if (!port.isOpen) return resolve();
+    port.close(() => resolve());
+  });
+}

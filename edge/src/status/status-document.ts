@@ -1,0 +1,23 @@
+// The JSON a running agent serves at GET /status (and `tidemark-edge doctor` reads back). It extends the
+// retained MQTT status message with what only a local field tech needs: link state and per-source health.
+import type { DeviceStatus } from '../uplink/mqtt-uplink.js';
+
+export interface SourceStatus {
+  name: string;
+  type: string;
+  /** Free text owned by the source, e.g. `open`, `waiting_for_device`, `reconnecting`. */
+  state: string;
+  /** Parse errors since start, and the last few (newest last), so a tech sees what the device sends. */
+  parse_errors?: number;
+  recent_parse_errors?: { at: string; error: string; detail: string; line?: string }[];
+}
+
+export interface AgentStatusDocument extends DeviceStatus {
+  device: string;
+  /** MQTT session to the collector is up. */
+  connected: boolean;
+  sources: SourceStatus[];
+}
+
+/** Source states that mean "reading normally"; anything else is shown as a warning by doctor. */
+export const HEALTHY_SOURCE_STATES: ReadonlySet<string> = new Set(['open', 'running', 'reading', 'connected', 'ok', 'started']);
