@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { constants, accessSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { GpioSourceConfig } from '../config.js';
+import { findExecutable, GPIOD_PACKAGE } from '../sources/gpio/gpiod-cli.js';
 import { describeError, errorCode } from './error-text.js';
 import { fail, pass, warn, type DoctorCheck } from './report.js';
 
@@ -22,7 +23,7 @@ export async function gpioCheck(src: GpioSourceConfig, opts: GpioCheckOptions = 
   if (src.driver === 'fake') return warn(name, `${what}: fake driver, reads an in-memory line, not the hardware`, 'set driver: gpiod (the default) on a real gateway');
   const searchPath = opts.searchPath ?? `${process.env.PATH ?? ''}${delimiter}/usr/local/sbin${delimiter}/usr/sbin${delimiter}/sbin`;
   const missing = TOOLS.filter((t) => findExecutable(t, searchPath) === undefined);
-  if (missing.length > 0) return fail(name, `${what}: ${missing.join(' and ')} not found`, 'sudo apt install gpiod (libgpiod command-line tools)');
+  if (missing.length > 0) return fail(name, `${what}: ${missing.join(' and ')} not found`, `sudo apt install ${GPIOD_PACKAGE} (libgpiod command-line tools)`);
   const chipPath = src.chip.startsWith('/') ? src.chip : join(opts.devDir ?? '/dev', src.chip);
   try {
     if (!statSync(chipPath).isCharacterDevice()) return fail(name, `${what}: ${chipPath} is not a character device`, 'list chips with: gpiodetect');
@@ -50,20 +51,4 @@ function chipLineCount(chipPath: string, searchPath: string, timeoutMs: number):
       resolve(m ? Number(m[1]) : undefined);
     });
   });
-}
-
-export function findExecutable(tool: string, searchPath: string): string | undefined {
-  for (const dir of searchPath.split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, tool);
-    try {
-      if (statSync(candidate).isFile()) {
-        accessSync(candidate, constants.X_OK);
-        return candidate;
-      }
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }

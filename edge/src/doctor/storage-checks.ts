@@ -4,7 +4,7 @@ import { constants } from 'node:fs';
 import { access, open, stat, statfs, unlink } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import { formatBytes, formatDuration } from '@tidemark/shared';
+import { formatDuration } from '@tidemark/shared';
 import { BufferReader } from '../buffer/export.js';
 import type { EdgeConfig } from '../config.js';
 import { describeError, errorCode } from './error-text.js';
@@ -15,10 +15,21 @@ export const MIN_FREE_BYTES = 50 * 1000 * 1000;
 
 const RUN_AS_HINT = 'run doctor as the agent\'s user: sudo -u tidemark tidemark-edge doctor -c <config>';
 
-export async function storageChecks(config: EdgeConfig, now: () => number = Date.now): Promise<DoctorCheck[]> {
+export interface StorageCheckOptions {
+  now?: () => number;
+  /** Free bytes for an unprivileged user on the file system holding `path` (default: statfs). */
+  freeBytes?: (path: string) => Promise<number>;
+}
+
+export async function storageChecks(config: EdgeConfig, opts: StorageCheckOptions = {}): Promise<DoctorCheck[]> {
   const dir = config.data_dir;
   const existing = await nearestExisting(dir);
-  return [await dataDirCheck(dir, existing), await diskCheck(config, existing), bufferCheck(config, now)];
+  return [await dataDirCheck(dir, existing), await diskCheck(config, existing, opts.freeBytes), bufferCheck(config, opts.now)];
+}
+
+async function statfsFree(path: string): Promise<number> {
+  const fs = await statfs(path);
+  return fs.bavail * fs.bsize;
 }
 
 async function nearestExisting(path: string): Promise<string> {
@@ -32,12 +43,13 @@ async function nearestExisting(path: string): Promise<string> {
   }
 }
 
-function whoami(): string {
+/** Permission results depend on who asks: `checked as pi`, or a note that root sees more than the agent. */
+function checkedAs(): string {
   try {
     const u = userInfo();
-    return u.uid === 0 ? 'root (permissions are those of root, not of the agent\'s user)' : u.username;
+    return u.uid === 0 ? "checked as root, which may write where the agent's user cannot" : `checked as ${u.username}`;
   } catch {
-    return `uid ${process.getuid?.() ?? '?'}`;
+    return `checked as uid ${process.getuid?.() ?? '?'}`;
   }
 }
 
@@ -46,9 +58,9 @@ export async function dataDirCheck(dir: string, existing: string): Promise<Docto
   if (existing !== dir) {
     try {
       await access(existing, constants.W_OK);
-      return pass(name, `${dir} does not exist yet; the agent will create it (${existing} is writable by ${whoami()})`);
+      return pass(name, `${dir} does not exist yet; the agent will create it in ${existing} (writable; ${checkedAs()})`);
     } catch {
-      return fail(name, `${dir} does not exist and ${existing} is not writable by ${whoami()}`, `sudo install -d -o tidemark -g tidemark ${dir}`);
+      return fail(name, `${dir} does not exist and ${existing} is not writable (${checkedAs()})`, `sudo install -d -o tidemark -g tidemark ${dir}`);
     }
   }
   const st = await stat(dir);
@@ -67,21 +79,20 @@ export async function dataDirCheck(dir: string, existing: string): Promise<Docto
     await unlink(probe).catch(() => undefined);
     const code = errorCode(err);
     if (code === 'EACCES' || code === 'EPERM') {
-      return fail(name, `${dir} is not writable by ${whoami()}`, `sudo chown -R tidemark:tidemark ${dir} (the systemd unit's StateDirectory does this), or ${RUN_AS_HINT}`);
+      return fail(name, `${dir} is not writable (${checkedAs()})`, `sudo chown -R tidemark:tidemark ${dir} (the systemd unit's StateDirectory does this), or ${RUN_AS_HINT}`);
     }
     if (code === 'EROFS') return fail(name, `${dir} is on a read-only file system`, 'mount it read-write or choose another data_dir');
     if (code === 'ENOSPC') return fail(name, `${dir}: no space left on the device`, 'free disk space; the agent cannot buffer readings');
     return fail(name, `${dir}: write test failed: ${describeError(err)}`);
   }
-  return pass(name, `${dir} exists and is writable by ${whoami()}`);
+  return pass(name, `${dir} exists and is writable (${checkedAs()})`);
 }
 
-export async function diskCheck(config: EdgeConfig, existing: string): Promise<DoctorCheck> {
+export async function diskCheck(config: EdgeConfig, existing: string, freeBytes = statfsFree): Promise<DoctorCheck> {
   const name = 'disk';
   let free: number;
   try {
-    const fs = await statfs(existing);
-    free = fs.bavail * fs.bsize;
+    free = await freeBytes(existing);
   } catch (err) {
     return warn(name, `cannot read free space of ${existing}: ${describeError(err)}`);
   }
@@ -89,10 +100,10 @@ export async function diskCheck(config: EdgeConfig, existing: string): Promise<D
   const used = (await sizeOf(dbPath)) + (await sizeOf(`${dbPath}-wal`));
   const max = config.buffer.max_bytes;
   const growth = Math.max(0, max - used);
-  const detail = `${formatBytes(free)} free; buffer uses ${formatBytes(used)} of buffer.max_bytes ${formatBytes(max)}`;
-  if (free < MIN_FREE_BYTES) return fail(name, `only ${detail}`, `free disk space (at least ${formatBytes(MIN_FREE_BYTES)}); the agent cannot commit readings when the disk is full`);
+  const detail = `${humanBytes(free)} free; buffer uses ${humanBytes(used)} of buffer.max_bytes ${humanBytes(max)}`;
+  if (free < MIN_FREE_BYTES) return fail(name, `only ${detail}`, `free disk space (at least ${humanBytes(MIN_FREE_BYTES)}); the agent cannot commit readings when the disk is full`);
   if (free < growth) {
-    return warn(name, `${detail}: the buffer may need ${formatBytes(growth)} more than is free`, `free disk space or lower buffer.max_bytes; otherwise the disk fills before buffer.on_full (${config.buffer.on_full}) applies`);
+    return warn(name, `${detail}: the buffer may need ${humanBytes(growth)} more than is free`, `free disk space or lower buffer.max_bytes; otherwise the disk fills before buffer.on_full (${config.buffer.on_full}) applies`);
   }
   return pass(name, detail);
 }
@@ -117,7 +128,7 @@ export function bufferCheck(config: EdgeConfig, now: () => number = Date.now): D
     const parts = [`${s.bufferedReadings} reading${s.bufferedReadings === 1 ? '' : 's'} (${s.pendingReadings} pending, ${s.sealedReadings} in ${s.sealedBatches} unacked batches)`];
     const age = s.oldestTs === null ? undefined : Math.max(0, now() - s.oldestTs);
     if (s.oldestTs !== null) parts.push(`oldest ${new Date(s.oldestTs).toISOString()} (${roughAge(age ?? 0)} ago)`);
-    parts.push(`file ${formatBytes(s.fileBytes)}`);
+    parts.push(`file ${humanBytes(s.fileBytes)}`);
     const drops = Object.entries(s.drops).filter(([, n]) => n > 0);
     if (drops.length > 0) parts.push(`dropped so far: ${drops.map(([reason, n]) => `${reason} ${n}`).join(', ')}`);
     const detail = parts.join('; ');
@@ -132,6 +143,18 @@ export function bufferCheck(config: EdgeConfig, now: () => number = Date.now): D
   } finally {
     reader.close();
   }
+}
+
+/** `950 B`, `12.3 MB`, `84.3 GB` (decimal units, as buffer.max_bytes `256MB` means 256 000 000 bytes). */
+export function humanBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return i === 0 ? `${Math.round(v)} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
 /** `42s`, `17m`, `5h`, `3d`: enough precision for a report line. */

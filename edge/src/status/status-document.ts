@@ -1,15 +1,16 @@
 // The JSON a running agent serves at GET /status (and `tidemark-edge doctor` reads back). It extends the
 // retained MQTT status message with what only a local field tech needs: link state and per-source health.
+import type { RecentError } from '../sources/serial/recent-errors.js';
 import type { DeviceStatus } from '../uplink/mqtt-uplink.js';
 
 export interface SourceStatus {
   name: string;
   type: string;
-  /** Free text owned by the source, e.g. `open`, `waiting_for_device`, `reconnecting`. */
+  /** `open` / `running` when reading normally (see HEALTHY_SOURCE_STATES); e.g. `disconnected` otherwise. */
   state: string;
-  /** Parse errors since start, and the last few (newest last), so a tech sees what the device sends. */
+  /** Refused lines since start, and the last few (oldest first: SerialSource.recentErrors()). */
   parse_errors?: number;
-  recent_parse_errors?: { at: string; error: string; detail: string; line?: string }[];
+  recent_parse_errors?: RecentError[];
 }
 
 export interface AgentStatusDocument extends DeviceStatus {

@@ -7,6 +7,8 @@ import { topics } from '@tidemark/proto';
 import { NotConnectedError, type Component, type Logger } from '@tidemark/shared';
 import type { EdgeConfig } from '../config.js';
 
+const STOP_STATUS_TIMEOUT_MS = 2000;
+
 export interface DeviceStatus {
   online: boolean;
   agent_version: string;
@@ -57,8 +59,9 @@ export class MqttUplink implements Component {
       password: this.cfg.password,
       keepalive: this.cfg.keepalive_s,
       protocolVersion: 4,
-      // A persistent session keeps our ack subscription and the acks published while we were away.
-      clean: false,
+      // A clean session: every unacked batch is resent from the buffer after a reconnect (app-level acks
+      // decide delivery), so a broker-side session would only add duplicate resends.
+      clean: true,
       reconnectPeriod: 0, // we reconnect ourselves, with jittered backoff
       connectTimeout: 10_000,
       resubscribe: true,
@@ -92,7 +95,9 @@ export class MqttUplink implements Component {
       if (topic === topics.ack(this.deviceId)) this.events.onAck(new Uint8Array(payload));
     });
     client.on('error', (err) => {
-      this.logger.warn({ err: err.message }, 'uplink error');
+      // One warning per outage; the retries that follow are debug (the state is in the status and metrics).
+      if (this.attempt <= 1) this.logger.warn({ err: err.message }, 'uplink error; retrying with backoff');
+      else this.logger.debug({ err: err.message, attempt: this.attempt }, 'uplink error');
     });
     client.on('close', () => {
       const was = this.isConnected;
@@ -127,9 +132,12 @@ export class MqttUplink implements Component {
     const client = this.client;
     if (!client) return;
     if (finalStatus && this.isConnected) {
-      await this.publish(topics.status(this.deviceId), JSON.stringify(finalStatus), true).catch(() => undefined);
+      // Bounded: a dead link must not hold the shutdown past its 10 s promise.
+      const published = this.publish(topics.status(this.deviceId), JSON.stringify(finalStatus), true).catch(() => undefined);
+      await Promise.race([published, new Promise((r) => setTimeout(r, STOP_STATUS_TIMEOUT_MS).unref())]);
     }
-    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    // Forced: batches still in flight need no PUBACK — unacked ones stay in the buffer for the next start.
+    await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
     this.isConnected = false;
   }
 }

@@ -51,40 +51,42 @@ export class BatchSender {
     this.metrics.inflight.set(0);
   }
 
-  /** Publishes as many eligible batches as the window allows. Safe to call often. */
+  /**
+   * Publishes as many eligible batches as the window allows. Safe to call often. Publishes are not awaited:
+   * a PUBACK means nothing to delivery, and a publish lost with a dead link must never stall the pump —
+   * the reconnect (reset) or the ack timeout makes the batch eligible again.
+   */
   async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
     try {
       this.expireTimedOut();
       while (this.uplink.connected && this.inflight.size < this.opts.maxInflight) {
-        const room = this.opts.maxInflight - this.inflight.size;
-        const batches = this.buffer.batchesAfter(this.cursor, room);
+        const batches = this.buffer.batchesAfter(this.cursor, this.opts.maxInflight - this.inflight.size);
         if (batches.length === 0) break;
-        const epoch = this.epoch;
-        for (const b of batches) {
-          // Reset while we awaited the last publish: re-read from the new cursor (the pump on connect was a no-op).
-          if (this.epoch !== epoch) break;
-          this.cursor = b.seq;
-          this.inflight.set(b.seq, this.now());
-          this.metrics.inflight.set(this.inflight.size);
-          try {
-            await this.uplink.publish(topics.batch(this.buffer.deviceId), b.payload);
-            this.metrics.sent.inc({ kind: 'publish' });
-          } catch (err) {
-            // The old link failed it, but a reset already started a new window: go on with that one.
-            if (this.epoch !== epoch) continue;
-            // Not connected any more: the reconnect resets the window and the batch goes again.
-            this.logger.debug({ seq: b.seq, err: (err as Error).message }, 'publish failed');
-            this.inflight.delete(b.seq);
-            this.cursor = Math.min(this.cursor, b.seq - 1);
-            return;
-          }
-        }
+        for (const b of batches) this.send(b.seq, b.payload);
       }
     } finally {
       this.pumping = false;
     }
+  }
+
+  private send(seq: number, payload: Uint8Array): void {
+    const epoch = this.epoch;
+    this.cursor = seq;
+    this.inflight.set(seq, this.now());
+    this.metrics.inflight.set(this.inflight.size);
+    this.uplink.publish(topics.batch(this.buffer.deviceId), payload).then(
+      () => this.metrics.sent.inc({ kind: 'publish' }),
+      (err: Error) => {
+        // A reset since then already made the batch eligible again in a new window.
+        if (this.epoch !== epoch || !this.inflight.has(seq)) return;
+        this.logger.debug({ seq, err: err.message }, 'publish failed; the batch goes again');
+        this.inflight.delete(seq);
+        this.cursor = Math.min(this.cursor, seq - 1);
+        this.metrics.inflight.set(this.inflight.size);
+      },
+    );
   }
 
   private expireTimedOut(): void {

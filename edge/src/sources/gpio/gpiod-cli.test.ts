@@ -78,7 +78,7 @@ describe('gpiod tool command lines', () => {
           }
         }
       }
-      for (const spec of GPIOMON_FORMAT[api].match(/%./g)!) expect(HELP[api].gpiomon).toContain(`${spec}:`.replace(':', api === 1 ? ':' : ' '));
+      for (const spec of GPIOMON_FORMAT[api].match(/%./g)!) expect(HELP[api].gpiomon).toMatch(new RegExp(`^ +${spec}[: ]`, 'm'));
     });
   }
 
@@ -190,6 +190,8 @@ describe('failure messages', () => {
     expect(failureHint('gpioget: error reading GPIO values: Device or resource busy', cfg)).toMatch(/held by another program/);
     expect(failureHint('gpioget: error reading GPIO values: Invalid argument', cfg)).toMatch(/line 17 does not exist/);
     expect(failureHint("gpioget: cannot find line '17'", cfg)).toMatch(/line 17 does not exist/);
+    expect(failureHint("gpiomon: offset 17 is out of range on chip '/dev/gpiochip0'", cfg)).toMatch(/line 17 does not exist/);
+    expect(failureHint("gpiomon: cannot find GPIO chip character device 'gpiochip0'", cfg)).toMatch(/GPIO chip "gpiochip0" not found/);
     expect(failureHint('something else', cfg)).toBeUndefined();
   });
 });

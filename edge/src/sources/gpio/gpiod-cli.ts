@@ -155,7 +155,7 @@ export function stderrTail(stderr: string, maxChars = 400): string {
 
 /** A hint for the usual reasons a gpiod tool fails, from its stderr. */
 export function failureHint(stderr: string, cfg: Pick<GpioSourceConfig, 'chip' | 'line'>): string | undefined {
-  if (/cannot find line|offset out of range/i.test(stderr)) {
+  if (/cannot find line|out of range/i.test(stderr)) {
     return `line ${cfg.line} does not exist on chip "${cfg.chip}" (gpioinfo ${cfg.chip} lists its lines)`;
   }
   if (/No such file or directory|cannot find GPIO chip|No such device|not a GPIO chip/i.test(stderr)) {

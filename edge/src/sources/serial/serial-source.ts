@@ -7,6 +7,7 @@ import { SerialPort } from 'serialport';
 import { RateLimitedLogger } from '@tidemark/shared';
 import type { Source, SourceContext, SourceReading } from '../source.js';
 import type { SerialSourceConfig } from './config.js';
+import { DeviceWatch } from './device-watch.js';
 import { LineFramer, type FramerSink } from './line-framer.js';
 import { createParser, type LineParser, type ParseErrorReason } from './parsers/index.js';
 import { reconnectDelay } from './reconnect-backoff.js';
@@ -35,6 +36,7 @@ export class SerialSource implements Source {
   private stopping: Promise<void> | undefined;
   private connecting: Promise<void> | undefined;
   private port: SerialPort | undefined;
+  private watch: DeviceWatch | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   /** Consecutive failed opens since the port was last open (or since start). */
   private failures = 0;
@@ -54,7 +56,10 @@ export class SerialSource implements Source {
     const sink: FramerSink = {
       line: (text) => this.onLine(text),
       head: (text) => this.onHead(text),
-      tooLong: (prefix) => this.refuse('line_too_long', prefix),
+      tooLong: (prefix) => {
+        this.lines++;
+        this.refuse('line_too_long', prefix);
+      },
     };
     this.framer = new LineFramer(config.max_line_length, sink);
     this.rateLimited = new RateLimitedLogger(ctx.logger, 60_000);
@@ -109,6 +114,8 @@ export class SerialSource implements Source {
     await this.connecting;
     const port = this.port;
     this.port = undefined;
+    this.watch?.stop();
+    this.watch = undefined;
     this.batch = [];
     this.connectedGauge.set(0);
     this.flushLineCount();
@@ -162,7 +169,10 @@ export class SerialSource implements Source {
     this.lastFailure = undefined;
     this.downSince = undefined;
     port.on('data', (chunk: Buffer) => this.onData(port, chunk));
-    port.on('close', (err: Error | null) => this.onClose(port, err));
+    port.on('close', (err: Error | null) => this.lost(port, err?.message ?? 'port closed'));
+    const watch = new DeviceWatch(c.path, (why) => this.lost(port, why));
+    this.watch = watch;
+    await watch.start();
   }
 
   private openFailed(err: unknown): void {
@@ -182,9 +192,14 @@ export class SerialSource implements Source {
     this.lastFailure = message;
   }
 
-  private onClose(port: SerialPort, err: Error | null): void {
+  /** The port closed under us, or its device vanished: count, log once, and try again after a backoff. */
+  private lost(port: SerialPort, why: string): void {
     if (port !== this.port) return;
     this.port = undefined;
+    this.watch?.stop();
+    this.watch = undefined;
+    // Closing ends serialport's read loop too, which on a hung-up tty would spin on zero-byte reads.
+    void closeQuietly(port);
     this.connectedGauge.set(0);
     this.flush();
     const cut = this.framer.reset();
@@ -193,7 +208,7 @@ export class SerialSource implements Source {
     this.disconnectsCounter.inc();
     this.downSince = this.ctx.now();
     const delay = this.scheduleReconnect();
-    this.ctx.logger.warn({ path: this.config.path, err: err?.message, retry_in_ms: delay }, 'serial port lost; reconnecting');
+    this.ctx.logger.warn({ path: this.config.path, err: why, retry_in_ms: delay }, 'serial port lost; reconnecting');
   }
 
   private scheduleReconnect(): number {

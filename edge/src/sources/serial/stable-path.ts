@@ -7,14 +7,15 @@ export const BY_ID_DIR = '/dev/serial/by-id';
 
 /** The by-id link that points at `devicePath` when `devicePath` is an enumeration-order name; else undefined. */
 export function stablePathFor(devicePath: string, byIdDir: string = BY_ID_DIR): string | undefined {
-  if (!/^\/dev\/tty(?:USB|ACM)\d+$/.test(devicePath)) return undefined;
+  if (!/^tty(?:USB|ACM)\d+$/.test(path.basename(devicePath))) return undefined;
   try {
+    const target = fs.realpathSync(devicePath);
     for (const entry of fs.readdirSync(byIdDir)) {
       const link = path.join(byIdDir, entry);
-      if (fs.realpathSync(link) === devicePath) return link;
+      if (fs.realpathSync(link) === target) return link;
     }
   } catch {
-    // No by-id directory (no USB serial devices plugged in, or not Linux): nothing to suggest.
+    // No such device or no by-id directory (nothing plugged in, or not Linux): nothing to suggest.
   }
   return undefined;
 }

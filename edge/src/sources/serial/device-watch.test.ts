@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeTempDir, useProcessReaper, waitFor } from '@tidemark/shared/testing';
+import { DeviceWatch } from './device-watch.js';
+
+useProcessReaper();
+
+describe('DeviceWatch', () => {
+  it('reports a device path that disappears, once', async () => {
+    const dir = await makeTempDir();
+    const device = path.join(dir, 'ttyUSB0');
+    fs.writeFileSync(device, '');
+    const gone: string[] = [];
+    const watch = new DeviceWatch(device, (why) => gone.push(why), 10);
+    await watch.start();
+    fs.unlinkSync(device);
+    await waitFor(() => gone.length > 0, { description: 'gone reported' });
+    fs.writeFileSync(device, '');
+    fs.unlinkSync(device);
+    expect(gone).toEqual(['device path disappeared']);
+    watch.stop();
+  });
+
+  it('reports a path that now names another device (a fast replug)', async () => {
+    const dir = await makeTempDir();
+    const a = path.join(dir, 'a');
+    const b = path.join(dir, 'b');
+    fs.writeFileSync(a, '');
+    fs.writeFileSync(b, '');
+    const link = path.join(dir, 'usb-Sensor-if00');
+    fs.symlinkSync(a, link);
+    const gone: string[] = [];
+    const watch = new DeviceWatch(link, (why) => gone.push(why), 10);
+    await watch.start();
+    fs.unlinkSync(link);
+    fs.symlinkSync(b, link);
+    await waitFor(() => gone.length > 0, { description: 'change reported' });
+    expect(gone).toEqual(['device path now names another device']);
+  });
+
+  it('reports at once when the path is already gone, and is silent after stop', async () => {
+    const dir = await makeTempDir();
+    const gone: string[] = [];
+    await new DeviceWatch(path.join(dir, 'nothing'), (why) => gone.push(why), 10).start();
+    expect(gone).toEqual(['device path disappeared']);
+
+    const device = path.join(dir, 'ttyACM0');
+    fs.writeFileSync(device, '');
+    const quiet: string[] = [];
+    const watch = new DeviceWatch(device, (why) => quiet.push(why), 10);
+    const starting = watch.start();
+    watch.stop(); // cancels a start still waiting for its first check
+    await starting;
+    expect(watch.watching).toBe(false);
+    expect(quiet).toEqual([]);
+  });
+});
