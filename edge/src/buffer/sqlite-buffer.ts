@@ -166,6 +166,11 @@ export class SqliteBuffer {
     return this.queue.length;
   }
 
+  /** The seq the next sealed batch will get. */
+  get nextSequence(): number {
+    return this.nextSeq;
+  }
+
   get pendingReadings(): number {
     return this.pendingCount;
   }

@@ -69,6 +69,14 @@ describe('serialChecks', { timeout: 20_000 }, () => {
     expect(parse.hint).toContain('columns temp_c,pressure_kpa');
   });
 
+  it('with skip_header, the first line after opening is not parsed (as the source does)', async () => {
+    const { link, byId } = await device();
+    feeders.push(feed(link, '21.5,101.3\n'));
+    const config = serialConfig(link.device, { parser: { format: 'csv', columns: ['temp_c', 'pressure_kpa'], skip_header: true } });
+    const checks = await serialChecks(config, { listenMs: 5000, maxLines: 5, byIdDir: byId });
+    expect(find(checks, 'parse').detail).toMatch(/^4\/4 lines parsed/);
+  });
+
   it('warns when only some lines parse', async () => {
     const { link, byId } = await device();
     feeders.push(feed(link, '21.5,101.3\nerr,101.3\n'));

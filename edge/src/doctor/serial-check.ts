@@ -198,8 +198,10 @@ function dataCheck(name: string, heard: Heard, listenMs: number, src: SerialSour
 }
 
 function parseCheck(name: string, heard: Heard, src: SerialSourceConfig): DoctorCheck | undefined {
-  // The head may be the cut-off tail of a line; it is parsed only when nothing better arrived.
-  const candidates = heard.lines.length > 0 ? heard.lines : heard.head !== undefined ? [heard.head] : [];
+  // The head may be the cut-off tail of a line; it is parsed only when nothing better arrived. With
+  // skip_header the source ignores the first line after opening, and so does this check.
+  const lines = src.parser.format === 'csv' && src.parser.skip_header ? heard.lines.slice(1) : heard.lines;
+  const candidates = lines.length > 0 ? lines : heard.head !== undefined && heard.lines.length === 0 ? [heard.head] : [];
   if (candidates.length === 0) return undefined;
   const parser = createParser(src.parser);
   let ok = 0;
@@ -221,7 +223,7 @@ function parseCheck(name: string, heard: Heard, src: SerialSourceConfig): Doctor
   const example = `${firstFailure.error}: ${firstFailure.detail} in ${JSON.stringify(clip(firstFailure.line))}`;
   const detail = `${total - ok} of ${total} lines failed ${format}, e.g. ${example}`;
   const hint = `compare the parser settings (${describeParser(src)}) with what the device sends`;
-  if (ok === 0 && heard.lines.length > 0) return fail(name, detail, hint);
+  if (ok === 0 && lines.length > 0) return fail(name, detail, hint);
   return warn(name, detail, hint);
 }
 

@@ -127,6 +127,24 @@ describe('publishing', () => {
   });
 });
 
+describe('live data before the backlog', () => {
+  it('sends batches sealed since the reconnect ahead of the backlog, and drains the backlog in the free slots', async () => {
+    sealBatches(5); // the backlog of an outage: seqs 1..5
+    const sender = makeSender({ maxInflight: 3 });
+    sender.reset(); // the link comes back
+    sealBatches(2); // fresh readings: seqs 6, 7
+    await sender.pump();
+    expect(publishedSeqs()).toEqual([6, 7, 1]);
+    sender.handleAck(ack(ok(1)));
+    sealBatches(1); // seq 8 is sealed while the backlog drains
+    await sender.pump();
+    expect(publishedSeqs()).toEqual([6, 7, 1, 8]);
+    sender.handleAck(ack(ok(6, 7, 8)));
+    await sender.pump();
+    expect(publishedSeqs()).toEqual([6, 7, 1, 8, 2, 3, 4]);
+  });
+});
+
 describe('acks', () => {
   it('never removes a batch because its publish completed (PUBACK), only on the collector ack', async () => {
     sealBatches(2);

@@ -2,6 +2,8 @@
 // Invariants: a batch is published with the bytes stored at seal time (resends are identical); at most
 // `maxInflight` batches await an ack; a lost connection or an ack timeout makes every unacked batch
 // eligible again (the collector de-duplicates, so resending is always safe).
+// Live data first: batches sealed since the (re)connect go ahead of the backlog, so after an outage the
+// backlog drains through the window's free slots while fresh readings still arrive within a batch delay.
 import { decodeAck, topics, streamIdToHex } from '@tidemark/proto';
 import type { Logger, MetricsRegistry } from '@tidemark/shared';
 import type { SqliteBuffer } from '../buffer/sqlite-buffer.js';
@@ -15,8 +17,11 @@ export interface SenderOptions {
 export class BatchSender {
   /** seq -> time sent (ms). */
   private readonly inflight = new Map<number, number>();
-  /** Highest seq handed to the link since the last reset; the next batch to send is above it. */
-  private cursor = 0;
+  /** Batches with seq >= liveStart were sealed since the last reset: they are sent before the backlog. */
+  private liveStart = 1;
+  /** Highest seq handed to the link per lane since the last reset; the next batch of a lane is above it. */
+  private liveCursor = 0;
+  private backlogCursor = 0;
   /** Bumped by reset(): a pump that awaited a publish across a reset must not continue the old window. */
   private epoch = 0;
   private pumping = false;
@@ -47,7 +52,9 @@ export class BatchSender {
   reset(): void {
     this.epoch++;
     this.inflight.clear();
-    this.cursor = 0;
+    this.liveStart = this.buffer.nextSequence;
+    this.liveCursor = this.liveStart - 1;
+    this.backlogCursor = 0;
     this.metrics.inflight.set(0);
   }
 
@@ -61,10 +68,16 @@ export class BatchSender {
     this.pumping = true;
     try {
       this.expireTimedOut();
+      // Live lane first, then the backlog lane with whatever room is left.
       while (this.uplink.connected && this.inflight.size < this.opts.maxInflight) {
-        const batches = this.buffer.batchesAfter(this.cursor, this.opts.maxInflight - this.inflight.size);
-        if (batches.length === 0) break;
-        for (const b of batches) this.send(b.seq, b.payload);
+        const live = this.buffer.batchesAfter(this.liveCursor, this.opts.maxInflight - this.inflight.size);
+        if (live.length === 0) break;
+        for (const b of live) this.send(b.seq, b.payload);
+      }
+      while (this.uplink.connected && this.inflight.size < this.opts.maxInflight) {
+        const backlog = this.buffer.batchesAfter(this.backlogCursor, this.opts.maxInflight - this.inflight.size).filter((b) => b.seq < this.liveStart);
+        if (backlog.length === 0) break;
+        for (const b of backlog) this.send(b.seq, b.payload);
       }
     } finally {
       this.pumping = false;
@@ -73,7 +86,9 @@ export class BatchSender {
 
   private send(seq: number, payload: Uint8Array): void {
     const epoch = this.epoch;
-    this.cursor = seq;
+    const live = seq >= this.liveStart;
+    if (live) this.liveCursor = seq;
+    else this.backlogCursor = seq;
     this.inflight.set(seq, this.now());
     this.metrics.inflight.set(this.inflight.size);
     this.uplink.publish(topics.batch(this.buffer.deviceId), payload).then(
@@ -83,7 +98,8 @@ export class BatchSender {
         if (this.epoch !== epoch || !this.inflight.has(seq)) return;
         this.logger.debug({ seq, err: err.message }, 'publish failed; the batch goes again');
         this.inflight.delete(seq);
-        this.cursor = Math.min(this.cursor, seq - 1);
+        if (live) this.liveCursor = Math.min(this.liveCursor, seq - 1);
+        else this.backlogCursor = Math.min(this.backlogCursor, seq - 1);
         this.metrics.inflight.set(this.inflight.size);
       },
     );
