@@ -1,7 +1,7 @@
 // tidemark-cloud: run | validate | query | device add. The only place that turns errors into exit codes
 // (0 ok, 1 runtime failure, 2 usage or config error).
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, reportError, shutdownSignal, stopWithin } from '@tidemark/shared';
+import { ConfigError, executeCommand, runUntilSignal } from '@tidemark/shared';
 import { addDevice } from './broker/device-auth.js';
 import { loadCloudConfig } from './config.js';
 import { Collector, ROLES, type Role } from './collector.js';
@@ -71,28 +71,14 @@ export async function main(argv: string[]): Promise<number> {
       })();
     });
 
-  try {
-    await program.parseAsync(argv);
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    return reportError(err, PROG);
-  }
-  try {
-    return await result;
-  } catch (err) {
-    return reportError(err, PROG);
-  }
+  return executeCommand(
+    PROG,
+    () => program.parseAsync(argv),
+    () => result,
+    (err) => (err instanceof CommanderError ? (err.exitCode === 0 ? 0 : 2) : undefined),
+  );
 }
 
 async function run(configPath: string, role: Role): Promise<number> {
-  const config = loadCloudConfig(configPath);
-  const collector = new Collector(config, { role });
-  const signal = shutdownSignal();
-  await collector.start();
-  const sig = await signal;
-  collector.logger.info({ signal: sig }, 'shutting down');
-  return stopWithin(() => collector.stop(), 9_500, () => {
-    collector.logger.error('shutdown took longer than 9.5 s; exiting');
-    process.exit(1);
-  });
+  return runUntilSignal(new Collector(loadCloudConfig(configPath), { role }));
 }

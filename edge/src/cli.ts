@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { formatBytes, reportError, shutdownSignal, stopWithin, StorageError } from '@tidemark/shared';
+import { formatBytes, executeCommand, runUntilSignal, StorageError } from '@tidemark/shared';
 import { Agent } from './agent.js';
 import { SqliteBuffer, type BufferStats } from './buffer/sqlite-buffer.js';
 import { loadEdgeConfig } from './config.js';
@@ -68,30 +68,16 @@ export async function main(argv: string[]): Promise<number> {
       })();
     });
 
-  try {
-    await program.parseAsync(argv);
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    return reportError(err, PROG);
-  }
-  try {
-    return await result;
-  } catch (err) {
-    return reportError(err, PROG);
-  }
+  return executeCommand(
+    PROG,
+    () => program.parseAsync(argv),
+    () => result,
+    (err) => (err instanceof CommanderError ? (err.exitCode === 0 ? 0 : 2) : undefined),
+  );
 }
 
 async function run(configPath: string): Promise<number> {
-  const config = loadEdgeConfig(configPath);
-  const agent = new Agent(config);
-  const signal = shutdownSignal();
-  await agent.start();
-  const sig = await signal;
-  agent.logger.info({ signal: sig }, 'shutting down');
-  return stopWithin(() => agent.stop(), 9_500, () => {
-    agent.logger.error('shutdown took longer than 9.5 s; exiting');
-    process.exit(1);
-  });
+  return runUntilSignal(new Agent(loadEdgeConfig(configPath)));
 }
 
 function iso(ms: number | null): string | null {

@@ -2,8 +2,8 @@
 // TLS handshake (mqtts only) and the MQTT CONNECT with the device's credentials.
 //
 // Safety: the broker requires client id = username = device id, and a second CONNECT with a client id
-// takes the session over: it disconnects a running agent, and (clean session) drops acks queued for it. So
-// doctor sends a CONNECT only when it is known that no agent runs — `auto` (default): status.listen is
+// takes the session over: it would disconnect a running agent (whose will then marks the device offline).
+// So doctor sends a CONNECT only when it is known that no agent runs — `auto` (default): status.listen is
 // configured and nothing answers there; `true` (--auth-check): unless an agent answers there; `false`: never.
 // When the agent is running, its own link state is the verdict.
 import { readFileSync } from 'node:fs';
@@ -201,7 +201,7 @@ async function authCheck(config: EdgeConfig, ep: Endpoint, files: TlsFiles | und
   return mqttConnect(config, ep, files, opts.timeoutMs, where);
 }
 
-/** One CONNECT as the device (clean session, no will), then DISCONNECT. */
+/** One CONNECT as the device (clean session like the agent's, no will, nothing published), then DISCONNECT. */
 async function mqttConnect(config: EdgeConfig, ep: Endpoint, files: TlsFiles | undefined, timeoutMs: number, where: string): Promise<DoctorCheck> {
   const name = 'broker auth';
   const device = config.device.id;
@@ -231,7 +231,7 @@ async function mqttConnect(config: EdgeConfig, ep: Endpoint, files: TlsFiles | u
   await new Promise<void>((resolve) => client.end(!outcome.ok, {}, () => resolve()));
   const as = `as ${device}${username !== device ? ` (username ${username})` : ''}`;
   if (outcome.ok) {
-    return pass(name, `CONNECT ${as} accepted (a clean session: acks queued for a stopped agent are dropped; it resends those batches and the collector dedups them)`);
+    return pass(name, `CONNECT ${as} accepted (clean session, no will, disconnected at once)`);
   }
   return connectFailure(name, outcome.err, as, username !== device, where);
 }

@@ -144,7 +144,9 @@ function openFailure(name: string, path: string, err: unknown): DoctorCheck {
 function listen(port: SerialPort, ms: number, maxLines: number, maxLineLength: number): Promise<Heard> {
   const heard: Heard = { lines: [], head: undefined, bytes: 0, garbage: 0, tooLong: 0 };
   const framer = new LineFramer(maxLineLength, {
-    line: (text) => heard.lines.push(text),
+    line: (text) => {
+      if (heard.lines.length < maxLines) heard.lines.push(text);
+    },
     head: (text) => {
       if (text !== '') heard.head = text;
     },

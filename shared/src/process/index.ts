@@ -39,3 +39,45 @@ export function reportError(err: unknown, prog: string): 1 | 2 {
   }
   return exitCodeFor(err);
 }
+
+/** A long-running service a CLI's `run` command starts and stops. */
+export interface RunnableService {
+  readonly logger: { info(obj: object, msg: string): void; error(msg: string): void };
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts the service, waits for SIGTERM/SIGINT, stops it within SPEC.md's 10 s, returns the exit code. */
+export async function runUntilSignal(service: RunnableService, deadlineMs = 9_500): Promise<number> {
+  const signal = shutdownSignal();
+  await service.start();
+  const sig = await signal;
+  service.logger.info({ signal: sig }, 'shutting down');
+  return stopWithin(() => service.stop(), deadlineMs, () => {
+    service.logger.error(`shutdown took longer than ${deadlineMs / 1000} s; exiting`);
+    process.exit(1);
+  });
+}
+
+/**
+ * The shared tail of every CLI main: parse (commander runs the chosen action, which stores its promise),
+ * then await that promise; usage errors exit 2, Tidemark errors their own code, anything else 1.
+ * `usageExitCode` classifies the argument parser's own errors (undefined: not a usage error).
+ */
+export async function executeCommand(
+  prog: string,
+  parse: () => Promise<unknown>,
+  result: () => Promise<number>,
+  usageExitCode: (err: unknown) => number | undefined,
+): Promise<number> {
+  try {
+    await parse();
+  } catch (err) {
+    return usageExitCode(err) ?? reportError(err, prog);
+  }
+  try {
+    return await result();
+  } catch (err) {
+    return reportError(err, prog);
+  }
+}

@@ -15,6 +15,9 @@ import { recordingContext } from '../testing/source-contract.js';
 
 useProcessReaper();
 
+/** Each fake tool run starts a Node process: on a loaded CI machine that alone can take a second or more. */
+const SLOW_MS = 30_000;
+
 const FAKE_GPIOMON = fileURLToPath(new URL('./test-support/fake-gpiomon', import.meta.url));
 
 interface FakeTools {
@@ -88,6 +91,7 @@ function watch(cfg: GpioSourceConfig, opts: Partial<GpiodDriverOptions>) {
     metrics,
     now: () => Date.now(),
     restartDelayMs: { initial: 20, max: 160 },
+    toolTimeoutMs: SLOW_MS,
     ...opts,
   });
   watchers.push(watcher);
@@ -107,7 +111,7 @@ function watch(cfg: GpioSourceConfig, opts: Partial<GpiodDriverOptions>) {
   };
 }
 
-describe('gpiod driver against fake-gpiomon', { timeout: 30_000 }, () => {
+describe('gpiod driver against fake-gpiomon', { timeout: 90_000 }, () => {
   it('1.6: reads the level, reports edges with their kernel times, ignores odd output, kills gpiomon on stop', async () => {
     const tools = await fakeTools('1.6.3');
     tools.setLevel(1);
@@ -117,7 +121,7 @@ describe('gpiod driver against fake-gpiomon', { timeout: 30_000 }, () => {
     expect(started.initial).toBe(1);
     expect(started.tsMs).toBeGreaterThanOrEqual(before);
     // 1.x has no banner: start() resolves once gpiomon runs, and it watches soon after.
-    const pid = await waitFor(() => tools.monitorPid(), { description: 'gpiomon to watch' });
+    const pid = await waitFor(() => tools.monitorPid(), { timeoutMs: SLOW_MS, description: 'gpiomon to watch' });
     expect(tools.calls().map((c) => [c.tool, c.args])).toEqual([
       ['gpiomon', ['--version']],
       ['gpioget', ['gpiochip0', '17']],
@@ -130,7 +134,7 @@ describe('gpiod driver against fake-gpiomon', { timeout: 30_000 }, () => {
     tools.send('raw gpiomon: something unexpected');
     tools.send('raw ');
     tools.send('rising');
-    await waitFor(() => w.edges.length === 2, { description: 'two edges' });
+    await waitFor(() => w.edges.length === 2, { timeoutMs: SLOW_MS, description: 'two edges' });
     expect(w.edges.map((e) => e.level)).toEqual([0, 1]);
     for (const e of w.edges) {
       // Stamped by the (fake) kernel when it happened: after we sent it, not after it arrived.
@@ -154,12 +158,12 @@ describe('gpiod driver against fake-gpiomon', { timeout: 30_000 }, () => {
     tools.setLevel(1);
     const w = watch(config(), tools.opts);
     await w.start();
-    const first = await waitFor(() => tools.monitorPid(), { description: 'gpiomon to watch' });
+    const first = await waitFor(() => tools.monitorPid(), { timeoutMs: SLOW_MS, description: 'gpiomon to watch' });
 
     // The line drops while gpiomon is crashing: only the restart's gpioget can see it.
     tools.setLevel(0);
     tools.send('exit 3 gpiomon: error waiting for events: Device or resource busy');
-    await waitFor(async () => (await w.counter('source_reconnects_total')) === 1, { description: 'a restart' });
+    await waitFor(async () => (await w.counter('source_reconnects_total')) === 1, { timeoutMs: SLOW_MS, description: 'a restart' });
     expect(w.errors).toHaveLength(1);
     expect(w.errors[0]).toBeInstanceOf(NotConnectedError);
     expect(w.errors[0]!.message).toBe(
@@ -170,9 +174,9 @@ describe('gpiod driver against fake-gpiomon', { timeout: 30_000 }, () => {
     expect(await w.connected()).toBe(1);
     expect(isAlive(first)).toBe(false);
 
-    const second = await waitFor(() => tools.monitorPid() !== first && tools.monitorPid(), { description: 'the new gpiomon to watch' });
+    const second = await waitFor(() => tools.monitorPid() !== first && tools.monitorPid(), { timeoutMs: SLOW_MS, description: 'the new gpiomon to watch' });
     tools.send('rising');
-    await waitFor(() => w.edges.length === 2, { description: 'an edge from the new gpiomon' });
+    await waitFor(() => w.edges.length === 2, { timeoutMs: SLOW_MS, description: 'an edge from the new gpiomon' });
     expect(w.edges[1]!.level).toBe(1);
     expect(tools.calls().filter((c) => c.tool === 'gpioget')).toHaveLength(2);
 
@@ -184,20 +188,20 @@ describe('gpiod driver against fake-gpiomon', { timeout: 30_000 }, () => {
     const tools = await fakeTools('2.1.3');
     const w = watch(config(), tools.opts);
     await w.start();
-    const first = await waitFor(() => tools.monitorPid(), { description: 'gpiomon to watch' });
+    const first = await waitFor(() => tools.monitorPid(), { timeoutMs: SLOW_MS, description: 'gpiomon to watch' });
     tools.failGpiomon("gpiomon: unable to request lines on chip '/dev/gpiochip0': Device or resource busy");
     tools.send('exit 1');
-    await waitFor(() => w.errors.length >= 4, { description: 'four failures' });
+    await waitFor(() => w.errors.length >= 4, { timeoutMs: SLOW_MS, description: 'four failures' });
     expect(await w.connected()).toBe(0);
     const delays = w.errors.map((e) => Number(/(?:restarting|retrying) in (\d+) ms/.exec(e.message)?.[1]));
     expect(delays.slice(0, 4)).toEqual([20, 40, 80, 160]);
     expect(w.errors[1]!.message).toContain('Device or resource busy');
 
     tools.failGpiomon(undefined);
-    await waitFor(async () => (await w.connected()) === 1, { description: 'reconnected' });
-    const pid = await waitFor(() => tools.monitorPid() !== first && tools.monitorPid(), { description: 'the new gpiomon' });
+    await waitFor(async () => (await w.connected()) === 1, { timeoutMs: SLOW_MS, description: 'reconnected' });
+    const pid = await waitFor(() => tools.monitorPid() !== first && tools.monitorPid(), { timeoutMs: SLOW_MS, description: 'the new gpiomon' });
     tools.send('rising');
-    await waitFor(() => w.edges.length === 1, { description: 'an edge after recovery' });
+    await waitFor(() => w.edges.length === 1, { timeoutMs: SLOW_MS, description: 'an edge after recovery' });
     await w.watcher.stop();
     expect(isAlive(pid)).toBe(false);
   });
@@ -217,7 +221,7 @@ describe('gpiod driver against fake-gpiomon', { timeout: 30_000 }, () => {
     expect(tools.monitorPid()).toBeDefined();
     tools.send('rising');
     tools.send('falling');
-    await waitFor(() => w.edges.length === 2, { description: 'two edges' });
+    await waitFor(() => w.edges.length === 2, { timeoutMs: SLOW_MS, description: 'two edges' });
     expect(w.edges.map((e) => e.level)).toEqual([0, 1]);
   });
 
@@ -264,6 +268,7 @@ describe('gpiod driver against fake-gpiomon', { timeout: 30_000 }, () => {
     const w = watch(config(), tools.opts);
     const starting = w.start().catch((e: unknown) => e);
     const pid = await waitFor(() => fs.existsSync(path.join(tools.dir, 'hang.pid')) && Number(fs.readFileSync(path.join(tools.dir, 'hang.pid'), 'utf8')), {
+      timeoutMs: SLOW_MS,
       description: 'the hanging gpiomon',
     });
     await w.watcher.stop();
@@ -277,16 +282,16 @@ describe('gpiod driver against fake-gpiomon', { timeout: 30_000 }, () => {
     const ctx = recordingContext();
     const source = new GpioSource(config({ debounce_ms: 30 }), ctx, {
       openLine: (cfg, o) => {
-        const w = new GpiodLineWatcher(cfg, { ...o, ...tools.opts });
+        const w = new GpiodLineWatcher(cfg, { ...o, ...tools.opts, toolTimeoutMs: SLOW_MS });
         watchers.push(w);
         return w;
       },
     });
     await source.start();
-    await waitFor(() => tools.monitorPid(), { description: 'gpiomon to watch' });
+    await waitFor(() => tools.monitorPid(), { timeoutMs: SLOW_MS, description: 'gpiomon to watch' });
     // A bounce burst, in one write so it arrives faster than the debounce time.
     fs.appendFileSync(path.join(tools.dir, 'events'), 'rising\nfalling\nrising\n');
-    await waitFor(() => ctx.readings.length === 2, { description: 'the debounced change' });
+    await waitFor(() => ctx.readings.length === 2, { timeoutMs: SLOW_MS, description: 'the debounced change' });
     expect(ctx.readings.map((r) => [r.sensor, r.value])).toEqual([
       ['door_open', 0],
       ['door_open', 1],

@@ -1,4 +1,5 @@
 // Deterministic signal shapes for the simulated source. Each maps (time, rng) to a value in [min, max].
+import { mulberry32 } from '@tidemark/shared';
 export type Shape = 'sine' | 'square' | 'random_walk' | 'step' | 'noise';
 
 export interface ShapeParams {
@@ -9,17 +10,7 @@ export interface ShapeParams {
   decimals: number;
 }
 
-/** mulberry32: a tiny seeded PRNG, so a seed reproduces a run exactly. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** A generator with its own state (random walk position). `tMs` is the reading's event time. */
 export function makeGenerator(p: ShapeParams, rng: () => number): (tMs: number) => number {
