@@ -4,7 +4,9 @@ import { BufferGuard, type OnFull } from './buffer-guard.js';
 import { SqliteBuffer } from './sqlite-buffer.js';
 import { encoderFor, numbered, T0, tempDir, type TempDir } from './test-support/buffer-fixtures.js';
 
-const MAX_BYTES = 256 * 1024;
+const MAX_BYTES = 96 * 1024;
+// Every tick fsyncs (synchronous=FULL), so give slow CI disks room.
+const TIMEOUT_MS = 60_000;
 
 function setup(dir: TempDir, onFull: OnFull, maxBlockedReadings?: number) {
   const buffer = SqliteBuffer.open({ path: dir.file('buffer.db'), deviceId: 'gw' });
@@ -36,7 +38,7 @@ describe('buffer bounds and on_full', () => {
   it('drop_oldest keeps the database near max_bytes, drops the oldest and counts every dropped reading', async () => {
     const { buffer, guard, tick, dropped, produced } = setup(dir, 'drop_oldest');
     let committed = 0;
-    for (let i = 0; i < 400; i++) committed += tick();
+    for (let i = 0; i < 150; i++) committed += tick();
     expect(committed).toBe(produced()); // nothing refused: room is made by dropping old data
     expect(guard.isFull || buffer.usedBytes() < MAX_BYTES).toBe(true);
     expect(buffer.usedBytes()).toBeLessThan(MAX_BYTES * 1.25);
@@ -49,12 +51,12 @@ describe('buffer bounds and on_full', () => {
     expect(stats.newestTs).toBe(T0 + produced());
     expect(stats.oldestTs).toBe(T0 + lost + 1);
     buffer.close();
-  });
+  }, TIMEOUT_MS);
 
   it('drop_newest keeps what it has and refuses new readings while full', async () => {
     const { buffer, tick, dropped, produced } = setup(dir, 'drop_newest');
     let committed = 0;
-    for (let i = 0; i < 400; i++) committed += tick();
+    for (let i = 0; i < 150; i++) committed += tick();
     const stats = buffer.stats();
     expect(committed).toBeLessThan(produced());
     expect(await dropped('buffer_full')).toBe(produced() - committed);
@@ -62,12 +64,12 @@ describe('buffer bounds and on_full', () => {
     expect(stats.oldestTs).toBe(T0 + 1); // the oldest data is kept
     expect(stats.bufferedReadings).toBe(committed);
     buffer.close();
-  });
+  }, TIMEOUT_MS);
 
   it('block holds new readings in memory (capped) until there is room again', async () => {
     const { buffer, guard, tick, dropped, produced } = setup(dir, 'block', 2000);
     let committed = 0;
-    for (let i = 0; i < 400; i++) committed += tick();
+    for (let i = 0; i < 150; i++) committed += tick();
     expect(guard.isFull).toBe(true);
     expect(buffer.queuedCount).toBe(2000);
     expect(await dropped('blocked_overflow')).toBe(produced() - committed - 2000);
@@ -76,7 +78,7 @@ describe('buffer bounds and on_full', () => {
     expect(guard.beforeCommit()).toBe(true);
     expect(buffer.commit()).toBe(2000);
     buffer.close();
-  });
+  }, TIMEOUT_MS);
 
   it('max_age drops trusted readings older than the limit, never untrusted ones', async () => {
     const { buffer, guard, dropped } = setup(dir, 'drop_oldest');
@@ -89,5 +91,5 @@ describe('buffer bounds and on_full', () => {
     expect(stats.drops.max_age).toBe(2);
     expect(stats.bufferedReadings).toBe(2);
     buffer.close();
-  });
+  }, TIMEOUT_MS);
 });

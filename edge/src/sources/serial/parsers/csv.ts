@@ -28,10 +28,10 @@ export function createCsvParser(config: CsvParserConfig): LineParser {
     for (let i = 0; i < count; i++) {
       if (i === tsIndex) continue;
       const cell = cells[i]!;
-      if (isBlank(cell)) continue;
+      if (cell.length === 0) continue;
       const value = parseDecimal(cell);
       if (Number.isNaN(value)) {
-        if (badColumn < 0) badColumn = i;
+        if (badColumn < 0 && !isBlank(cell)) badColumn = i;
         continue;
       }
       (readings ??= []).push({ sensor: columns[i]!, value, ts });

@@ -29,10 +29,10 @@ export function createKvParser(config: KvParserConfig): LineParser {
         const raw = token.slice(at + separator.length);
         if (!isSensorName(name)) {
           problem = 'invalid_sensor_name';
-        } else if (!isBlank(raw)) {
+        } else if (raw.length > 0) {
           const value = parseDecimal(raw);
-          if (Number.isNaN(value)) problem = 'not_a_number';
-          else (readings ??= []).push({ sensor: name, value, ts: undefined });
+          if (!Number.isNaN(value)) (readings ??= []).push({ sensor: name, value, ts: undefined });
+          else if (!isBlank(raw)) problem = 'not_a_number';
         }
       }
       if (problem !== undefined && error === undefined) {

@@ -13,9 +13,18 @@ export const MAX_TIMESTAMP_MS = 8.64e15;
 
 /** A finite decimal number (sign, fraction, exponent; surrounding blanks allowed), else NaN. */
 export function parseDecimal(s: string): number {
-  if (!DECIMAL.test(s)) return NaN;
+  // Number() does the work; what it accepts beyond decimals is caught here without a regex on the hot path:
+  // blanks (→ 0) and 0x/0o/0b literals (which cannot carry a sign), and Infinity (not finite).
   const v = Number(s);
-  return Number.isFinite(v) ? v : NaN;
+  if (!Number.isFinite(v)) return NaN;
+  const c0 = s.charCodeAt(0);
+  if ((c0 >= 49 && c0 <= 57) || c0 === 45 || c0 === 43 || c0 === 46) return v; // 1-9 - + .
+  if (c0 === 48) {
+    const c1 = s.charCodeAt(1) | 0x20; // lower case
+    return c1 === 0x78 || c1 === 0x6f || c1 === 0x62 ? NaN : v; // x o b
+  }
+  // Leading blanks, or empty: rare, so the exact check.
+  return DECIMAL.test(s) ? v : NaN;
 }
 
 export function isBlank(s: string): boolean {
