@@ -3,7 +3,7 @@
 // Order on stop: stop sources (no new input) → final commit → final status → close link → close buffer.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeBatch, isValidName, topics } from '@tidemark/proto';
+import { decodeBatch, encodeBatch, isValidName, topics } from '@tidemark/proto';
 import { createLogger, MetricsRegistry, RateLimitedLogger, type Logger } from '@tidemark/shared';
 import { BufferGuard } from './buffer/buffer-guard.js';
 import { openBuffer } from './buffer/recovery.js';
@@ -39,6 +39,7 @@ export class Agent {
   private commitTimer: NodeJS.Timeout | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
   private oldestPendingSince: number | undefined;
+  private firstSeqThisRun = 1;
   private readonly counters;
 
   constructor(
@@ -53,6 +54,7 @@ export class Agent {
       committed: this.metrics.counter('readings_committed_total', 'Readings durably committed to the buffer'),
       sealed: this.metrics.counter('batches_sealed_total', 'Batches sealed from committed readings'),
       backlog: this.metrics.gauge('buffer_readings', 'Readings in the buffer (pending and sealed)'),
+      corrected: this.metrics.counter('readings_clock_corrected_total', 'Buffered readings re-stamped when the wall clock became synchronised'),
     };
     this.clock = new Clock({ syncCheck: config.clock.sync_check, minPlausibleTime: config.clock.min_plausible_time });
     this.sources = config.sources.map((s, i) =>
@@ -181,7 +183,36 @@ export class Agent {
     }
   }
 
+  /**
+   * The clock became synchronised: readings this run stamped with the untrusted clock and that nobody has
+   * seen yet are moved by the clock's step and become trusted. Sent batches keep their flagged times.
+   */
+  private correctClock(stepMs: number): void {
+    const reencode = (payload: Uint8Array, step: number) => {
+      const batch = decodeBatch(payload);
+      const readings = batch.readings.map((r) => ({ ...r, ts: r.ts + step }));
+      const anchor = this.clock.anchor;
+      const fixed = encodeBatch({ ...batch, readings, clock: { synced: true, anchorWallMs: anchor.wallMs, anchorMonoMs: anchor.monoMs } });
+      const times = readings.map((r) => r.ts);
+      return { payload: fixed, firstTs: Math.min(...times), lastTs: Math.max(...times), readings: readings.length };
+    };
+    try {
+      const n = this.buffer.correctUnsynced(stepMs, this.firstSeqThisRun, reencode);
+      this.counters.corrected.inc(n);
+      this.logger.info({ step_ms: stepMs, corrected: n }, 'wall clock synchronised: buffered readings of this run corrected');
+    } catch (err) {
+      this.logger.error({ err }, 'clock correction failed; those readings stay flagged as untrusted');
+    }
+  }
+
   async start(): Promise<void> {
+    // Leftover readings of an earlier run were stamped by that run's clock: seal them as they are, so a
+    // clock correction in this run touches only readings this run stamped.
+    while (this.buffer.pendingReadings > 0 && this.buffer.seal(this.config.batch.max_readings, this.encode, this.clock.now())) {
+      /* seal all */
+    }
+    this.firstSeqThisRun = this.buffer.nextSequence;
+    this.clock.onSynced((step) => this.correctClock(step));
     await this.clock.start();
     const stats = this.buffer.stats();
     this.counters.backlog.set(stats.bufferedReadings);
@@ -190,8 +221,6 @@ export class Agent {
       'agent starting',
     );
     this.guard.expire(this.clock.now());
-    // Readings left pending by a previous run are due now.
-    if (this.buffer.pendingReadings > 0) this.oldestPendingSince = 0;
     this.commitTimer = setInterval(() => this.safeTick(), this.config.buffer.commit_interval_ms);
     let ticks = 0;
     this.pumpTimer = setInterval(() => {

@@ -74,9 +74,25 @@ export class Clock {
     // Without timedatectl (containers, minimal images) plausibility is the best evidence we have.
     const synced = plausible && ntp !== false;
     if (synced !== this.syncedState) {
+      const before = this.anchorState;
       this.syncedState = synced;
       this.anchorState = { wallMs: Date.now(), monoMs: Math.round(performance.now()) };
+      if (synced) {
+        // How far the wall clock jumped relative to the monotonic clock since the last anchor: the
+        // correction for every reading stamped by the untrusted clock in this run.
+        const step = this.anchorState.wallMs - this.anchorState.monoMs - (before.wallMs - before.monoMs);
+        // Readings are corrected by the same step, so letting now() follow the new clock keeps order.
+        this.last = 0;
+        for (const l of this.listeners) l(step);
+      }
     }
+  }
+
+  private readonly listeners: ((stepMs: number) => void)[] = [];
+
+  /** Called when the clock becomes synchronised, with the wall clock's step in ms (may be negative). */
+  onSynced(listener: (stepMs: number) => void): void {
+    this.listeners.push(listener);
   }
 
   get synced(): boolean {

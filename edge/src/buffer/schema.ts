@@ -24,7 +24,8 @@ CREATE TABLE batches (
   synced     INTEGER NOT NULL,
   first_ts   INTEGER NOT NULL,
   last_ts    INTEGER NOT NULL,
-  created_ms INTEGER NOT NULL
+  created_ms INTEGER NOT NULL,
+  sent_ms    INTEGER            -- first publish; from then on the payload never changes
 ) STRICT;
 
 -- Readings the buffer gave up on, by reason (counted forever, shown by \`buffer stats\`).

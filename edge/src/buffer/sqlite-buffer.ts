@@ -93,6 +93,12 @@ export class SqliteBuffer {
       expiredBatches: db.prepare<[number], { seq: number; readings: number }>('SELECT seq, readings FROM batches WHERE synced = 1 AND last_ts < ?'),
       oldestPendingIds: db.prepare<[number], { id: number }>('SELECT id FROM readings ORDER BY id LIMIT ?'),
       deleteExpiredPending: db.prepare('DELETE FROM readings WHERE synced = 1 AND ts < ?'),
+      markSent: db.prepare('UPDATE batches SET sent_ms = ? WHERE seq = ? AND sent_ms IS NULL'),
+      shiftPending: db.prepare('UPDATE readings SET ts = ts + ?, synced = 1 WHERE synced = 0'),
+      unsentUnsynced: db.prepare<[number], { seq: number; payload: Buffer }>(
+        'SELECT seq, payload FROM batches WHERE synced = 0 AND sent_ms IS NULL AND seq >= ? ORDER BY seq',
+      ),
+      rewriteBatch: db.prepare('UPDATE batches SET payload = ?, synced = 1, first_ts = ?, last_ts = ? WHERE seq = ? AND sent_ms IS NULL'),
       addDrop: db.prepare('INSERT INTO drops(reason, readings) VALUES (?, ?) ON CONFLICT(reason) DO UPDATE SET readings = readings + excluded.readings'),
     };
     this.streamId = this.loadOrCreateIdentity();
@@ -240,6 +246,38 @@ export class SqliteBuffer {
       lastTs: r.last_ts,
       createdMs: r.created_ms,
     }));
+  }
+
+  /** Records the first publish of `seq`: its payload is frozen from now on. Idempotent. */
+  markSent(seq: number, nowMs: number): void {
+    this.stmts.markSent.run(nowMs, seq);
+  }
+
+  /**
+   * The wall clock became synchronised and stepped by `stepMs`. Readings stamped by the untrusted clock in
+   * this run are corrected: queued and pending readings in place, and sealed batches from `firstSeq` on that
+   * were never sent are re-encoded (their content was never seen by anyone, so their identity is intact).
+   * Batches already sent keep their flagged times. One transaction. Returns the corrected reading count.
+   * Pending readings are all taken to be from this run: the agent seals earlier runs' leftovers at start.
+   */
+  correctUnsynced(stepMs: number, firstSeq: number, reencode: (payload: Uint8Array, stepMs: number) => { payload: Uint8Array; firstTs: number; lastTs: number; readings: number }): number {
+    let corrected = 0;
+    for (const r of this.queue) {
+      if (!r.synced) {
+        r.ts += stepMs;
+        r.synced = true;
+        corrected++;
+      }
+    }
+    this.db.transaction(() => {
+      corrected += this.stmts.shiftPending.run(stepMs).changes;
+      for (const b of this.stmts.unsentUnsynced.all(firstSeq)) {
+        const fixed = reencode(new Uint8Array(b.payload), stepMs);
+        this.stmts.rewriteBatch.run(Buffer.from(fixed.payload), fixed.firstTs, fixed.lastTs, b.seq);
+        corrected += fixed.readings;
+      }
+    })();
+    return corrected;
   }
 
   /** The collector acknowledged `seq`: the batch may now be forgotten. Idempotent. */

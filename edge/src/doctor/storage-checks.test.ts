@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { encoderFor, numbered, range, T0, tempDir, type TempDir } from '../buffer/test-support/buffer-fixtures.js';
+import type { DoctorCheck } from './report.js';
 import { humanBytes, MIN_FREE_BYTES, roughAge, storageChecks } from './storage-checks.js';
 import { doctorConfig } from './test-support/doctor-config.js';
 
@@ -18,7 +19,7 @@ afterEach(() => {
 
 const plenty = async () => 100e9;
 
-function byName(checks: { name: string }[], name: string) {
+function byName(checks: DoctorCheck[], name: string): DoctorCheck {
   const c = checks.find((x) => x.name === name);
   if (!c) throw new Error(`no check ${name}`);
   return c;

@@ -90,6 +90,7 @@ export class BatchSender {
     if (live) this.liveCursor = seq;
     else this.backlogCursor = seq;
     this.inflight.set(seq, this.now());
+    this.buffer.markSent(seq, this.now()); // from here on the batch's bytes are frozen
     this.metrics.inflight.set(this.inflight.size);
     this.uplink.publish(topics.batch(this.buffer.deviceId), payload).then(
       () => this.metrics.sent.inc({ kind: 'publish' }),

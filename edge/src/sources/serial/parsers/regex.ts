@@ -29,10 +29,10 @@ export function createRegexParser(config: RegexParserConfig): LineParser {
     let bad: string | undefined;
     for (const sensor of sensors) {
       const raw = found[sensor];
-      if (raw === undefined || isBlank(raw)) continue;
+      if (raw === undefined || raw.length === 0) continue;
       const value = parseDecimal(raw);
-      if (Number.isNaN(value)) bad ??= `${sensor}: ${quote(raw)}`;
-      else (readings ??= []).push({ sensor, value, ts });
+      if (!Number.isNaN(value)) (readings ??= []).push({ sensor, value, ts });
+      else if (!isBlank(raw)) bad ??= `${sensor}: ${quote(raw)}`;
     }
     if (bad !== undefined) return fail('not_a_number', bad, readings);
     if (readings === undefined) return fail('no_readings', 'no named group captured a value');

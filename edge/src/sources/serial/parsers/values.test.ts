@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isBlank, parseDecimal, parseTimestamp, timestampFromNumber } from './values.js';
 
@@ -15,6 +16,22 @@ describe('parseDecimal', () => {
     for (const s of ['', ' ', '0x1f', '0b1', 'Infinity', '-Infinity', 'NaN', 'nan', '1e999', '1,5', '12abc', '.', '-', '1 2']) {
       expect(parseDecimal(s), JSON.stringify(s)).toBeNaN();
     }
+  });
+
+  it('fuzz: accepts exactly the decimal grammar (its fast path agrees with the strict definition)', () => {
+    const strict = (s: string) => {
+      if (!/^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$/.test(s)) return NaN;
+      const v = Number(s);
+      return Number.isFinite(v) ? v : NaN;
+    };
+    const piece = fc.constantFrom('0', '1', '9', '.', '-', '+', 'e', 'E', 'x', 'X', 'o', 'b', 'B', ' ', '\t', '\u00a0', 'Infinity', '_', 'a', 'f');
+    const text = fc.oneof(fc.array(piece, { maxLength: 8 }).map((p) => p.join('')), fc.string({ maxLength: 10 }), fc.double().map(String));
+    fc.assert(
+      fc.property(text, (s) => {
+        expect(Object.is(parseDecimal(s), strict(s)) || (Number.isNaN(parseDecimal(s)) && Number.isNaN(strict(s)))).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('knows blank cells', () => {
