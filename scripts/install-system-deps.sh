@@ -11,6 +11,7 @@ PACKAGES=(
   sqlite3     # inspecting the edge buffer
   openssl     # test certificates for TLS
   chromium    # dashboard tests
+  gpiod       # libgpiod tools (gpioget, gpiomon): the GPIO source driver and its tests
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

@@ -200,6 +200,62 @@ export class SqliteBuffer {
   }
 
   /**
+   * Group commit that seals full batches on the way: pending readings and the queue, in order, are cut into
+   * batches of `maxReadings` (never mixing clock states) that are encoded from memory and stored with their
+   * seqs; only the incomplete tail is stored as pending rows. One transaction, so every queued reading is
+   * durable — in a batch or pending — when this returns. At high rates this avoids writing, reading back and
+   * deleting a row per reading. Returns the readings committed and the batches sealed.
+   */
+  commitAndSeal(maxReadings: number, encode: BatchEncoder, nowMs: number): { committed: number; sealed: SealedBatch[] } {
+    const queued = this.queue.length;
+    if (queued === 0) return { committed: 0, sealed: [] };
+    if (this.pendingCount + queued < maxReadings) return { committed: this.commit(), sealed: [] };
+    const rows = this.queue;
+    this.queue = [];
+    const sealed: SealedBatch[] = [];
+    let tail: BufferedReading[] = [];
+    try {
+      this.db.transaction(() => {
+        const loaded = this.pendingCount > 0 ? this.stmts.firstPending.all(this.pendingCount) : [];
+        const all: BufferedReading[] = loaded.map((r) => ({ sensor: r.sensor, ts: r.ts, value: r.value, synced: r.synced === 1 }));
+        for (const r of rows) all.push(r);
+        if (loaded.length > 0) this.stmts.deletePendingIds.run(loaded[0]!.id, loaded[loaded.length - 1]!.id);
+        let seq = this.nextSeq;
+        let start = 0;
+        while (start < all.length) {
+          // A run of one clock state, at most maxReadings long.
+          const synced = all[start]!.synced;
+          let end = start;
+          while (end < all.length && end - start < maxReadings && all[end]!.synced === synced) end++;
+          const complete = end - start === maxReadings || end < all.length;
+          if (!complete) break;
+          const readings = all.slice(start, end);
+          const payload = encode(seq, readings, synced);
+          let firstTs = Infinity;
+          let lastTs = -Infinity;
+          for (const r of readings) {
+            if (r.ts < firstTs) firstTs = r.ts;
+            if (r.ts > lastTs) lastTs = r.ts;
+          }
+          this.stmts.insertBatch.run(seq, Buffer.from(payload), readings.length, synced ? 1 : 0, firstTs, lastTs, nowMs);
+          sealed.push({ seq, payload, readings: readings.length, synced, firstTs, lastTs, createdMs: nowMs });
+          seq++;
+          start = end;
+        }
+        tail = all.slice(start);
+        for (const r of tail) this.stmts.insertReading.run(r.sensor, r.ts, r.value, r.synced ? 1 : 0);
+        this.stmts.setMeta.run('next_seq', seq);
+      })();
+    } catch (err) {
+      this.queue = rows.concat(this.queue);
+      throw new StorageError(`buffer commit failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (sealed.length > 0) this.nextSeq = sealed[sealed.length - 1]!.seq + 1;
+    this.pendingCount = tail.length;
+    return { committed: queued, sealed };
+  }
+
+  /**
    * Seals up to `maxReadings` of the oldest committed readings into one batch with the next seq, in one
    * transaction (insert batch, delete readings, bump next_seq). A batch holds readings of one clock state only.
    * Returns the sealed batch, or undefined when nothing is pending.

@@ -1,5 +1,6 @@
 // Is an agent running for this config? Asked once, first: its answer decides what doctor may touch (a
 // serial port or MQTT session in use by the agent is left alone) and shows the agent's live state.
+import http from 'node:http';
 import type { EdgeConfig } from '../config.js';
 import { HEALTHY_SOURCE_STATES, type AgentStatusDocument, type SourceStatus } from '../status/status-document.js';
 import { describeError, errorCode } from './error-text.js';
@@ -22,27 +23,49 @@ export function statusUrl(listen: { host: string; port: number }): string {
 export async function probeAgent(config: EdgeConfig, timeoutMs: number): Promise<AgentProbe> {
   if (!config.status) return { state: 'not_configured' };
   const url = statusUrl(config.status.listen);
-  let res: Response;
+  let res: { status: number; body: string };
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    res = await httpGet(url, timeoutMs);
   } catch (err) {
     const code = errorCode(err);
     if (code === 'ECONNREFUSED') return { state: 'not_running', url, reason: 'connection refused' };
-    if (code === 'TimeoutError' || code === 'ABORT_ERR') return { state: 'unknown', url, reason: `no answer within ${timeoutMs} ms` };
+    if (code === 'ETIMEDOUT') return { state: 'unknown', url, reason: `no answer within ${timeoutMs} ms` };
     return { state: 'unknown', url, reason: describeError(err) };
   }
   let body: unknown;
   try {
-    body = await res.json();
+    body = JSON.parse(res.body);
   } catch {
     return { state: 'unknown', url, reason: `HTTP ${res.status} with a body that is not JSON (another program on this port?)` };
   }
-  if (!res.ok || typeof body !== 'object' || body === null) return { state: 'unknown', url, reason: `HTTP ${res.status} (another program on this port?)` };
+  if (res.status !== 200 || typeof body !== 'object' || body === null) return { state: 'unknown', url, reason: `HTTP ${res.status} (another program on this port?)` };
   const status = body as Partial<AgentStatusDocument>;
   if (typeof status.device === 'string' && status.device !== config.device.id) {
     return { state: 'unknown', url, reason: `the agent there runs device "${status.device}", not "${config.device.id}"` };
   }
   return { state: 'running', url, status };
+}
+
+/**
+ * One GET without keep-alive (fetch's pooled connection would hold a short CLI run open for seconds).
+ * Bodies are capped: a status document is small, anything big is not our agent.
+ */
+function httpGet(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, timeout: timeoutMs, headers: { accept: 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > 1_000_000) req.destroy(new Error('response too large'));
+        else chunks.push(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+  });
 }
 
 /** The `agent` line of the report; undefined when status.listen is not configured. */

@@ -181,9 +181,10 @@ async function authCheck(config: EdgeConfig, ep: Endpoint, files: TlsFiles | und
   const agent = opts.agent;
   if (agent.state === 'running') {
     if (agent.status.connected === true) return pass(name, `the running agent is connected as ${device}: credentials accepted (not re-tested, so its session is left alone)`);
+    const state = agent.status.connected === false ? 'is not connected' : 'does not say whether it is connected';
     return warn(
       name,
-      `not tested: the running agent is not connected, and connecting as ${device} would take over its session`,
+      `not tested: the running agent ${state}, and connecting as ${device} would take over its session`,
       'journalctl -u tidemark-edge -n 50 shows why the broker refuses it; or stop the agent and run doctor with --auth-check',
     );
   }

@@ -1,6 +1,7 @@
 // Maps a source config to its implementation. Adding a source type = a folder under sources/ + one case here.
 import { ConfigError } from '@tidemark/shared';
 import type { SourceConfig } from '../config.js';
+import { GpioSource } from './gpio/gpio-source.js';
 import { SimulatedSource } from './simulated/simulated-source.js';
 import type { Source, SourceContext } from './source.js';
 
@@ -8,8 +9,9 @@ export function createSource(config: SourceConfig, index: number, ctx: SourceCon
   switch (config.type) {
     case 'simulated':
       return new SimulatedSource(config, ctx);
-    case 'serial':
     case 'gpio':
+      return new GpioSource(config, ctx);
+    case 'serial':
       // Refuse loudly rather than run a source that silently produces nothing.
       throw new ConfigError([
         { path: `sources[${index}].type`, message: `source type "${config.type}" is not available in this version of tidemark-edge yet` },

@@ -9,7 +9,7 @@ import type { Source, SourceContext, SourceReading } from '../source.js';
 import type { SerialSourceConfig } from './config.js';
 import { DeviceWatch } from './device-watch.js';
 import { LineFramer, type FramerSink } from './line-framer.js';
-import { createParser, type LineParser, type ParseErrorReason } from './parsers/index.js';
+import { createParser, type LineParser, type ParseErrorReason, type ParseResult } from './parsers/index.js';
 import { reconnectDelay } from './reconnect-backoff.js';
 import { RecentErrors, type RecentError } from './recent-errors.js';
 import { stablePathFor } from './stable-path.js';
@@ -226,7 +226,7 @@ export class SerialSource implements Source {
     try {
       this.framer.push(chunk);
     } catch (err) {
-      // Parsers are fuzzed never to throw; should one ever do, the source keeps running.
+      // An event handler must not throw (it would end the process); a bug here costs one chunk, not the agent.
       this.rateLimited.error('framing', { err }, 'bug: serial line handling threw; chunk skipped');
     }
     this.flush();
@@ -249,7 +249,14 @@ export class SerialSource implements Source {
       this.headerPending = false;
       return;
     }
-    const result = this.parse(text);
+    let result: ParseResult;
+    try {
+      result = this.parse(text);
+    } catch (err) {
+      // Parsers are fuzzed never to throw; should one ever do, the line is logged (rate-limited), not fatal.
+      this.rateLimited.error('parser', { err, line: text.slice(0, 200) }, 'bug: serial parser threw; line skipped');
+      return;
+    }
     const readings = result.readings;
     if (readings !== undefined) for (let i = 0; i < readings.length; i++) this.batch.push(readings[i]!);
     if (result.error !== undefined) this.refuse(result.error, text);

@@ -17,6 +17,11 @@ describe('kv parser', () => {
   it('uses the configured separator, even a multi-character one', () => {
     expect(kv(':')('temp_c:21.5 rh:40').readings).toHaveLength(2);
     expect(kv('=>')('t=>1').readings).toEqual([{ sensor: 't', value: 1 }]);
+    // A separator with a blank: pairs are split at , and ; only.
+    expect(kv(': ')('temp_c: 21.5, rh: 40').readings).toEqual([
+      { sensor: 'temp_c', value: 21.5 },
+      { sensor: 'rh', value: 40 },
+    ]);
     // A comma separator is not also a pair delimiter.
     expect(kv(',')('t,1 u,2').readings).toEqual([
       { sensor: 't', value: 1 },

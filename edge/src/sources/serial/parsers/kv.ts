@@ -1,5 +1,5 @@
-// kv: `name=value name=value`. Pairs are separated by blanks, and by `,` or `;` unless the configured
-// separator uses them; the separator (default `=`) splits name from value. A bad pair is refused alone;
+// kv: `name=value name=value`. Pairs are separated by blanks, `,` and `;` (those the configured separator
+// does not use itself); the separator (default `=`) splits name from value. A bad pair is refused alone;
 // an empty value is skipped like an empty csv cell. There is no device time: readings get receive time.
 import type { SourceReading } from '../../source.js';
 import type { SerialParserConfig } from '../config.js';
@@ -10,15 +10,18 @@ export type KvParserConfig = Extract<SerialParserConfig, { format: 'kv' }>;
 
 export function createKvParser(config: KvParserConfig): LineParser {
   const separator = config.separator;
-  const pairDelimiters = `\\s${separator.includes(',') ? '' : ','}${separator.includes(';') ? '' : ';'}`;
-  const pairSplit = new RegExp(`[${pairDelimiters}]+`);
+  // A blank inside the separator (`name: value`) leaves only `,` and `;` between pairs, and blanks are trimmed.
+  const blankSeparator = /\s/.test(separator);
+  const pairDelimiters = `${blankSeparator ? '' : '\\s'}${separator.includes(',') ? '' : ','}${separator.includes(';') ? '' : ';'}`;
+  const pairSplit = pairDelimiters === '' ? /$^/ : new RegExp(`[${pairDelimiters}]+`);
 
   return function parseKv(line: string): ParseResult {
     const tokens = line.split(pairSplit);
     let readings: SourceReading[] | undefined;
     let error: ParseErrorReason | undefined;
     let detail = '';
-    for (const token of tokens) {
+    for (const piece of tokens) {
+      const token = blankSeparator ? piece.trim() : piece;
       if (token.length === 0) continue;
       const at = token.indexOf(separator);
       let problem: ParseErrorReason | undefined;

@@ -91,6 +91,7 @@ describe('parser fuzzing', () => {
     const lines = fc.oneof(anyText, fc.tuple(fc.array(pair, { maxLength: 6 }), fc.constantFrom(' ', ',', ';', '\t', '  ')).map(([p, d]) => p.join(d)));
     check({ format: 'kv', separator: '=' }, lines);
     check({ format: 'kv', separator: ',' }, lines);
+    check({ format: 'kv', separator: ': ' }, lines);
   });
 
   it('regex', () => {
