@@ -14,6 +14,9 @@ import { createSource } from './sources/registry.js';
 import type { Source, SourceReading } from './sources/source.js';
 import { MqttUplink, type DeviceStatus } from './uplink/mqtt-uplink.js';
 import { BatchSender } from './uplink/sender.js';
+import type { StatusServer } from './status/status-server.js';
+import type { AgentStatusDocument } from './status/status-document.js';
+import { sourceStatuses } from './status/source-status.js';
 import { AGENT_VERSION } from './version.js';
 
 /** How long a clean stop waits for outstanding acks (well inside the 10 s shutdown promise). */
@@ -40,6 +43,8 @@ export class Agent {
   private pumpTimer: NodeJS.Timeout | undefined;
   private oldestPendingSince: number | undefined;
   private firstSeqThisRun = 1;
+  private statusServer: StatusServer | undefined;
+  private running = false;
   private readonly counters;
 
   constructor(
@@ -149,36 +154,37 @@ export class Agent {
     });
 
   /** Group commit inside the buffer's bounds; a full disk applies on_full instead of failing the agent. */
-  private commit(): void {
-    if (this.buffer.queuedCount === 0 || !this.guard.beforeCommit()) return;
-    let committed: number;
+  private commit(now: number): number {
+    if (this.buffer.queuedCount === 0 || !this.guard.beforeCommit()) return 0;
+    const run = () => this.buffer.commitAndSeal(this.config.batch.max_readings, this.encode, now);
+    let result;
     try {
-      committed = this.buffer.commit();
+      result = run();
     } catch (err) {
       if (!this.guard.onCommitError(err)) throw err;
-      committed = this.buffer.commit();
+      result = run();
     }
-    if (committed > 0) this.counters.committed.inc(committed);
+    if (result.committed > 0) this.counters.committed.inc(result.committed);
+    return result.sealed.length;
   }
 
-  /** One commit tick: group-commit queued readings, then seal whatever is due. */
+  /**
+   * One commit tick: group commit (sealing every full batch on the way), then seal the incomplete rest once
+   * its oldest reading has waited batch.max_delay_ms (or on shutdown).
+   */
   tick(force = false): void {
-    this.commit();
     const now = this.clock.now();
+    let sealed = this.commit(now);
     const { max_readings, max_delay_ms } = this.config.batch;
-    let sealed = false;
-    while (this.buffer.pendingReadings >= max_readings) {
-      if (!this.buffer.seal(max_readings, this.encode, now)) break;
-      sealed = true;
-    }
-    const due = this.oldestPendingSince === undefined || now - this.oldestPendingSince >= max_delay_ms;
-    if (this.buffer.pendingReadings > 0 && (due || force)) {
-      while (this.buffer.seal(max_readings, this.encode, now)) sealed = true;
+    const due = force || (this.oldestPendingSince !== undefined && now - this.oldestPendingSince >= max_delay_ms);
+    if (this.buffer.pendingReadings > 0 && due) {
+      while (this.buffer.seal(max_readings, this.encode, now)) sealed++;
     }
     if (this.buffer.pendingReadings === 0 && this.buffer.queuedCount === 0) this.oldestPendingSince = undefined;
-    else if (sealed) this.oldestPendingSince = this.buffer.queuedCount > 0 ? now : undefined;
-    if (sealed) {
-      this.counters.sealed.inc();
+    // After sealing, what is left arrived within the last tick.
+    else if (sealed > 0 || this.oldestPendingSince === undefined) this.oldestPendingSince = now;
+    if (sealed > 0) {
+      this.counters.sealed.inc(sealed);
       void this.sender.pump();
     }
   }
@@ -214,6 +220,18 @@ export class Agent {
     this.firstSeqThisRun = this.buffer.nextSequence;
     this.clock.onSynced((step) => this.correctClock(step));
     await this.clock.start();
+    if (this.config.status) {
+      // Loaded only when configured: the HTTP stack costs memory a small gateway may not want to spend.
+      const { StatusServer } = await import('./status/status-server.js');
+      this.statusServer = new StatusServer({
+        listen: this.config.status.listen,
+        metrics: this.metrics,
+        logger: this.logger.child({ component: 'status' }),
+        healthy: () => this.running,
+        status: () => this.statusDocument(),
+      });
+      await this.statusServer.start(); // a taken port fails the start, naming status.listen
+    }
     const stats = this.buffer.stats();
     this.counters.backlog.set(stats.bufferedReadings);
     this.logger.info(
@@ -232,6 +250,13 @@ export class Agent {
     }, 1000);
     await this.uplink.start();
     for (const s of this.sources) await s.start();
+    this.running = true;
+  }
+
+  /** The document served at /status (and read by `doctor`). */
+  async statusDocument(): Promise<AgentStatusDocument> {
+    const connected = this.uplink.connected;
+    return { ...this.status(connected), device: this.config.device.id, connected, sources: await sourceStatuses(this.sources, this.metrics) };
   }
 
   private safeTick(): void {
@@ -276,6 +301,7 @@ export class Agent {
   }
 
   async stop(): Promise<void> {
+    this.running = false;
     for (const s of this.sources) {
       await s.stop().catch((err) => this.logger.error({ err, source: s.name }, 'source stop failed'));
     }
@@ -289,6 +315,7 @@ export class Agent {
     await this.drain(SHUTDOWN_DRAIN_MS);
     this.clock.stop();
     await this.uplink.stop(this.status(false));
+    await this.statusServer?.stop().catch((err) => this.logger.error({ err }, 'status server stop failed'));
     this.buffer.close();
     this.logger.info('agent stopped');
   }

@@ -1,9 +1,10 @@
-// tidemark-edge: run | validate | init | buffer stats. The only place that turns errors into exit codes
-// (0 ok, 1 runtime failure, 2 usage or config error).
+// tidemark-edge: run | validate | doctor | init | buffer stats | buffer export. The only place that turns
+// errors into exit codes (0 ok, 1 runtime failure, 2 usage or config error). Commands load their modules
+// lazily so `run` on a small gateway does not carry the doctor's code in memory.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { formatBytes, executeCommand, runUntilSignal, StorageError } from '@tidemark/shared';
+import { ConfigError, executeCommand, formatBytes, runUntilSignal, StorageError } from '@tidemark/shared';
 import { Agent } from './agent.js';
 import { SqliteBuffer, type BufferStats } from './buffer/sqlite-buffer.js';
 import { loadEdgeConfig } from './config.js';
@@ -45,7 +46,45 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(EDGE_EXAMPLE_YAML);
     });
 
+  program
+    .command('doctor')
+    .description('check config, storage, serial ports, GPIO, broker reachability/TLS/credentials and clock')
+    .requiredOption('-c, --config <file>', 'edge config file (YAML)')
+    .option('--auth-check', 'test credentials by connecting as the device (disconnects a running agent); default: only when status.listen shows no agent')
+    .option('--no-auth-check', 'never connect to the broker as the device')
+    .option('--timeout <ms>', 'bound on each network step', '5000')
+    .option('--json', 'print the report as JSON')
+    .action((opts: { config: string; authCheck?: boolean; timeout: string; json?: boolean }) => {
+      result = (async () => {
+        const timeoutMs = Number(opts.timeout);
+        if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+          throw new ConfigError([{ path: '--timeout', message: `expected a positive integer (ms), got "${opts.timeout}"` }]);
+        }
+        const config = loadEdgeConfig(opts.config);
+        const { doctorExitCode, formatDoctorReport, runDoctor } = await import('./doctor/index.js');
+        const report = await runDoctor(config, { configPath: opts.config, timeoutMs, authCheck: opts.authCheck ?? 'auto' });
+        process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctorReport(report, { color: process.stdout.isTTY === true }));
+        return doctorExitCode(report);
+      })();
+    });
+
   const buffer = program.command('buffer').description('inspect the local buffer');
+  buffer
+    .command('export')
+    .description('write every buffered reading as JSON Lines to stdout (read-only; safe while the agent runs)')
+    .requiredOption('-c, --config <file>', 'edge config file (YAML)')
+    .action((opts: { config: string }) => {
+      result = (async () => {
+        const config = loadEdgeConfig(opts.config);
+        const { exportBuffer } = await import('./buffer/export.js');
+        const r = await exportBuffer(join(config.data_dir, 'buffer.db'), process.stdout, { deviceId: config.device.id });
+        process.stderr.write(
+          `${PROG}: exported ${r.readings} readings (${r.batches} unacked batches, ${r.pendingReadings} pending) of device ${r.deviceId}, stream ${r.streamId}\n`,
+        );
+        for (const u of r.undecodable) process.stderr.write(`${PROG}: batch seq ${u.seq} does not decode (${u.error}); its readings are not in the export\n`);
+        return r.undecodable.length > 0 ? 1 : 0;
+      })();
+    });
   buffer
     .command('stats')
     .description('readings, bytes, oldest/newest time, stream id, next seq, drops')
