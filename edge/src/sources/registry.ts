@@ -2,6 +2,7 @@
 import { ConfigError } from '@tidemark/shared';
 import type { SourceConfig } from '../config.js';
 import { GpioSource } from './gpio/gpio-source.js';
+import { SerialSource } from './serial/serial-source.js';
 import { SimulatedSource } from './simulated/simulated-source.js';
 import type { Source, SourceContext } from './source.js';
 
@@ -12,10 +13,7 @@ export function createSource(config: SourceConfig, index: number, ctx: SourceCon
     case 'gpio':
       return new GpioSource(config, ctx);
     case 'serial':
-      // Refuse loudly rather than run a source that silently produces nothing.
-      throw new ConfigError([
-        { path: `sources[${index}].type`, message: `source type "${config.type}" is not available in this version of tidemark-edge yet` },
-      ]);
+      return new SerialSource(config, ctx);
     default:
       throw new ConfigError([{ path: `sources[${index}].type`, message: `unknown source type` }]);
   }

@@ -3,7 +3,7 @@
 // forever, and reports its state in `source_connected{source}`. Nothing here throws into the runner or ends
 // the process; every refused line is counted in `parse_errors_total{source,reason}` and the last few are
 // kept for `/status` (recentErrors()). Nothing reaches the sink once stop() has resolved.
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
 import { RateLimitedLogger } from '@tidemark/shared';
 import type { Source, SourceContext, SourceReading } from '../source.js';
 import type { SerialSourceConfig } from './config.js';
@@ -136,6 +136,8 @@ export class SerialSource implements Source {
     const c = this.config;
     let port: SerialPort;
     try {
+      // Loaded on first use: a gateway without serial sources never pays for the native binding.
+      const { SerialPort } = await import('serialport');
       port = new SerialPort({
         path: c.path,
         baudRate: c.baud_rate,
