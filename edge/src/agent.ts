@@ -312,6 +312,12 @@ export class Agent {
     } catch (err) {
       this.logger.error({ err }, 'final commit failed');
     }
+    if (this.buffer.queuedCount > 0) {
+      // Only `block` on a full buffer leaves readings uncommitted: say so rather than lose them silently.
+      const n = this.buffer.discardQueued(0, 'unsaved_at_shutdown');
+      this.metrics.counter('readings_dropped_total', 'Readings dropped by the edge, by reason', ['reason']).inc({ reason: 'unsaved_at_shutdown' }, n);
+      this.logger.warn({ readings: n }, 'buffer full at shutdown: readings held in memory could not be saved');
+    }
     await this.drain(SHUTDOWN_DRAIN_MS);
     this.clock.stop();
     await this.uplink.stop(this.status(false));

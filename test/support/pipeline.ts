@@ -46,11 +46,21 @@ export async function setupCloud(extra: Record<string, unknown> = {}): Promise<C
   };
 }
 
+/** `tidemark-edge buffer stats --json`. */
+export interface BufferStatsJson {
+  readings: number;
+  next_seq: number;
+  oldest_time: string | null;
+  newest_time: string | null;
+  file_bytes: number;
+  drops: Record<string, number>;
+}
+
 export interface EdgeSetup {
   configPath: string;
   env: NodeJS.ProcessEnv;
   start(): ManagedProcess;
-  bufferStats(): { readings: number; next_seq: number; drops: Record<string, number> };
+  bufferStats(): BufferStatsJson;
 }
 
 export function setupEdge(cloud: CloudSetup, deviceId: string, config: Record<string, unknown>): EdgeSetup {
@@ -71,7 +81,7 @@ export function setupEdge(cloud: CloudSetup, deviceId: string, config: Record<st
     bufferStats() {
       const r = runCli(EDGE_BIN, ['buffer', 'stats', '-c', configPath, '--json'], env);
       expect(r.code, r.stderr).toBe(0);
-      return JSON.parse(r.stdout) as { readings: number; next_seq: number; drops: Record<string, number> };
+      return JSON.parse(r.stdout) as BufferStatsJson;
     },
   };
 }
