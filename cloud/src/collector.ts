@@ -7,6 +7,7 @@ import { createLogger, MetricsRegistry, startAll, stopAll, ConfigError, type Com
 import { Aggregator } from './aggregate/aggregator.js';
 import { SqliteAggregateStore } from './aggregate/sqlite-aggregate-store.js';
 import { ApiServer } from './api/server.js';
+import { loadTokens } from './api/tokens.js';
 import { DeviceAuthenticator } from './broker/device-auth.js';
 import { EmbeddedBroker } from './broker/embedded-broker.js';
 import type { CloudConfig } from './config.js';
@@ -132,6 +133,7 @@ export class Collector {
         maxPageSize: config.api.max_page_size,
         aggregates,
         devices: registry,
+        tokens: config.api.tokens_file ? loadTokens(config.api.tokens_file) : undefined,
         metrics,
         logger: logger.child({ component: 'api' }),
         ready: () => this.started,

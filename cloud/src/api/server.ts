@@ -7,6 +7,7 @@ import type { Resolution } from '../aggregate/aggregator.js';
 import { stddev } from '../aggregate/bucket-stats.js';
 import type { DeviceRegistry } from '../ingest/device-registry.js';
 import { decodeCursor, encodeCursor, parseAggregateQuery, QueryError } from './query-params.js';
+import { authorize, type ApiToken } from './tokens.js';
 
 export interface ApiOptions {
   listen: { host: string; port: number };
@@ -18,6 +19,8 @@ export interface ApiOptions {
   devices: DeviceRegistry;
   metrics: MetricsRegistry;
   logger: Logger;
+  /** Bearer tokens; undefined = the API is open (a warning is logged at start). */
+  tokens?: readonly ApiToken[];
   /** Readiness: true once every role in this process has started. */
   ready?: () => boolean;
 }
@@ -37,6 +40,18 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     return sendError(reply, status, status >= 500 ? 'internal' : (err.code ?? 'bad_request').toLowerCase(), err.message);
   });
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not_found', `no route for ${req.method} ${req.url.split('?')[0]}`));
+
+  const tokens = opts.tokens;
+  if (tokens) {
+    app.addHook('onRequest', async (req, reply) => {
+      const path = req.url.split('?')[0];
+      if (path === '/healthz' || path === '/readyz') return;
+      if (!authorize(req.headers.authorization, tokens)) {
+        reply.header('www-authenticate', 'Bearer realm="tidemark"');
+        return sendError(reply, 401, 'unauthorized', 'a valid bearer token is required (Authorization: Bearer <token>)');
+      }
+    });
+  }
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
@@ -105,6 +120,7 @@ export class ApiServer implements Component {
   constructor(private readonly opts: ApiOptions) {}
 
   async start(): Promise<void> {
+    if (!this.opts.tokens) this.opts.logger.warn('api.tokens_file is not set: the HTTP API is open to anyone who can reach it');
     const app = buildApi(this.opts);
     try {
       await app.listen({ host: this.opts.listen.host, port: this.opts.listen.port });

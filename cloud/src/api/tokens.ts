@@ -1,0 +1,46 @@
+// Bearer tokens for the HTTP API (api.tokens_file). The file lists named tokens; a request must carry one
+// of them as `Authorization: Bearer <token>`. Comparison is constant-time. Health endpoints stay open so
+// load balancers and orchestrators can probe without secrets.
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { ConfigError } from '@tidemark/shared';
+
+export interface ApiToken {
+  name: string;
+  token: string;
+}
+
+/** Reads `tokens: [{ name, token }]`; every problem is reported with its path. */
+export function loadTokens(path: string): ApiToken[] {
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError([{ path: 'api.tokens_file', message: `cannot read ${path}: ${(err as Error).message}` }]);
+  }
+  const list = (doc as { tokens?: unknown } | null)?.tokens;
+  if (!Array.isArray(list) || list.length === 0) throw new ConfigError([{ path: 'tokens', message: 'expected a non-empty list of { name, token }' }], path);
+  const issues = [];
+  const tokens: ApiToken[] = [];
+  for (const [i, t] of list.entries()) {
+    const { name, token } = (t ?? {}) as { name?: unknown; token?: unknown };
+    if (typeof name !== 'string' || name === '') issues.push({ path: `tokens[${i}].name`, message: 'expected a string' });
+    if (typeof token !== 'string' || token.length < 16) issues.push({ path: `tokens[${i}].token`, message: 'expected a string of at least 16 characters' });
+    if (typeof name === 'string' && typeof token === 'string') tokens.push({ name, token });
+  }
+  if (issues.length) throw new ConfigError(issues, path);
+  return tokens;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** Returns the token's name when the Authorization header carries a known token, else undefined. */
+export function authorize(header: string | undefined, tokens: readonly ApiToken[]): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  if (!m) return undefined;
+  const given = digest(m[1]!);
+  let found: string | undefined;
+  for (const t of tokens) if (timingSafeEqual(given, digest(t.token))) found ??= t.name;
+  return found;
+}
