@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { connectAsync } from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { encodeBatch, newStreamId, topics } from '@tidemark/proto';
+import { decodeAck, encodeBatch, newStreamId, topics } from '@tidemark/proto';
 import { freePort, makeTempDir, useProcessReaper, waitFor } from '@tidemark/shared/testing';
 import { CLOUD_BIN, EDGE_BIN, ROOT, runCli, startCli, writeYaml } from './support/cli.js';
 
@@ -169,17 +169,33 @@ describe('tidemark-cloud', () => {
     });
     await client.publishAsync(topics.batch('gw-bad'), Buffer.from(good), { qos: 1 });
     await waitFor(() => acks.length >= 1, { description: 'ack for the valid batch' });
+    // The same batch again (a resend): acked `duplicate`, counted, not stored twice.
+    await client.publishAsync(topics.batch('gw-bad'), Buffer.from(good), { qos: 1 });
+    await waitFor(() => acks.length >= 2, { description: 'ack for the resent batch' });
+    const statuses = acks.map((a) => decodeAck(new Uint8Array(a)).results.map((r) => r.status)).flat();
+    expect(statuses).toEqual(['ok', 'duplicate']);
+
+    // ACL: no reading another device's acks, no publishing under another device's topics.
+    await expect(client.subscribeAsync(topics.ack('gw-other'), { qos: 1 })).rejects.toThrow(/Subscribe error/); // SUBACK 0x80
+    const intruder = await connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'gw-bad', username: 'gw-other', password, reconnectPeriod: 0, connectTimeout: 5000 }).catch((e: Error) => e);
+    expect(intruder).toBeInstanceOf(Error); // username must equal the client id
+    const spoof = encodeBatch({ deviceId: 'gw-other', streamId: newStreamId(), seq: 1, clock: { synced: true, anchorWallMs: 0, anchorMonoMs: 0 }, readings: [{ sensor: 'x', ts: Date.now(), value: 2 }] });
+    // The broker refuses it and closes the connection, so there is no PUBACK to wait for: the metric tells.
+    client.publish(topics.batch('gw-other'), Buffer.from(spoof), { qos: 1 }, () => undefined);
 
     const metrics = await waitFor(
       async () => {
         const text = await (await fetch(`${api}/metrics`)).text();
-        return /tidemark_cloud_rejected_total\{reason="undecodable"\} 20/.test(text) ? text : undefined;
+        return /tidemark_cloud_rejected_total\{reason="undecodable"\} 20/.test(text) && /broker_denied_total\{action="publish"\} 1/.test(text) ? text : undefined;
       },
-      { description: '20 undecodable payloads counted' },
+      { description: '20 undecodable payloads and the spoofed publish counted' },
     );
     expect(metrics).toMatch(/tidemark_cloud_rejected_total\{reason="device_mismatch"\} 1/);
     expect(metrics).toMatch(/tidemark_cloud_batches_total\{status="ok"\} 1/);
-    await client.endAsync();
+    expect(metrics).toMatch(/tidemark_cloud_duplicates_total 1/);
+    expect(metrics).toMatch(/tidemark_cloud_broker_denied_total\{action="subscribe"\} 1/);
+    expect(metrics).toMatch(/tidemark_cloud_broker_denied_total\{action="publish"\} 1/);
+    client.end(true);
 
     // Logged once per device per minute, not once per payload.
     const lines = cloud.output().split('\n').filter((l) => l.includes('batch refused'));

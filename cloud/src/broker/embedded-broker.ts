@@ -79,7 +79,7 @@ export class EmbeddedBroker implements MessageBus {
         if (maySubscribe(client.id, sub.topic)) return done(null, sub);
         this.m.denied.inc({ action: 'subscribe' });
         logger.warn({ client: client.id, topic: sub.topic }, 'subscribe refused by ACL');
-        done(new Error('not authorized'));
+        done(null, null); // SUBACK 0x80 for this topic; the client's other subscriptions stay
       },
     });
     aedes.on('clientReady', () => this.m.connected.set(aedes.connectedClients));
