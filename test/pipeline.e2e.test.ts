@@ -1,12 +1,16 @@
-// The thin end-to-end path with real parts only: a real collector process (embedded broker, SQLite stream
-// store, aggregator, API) and a real agent process with a seeded simulated source. Readings must arrive
-// exactly once: the buckets hold every tick between the first and last reading, each once, with the values
-// the generator produced for those ticks (recomputed here independently of the pipeline).
-import { join } from 'node:path';
+// The end-to-end path with real parts only, in both broker modes: a real collector process (embedded
+// broker, or an external Mosquitto with the shipped ACL), a real agent process with a seeded simulated
+// source, the SQLite stream store, the aggregator and the API. Readings must arrive exactly once: the buckets
+// hold every tick between the first and last reading, each once, with the values the generator produced for
+// those ticks (recomputed here independently of the pipeline).
+import { connectAsync } from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { freePort, makeTempDir, useProcessReaper, waitFor } from '@tidemark/shared/testing';
+import { encodeBatch, newStreamId, topics } from '@tidemark/proto';
+import { useProcessReaper, waitFor } from '@tidemark/shared/testing';
 import { makeGenerator, mulberry32 } from '../edge/src/sources/simulated/shapes.js';
-import { CLOUD_BIN, EDGE_BIN, getJson, runCli, startCli, writeYaml } from './support/cli.js';
+import { getJson } from './support/cli.js';
+import { fetchBuckets, setupCloud, setupEdge, waitForAggregated, type BrokerMode } from './support/pipeline.js';
+import { readStream } from './support/stream-check.js';
 
 interface Bucket {
   device: string;
@@ -28,37 +32,18 @@ interface Bucket {
 const SENSOR = { name: 'temp_c', shape: 'sine', min: 20, max: 80, period_s: 30, decimals: 2 } as const;
 const RATE_HZ = 20; // 50 ms ticks
 
-describe('simulated source → buffer → MQTT → collector → aggregates API', () => {
+describe.each<BrokerMode>(['embedded', 'external'])('simulated source → buffer → MQTT (%s broker) → collector → aggregates API', (mode) => {
   useProcessReaper();
 
   it('delivers every reading exactly once and serves it as 1-minute buckets', async () => {
-    const dir = await makeTempDir('tidemark-e2e-');
-    const [mqttPort, apiPort] = [await freePort(), await freePort()];
-    const cloudYaml = writeYaml(join(dir, 'cloud.yaml'), {
-      data_dir: join(dir, 'cloud'),
-      broker: { mode: 'embedded', listen: `127.0.0.1:${mqttPort}` },
-      auth: { devices_file: join(dir, 'devices.yaml') },
-      api: { listen: `127.0.0.1:${apiPort}` },
-    });
-    const added = runCli(CLOUD_BIN, ['device', 'add', 'gw-1', '-c', cloudYaml]);
-    expect(added.code, added.stderr).toBe(0);
-    const password = added.stdout.trim();
-    expect(password.length).toBeGreaterThanOrEqual(16);
-
-    const edgeYaml = writeYaml(join(dir, 'edge.yaml'), {
-      device: { id: 'gw-1' },
-      data_dir: join(dir, 'edge'),
+    const cloud = await setupCloud({}, mode);
+    const edge = setupEdge(cloud, 'gw-1', {
       sources: [{ type: 'simulated', name: 'sim', rate_hz: RATE_HZ, seed: 7, sensors: [SENSOR] }],
       batch: { max_readings: 50, max_delay_ms: 100 },
-      uplink: { url: `mqtt://127.0.0.1:${mqttPort}`, password: '${GW_PASSWORD}' },
-      clock: { sync_check: 'assume_synced' },
     });
-    expect(runCli(EDGE_BIN, ['validate', '-c', edgeYaml], { GW_PASSWORD: password }).code).toBe(0);
-
-    const api = `http://127.0.0.1:${apiPort}`;
-    const cloud = startCli('collector', CLOUD_BIN, ['run', '-c', cloudYaml]);
-    await waitFor(async () => (await fetch(`${api}/readyz`).catch(() => undefined))?.ok, { timeoutMs: 20_000, description: 'collector ready' });
-    const edge = startCli('agent', EDGE_BIN, ['run', '-c', edgeYaml], { GW_PASSWORD: password });
+    const collector = await cloud.start();
+    const agent = edge.start();
+    const api = cloud.api;
 
     // Let a few hundred readings flow, then stop the agent cleanly: it drains its buffer before exiting.
     await waitFor(
@@ -68,28 +53,22 @@ describe('simulated source → buffer → MQTT → collector → aggregates API'
       },
       { timeoutMs: 30_000, description: 'gw-1 online with 300 readings stored' },
     );
-    const exit = await edge.kill('SIGTERM');
-    expect(exit.code, edge.output()).toBe(0);
+    const exit = await agent.kill('SIGTERM');
+    expect(exit.code, agent.output()).toBe(0);
+    expect(edge.bufferStats().readings).toBe(0); // everything was acked, so everything must be in the cloud
 
-    const stats = runCli(EDGE_BIN, ['buffer', 'stats', '-c', edgeYaml, '--json'], { GW_PASSWORD: password });
-    expect(stats.code, stats.stderr).toBe(0);
-    const buffered = JSON.parse(stats.stdout) as { readings: number; next_seq: number };
-    expect(buffered.readings).toBe(0); // everything was acked, so everything must be in the cloud
-
-    // Sensors endpoint tells us the event-time range; the aggregator must have caught up with the stream.
-    const sensors = await waitFor(
-      async () => {
-        const { body } = await getJson<{ items: { name: string; first_seen: string; last_seen: string; readings: number }[] }>(
-          `${api}/api/v1/devices/gw-1/sensors`,
-        );
-        const s = body.items.find((x) => x.name === 'temp_c');
-        const devices = await getJson<{ items: { id: string; readings: number }[] }>(`${api}/api/v1/devices`);
-        const stored = devices.body.items.find((d) => d.id === 'gw-1')?.readings;
-        return s && s.readings === stored ? s : undefined;
-      },
-      { timeoutMs: 10_000, description: 'aggregator caught up' },
-    );
-
+    if (mode === 'external') {
+      // The broker's ACL: gw-1 cannot publish as another device (Mosquitto drops it; nothing is stored).
+      // (After the agent stopped: Mosquitto makes the username the client id, so this session would take over.)
+      const password = edge.env.TIDEMARK_PASSWORD!;
+      const spy = await connectAsync(cloud.mqttUrl, { clientId: 'x', username: 'gw-1', password, reconnectPeriod: 0, clean: true });
+      const spoof = encodeBatch({ deviceId: 'gw-2', streamId: newStreamId(), seq: 1, clock: { synced: true, anchorWallMs: 0, anchorMonoMs: 0 }, readings: [{ sensor: 'x', ts: Date.now(), value: 1 }] });
+      await spy.publishAsync(topics.batch('gw-2'), Buffer.from(spoof), { qos: 1 });
+      await spy.endAsync();
+    }
+    const stored = readStream(cloud.dataDir);
+    expect(new Set(stored.map((r) => r.device))).toEqual(new Set(['gw-1']));
+    const sensors = await waitForAggregated(api, 'gw-1', 'temp_c', stored.length);
     const firstTs = Date.parse(sensors.first_seen);
     const lastTs = Date.parse(sensors.last_seen);
     const step = 1000 / RATE_HZ;
@@ -111,16 +90,9 @@ describe('simulated source → buffer → MQTT → collector → aggregates API'
       e.last = v;
       expected.set(start, e);
     }
-
-    const from = new Date(firstTs - (firstTs % 60_000)).toISOString();
-    const to = new Date(lastTs + 60_000).toISOString();
-    const { status, body } = await getJson<{ items: Bucket[]; next_cursor: string | null }>(
-      `${api}/api/v1/aggregates?device=gw-1&sensor=temp_c&resolution=1m&from=${from}&to=${to}`,
-    );
-    expect(status).toBe(200);
-    expect(body.next_cursor).toBeNull();
-    expect(body.items.map((b) => Date.parse(b.start))).toEqual([...expected.keys()]);
-    for (const b of body.items) {
+    const buckets = await fetchBuckets<Bucket>(api, 'gw-1', 'temp_c', '1m', firstTs - (firstTs % 60_000), lastTs + 60_000);
+    expect(buckets.map((b) => Date.parse(b.start))).toEqual([...expected.keys()]);
+    for (const b of buckets) {
       const e = expected.get(Date.parse(b.start))!;
       expect(b).toMatchObject({ device: 'gw-1', sensor: 'temp_c', resolution: '1m', count: e.count, min: e.min, max: e.max, first: e.first, last: e.last, revision: 0 });
       expect(b.sum).toBeCloseTo(e.sum, 6);
@@ -128,15 +100,16 @@ describe('simulated source → buffer → MQTT → collector → aggregates API'
     }
 
     // A bad parameter is a 400 naming it, never a 500.
-    const bad = await getJson<{ error: { code: string; message: string } }>(`${api}/api/v1/aggregates?device=gw-1&sensor=temp_c&from=yesterday&to=${to}`);
+    const bad = await getJson<{ error: { code: string; message: string } }>(`${api}/api/v1/aggregates?device=gw-1&sensor=temp_c&from=yesterday&to=2100-01-01T00:00:00Z`);
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/^from:/);
 
     const metrics = await (await fetch(`${api}/metrics`)).text();
-    expect(metrics).toMatch(/tidemark_cloud_readings_total\{status="ok"\} (\d+)/);
-    expect(Number(/tidemark_cloud_readings_total\{status="ok"\} (\d+)/.exec(metrics)![1])).toBe(ticks);
+    expect(Number(/tidemark_cloud_readings_total\{status="ok"\} (\d+)/.exec(metrics)?.[1])).toBe(ticks);
 
-    const stopped = await cloud.kill('SIGTERM');
-    expect(stopped.code, cloud.output()).toBe(0);
+    // Still only gw-1's batches, well after the spoofed publish (external mode) had time to arrive.
+    expect(new Set(readStream(cloud.dataDir).map((r) => r.device))).toEqual(new Set(['gw-1']));
+    const stopped = await collector.kill('SIGTERM');
+    expect(stopped.code, collector.output()).toBe(0);
   });
 });

@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, executeCommand, runUntilSignal } from '@tidemark/shared';
 import { addDevice } from './broker/device-auth.js';
+import { addMosquittoUser } from './broker/mosquitto-passwd.js';
 import { loadCloudConfig } from './config.js';
 import { Collector, ROLES, type Role } from './collector.js';
 import { runQuery } from './query-command.js';
@@ -65,8 +66,12 @@ export async function main(argv: string[]): Promise<number> {
         const file = config.auth.devices_file;
         if (!file) throw new ConfigError([{ path: 'auth.devices_file', message: 'not set: device credentials need a devices file' }], opts.config);
         const password = await addDevice(file, id);
+        const mosquitto = config.auth.mosquitto_password_file;
+        if (mosquitto) await addMosquittoUser(mosquitto, id, password);
         process.stdout.write(`${password}\n`);
-        process.stderr.write(`device "${id}" added to ${file}; the password above is shown only once\n`);
+        process.stderr.write(
+          `device "${id}" added to ${file}${mosquitto ? ` and ${mosquitto} (reload mosquitto: kill -HUP)` : ''}; the password above is shown only once\n`,
+        );
         return 0;
       })();
     });

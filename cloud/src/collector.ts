@@ -10,6 +10,8 @@ import { ApiServer } from './api/server.js';
 import { loadTokens } from './api/tokens.js';
 import { DeviceAuthenticator } from './broker/device-auth.js';
 import { EmbeddedBroker } from './broker/embedded-broker.js';
+import { ExternalBus } from './broker/external-bus.js';
+import type { MessageBus } from './broker/message-bus.js';
 import type { CloudConfig } from './config.js';
 import { DeviceRegistry } from './ingest/device-registry.js';
 import { Ingestor } from './ingest/ingestor.js';
@@ -65,9 +67,6 @@ export class Collector {
     if (config.aggregates.type !== 'sqlite') {
       throw new ConfigError([{ path: 'aggregates.type', message: `"${config.aggregates.type}" is not available in this version yet; use sqlite` }]);
     }
-    if (config.broker.mode !== 'embedded' && this.has('collector')) {
-      throw new ConfigError([{ path: 'broker.mode', message: '"external" is not available in this version yet; use embedded' }]);
-    }
     mkdirSync(config.data_dir, { recursive: true });
     const files = dataFiles(config.data_dir);
     const stream = new SqliteStreamStore({ path: files.stream });
@@ -78,26 +77,28 @@ export class Collector {
 
     if (this.has('aggregator') || this.has('api')) components.push(aggregates);
 
-    if (this.has('collector') && config.broker.mode === 'embedded') {
-      const broker = new EmbeddedBroker({
-        listen: config.broker.listen,
-        listenSetting: opts.settings?.mqttPort ?? 'broker.listen',
-        auth: new DeviceAuthenticator(config.auth.devices_file, config.auth.allow_anonymous),
-        logger: logger.child({ component: 'broker' }),
-        metrics,
-      });
+    if (this.has('collector')) {
+      const bus: MessageBus =
+        config.broker.mode === 'embedded'
+          ? (this.broker = new EmbeddedBroker({
+              listen: config.broker.listen,
+              listenSetting: opts.settings?.mqttPort ?? 'broker.listen',
+              auth: new DeviceAuthenticator(config.auth.devices_file, config.auth.allow_anonymous),
+              logger: logger.child({ component: 'broker' }),
+              metrics,
+            }))
+          : new ExternalBus(config.broker, logger.child({ component: 'broker' }), metrics);
       const ingestor = new Ingestor(
         stream,
-        broker,
+        bus,
         registry,
         { maxBatchReadings: config.ingest.max_batch_readings, commitIntervalMs: config.ingest.commit_interval_ms },
         logger.child({ component: 'ingest' }),
         metrics,
       );
-      broker.onStatus((device, payload) => registry.status(device, payload, Date.now()));
+      bus.onStatus((device, payload) => registry.status(device, payload, Date.now()));
       // Stop order is the reverse: ingest flushes and acks what it holds before the broker closes.
-      components.push(broker, ingestor);
-      this.broker = broker;
+      components.push(bus, ingestor);
       this.ingestor = ingestor;
       const flushTimer: Component = {
         name: 'registry-flush',

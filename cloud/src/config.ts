@@ -46,7 +46,7 @@ export type CloudConfig = {
   /** Absolute after loadCloudConfig / defaultCloudConfig. */
   data_dir: string;
   broker: EmbeddedBrokerConfig | ExternalBrokerConfig;
-  auth: { devices_file?: string; allow_anonymous: boolean };
+  auth: { devices_file?: string; allow_anonymous: boolean; mosquitto_password_file?: string };
   store:
     | { type: 'sqlite'; /** ms */ retention: number; max_bytes?: number }
     | { type: 'jetstream'; servers: string[]; stream: string; partitions: number; replicas: number };
@@ -153,6 +153,8 @@ const cloudSchema = z
       .strictObject({
         devices_file: zString('a file path').optional(),
         allow_anonymous: z.boolean().default(false),
+        // External broker: `device add` also writes the device into this Mosquitto password_file.
+        mosquitto_password_file: zString('a file path').optional(),
       })
       .prefault({}),
     store: z.discriminatedUnion('type', [sqliteStore, jetstreamStore]).prefault({}),
@@ -219,7 +221,11 @@ export function resolveCloudPaths(config: CloudConfig, baseDir: string): CloudCo
     ...config,
     data_dir: r(config.data_dir),
     broker,
-    auth: { ...config.auth, ...opt('devices_file', config.auth.devices_file) },
+    auth: {
+      ...config.auth,
+      ...opt('devices_file', config.auth.devices_file),
+      ...opt('mosquitto_password_file', config.auth.mosquitto_password_file),
+    },
     api: { ...config.api, ...opt('tokens_file', config.api.tokens_file) },
   };
 }

@@ -1,8 +1,10 @@
 // A real collector and real agents as separate processes, configured through files as a user would.
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { freePort, makeTempDir, waitFor, type ManagedProcess } from '@tidemark/shared/testing';
-import { CLOUD_BIN, EDGE_BIN, getJson, runCli, startCli, writeYaml } from './cli.js';
+import { freePort, makeTempDir, requireTool, startMosquitto, waitFor, type ManagedProcess, type MosquittoServer } from '@tidemark/shared/testing';
+import { CLOUD_BIN, EDGE_BIN, ROOT, getJson, runCli, startCli, writeYaml } from './cli.js';
 
 export interface CloudSetup {
   dir: string;
@@ -10,18 +12,41 @@ export interface CloudSetup {
   configPath: string;
   mqttUrl: string;
   api: string;
+  /** The external broker, in `external` mode. */
+  mosquitto: MosquittoServer | undefined;
   start(): Promise<ManagedProcess>;
   addDevice(id: string): string;
 }
 
-export async function setupCloud(extra: Record<string, unknown> = {}): Promise<CloudSetup> {
+export type BrokerMode = 'embedded' | 'external';
+
+/**
+ * A collector config in a temp dir. `external`: a real Mosquitto on a free port, configured with the
+ * shipped scripts/mosquitto/ ACL and the rules of docs/external-broker.md, and the collector as its client.
+ */
+export async function setupCloud(extra: Record<string, unknown> = {}, mode: BrokerMode = 'embedded'): Promise<CloudSetup> {
   const dir = await makeTempDir('tidemark-e2e-');
   const [mqttPort, apiPort] = [await freePort(), await freePort()];
   const dataDir = join(dir, 'cloud');
+  let mosquitto: MosquittoServer | undefined;
+  let broker: Record<string, unknown> = { mode: 'embedded', listen: `127.0.0.1:${mqttPort}` };
+  const auth: Record<string, unknown> = { devices_file: join(dir, 'devices.yaml') };
+  if (mode === 'external') {
+    const passwd = join(dir, 'mosquitto.passwd');
+    writeFileSync(passwd, '', { mode: 0o600 });
+    const r = spawnSync(requireTool('mosquitto_passwd', 'mosquitto'), ['-b', passwd, 'tidemark-collector', 'collector-secret'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    mosquitto = await startMosquitto({
+      allowAnonymous: false,
+      configLines: [`password_file ${passwd}`, `acl_file ${join(ROOT, 'scripts/mosquitto/tidemark.acl')}`, 'use_username_as_clientid true', 'max_queued_messages 100000'],
+    });
+    broker = { mode: 'external', url: mosquitto.url, username: 'tidemark-collector', password: 'collector-secret' };
+    auth.mosquitto_password_file = passwd;
+  }
   const configPath = writeYaml(join(dir, 'cloud.yaml'), {
     data_dir: dataDir,
-    broker: { mode: 'embedded', listen: `127.0.0.1:${mqttPort}` },
-    auth: { devices_file: join(dir, 'devices.yaml') },
+    broker,
+    auth,
     api: { listen: `127.0.0.1:${apiPort}` },
     ...extra,
   });
@@ -32,7 +57,8 @@ export async function setupCloud(extra: Record<string, unknown> = {}): Promise<C
     dataDir,
     configPath,
     api,
-    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    mosquitto,
+    mqttUrl: mosquitto?.url ?? `mqtt://127.0.0.1:${mqttPort}`,
     async start() {
       const p = startCli(`collector#${++starts}`, CLOUD_BIN, ['run', '-c', configPath]);
       await waitFor(async () => (await fetch(`${api}/readyz`).catch(() => undefined))?.ok, { timeoutMs: 20_000, description: 'collector ready' });
@@ -41,6 +67,8 @@ export async function setupCloud(extra: Record<string, unknown> = {}): Promise<C
     addDevice(id: string) {
       const r = runCli(CLOUD_BIN, ['device', 'add', id, '-c', configPath]);
       expect(r.code, r.stderr).toBe(0);
+      // Mosquitto re-reads its password file on SIGHUP (agents retry until it has).
+      if (mosquitto) process.kill(mosquitto.process.pid, 'SIGHUP');
       return r.stdout.trim();
     },
   };
