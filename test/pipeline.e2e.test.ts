@@ -32,7 +32,7 @@ interface Bucket {
 const SENSOR = { name: 'temp_c', shape: 'sine', min: 20, max: 80, period_s: 30, decimals: 2 } as const;
 const RATE_HZ = 20; // 50 ms ticks
 
-describe.each<BrokerMode>(['embedded', 'external'])('simulated source → buffer → MQTT (%s broker) → collector → aggregates API', (mode) => {
+describe.each<BrokerMode>(['embedded', 'embedded-tls', 'external'])('simulated source → buffer → MQTT (%s broker) → collector → aggregates API', (mode) => {
   useProcessReaper();
 
   it('delivers every reading exactly once and serves it as 1-minute buckets', async () => {
@@ -53,6 +53,12 @@ describe.each<BrokerMode>(['embedded', 'external'])('simulated source → buffer
       },
       { timeoutMs: 30_000, description: 'gw-1 online with 300 readings stored' },
     );
+    if (mode === 'embedded-tls') {
+      // Without the CA the broker's certificate is not trusted: no connection, whatever the password.
+      await expect(
+        connectAsync(cloud.mqttUrl, { clientId: 'gw-x', username: 'gw-x', password: 'x', reconnectPeriod: 0, connectTimeout: 5000, rejectUnauthorized: true }),
+      ).rejects.toThrow(/self.signed|unable to verify|certificate/i);
+    }
     const exit = await agent.kill('SIGTERM');
     expect(exit.code, agent.output()).toBe(0);
     expect(edge.bufferStats().readings).toBe(0); // everything was acked, so everything must be in the cloud

@@ -83,6 +83,8 @@ export class Collector {
           ? (this.broker = new EmbeddedBroker({
               listen: config.broker.listen,
               listenSetting: opts.settings?.mqttPort ?? 'broker.listen',
+              ...(config.broker.tls_listen && config.broker.tls ? { tlsListen: config.broker.tls_listen, tls: config.broker.tls } : {}),
+              maxPacketBytes: config.broker.max_packet_bytes,
               auth: new DeviceAuthenticator(config.auth.devices_file, config.auth.allow_anonymous),
               logger: logger.child({ component: 'broker' }),
               metrics,

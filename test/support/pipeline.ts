@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { freePort, makeTempDir, requireTool, startMosquitto, waitFor, type ManagedProcess, type MosquittoServer } from '@tidemark/shared/testing';
+import { makeCerts } from './certs.js';
 import { CLOUD_BIN, EDGE_BIN, ROOT, getJson, runCli, startCli, writeYaml } from './cli.js';
 
 export interface CloudSetup {
@@ -12,13 +13,15 @@ export interface CloudSetup {
   configPath: string;
   mqttUrl: string;
   api: string;
+  /** What an agent's uplink.tls needs, in `embedded-tls` mode. */
+  edgeTls: { ca: string } | undefined;
   /** The external broker, in `external` mode. */
   mosquitto: MosquittoServer | undefined;
   start(): Promise<ManagedProcess>;
   addDevice(id: string): string;
 }
 
-export type BrokerMode = 'embedded' | 'external';
+export type BrokerMode = 'embedded' | 'embedded-tls' | 'external';
 
 /**
  * A collector config in a temp dir. `external`: a real Mosquitto on a free port, configured with the
@@ -31,6 +34,15 @@ export async function setupCloud(extra: Record<string, unknown> = {}, mode: Brok
   let mosquitto: MosquittoServer | undefined;
   let broker: Record<string, unknown> = { mode: 'embedded', listen: `127.0.0.1:${mqttPort}` };
   const auth: Record<string, unknown> = { devices_file: join(dir, 'devices.yaml') };
+  let edgeTls: { ca: string } | undefined;
+  let mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
+  if (mode === 'embedded-tls') {
+    const certs = makeCerts(dir);
+    const tlsPort = await freePort();
+    broker = { ...broker, tls_listen: `127.0.0.1:${tlsPort}`, tls: { cert: certs.cert, key: certs.key } };
+    edgeTls = { ca: certs.ca };
+    mqttUrl = `mqtts://127.0.0.1:${tlsPort}`;
+  }
   if (mode === 'external') {
     const passwd = join(dir, 'mosquitto.passwd');
     writeFileSync(passwd, '', { mode: 0o600 });
@@ -58,7 +70,8 @@ export async function setupCloud(extra: Record<string, unknown> = {}, mode: Brok
     configPath,
     api,
     mosquitto,
-    mqttUrl: mosquitto?.url ?? `mqtt://127.0.0.1:${mqttPort}`,
+    edgeTls,
+    mqttUrl: mosquitto?.url ?? mqttUrl,
     async start() {
       const p = startCli(`collector#${++starts}`, CLOUD_BIN, ['run', '-c', configPath]);
       await waitFor(async () => (await fetch(`${api}/readyz`).catch(() => undefined))?.ok, { timeoutMs: 20_000, description: 'collector ready' });
@@ -97,7 +110,14 @@ export function setupEdge(cloud: CloudSetup, deviceId: string, config: Record<st
   const configPath = writeYaml(join(cloud.dir, `${deviceId}.yaml`), {
     device: { id: deviceId },
     data_dir: join(cloud.dir, 'edge', deviceId),
-    uplink: { url: cloud.mqttUrl, password: '${TIDEMARK_PASSWORD}', reconnect_min_ms: 100, reconnect_max_ms: 1000, ack_timeout_ms: 5000 },
+    uplink: {
+      url: cloud.mqttUrl,
+      password: '${TIDEMARK_PASSWORD}',
+      reconnect_min_ms: 100,
+      reconnect_max_ms: 1000,
+      ack_timeout_ms: 5000,
+      ...(cloud.edgeTls ? { tls: cloud.edgeTls } : {}),
+    },
     clock: { sync_check: 'assume_synced' },
     ...config,
   });

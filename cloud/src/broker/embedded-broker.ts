@@ -1,6 +1,8 @@
 // The embedded MQTT broker (aedes) with Tidemark's authentication and ACL as hooks. The collector consumes
 // batches through an in-process subscription, so no extra network hop or credential is needed.
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { topics } from '@tidemark/proto';
 import { PortInUseError, type Logger, type MetricsRegistry } from '@tidemark/shared';
@@ -10,6 +12,11 @@ import type { MessageBus, MessageHandler } from './message-bus.js';
 
 export interface EmbeddedBrokerOptions {
   listen: { host: string; port: number };
+  /** An mqtts listener; with `tls.ca`, clients must also present a certificate signed by that CA. */
+  tlsListen?: { host: string; port: number };
+  tls?: { cert: string; key: string; ca?: string };
+  /** Publishes with a larger payload are refused (and the client disconnected). */
+  maxPacketBytes?: number;
   /** Names the setting that chose the port, for a clear "port in use" error. */
   listenSetting?: string;
   auth: DeviceAuthenticator;
@@ -25,6 +32,8 @@ export class EmbeddedBroker implements MessageBus {
   readonly name = 'broker';
   private aedes: Aedes | undefined;
   private server: Server | undefined;
+  private tlsServer: Server | undefined;
+  boundTlsPort = 0;
   private batchHandler: MessageHandler = () => {};
   private statusHandler: MessageHandler = () => {};
   private readonly m;
@@ -70,6 +79,11 @@ export class EmbeddedBroker implements MessageBus {
         );
       },
       authorizePublish: (client, packet, done) => {
+        if (client !== null && this.opts.maxPacketBytes !== undefined && packet.payload.length > this.opts.maxPacketBytes) {
+          this.m.denied.inc({ action: 'oversize' });
+          logger.warn({ client: client.id, bytes: packet.payload.length, max: this.opts.maxPacketBytes }, 'publish refused: larger than broker.max_packet_bytes');
+          return done(new Error('packet too large'));
+        }
         if (client === null || mayPublish(client.id, packet.topic)) return done(null);
         this.m.denied.inc({ action: 'publish' });
         logger.warn({ client: client.id, topic: packet.topic }, 'publish refused by ACL');
@@ -93,20 +107,25 @@ export class EmbeddedBroker implements MessageBus {
     await new Promise<void>((resolve) => aedes.subscribe(`${topics.ROOT}/+/status`, deliver(() => this.statusHandler), resolve));
     this.aedes = aedes;
 
-    const server = createServer(aedes.handle);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        reject(err.code === 'EADDRINUSE' ? new PortInUseError(this.opts.listen.port, this.opts.listen.host, this.opts.listenSetting) : err);
-      });
-      server.listen(this.opts.listen.port, this.opts.listen.host, () => resolve());
-    }).catch(async (err) => {
+    try {
+      this.server = await listen(createServer(aedes.handle), this.opts.listen, this.opts.listenSetting ?? 'broker.listen');
+      this.boundPort = boundPort(this.server, this.opts.listen.port);
+      logger.info({ host: this.opts.listen.host, port: this.boundPort }, 'embedded MQTT broker listening');
+      if (this.opts.tlsListen && this.opts.tls) {
+        const { cert, key, ca } = this.opts.tls;
+        const tlsServer = createTlsServer(
+          { cert: readFileSync(cert), key: readFileSync(key), ...(ca ? { ca: readFileSync(ca), requestCert: true, rejectUnauthorized: true } : {}) },
+          aedes.handle,
+        );
+        this.tlsServer = await listen(tlsServer, this.opts.tlsListen, 'broker.tls_listen');
+        this.boundTlsPort = boundPort(this.tlsServer, this.opts.tlsListen.port);
+        logger.info({ host: this.opts.tlsListen.host, port: this.boundTlsPort, client_certs: ca !== undefined }, 'embedded MQTT broker listening (TLS)');
+      }
+    } catch (err) {
+      await this.stop();
       await new Promise<void>((r) => aedes.close(() => r()));
       throw err;
-    });
-    const addr = server.address();
-    this.boundPort = typeof addr === 'object' && addr ? addr.port : this.opts.listen.port;
-    this.server = server;
-    logger.info({ host: this.opts.listen.host, port: this.boundPort }, 'embedded MQTT broker listening');
+    }
   }
 
   publishAck(device: string, payload: Uint8Array): Promise<void> {
@@ -121,11 +140,24 @@ export class EmbeddedBroker implements MessageBus {
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
+    const servers = [this.server, this.tlsServer].filter((x): x is Server => x !== undefined);
     const aedes = this.aedes;
     this.server = undefined;
+    this.tlsServer = undefined;
     this.aedes = undefined;
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const server of servers) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+function listen(server: Server, at: { host: string; port: number }, setting: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(at.port, at.host, setting) : err));
+    server.listen(at.port, at.host, () => resolve(server));
+  });
+}
+
+function boundPort(server: Server, fallback: number): number {
+  const addr = server.address();
+  return typeof addr === 'object' && addr ? addr.port : fallback;
 }
