@@ -1,11 +1,12 @@
-// tidemark-cloud: run | validate | query | device add. The only place that turns errors into exit codes
+// tidemark-cloud: run | validate | replay | query | device add. The only place that turns errors into exit codes
 // (0 ok, 1 runtime failure, 2 usage or config error).
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, executeCommand, runUntilSignal } from '@tidemark/shared';
 import { addDevice } from './broker/device-auth.js';
 import { addMosquittoUser } from './broker/mosquitto-passwd.js';
 import { loadCloudConfig } from './config.js';
-import { Collector, ROLES, type Role } from './collector.js';
+import { Collector, dataFiles, ROLES, type Role } from './collector.js';
+import { replay } from './aggregate/replay.js';
 import { runQuery } from './query-command.js';
 
 const PROG = 'tidemark-cloud';
@@ -34,6 +35,29 @@ export async function main(argv: string[]): Promise<number> {
       result = (async () => {
         loadCloudConfig(opts.config);
         process.stdout.write(`${opts.config}: ok\n`);
+        return 0;
+      })();
+    });
+
+  program
+    .command('replay')
+    .description('rebuild every aggregate from the stream store into a fresh store and switch over (stop the aggregator first)')
+    .requiredOption('-c, --config <file>', 'cloud config file (YAML)')
+    .option('--from <time>', 'rebuild only buckets from this ISO 8601 time on (aligned to the largest resolution)')
+    .action((opts: { config: string; from?: string }) => {
+      result = (async () => {
+        const config = loadCloudConfig(opts.config);
+        let from: number | undefined;
+        if (opts.from !== undefined) {
+          from = Date.parse(opts.from);
+          if (!Number.isFinite(from)) throw new ConfigError([{ path: '--from', message: `"${opts.from}" is not an ISO 8601 time` }]);
+        }
+        const r = await replay(config, dataFiles(config.data_dir), from === undefined ? {} : { from });
+        process.stdout.write(
+          `replayed ${r.records} stream records in ${r.seconds.toFixed(2)} s` +
+            `${r.from ? ` (buckets from ${r.from}; ${r.copiedBuckets} earlier buckets kept)` : ''}` +
+            `${r.previous ? `; previous store kept as ${r.previous}` : ''}\n`,
+        );
         return 0;
       })();
     });

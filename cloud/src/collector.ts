@@ -1,10 +1,11 @@
 // Assembles the cloud process from its roles. `all` runs broker + ingest + aggregator + API in one
 // process (the aggregator is woken by each ingest commit); separate roles share the data_dir's SQLite
 // files and the aggregator polls the stream store.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger, MetricsRegistry, startAll, stopAll, ConfigError, type Component, type Logger } from '@tidemark/shared';
 import { Aggregator } from './aggregate/aggregator.js';
+import { aggregatorPidFile } from './aggregate/replay.js';
 import { SqliteAggregateStore } from './aggregate/sqlite-aggregate-store.js';
 import { ApiServer } from './api/server.js';
 import { loadTokens } from './api/tokens.js';
@@ -123,6 +124,13 @@ export class Collector {
         metrics,
       );
       this.ingestor?.onCommit(() => aggregator.notify());
+      // While it runs, `replay` refuses to race it (see aggregate/replay.ts).
+      const pidFile = aggregatorPidFile(files.aggregates);
+      components.push({
+        name: 'aggregator-pid',
+        start: async () => writeFileSync(pidFile, `${process.pid}\n`),
+        stop: async () => rmSync(pidFile, { force: true }),
+      });
       components.push(aggregator);
       this.aggregator = aggregator;
     }

@@ -27,6 +27,11 @@ export interface AggregatorOptions {
   chunkRecords?: number;
   /** Poll interval when caught up and nobody notifies. */
   idleMs?: number;
+  /**
+   * Replay `--from`: only buckets starting at or after this are built; earlier readings still advance
+   * watermarks and the sensor catalogue, so the rebuilt buckets equal those of a full replay.
+   */
+  bucketsFrom?: number;
 }
 
 export type BucketUpdateListener = (updates: readonly BucketRecord[], watermarks: ReadonlyMap<string, number>) => void;
@@ -140,6 +145,7 @@ export class Aggregator implements Component {
       if (!batch) continue;
       devices.add(batch.deviceId);
       for (const r of batch.readings) {
+        if (this.opts.bucketsFrom !== undefined && r.ts < this.opts.bucketsFrom) continue;
         for (const res of resolutions) {
           const k = { device: batch.deviceId, sensor: r.sensor, resolution: res.label, start: bucketStart(r.ts, res.ms) };
           keys.set(bucketKey(k), k);
@@ -175,7 +181,8 @@ export class Aggregator implements Component {
           continue;
         }
         let wasLate = false;
-        for (const res of resolutions) {
+        const foldBuckets = this.opts.bucketsFrom === undefined || r.ts >= this.opts.bucketsFrom;
+        for (const res of foldBuckets ? resolutions : []) {
           const start = bucketStart(r.ts, res.ms);
           const key = bucketKey({ device, sensor: r.sensor, resolution: res.label, start });
           let b = dirty.get(key) ?? buckets.get(key);

@@ -206,6 +206,18 @@ export class SqliteAggregateStore implements AggregateStore {
     return Object.fromEntries(this.s.unaggregated.all().map((r) => [r.reason, r.readings]));
   }
 
+  /** Replay --from: copies another store's buckets that start before `boundary` into this one. */
+  copyBucketsBefore(fromPath: string, boundary: number): number {
+    const db = this.db;
+    if (!db) throw new StorageError('aggregate store is not started');
+    db.prepare('ATTACH DATABASE ? AS previous').run(fromPath);
+    try {
+      return db.prepare('INSERT INTO buckets SELECT * FROM previous.buckets WHERE start < ?').run(boundary).changes;
+    } finally {
+      db.prepare('DETACH DATABASE previous').run();
+    }
+  }
+
   async stop(): Promise<void> {
     this.db?.close();
     this.db = undefined;
