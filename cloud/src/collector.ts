@@ -16,6 +16,7 @@ import type { MessageBus } from './broker/message-bus.js';
 import type { CloudConfig } from './config.js';
 import { DeviceRegistry } from './ingest/device-registry.js';
 import { Ingestor } from './ingest/ingestor.js';
+import { StreamRetention } from './store/retention.js';
 import { SqliteStreamStore } from './store/sqlite-stream-store.js';
 
 export type Role = 'all' | 'collector' | 'aggregator' | 'api';
@@ -132,6 +133,20 @@ export class Collector {
         stop: async () => rmSync(pidFile, { force: true }),
       });
       components.push(aggregator);
+      if (config.store.type === 'sqlite') {
+        components.push(
+          new StreamRetention(
+            stream,
+            {
+              retentionMs: config.store.retention,
+              ...(config.store.max_bytes !== undefined ? { maxBytes: config.store.max_bytes } : {}),
+              consumedBelow: () => aggregates.checkpoint(),
+            },
+            logger.child({ component: 'retention' }),
+            metrics,
+          ),
+        );
+      }
       this.aggregator = aggregator;
     }
 

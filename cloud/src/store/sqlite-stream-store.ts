@@ -155,6 +155,32 @@ export class SqliteStreamStore implements StreamStore {
     this.s.trimDeadLetters.run(this.opts.maxDeadLetters ?? 10_000);
   }
 
+  async trim(opts: { beforeReceivedMs: number; belowOffset: number; maxBytes?: number }): Promise<number> {
+    const db = this.db;
+    if (!db) throw new StorageError('stream store is not started');
+    // In bounded steps, so a large first trim never holds the write lock for long.
+    const STEP = 5000;
+    let deleted = 0;
+    const byAge = db.prepare(
+      'DELETE FROM stream WHERE offset IN (SELECT offset FROM stream WHERE offset < ? AND received_ms < ? ORDER BY offset LIMIT ?)',
+    );
+    for (let n = STEP; n === STEP; deleted += n) n = byAge.run(opts.belowOffset, opts.beforeReceivedMs, STEP).changes;
+    if (opts.maxBytes !== undefined) {
+      const used = () => {
+        const pages = db.pragma('page_count', { simple: true }) as number;
+        const free = db.pragma('freelist_count', { simple: true }) as number;
+        return (pages - free) * (db.pragma('page_size', { simple: true }) as number);
+      };
+      const oldest = db.prepare('DELETE FROM stream WHERE offset IN (SELECT offset FROM stream WHERE offset < ? ORDER BY offset LIMIT ?)');
+      while (used() > opts.maxBytes) {
+        const n = oldest.run(opts.belowOffset, 50).changes;
+        if (n === 0) break;
+        deleted += n;
+      }
+    }
+    return deleted;
+  }
+
   async stop(): Promise<void> {
     this.db?.close();
     this.db = undefined;

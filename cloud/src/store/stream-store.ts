@@ -40,4 +40,10 @@ export interface StreamStore extends Component {
   endOffset(): Promise<number>;
   /** Keeps a refused payload with its reason (bounded retention). */
   deadLetter(entry: DeadLetter): Promise<void>;
+  /**
+   * Retention: deletes records received before `beforeReceivedMs`, and then the oldest records while the
+   * store is larger than `maxBytes` — but never a record at or above `belowOffset` (what the aggregator has
+   * not consumed yet). Offsets are never reused. Returns the number of records deleted.
+   */
+  trim(opts: { beforeReceivedMs: number; belowOffset: number; maxBytes?: number }): Promise<number>;
 }

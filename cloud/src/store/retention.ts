@@ -1,0 +1,63 @@
+// Enforces store.retention / store.max_bytes on the stream store in the background. Runs beside the
+// aggregator, because only records it has consumed (below its checkpoint) may go: retention never loses a
+// reading that has not reached the aggregates. Records trimmed away can no longer be replayed.
+import type { Component, Logger, MetricsRegistry } from '@tidemark/shared';
+import type { StreamStore } from './stream-store.js';
+
+export interface RetentionOptions {
+  retentionMs: number;
+  maxBytes?: number;
+  intervalMs?: number;
+  /** The aggregator's next offset: everything below it is consumed. */
+  consumedBelow: () => Promise<number>;
+  now?: () => number;
+}
+
+export class StreamRetention implements Component {
+  readonly name = 'stream-retention';
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly trimmed;
+
+  constructor(
+    private readonly stream: StreamStore,
+    private readonly opts: RetentionOptions,
+    private readonly logger: Logger,
+    metrics: MetricsRegistry,
+  ) {
+    this.trimmed = metrics.counter('stream_trimmed_records_total', 'Stream records deleted by retention (store.retention, store.max_bytes)');
+  }
+
+  async start(): Promise<void> {
+    this.timer = setInterval(() => void this.runOnce(), this.opts.intervalMs ?? 60_000);
+    this.timer.unref();
+  }
+
+  /** One retention pass; concurrent calls share it. Errors are logged, never thrown. */
+  runOnce(): Promise<void> {
+    this.running ??= (async () => {
+      try {
+        const now = (this.opts.now ?? Date.now)();
+        const n = await this.stream.trim({
+          beforeReceivedMs: now - this.opts.retentionMs,
+          belowOffset: await this.opts.consumedBelow(),
+          ...(this.opts.maxBytes !== undefined ? { maxBytes: this.opts.maxBytes } : {}),
+        });
+        if (n > 0) {
+          this.trimmed.inc(n);
+          this.logger.info({ records: n }, 'stream retention trimmed records');
+        }
+      } catch (err) {
+        this.logger.error({ err: (err as Error).message }, 'stream retention failed; will retry');
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+}
