@@ -93,3 +93,67 @@ describe('buffer bounds and on_full', () => {
     buffer.close();
   }, TIMEOUT_MS);
 });
+
+describe('a full disk (real SQLITE_FULL from a capped database file)', () => {
+  let dir: TempDir;
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(() => dir.remove());
+
+  /** A buffer whose file cannot grow past 40 pages (160 KiB), with max_bytes far above that. */
+  function fullDisk(onFull: OnFull) {
+    const buffer = SqliteBuffer.open({ path: dir.file('buffer.db'), deviceId: 'gw', maxPageCount: 40 });
+    const metrics = new MetricsRegistry('tidemark_edge');
+    const guard = new BufferGuard(buffer, { maxBytes: 1e12, maxAgeMs: 3_600_000, onFull }, createLogger({ name: 't', level: 'silent' }), metrics);
+    let n = 0;
+    const encode = encoderFor(buffer);
+    /** The agent's commit step: commitAndSeal, and on failure the guard's disk-full handling and one retry. */
+    const tick = () => {
+      buffer.append(Array.from({ length: 500 }, () => numbered(++n)));
+      if (!guard.beforeCommit()) return 0;
+      try {
+        return buffer.commitAndSeal(100, encode, T0).committed;
+      } catch (err) {
+        expect((err as { cause?: { code?: string } }).cause?.code).toBe('SQLITE_FULL');
+        if (!guard.onCommitError(err)) return 0;
+        return buffer.commitAndSeal(100, encode, T0).committed;
+      }
+    };
+    const dropped = async (reason: string) =>
+      (await metrics.counter('readings_dropped_total', '', ['reason']).get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+    return { buffer, guard, tick, dropped, produced: () => n };
+  }
+
+  it('drop_oldest frees pages inside the file and keeps committing the newest readings', async () => {
+    const { buffer, tick, dropped, produced } = fullDisk('drop_oldest');
+    let committed = 0;
+    for (let i = 0; i < 200; i++) committed += tick();
+    expect(committed, 'every tick committed: room is made by dropping the oldest').toBe(produced());
+    expect(await dropped('disk_full')).toBeGreaterThan(0);
+    const stats = buffer.stats();
+    expect(stats.newestTs).toBe(T0 + produced()); // the newest readings made it in
+    expect(stats.bufferedReadings + (await dropped('disk_full'))).toBe(committed);
+    buffer.close();
+  }, 60_000);
+
+  it('drop_newest discards what does not fit and keeps the oldest', async () => {
+    const { buffer, tick, dropped, produced } = fullDisk('drop_newest');
+    let committed = 0;
+    for (let i = 0; i < 200; i++) committed += tick();
+    expect(await dropped('disk_full')).toBe(produced() - committed - buffer.queuedCount);
+    expect(buffer.stats().oldestTs).toBe(T0 + 1);
+    buffer.close();
+  }, 60_000);
+
+  it('block keeps readings in memory, never throws, and commits them once there is room', async () => {
+    const { buffer, tick } = fullDisk('block');
+    let ticks = 0;
+    while (buffer.queuedCount === 0 && ticks++ < 500) tick(); // until the disk is full
+    tick();
+    expect(buffer.queuedCount).toBeGreaterThan(0);
+    for (const b of buffer.batchesAfter(0, 1_000_000)) buffer.remove(b.seq); // acks arrive
+    expect(buffer.commitAndSeal(100, encoderFor(buffer), T0).committed).toBeGreaterThan(0);
+    buffer.close();
+  }, 60_000);
+});

@@ -110,9 +110,17 @@ export class BufferGuard {
   private applyOnDiskFull(): boolean {
     switch (this.limits.onFull) {
       case 'drop_oldest': {
-        const n = this.buffer.dropOldestBatches(DROP_STEP_BATCHES * 4, 'disk_full') || this.buffer.dropOldestPending(DROP_STEP_READINGS, 'disk_full');
-        this.count('disk_full', n);
-        return n > 0;
+        // Free roughly what the waiting readings need (a row costs ~20 bytes before sealing; pages are 4 KiB).
+        const need = this.buffer.queuedCount * 24 + 4 * 4096;
+        const before = this.buffer.freeBytes();
+        let total = 0;
+        for (let step = 0; step < MAX_DROP_STEPS && this.buffer.freeBytes() - before < need; step++) {
+          const n = this.buffer.dropOldestBatches(DROP_STEP_BATCHES, 'disk_full') || this.buffer.dropOldestPending(DROP_STEP_READINGS, 'disk_full');
+          if (n === 0) break;
+          total += n;
+        }
+        this.count('disk_full', total);
+        return total > 0;
       }
       case 'drop_newest':
         this.count('disk_full', this.buffer.discardQueued(0, 'disk_full'));

@@ -45,6 +45,11 @@ export interface BufferStats {
 export interface SqliteBufferOptions {
   path: string;
   deviceId: string;
+  /**
+   * Caps the database file at this many pages: SQLite then fails writes with SQLITE_FULL exactly as on a
+   * full disk. For tests and for emulating a small SD card; the agent itself leaves it unset.
+   */
+  maxPageCount?: number;
 }
 
 interface PendingRow {
@@ -114,6 +119,7 @@ export class SqliteBuffer {
       // FULL: a committed group survives a power cut, not just a process crash. One fsync per commit tick.
       db.pragma('synchronous = FULL');
       db.pragma('busy_timeout = 5000');
+      if (opts.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.floor(opts.maxPageCount)}`);
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version === 0) {
         // One transaction: a crash half-way through must not leave tables without a version (unopenable).
@@ -351,6 +357,11 @@ export class SqliteBuffer {
     const free = this.db.pragma('freelist_count', { simple: true }) as number;
     const pageSize = this.db.pragma('page_size', { simple: true }) as number;
     return (pageCount - free) * pageSize;
+  }
+
+  /** Bytes of free pages inside the database file (reusable without growing it). */
+  freeBytes(): number {
+    return (this.db.pragma('freelist_count', { simple: true }) as number) * (this.db.pragma('page_size', { simple: true }) as number);
   }
 
   /** Deletes up to `maxBatches` of the oldest sealed batches, counting their readings under `reason`. */
