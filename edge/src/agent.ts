@@ -144,11 +144,12 @@ export class Agent {
     this.counters.received.inc({ source }, out.length);
   }
 
-  private readonly encode: BatchEncoder = (seq, readings, synced) =>
+  private readonly encode: BatchEncoder = (seq, readings, synced, lowWaterSeq) =>
     encodeBatch({
       deviceId: this.config.device.id,
       streamId: this.buffer.streamId,
       seq,
+      lowWaterSeq,
       clock: { synced, anchorWallMs: this.clock.anchor.wallMs, anchorMonoMs: this.clock.anchor.monoMs },
       readings: readings.map((r) => ({ sensor: r.sensor, ts: r.ts, value: r.value })),
     });

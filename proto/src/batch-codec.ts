@@ -51,6 +51,7 @@ export function encodeBatch(b: Batch): Uint8Array {
     seq: b.seq,
     clock: { synced: b.clock.synced, anchorWallMs: b.clock.anchorWallMs, anchorMonoMs: b.clock.anchorMonoMs },
     series,
+    ...(b.lowWaterSeq ? { lowWaterSeq: b.lowWaterSeq } : {}),
   }).finish();
 }
 
@@ -136,6 +137,8 @@ export function decodeBatch(bytes: Uint8Array, opts: DecodeBatchOptions = {}): B
     clock,
     readings,
   };
+  const lowWater = msg.lowWaterSeq === undefined || msg.lowWaterSeq === null ? 0 : safeInt64(msg.lowWaterSeq, 'lowWaterSeq');
+  if (lowWater > 0) batch.lowWaterSeq = lowWater;
   if (validate) validateBatch(batch, limits);
   return batch;
 }

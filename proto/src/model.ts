@@ -22,6 +22,8 @@ export interface Batch {
   seq: number;
   clock: ClockState;
   readings: Reading[];
+  /** Every seq below this was acked or given up by the sender and will never be sent (0/absent: unknown). */
+  lowWaterSeq?: number;
 }
 
 export type AckStatus = 'ok' | 'duplicate' | 'rejected';

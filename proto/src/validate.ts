@@ -35,6 +35,11 @@ export function validateBatch(b: Batch, limits: BatchLimits = DEFAULT_BATCH_LIMI
   if (!isValidName(b.deviceId)) throw nameError('deviceId', b.deviceId);
   validateStreamId(b.streamId);
   validateSeq(b.seq);
+  if (b.lowWaterSeq !== undefined) {
+    validateSeq(b.lowWaterSeq, 'lowWaterSeq');
+    // The batch itself is not acknowledged yet, so the low-water mark cannot be above it.
+    if (b.lowWaterSeq > b.seq) throw new ValidationError(`must not exceed seq (${b.seq}), got ${b.lowWaterSeq}`, 'lowWaterSeq');
+  }
   const clock = b.clock;
   if (typeof clock !== 'object' || clock === null) throw new ValidationError(`expected a clock state, got ${describeValue(clock)}`, 'clock');
   if (typeof clock.synced !== 'boolean') throw new ValidationError(`expected a boolean, got ${describeValue(clock.synced)}`, 'clock.synced');

@@ -108,6 +108,7 @@ export class Ingestor implements Component {
             seq: verdict.batch.seq,
             receivedMs: msg.receivedMs,
             readings: verdict.batch.readings.length,
+            ...(verdict.batch.lowWaterSeq !== undefined ? { lowWaterSeq: verdict.batch.lowWaterSeq } : {}),
             payload: msg.payload,
           },
         });

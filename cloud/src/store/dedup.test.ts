@@ -2,7 +2,7 @@
 // keeps its invariants (hwm contiguous from 1, `above` sorted, distinct and strictly above hwm).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isDuplicate, recordSeq, type DedupState } from './dedup.js';
+import { advanceTo, isDuplicate, recordSeq, type DedupState } from './dedup.js';
 
 const EMPTY: DedupState = { hwm: 0, above: [] };
 
@@ -70,5 +70,23 @@ describe('dedup state', () => {
     recordSeq(before, 3);
     recordSeq(before, 6);
     expect(before).toEqual(snapshot);
+  });
+});
+
+describe('low-water mark from the sender', () => {
+  it('folds an abandoned gap: later seqs stop piling up in `above`', () => {
+    let s: DedupState = { hwm: 0, above: [] };
+    for (const seq of [1, 2, 3, 5, 6, 7]) s = recordSeq(s, seq); // 4 was dropped by the edge
+    expect(s).toEqual({ hwm: 3, above: [5, 6, 7] });
+    s = advanceTo(s, 5); // "everything below 5 is done"
+    expect(s).toEqual({ hwm: 7, above: [] });
+    expect(isDuplicate(s, 4)).toBe(true);
+  });
+
+  it('never moves backwards and keeps seqs above the mark', () => {
+    const s: DedupState = { hwm: 10, above: [14, 20] };
+    expect(advanceTo(s, 5)).toBe(s);
+    expect(advanceTo(s, 13)).toEqual({ hwm: 12, above: [14, 20] });
+    expect(advanceTo(s, 14)).toEqual({ hwm: 14, above: [20] });
   });
 });

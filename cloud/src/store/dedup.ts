@@ -26,3 +26,16 @@ export function recordSeq(state: DedupState, seq: number): DedupState {
   }
   return { hwm, above };
 }
+
+/**
+ * The sender states that every seq below `lowWaterSeq` was acknowledged or given up and will never be sent:
+ * fold that into the high-water mark, so a gap the sender abandoned (a batch dropped from a full buffer, a
+ * rejected batch) does not keep every later seq in `above` forever.
+ */
+export function advanceTo(state: DedupState, lowWaterSeq: number): DedupState {
+  if (lowWaterSeq - 1 <= state.hwm) return state;
+  let hwm = lowWaterSeq - 1;
+  const set = new Set(state.above.filter((s) => s > hwm));
+  while (set.delete(hwm + 1)) hwm++;
+  return { hwm, above: [...set].sort((a, b) => a - b) };
+}

@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import { streamIdToHex } from '@tidemark/proto';
 import { StorageError } from '@tidemark/shared';
-import { isDuplicate, recordSeq, type DedupState } from './dedup.js';
+import { advanceTo, isDuplicate, recordSeq, type DedupState } from './dedup.js';
 import type { AppendItem, AppendOutcome, DeadLetter, StreamRecord, StreamStore } from './stream-store.js';
 
 const SCHEMA_VERSION = 1;
@@ -111,6 +111,10 @@ export class SqliteStreamStore implements StreamStore {
           const state: DedupState = row ? { hwm: row.hwm, above: JSON.parse(row.above) as number[] } : { hwm: 0, above: [] };
           entry = { device: item.deviceId, streamId, state, dirty: false };
           states.set(key, entry);
+        }
+        if (item.lowWaterSeq !== undefined && item.lowWaterSeq - 1 > entry.state.hwm && item.lowWaterSeq <= item.seq) {
+          entry.state = advanceTo(entry.state, item.lowWaterSeq);
+          entry.dirty = true;
         }
         if (isDuplicate(entry.state, item.seq)) {
           outcomes.push('duplicate');

@@ -9,6 +9,8 @@ export interface AppendItem {
   seq: number;
   receivedMs: number;
   readings: number;
+  /** The batch's low-water mark: seqs below it will never be sent (dedup may fold them). */
+  lowWaterSeq?: number;
   /** The batch bytes exactly as received (validated). */
   payload: Uint8Array;
 }

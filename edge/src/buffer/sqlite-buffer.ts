@@ -25,8 +25,11 @@ export interface SealedBatch {
   createdMs: number;
 }
 
-/** Builds the wire bytes for a batch at seal time. */
-export type BatchEncoder = (seq: number, readings: BufferedReading[], synced: boolean) => Uint8Array;
+/**
+ * Builds the wire bytes for a batch at seal time. `lowWaterSeq`: the oldest seq still in the buffer (every
+ * seq below it was acked or given up and will never be sent), so the collector can fold gaps in its dedup.
+ */
+export type BatchEncoder = (seq: number, readings: BufferedReading[], synced: boolean, lowWaterSeq: number) => Uint8Array;
 
 export interface BufferStats {
   deviceId: string;
@@ -89,6 +92,7 @@ export class SqliteBuffer {
         'SELECT seq, payload, readings, synced, first_ts, last_ts, created_ms FROM batches WHERE seq > ? ORDER BY seq LIMIT ?',
       ),
       deleteBatch: db.prepare('DELETE FROM batches WHERE seq = ?'),
+      minSeq: db.prepare<[], { m: number | null }>('SELECT min(seq) AS m FROM batches'),
       batchStats: db.prepare<[], { n: number; readings: number | null; oldest: number | null; newest: number | null }>(
         'SELECT count(*) AS n, sum(readings) AS readings, min(first_ts) AS oldest, max(last_ts) AS newest FROM batches',
       ),
@@ -227,6 +231,7 @@ export class SqliteBuffer {
         for (const r of rows) all.push(r);
         if (loaded.length > 0) this.stmts.deletePendingIds.run(loaded[0]!.id, loaded[loaded.length - 1]!.id);
         let seq = this.nextSeq;
+        const lowWater = this.stmts.minSeq.get()?.m ?? seq;
         let start = 0;
         while (start < all.length) {
           // A run of one clock state, at most maxReadings long.
@@ -236,7 +241,7 @@ export class SqliteBuffer {
           const complete = end - start === maxReadings || end < all.length;
           if (!complete) break;
           const readings = all.slice(start, end);
-          const payload = encode(seq, readings, synced);
+          const payload = encode(seq, readings, synced, lowWater);
           let firstTs = Infinity;
           let lastTs = -Infinity;
           for (const r of readings) {
@@ -279,7 +284,7 @@ export class SqliteBuffer {
     const take = rows.slice(0, end);
     const readings: BufferedReading[] = take.map((r) => ({ sensor: r.sensor, ts: r.ts, value: r.value, synced }));
     const seq = this.nextSeq;
-    const payload = encode(seq, readings, synced);
+    const payload = encode(seq, readings, synced, this.stmts.minSeq.get()?.m ?? seq);
     let firstTs = Infinity;
     let lastTs = -Infinity;
     for (const r of readings) {

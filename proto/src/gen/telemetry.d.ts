@@ -42,6 +42,9 @@ export namespace tidemark {
             /** Batch series. */
             series: tidemark.v1.Series.$Properties[];
 
+            /** Batch lowWaterSeq. */
+            lowWaterSeq: (number|Long);
+
             /**
              * Creates a new Batch instance using the specified properties.
              * @param [properties] Properties to set
@@ -88,6 +91,9 @@ export namespace tidemark {
 
                 /** Batch series */
                 series?: (tidemark.v1.Series.$Properties[]|null);
+
+                /** Batch lowWaterSeq */
+                lowWaterSeq?: (number|Long|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

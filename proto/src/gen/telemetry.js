@@ -39,6 +39,7 @@ export const tidemark = $root.tidemark = (() => {
              * @property {number|Long|null} [seq] Batch seq
              * @property {tidemark.v1.Batch.ClockState.$Properties|null} [clock] Batch clock
              * @property {Array.<tidemark.v1.Series.$Properties>|null} [series] Batch series
+             * @property {number|Long|null} [lowWaterSeq] Batch lowWaterSeq
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -112,6 +113,14 @@ export const tidemark = $root.tidemark = (() => {
             Batch.prototype.series = $util.emptyArray;
 
             /**
+             * Batch lowWaterSeq.
+             * @member {number|Long} lowWaterSeq
+             * @memberof tidemark.v1.Batch
+             * @instance
+             */
+            Batch.prototype.lowWaterSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
              * Creates a new Batch instance using the specified properties.
              * @function create
              * @memberof tidemark.v1.Batch
@@ -154,6 +163,8 @@ export const tidemark = $root.tidemark = (() => {
                 if (message.series != null && message.series.length)
                     for (let i = 0; i < message.series.length; ++i)
                         $root.tidemark.v1.Series.encode(message.series[i], writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
+                if (message.lowWaterSeq != null && $Object.hasOwnProperty.call(message, "lowWaterSeq") && (typeof message.lowWaterSeq === "object" ? message.lowWaterSeq.low || message.lowWaterSeq.high : message.lowWaterSeq !== 0))
+                    writer.uint32(/* id 6, wireType 0 =*/48).uint64(message.lowWaterSeq);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -237,6 +248,15 @@ export const tidemark = $root.tidemark = (() => {
                             if (!(message.series && message.series.length))
                                 message.series = [];
                             message.series.push($root.tidemark.v1.Series.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.lowWaterSeq = value;
+                            else
+                                delete message.lowWaterSeq;
                             continue;
                         }
                     }
