@@ -62,6 +62,31 @@ describe('delivery under faults (real processes, SIGKILL)', () => {
     expect((await collector.kill('SIGTERM')).code).toBe(0);
   }, 240_000);
 
+  it('collector killed between its commit and its acks: the agent resends and the batch is stored once', async () => {
+    const cloud = await setupCloud();
+    const edge = setupEdge(cloud, 'gw-commit', { sources: [SOURCE], batch: { max_readings: 50, max_delay_ms: 50 } });
+    // Fault injection: the collector SIGKILLs itself right after its 3rd stream commit, before any ack of it.
+    let collector = await cloud.start({ TIDEMARK_FAULT_KILL_AFTER_COMMIT: '3' });
+    const agent = edge.start();
+    const died = await collector.exited;
+    expect(died.signal, collector.output()).toBe('SIGKILL');
+    expect(collector.output()).toContain('fault injection: SIGKILL between commit and ack');
+    const committedBeforeCrash = readStream(cloud.dataDir).length;
+    expect(committedBeforeCrash).toBeGreaterThan(0);
+
+    collector = await cloud.start();
+    await waitFor(async () => /tidemark_cloud_duplicates_total [1-9]/.test(await (await fetch(`${cloud.api}/metrics`)).text()), {
+      timeoutMs: 30_000,
+      description: 'the resent, already-committed batch acked as duplicate',
+    });
+    await waitFor(() => readStream(cloud.dataDir).length >= committedBeforeCrash + 300, { timeoutMs: 30_000, intervalMs: 250, description: 'more batches after the restart' });
+    expect((await agent.kill('SIGTERM')).code, agent.output()).toBe(0);
+    expect(edge.bufferStats().readings).toBe(0);
+    const { stored, runs } = await finalCheck(cloud, 'gw-commit', 1);
+    expect(stored.length).toBe((runs[0]![1] - runs[0]![0]) / STEP + 1);
+    expect((await collector.kill('SIGTERM')).code).toBe(0);
+  });
+
   it('agent killed mid-send and restarted: nothing committed is lost, nothing is stored twice', async () => {
     const cloud = await setupCloud();
     const edge = setupEdge(cloud, 'gw-crash', { sources: [SOURCE], batch: { max_readings: 50, max_delay_ms: 50 } });

@@ -8,6 +8,8 @@ import { Aggregator } from './aggregate/aggregator.js';
 import { aggregatorPidFile } from './aggregate/replay.js';
 import { SqliteAggregateStore } from './aggregate/sqlite-aggregate-store.js';
 import { ApiServer } from './api/server.js';
+import { StoreFollower } from './api/store-follower.js';
+import type { BucketUpdateSource } from './api/stream-hub.js';
 import { loadTokens } from './api/tokens.js';
 import { DeviceAuthenticator } from './broker/device-auth.js';
 import { EmbeddedBroker } from './broker/embedded-broker.js';
@@ -96,7 +98,11 @@ export class Collector {
         stream,
         bus,
         registry,
-        { maxBatchReadings: config.ingest.max_batch_readings, commitIntervalMs: config.ingest.commit_interval_ms },
+        {
+          maxBatchReadings: config.ingest.max_batch_readings,
+          commitIntervalMs: config.ingest.commit_interval_ms,
+          ...faultInjection(),
+        },
         logger.child({ component: 'ingest' }),
         metrics,
       );
@@ -151,6 +157,19 @@ export class Collector {
     }
 
     if (this.has('api')) {
+      // Live updates for /api/v1/stream: straight from the aggregator in this process; in the api-only role,
+      // by following the aggregate store's checkpoint (api/store-follower.ts).
+      let updates: BucketUpdateSource | undefined = this.aggregator;
+      if (!updates) {
+        const follower = new StoreFollower(
+          stream,
+          aggregates,
+          { resolutions, maxFutureSkewMs: config.ingest.max_future_skew },
+          logger.child({ component: 'stream-follower' }),
+        );
+        components.push(follower);
+        updates = follower;
+      }
       this.api = new ApiServer({
         listen: config.api.listen,
         listenSetting: opts.settings?.apiPort ?? 'api.listen',
@@ -163,6 +182,7 @@ export class Collector {
         metrics,
         logger: logger.child({ component: 'api' }),
         ready: () => this.started,
+        updates,
       });
       components.push(this.api);
     }
@@ -183,4 +203,10 @@ export class Collector {
     for (const err of errors) this.logger.error({ err }, 'error while stopping');
     this.logger.info('tidemark-cloud stopped');
   }
+}
+
+/** TIDEMARK_FAULT_KILL_AFTER_COMMIT=N: fault tests kill the collector between its N-th commit and the acks. */
+function faultInjection(): { faultKillAfterCommit?: number } {
+  const n = Number(process.env.TIDEMARK_FAULT_KILL_AFTER_COMMIT);
+  return Number.isInteger(n) && n > 0 ? { faultKillAfterCommit: n } : {};
 }

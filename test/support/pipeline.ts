@@ -17,7 +17,7 @@ export interface CloudSetup {
   edgeTls: { ca: string } | undefined;
   /** The external broker, in `external` mode. */
   mosquitto: MosquittoServer | undefined;
-  start(): Promise<ManagedProcess>;
+  start(env?: NodeJS.ProcessEnv): Promise<ManagedProcess>;
   addDevice(id: string): string;
 }
 
@@ -72,8 +72,8 @@ export async function setupCloud(extra: Record<string, unknown> = {}, mode: Brok
     mosquitto,
     edgeTls,
     mqttUrl: mosquitto?.url ?? mqttUrl,
-    async start() {
-      const p = startCli(`collector#${++starts}`, CLOUD_BIN, ['run', '-c', configPath]);
+    async start(env: NodeJS.ProcessEnv = {}) {
+      const p = startCli(`collector#${++starts}`, CLOUD_BIN, ['run', '-c', configPath], env);
       await waitFor(async () => (await fetch(`${api}/readyz`).catch(() => undefined))?.ok, { timeoutMs: 20_000, description: 'collector ready' });
       return p;
     },

@@ -13,6 +13,11 @@ export interface IngestOptions {
   commitIntervalMs: number;
   /** Groups larger than this are committed at once rather than waiting for the timer. */
   maxGroup?: number;
+  /**
+   * Fault injection for tests (TIDEMARK_FAULT_KILL_AFTER_COMMIT): SIGKILL this process right after the
+   * N-th stream commit, before its acks are published — the worst moment for the delivery contract.
+   */
+  faultKillAfterCommit?: number;
 }
 
 interface Incoming {
@@ -32,6 +37,7 @@ export class Ingestor implements Component {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private stopped = false;
+  private commits = 0;
   private readonly listeners: (() => void)[] = [];
   private readonly m;
   private readonly warn;
@@ -136,6 +142,10 @@ export class Ingestor implements Component {
         return;
       }
       endTimer();
+      if (this.opts.faultKillAfterCommit !== undefined && ++this.commits === this.opts.faultKillAfterCommit) {
+        this.logger.warn({ commit: this.commits }, 'fault injection: SIGKILL between commit and ack');
+        process.kill(process.pid, 'SIGKILL');
+      }
       this.m.groupSize.observe(accepted.length);
       accepted.forEach((a, i) => {
         const outcome = outcomes[i]!;
