@@ -1,8 +1,8 @@
-// tidemark-cloud: run | validate | replay | query | device add. The only place that turns errors into exit codes
+// tidemark-cloud: run | validate | replay | query | device add|list|remove. The only place that turns errors into exit codes
 // (0 ok, 1 runtime failure, 2 usage or config error).
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, executeCommand, runUntilSignal } from '@tidemark/shared';
-import { addDevice } from './broker/device-auth.js';
+import { addDevice, listDevices, removeDevice } from './broker/device-auth.js';
 import { addMosquittoUser } from './broker/mosquitto-passwd.js';
 import { loadCloudConfig } from './config.js';
 import { Collector, dataFiles, ROLES, type Role } from './collector.js';
@@ -96,6 +96,38 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(
           `device "${id}" added to ${file}${mosquitto ? ` and ${mosquitto} (reload mosquitto: kill -HUP)` : ''}; the password above is shown only once\n`,
         );
+        return 0;
+      })();
+    });
+
+  const devicesFileOf = (configPath: string) => {
+    const file = loadCloudConfig(configPath).auth.devices_file;
+    if (!file) throw new ConfigError([{ path: 'auth.devices_file', message: 'not set: device credentials need a devices file' }], configPath);
+    return file;
+  };
+  device
+    .command('list')
+    .description('list registered devices')
+    .requiredOption('-c, --config <file>', 'cloud config file (YAML)')
+    .action((opts: { config: string }) => {
+      result = (async () => {
+        for (const d of listDevices(devicesFileOf(opts.config))) process.stdout.write(`${d.id}\t${d.added ?? '-'}\n`);
+        return 0;
+      })();
+    });
+  device
+    .command('remove')
+    .description('unregister a device (its next connection is refused)')
+    .argument('<id>', 'device id')
+    .requiredOption('-c, --config <file>', 'cloud config file (YAML)')
+    .action((id: string, opts: { config: string }) => {
+      result = (async () => {
+        const file = devicesFileOf(opts.config);
+        if (!removeDevice(file, id)) {
+          process.stderr.write(`${PROG}: device "${id}" is not registered in ${file}\n`);
+          return 1;
+        }
+        process.stderr.write(`device "${id}" removed from ${file}\n`);
         return 0;
       })();
     });

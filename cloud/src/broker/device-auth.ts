@@ -64,10 +64,30 @@ export async function addDevice(path: string, deviceId: string, password = gener
   if (!isValidName(deviceId)) throw new ValidationError(`invalid device id "${deviceId}": expected ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`, 'ID');
   const file = readDevicesFile(path);
   file.devices[deviceId] = { password_hash: await hashPassword(password), added: new Date().toISOString() };
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `# Tidemark device credentials (scrypt hashes). Managed by \`tidemark-cloud device add\`.\n${stringify(file)}`, { mode: 0o600 });
-  renameSync(tmp, path);
+  writeDevicesFile(path, file);
   return password;
+}
+
+/** Removes a device; returns false when it was not registered. The broker refuses it from its next connect. */
+export function removeDevice(path: string, deviceId: string): boolean {
+  const file = readDevicesFile(path);
+  if (!(deviceId in file.devices)) return false;
+  delete file.devices[deviceId];
+  writeDevicesFile(path, file);
+  return true;
+}
+
+export function listDevices(path: string): { id: string; added: string | null }[] {
+  return Object.entries(readDevicesFile(path).devices)
+    .map(([id, e]) => ({ id, added: e.added ?? null }))
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/** Atomic replace (write a temp file, rename), readable by the owner only. */
+function writeDevicesFile(path: string, file: DevicesFile): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, `# Tidemark device credentials (scrypt hashes). Managed by \`tidemark-cloud device add|remove\`.\n${stringify(file)}`, { mode: 0o600 });
+  renameSync(tmp, path);
 }
 
 /** Checks credentials against the devices file, re-reading it when it changes on disk. */

@@ -108,13 +108,15 @@ export class EmbeddedBroker implements MessageBus {
     this.aedes = aedes;
 
     try {
-      this.server = await listen(createServer(aedes.handle), this.opts.listen, this.opts.listenSetting ?? 'broker.listen');
+      // TCP_NODELAY: an app-level ack is a small write that follows the PUBACK of its batch; with Nagle on,
+      // it waits for the device's delayed TCP ACK of that PUBACK (~40 ms on Linux) before it leaves.
+      this.server = await listen(createServer({ noDelay: true }, aedes.handle), this.opts.listen, this.opts.listenSetting ?? 'broker.listen');
       this.boundPort = boundPort(this.server, this.opts.listen.port);
       logger.info({ host: this.opts.listen.host, port: this.boundPort }, 'embedded MQTT broker listening');
       if (this.opts.tlsListen && this.opts.tls) {
         const { cert, key, ca } = this.opts.tls;
         const tlsServer = createTlsServer(
-          { cert: readFileSync(cert), key: readFileSync(key), ...(ca ? { ca: readFileSync(ca), requestCert: true, rejectUnauthorized: true } : {}) },
+          { noDelay: true, cert: readFileSync(cert), key: readFileSync(key), ...(ca ? { ca: readFileSync(ca), requestCert: true, rejectUnauthorized: true } : {}) },
           aedes.handle,
         );
         this.tlsServer = await listen(tlsServer, this.opts.tlsListen, 'broker.tls_listen');

@@ -65,6 +65,9 @@ export class ExternalBus implements MessageBus {
       else if (t.kind === 'status') this.statusHandler(t.device, new Uint8Array(payload));
     });
     client.on('connect', () => {
+      // TCP_NODELAY (each new connection): an ack publish follows the PUBACK of its batch on this socket; with
+      // Nagle on, it would wait for the broker's delayed TCP ACK (~40 ms on Linux).
+      (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       this.connectedGauge.set(1);
       this.logger.info({ url: this.cfg.url }, 'connected to the external broker');
     });
