@@ -9,6 +9,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@tidemark\/shared\/testing$/, replacement: src('./shared/src/testing/index.ts') },
+      { find: /^@tidemark\/shared\/config$/, replacement: src('./shared/src/config/index.ts') },
       { find: /^@tidemark\/(proto|shared|edge|cloud)$/, replacement: src('./$1/src/index.ts') },
     ],
   },

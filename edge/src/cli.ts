@@ -5,10 +5,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, executeCommand, formatBytes, runUntilSignal, StorageError } from '@tidemark/shared';
-import { Agent } from './agent.js';
-import { SqliteBuffer, type BufferStats } from './buffer/sqlite-buffer.js';
-import { loadEdgeConfig } from './config.js';
-import { EDGE_EXAMPLE_YAML } from './config-example.js';
+import { loadEdgeConfigIsolated } from './config-worker.js';
+import type { BufferStats } from './buffer/sqlite-buffer.js';
 
 const PROG = 'tidemark-edge';
 
@@ -33,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('-c, --config <file>', 'edge config file (YAML)')
     .action((opts: { config: string }) => {
       result = (async () => {
-        const config = loadEdgeConfig(opts.config);
+        const config = (await import('./config.js')).loadEdgeConfig(opts.config);
         process.stdout.write(`${opts.config}: ok (device ${config.device.id}, ${config.sources.length} source${config.sources.length === 1 ? '' : 's'})\n`);
         return 0;
       })();
@@ -43,7 +41,10 @@ export async function main(argv: string[]): Promise<number> {
     .command('init')
     .description('print a commented example config to stdout')
     .action(() => {
-      process.stdout.write(EDGE_EXAMPLE_YAML);
+      result = (async () => {
+        process.stdout.write((await import('./config-example.js')).EDGE_EXAMPLE_YAML);
+        return 0;
+      })();
     });
 
   program
@@ -60,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
           throw new ConfigError([{ path: '--timeout', message: `expected a positive integer (ms), got "${opts.timeout}"` }]);
         }
-        const config = loadEdgeConfig(opts.config);
+        const config = (await import('./config.js')).loadEdgeConfig(opts.config);
         const { doctorExitCode, formatDoctorReport, runDoctor } = await import('./doctor/index.js');
         const report = await runDoctor(config, { configPath: opts.config, timeoutMs, authCheck: opts.authCheck ?? 'auto' });
         process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctorReport(report, { color: process.stdout.isTTY === true }));
@@ -75,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('-c, --config <file>', 'edge config file (YAML)')
     .action((opts: { config: string }) => {
       result = (async () => {
-        const config = loadEdgeConfig(opts.config);
+        const config = (await import('./config.js')).loadEdgeConfig(opts.config);
         const { exportBuffer } = await import('./buffer/export.js');
         const r = await exportBuffer(join(config.data_dir, 'buffer.db'), process.stdout, { deviceId: config.device.id });
         process.stderr.write(
@@ -92,10 +93,11 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print JSON')
     .action((opts: { config: string; json?: boolean }) => {
       result = (async () => {
-        const config = loadEdgeConfig(opts.config);
+        const config = (await import('./config.js')).loadEdgeConfig(opts.config);
         const path = join(config.data_dir, 'buffer.db');
         if (!existsSync(path)) throw new StorageError(`no buffer at ${path} (the agent has not run with this data_dir)`);
         // Opening alongside a running agent is safe: WAL allows a concurrent reader.
+        const { SqliteBuffer } = await import('./buffer/sqlite-buffer.js');
         const buf = SqliteBuffer.open({ path, deviceId: config.device.id });
         try {
           const stats = buf.stats();
@@ -116,7 +118,10 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function run(configPath: string): Promise<number> {
-  return runUntilSignal(new Agent(loadEdgeConfig(configPath)));
+  // Validated in a worker thread, so the long-running agent never holds the validator in memory.
+  const config = await loadEdgeConfigIsolated(configPath);
+  const { Agent } = await import('./agent.js');
+  return runUntilSignal(new Agent(config));
 }
 
 function iso(ms: number | null): string | null {

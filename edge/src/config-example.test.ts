@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseConfigText } from '@tidemark/shared';
+import { parseConfigText } from '@tidemark/shared/config';
 import { describe, expect, it } from 'vitest';
 import { edgeConfigSchema } from './config.js';
 import { EDGE_EXAMPLE_YAML } from './config-example.js';

@@ -20,7 +20,7 @@ import {
   zUrl,
   type ListenAddress,
   type LogLevel,
-} from '@tidemark/shared';
+} from '@tidemark/shared/config';
 import { gpioSourceSchema, type GpioSourceConfig } from './sources/gpio/config.js';
 import { serialSourceSchema, type SerialSourceConfig } from './sources/serial/config.js';
 import { simulatedSourceSchema, type SimulatedSourceConfig } from './sources/simulated/config.js';

@@ -41,3 +41,7 @@ export {
 
 // One zod instance for every package: components build their schemas with this `z`.
 export { z } from 'zod';
+
+// Config modules throw these; re-exported so they need only this one import.
+export * from '../errors/index.js';
+export { LOG_LEVELS, type LogLevel } from '../logging/levels.js';

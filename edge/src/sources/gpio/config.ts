@@ -1,6 +1,6 @@
 // Config of a GPIO source: one line of a gpiochip, reported as a 0/1 sensor with debounce.
 
-import { z, zInt, zName, zString } from '@tidemark/shared';
+import { z, zInt, zName, zString } from '@tidemark/shared/config';
 
 export type GpioSourceConfig = {
   type: 'gpio';

@@ -1,4 +1,4 @@
-import { validateConfig } from '@tidemark/shared';
+import { validateConfig } from '@tidemark/shared/config';
 import { describe, expect, it } from 'vitest';
 import { regexGroups, serialSourceSchema } from './config.js';
 

@@ -2,7 +2,8 @@
 // Cross-field rules live here too: a csv timestamp_column must be one of its columns, a regex must compile
 // and name at least one group.
 
-import { evenWithIssues, NAME_REGEX, reportDuplicates, z, zInt, zName, zString } from '@tidemark/shared';
+import { regexGroups } from './regex-groups.js';
+import { evenWithIssues, NAME_REGEX, reportDuplicates, z, zInt, zName, zString } from '@tidemark/shared/config';
 
 export type SerialParserConfig =
   | { format: 'csv'; columns: string[]; delimiter: string; timestamp_column?: string; skip_header: boolean }
@@ -63,15 +64,7 @@ const nmeaParser = z.strictObject({
   sentences: z.array(z.enum(NMEA_SENTENCES)).min(1, 'list at least one sentence').default(() => [...NMEA_SENTENCES]),
 });
 
-/** Named groups of a pattern, or an error message. The empty alternative makes every group report. */
-export function regexGroups(pattern: string): string[] | string {
-  try {
-    const groups = new RegExp(`(?:${pattern})|`).exec('')?.groups;
-    return groups ? Object.keys(groups) : [];
-  } catch (err) {
-    return `invalid regular expression: ${(err as Error).message}`;
-  }
-}
+export { regexGroups } from './regex-groups.js';
 
 const regexParser = z
   .strictObject({

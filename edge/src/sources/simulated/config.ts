@@ -1,6 +1,6 @@
 // Config of the simulated source: sensors with deterministic wave shapes (seeded), for demos and tests.
 
-import { evenWithIssues, reportDuplicates, z, zInt, zName, zNumber } from '@tidemark/shared';
+import { evenWithIssues, reportDuplicates, z, zInt, zName, zNumber } from '@tidemark/shared/config';
 
 export const SIMULATED_SHAPES = ['sine', 'square', 'random_walk', 'step', 'noise'] as const;
 

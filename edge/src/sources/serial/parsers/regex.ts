@@ -2,7 +2,8 @@
 // every group name is a sensor name); `timestamp_group` holds the device time. The pattern is compiled once.
 // A group that did not take part in the match, or matched nothing, is skipped.
 import type { SourceReading } from '../../source.js';
-import { regexGroups, type SerialParserConfig } from '../config.js';
+import type { SerialParserConfig } from '../config.js';
+import { regexGroups } from '../regex-groups.js';
 import { fail, quote, type LineParser, type ParseResult } from './parse-result.js';
 import { isBlank, parseDecimal, parseTimestamp } from './values.js';
 

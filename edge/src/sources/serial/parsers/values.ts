@@ -1,6 +1,6 @@
 // Strict number, timestamp and name checks shared by the parsers. Strict means: `Number()` alone would take
 // "", "0x1f", "Infinity" and " " as numbers, and Date.parse any English date; a device line must not.
-import { NAME_REGEX } from '@tidemark/shared';
+import { NAME_PATTERN as NAME_REGEX } from '@tidemark/proto';
 
 const DECIMAL = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
 const BLANK = /^\s*$/;

@@ -1,5 +1,5 @@
 // A complete serial source config for tests, through the real schema (so defaults are the product's).
-import { validateConfig } from '@tidemark/shared';
+import { validateConfig } from '@tidemark/shared/config';
 import { serialSourceSchema, type SerialSourceConfig } from '../config.js';
 
 export function serialConfig(path: string, overrides: Record<string, unknown> = {}): SerialSourceConfig {
