@@ -1,4 +1,4 @@
-import { parseConfigText } from '@tidemark/shared';
+import { parseConfigText } from '@tidemark/shared/config';
 import { describe, expect, it } from 'vitest';
 import { cloudConfigSchema } from './config.js';
 import { CLOUD_EXAMPLE_YAML } from './config-example.js';

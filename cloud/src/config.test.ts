@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, parseConfigText, type ConfigIssue } from '@tidemark/shared';
+import { ConfigError, parseConfigText, type ConfigIssue } from '@tidemark/shared/config';
 import { describe, expect, it } from 'vitest';
 import { cloudConfigSchema, defaultCloudConfig, loadCloudConfig, type CloudConfig } from './config.js';
 

@@ -23,7 +23,7 @@ import {
   type ListenAddress,
   type LogLevel,
   type Resolution,
-} from '@tidemark/shared';
+} from '@tidemark/shared/config';
 
 export type EmbeddedBrokerConfig = {
   mode: 'embedded';
