@@ -70,6 +70,14 @@ export async function replay(
   let copiedBuckets = 0;
   let records = 0;
   await stream.start();
+  const first = (await stream.read(1, 1))[0];
+  if (boundary === undefined && first !== undefined && first.offset > 1) {
+    await stream.stop();
+    throw new PermanentError(
+      `the stream store was trimmed by retention (it starts at offset ${first.offset}): a full replay would drop the older aggregates; ` +
+        'use --from TIME to rebuild only buckets whose readings are still in the stream',
+    );
+  }
   await store.start();
   try {
     if (boundary !== undefined && existsSync(files.aggregates)) {
