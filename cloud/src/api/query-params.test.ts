@@ -2,7 +2,7 @@
 // the parameter at fault (the API turns it into a 400); good input becomes exact UTC milliseconds.
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeCursor, encodeCursor, parseAggregateQuery, parseTime, QueryError } from './query-params.js';
+import { decodeCursor, encodeCursor, parseAggregateQuery, parseStreamQuery, parseTime, QueryError } from './query-params.js';
 
 const RESOLUTIONS = [
   { label: '1m', ms: 60_000 },
@@ -193,5 +193,34 @@ describe('cursors', () => {
     for (const c of ['', 'abc', Buffer.from('s:').toString('base64url'), Buffer.from('x:1').toString('base64url'), Buffer.from('s:1 ').toString('base64url')]) {
       expect(errorOf(() => decodeCursor(c)).message.startsWith('cursor:')).toBe(true);
     }
+  });
+});
+
+describe('parseStreamQuery', () => {
+  it('makes every filter optional and keeps the ones given', () => {
+    expect(parseStreamQuery({}, OPTS)).toEqual({});
+    expect(parseStreamQuery({ device: 'press-07', sensor: 'temp_c', resolution: '1h' }, OPTS)).toEqual({
+      device: 'press-07',
+      sensor: 'temp_c',
+      resolution: { label: '1h', ms: 3_600_000 },
+    });
+    expect(parseStreamQuery({ sensor: 'temp_c' }, OPTS)).toEqual({ sensor: 'temp_c' });
+  });
+
+  const mistakes: Array<[string, Record<string, unknown>, string]> = [
+    ['device', { device: '' }, 'invalid_parameter'],
+    ['device', { device: 'has space' }, 'invalid_parameter'],
+    ['device', { device: ['a', 'b'] }, 'invalid_parameter'],
+    ['sensor', { sensor: '' }, 'invalid_parameter'],
+    ['sensor', { sensor: 'x'.repeat(65) }, 'invalid_parameter'],
+    ['resolution', { resolution: '5m' }, 'invalid_parameter'],
+    ['resolution', { resolution: '' }, 'invalid_parameter'],
+    ['from', { from: '2026-11-27' }, 'unknown_parameter'],
+    ['limit', { limit: '10' }, 'unknown_parameter'],
+  ];
+  it.each(mistakes)('%s at fault: %j', (name, query, code) => {
+    const err = errorOf(() => parseStreamQuery(query, OPTS));
+    expect(err.message.startsWith(`${name}:`), err.message).toBe(true);
+    expect(err.code).toBe(code);
   });
 });

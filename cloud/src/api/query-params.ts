@@ -1,4 +1,5 @@
-// Parsing of /api/v1/aggregates parameters into a typed query, with a 400-worthy message per mistake.
+// Parsing of /api/v1/aggregates and /api/v1/stream parameters into typed queries, with a 400-worthy message
+// per mistake; every message starts with the name of the parameter at fault.
 import { isValidName } from '@tidemark/proto';
 import type { Resolution } from '../aggregate/aggregator.js';
 
@@ -81,6 +82,50 @@ export function parseAggregateQuery(
   const cursor = single(query, 'cursor');
   if (cursor !== undefined) decodeCursor(cursor);
   return { device, sensor, resolution, from, to, limit, ...(cursor !== undefined ? { cursor } : {}) };
+}
+
+export interface StreamQuery {
+  /** Absent = every device. */
+  device?: string;
+  /** Absent = every sensor. */
+  sensor?: string;
+  /** Absent = every configured resolution. */
+  resolution?: Resolution;
+}
+
+const STREAM_KNOWN = ['device', 'sensor', 'resolution'];
+
+/** /api/v1/stream filters: each optional, but a given one must be valid (an empty value is a mistake, not "all"). */
+export function parseStreamQuery(query: Record<string, unknown>, opts: { resolutions: readonly Resolution[] }): StreamQuery {
+  for (const k of Object.keys(query)) {
+    if (!STREAM_KNOWN.includes(k)) throw new QueryError('unknown_parameter', `${k}: unknown parameter (expected ${STREAM_KNOWN.join(', ')})`);
+  }
+  const optional = (name: string, what: string): string | undefined => {
+    const v = single(query, name);
+    if (v === undefined) return undefined;
+    if (v === '') throw new QueryError('invalid_parameter', `${name}: empty; omit it to stream every ${what}`);
+    return v;
+  };
+  const out: StreamQuery = {};
+  const device = optional('device', 'device');
+  if (device !== undefined) {
+    if (!isValidName(device)) throw new QueryError('invalid_parameter', `device: "${device}" is not a valid device id`);
+    out.device = device;
+  }
+  const sensor = optional('sensor', 'sensor');
+  if (sensor !== undefined) {
+    if (!isValidName(sensor)) throw new QueryError('invalid_parameter', `sensor: "${sensor}" is not a valid sensor name`);
+    out.sensor = sensor;
+  }
+  const resLabel = optional('resolution', 'resolution');
+  if (resLabel !== undefined) {
+    const resolution = opts.resolutions.find((r) => r.label === resLabel);
+    if (!resolution) {
+      throw new QueryError('invalid_parameter', `resolution: "${resLabel}" is not configured (expected one of ${opts.resolutions.map((r) => r.label).join(', ')})`);
+    }
+    out.resolution = resolution;
+  }
+  return out;
 }
 
 /** Cursors are opaque to clients: base64url of the last returned bucket start. */

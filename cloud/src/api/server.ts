@@ -1,13 +1,19 @@
 // The HTTP query API (SPEC.md "HTTP API"). Every user input is validated here and answered with a 400
 // naming the parameter; a 500 means a bug or a storage failure, never a bad request.
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { PortInUseError, type Component, type Logger, type MetricsRegistry } from '@tidemark/shared';
 import type { AggregateStore } from '../aggregate/aggregate-store.js';
 import type { Resolution } from '../aggregate/aggregator.js';
-import { stddev } from '../aggregate/bucket-stats.js';
 import type { DeviceRegistry } from '../ingest/device-registry.js';
+import { toBucketItem } from './bucket-item.js';
+import { buildOpenApiDocument } from './openapi.js';
 import { decodeCursor, encodeCursor, parseAggregateQuery, QueryError } from './query-params.js';
+import { sendError } from './send-error.js';
+import { BucketUpdateHub, type BucketUpdateSource } from './stream-hub.js';
+import { registerStreamRoute, type StreamSettings } from './stream-route.js';
 import { authorize, type ApiToken } from './tokens.js';
+
+export { sendError };
 
 export interface ApiOptions {
   listen: { host: string; port: number };
@@ -23,11 +29,15 @@ export interface ApiOptions {
   tokens?: readonly ApiToken[];
   /** Readiness: true once every role in this process has started. */
   ready?: () => boolean;
+  /**
+   * Committed bucket updates for /api/v1/stream: the in-process Aggregator, or a StoreFollower in the
+   * api-only role. Absent: the stream answers 501.
+   */
+  updates?: BucketUpdateSource;
+  stream?: StreamSettings & { replayEvents?: number };
 }
 
-export function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply.code(status).send({ error: { code, message } });
-}
+const CLOSE_GRACE_MS = 1000;
 
 export function buildApi(opts: ApiOptions): FastifyInstance {
   const app = Fastify({ logger: false });
@@ -40,6 +50,15 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     return sendError(reply, status, status >= 500 ? 'internal' : (err.code ?? 'bad_request').toLowerCase(), err.message);
   });
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not_found', `no route for ${req.method} ${req.url.split('?')[0]}`));
+
+  // server.close() waits for every connection, and Node counts one that has not sent a request yet (fetch
+  // and browsers open them speculatively, e.g. after an aborted stream) as busy until headersTimeout (60 s).
+  // Requests in flight get a moment; then whatever is left is closed, so shutdown stays within its 10 s.
+  app.addHook('preClose', async () => {
+    const force = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+    force.unref();
+    app.server.once('close', () => clearTimeout(force));
+  });
 
   const tokens = opts.tokens;
   if (tokens) {
@@ -79,23 +98,8 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
       limit: q.limit + 1,
     });
     const page = rows.slice(0, q.limit);
-    const watermark = (await aggregates.watermark(q.device)) ?? -Infinity;
-    const items = page.map((b) => ({
-      device: b.device,
-      sensor: b.sensor,
-      resolution: b.resolution,
-      start: new Date(b.start).toISOString(),
-      count: b.stats.count,
-      sum: b.stats.sum,
-      min: b.stats.min,
-      max: b.stats.max,
-      avg: b.stats.mean,
-      stddev: stddev(b.stats),
-      first: b.stats.first,
-      last: b.stats.last,
-      final: watermark >= b.start + q.resolution.ms + opts.allowedLatenessMs,
-      revision: b.revision,
-    }));
+    const watermark = await aggregates.watermark(q.device);
+    const items = page.map((b) => toBucketItem(b, q.resolution.ms, watermark, opts.allowedLatenessMs));
     const next_cursor = rows.length > q.limit ? encodeCursor(page[page.length - 1]!.start) : null;
     return { items, next_cursor };
   });
@@ -108,6 +112,23 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     if (sensors.length === 0 && !devices.get(id)) return sendError(reply, 404, 'unknown_device', `device "${id}" is not known`);
     return { items: sensors };
   });
+
+  // One hub per app: close() detaches it (the Aggregator has no unsubscribe, so its listener goes quiet).
+  const hub = opts.updates
+    ? new BucketUpdateHub({
+        resolutions: opts.resolutions,
+        allowedLatenessMs: opts.allowedLatenessMs,
+        replayEvents: opts.stream?.replayEvents,
+        logger: opts.logger,
+      }).attach(opts.updates)
+    : undefined;
+  if (hub) app.addHook('onClose', async () => hub.close());
+  registerStreamRoute(app, { hub, resolutions: opts.resolutions, settings: opts.stream, metrics: opts.metrics, logger: opts.logger });
+
+  const openapi = JSON.stringify(
+    buildOpenApiDocument({ resolutions: opts.resolutions, maxPageSize: opts.maxPageSize, defaultLimit: Math.min(1000, opts.maxPageSize) }),
+  );
+  app.get('/api/v1/openapi.json', async (_req, reply) => reply.type('application/json; charset=utf-8').send(openapi));
 
   return app;
 }

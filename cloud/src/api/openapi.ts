@@ -1,0 +1,337 @@
+// The OpenAPI 3.1 description of the HTTP API, served at /api/v1/openapi.json. Written by hand as a typed
+// object (no generator dependency); a unit test checks that every route fastify serves is described here
+// and every described path is served. Limits and choices (resolutions, page size) come from the config,
+// so the document describes this deployment, not a generic one.
+import type { Resolution } from '../aggregate/aggregator.js';
+
+type JsonSchema = {
+  type?: string | string[];
+  format?: string;
+  pattern?: string;
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  enum?: readonly (string | number | boolean)[];
+  default?: unknown;
+  description?: string;
+  items?: JsonSchema;
+  properties?: Record<string, JsonSchema>;
+  required?: readonly string[];
+  additionalProperties?: boolean | JsonSchema;
+  $ref?: string;
+  examples?: readonly unknown[];
+};
+
+interface Parameter {
+  name: string;
+  in: 'query' | 'path' | 'header';
+  required?: boolean;
+  description: string;
+  schema: JsonSchema;
+}
+
+interface Response {
+  description: string;
+  headers?: Record<string, { description: string; schema: JsonSchema }>;
+  content?: Record<string, { schema: JsonSchema; example?: unknown }>;
+}
+
+interface Operation {
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  parameters?: Parameter[];
+  responses: Record<string, Response>;
+  /** Overrides the document's default (bearer); `[]` = open. */
+  security?: Record<string, string[]>[];
+}
+
+export interface OpenApiDocument {
+  openapi: '3.1.0';
+  info: { title: string; version: string; description: string };
+  servers?: { url: string }[];
+  security: Record<string, string[]>[];
+  tags: { name: string; description: string }[];
+  paths: Record<string, { get: Operation }>;
+  components: {
+    securitySchemes: Record<string, { type: 'http'; scheme: 'bearer'; description: string }>;
+    schemas: Record<string, JsonSchema>;
+  };
+}
+
+export interface OpenApiOptions {
+  resolutions: readonly Resolution[];
+  maxPageSize: number;
+  /** The default page size /api/v1/aggregates uses. */
+  defaultLimit: number;
+  version?: string;
+}
+
+const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: JsonSchema) => ({ 'application/json': { schema } });
+const nullable = (type: string, extra: JsonSchema = {}): JsonSchema => ({ type: [type, 'null'], ...extra });
+
+const errorResponse = (description: string): Response => ({ description, content: json(ref('Error')) });
+const unauthorized: Response = {
+  description: 'Missing or unknown bearer token (only when api.tokens_file is set).',
+  headers: { 'WWW-Authenticate': { description: 'Bearer realm="tidemark"', schema: { type: 'string' } } },
+  content: json(ref('Error')),
+};
+
+export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
+  const labels = opts.resolutions.map((r) => r.label);
+  const name = (what: string, required: boolean, description: string): Parameter => ({
+    name: what,
+    in: 'query',
+    required,
+    description,
+    schema: { type: 'string', pattern: NAME_PATTERN, minLength: 1, maxLength: 64 },
+  });
+  const resolution = (description: string, dflt?: string): Parameter => ({
+    name: 'resolution',
+    in: 'query',
+    required: false,
+    description,
+    schema: { type: 'string', enum: labels, ...(dflt !== undefined ? { default: dflt } : {}) },
+  });
+  const time = (what: 'from' | 'to', description: string): Parameter => ({
+    name: what,
+    in: 'query',
+    required: true,
+    description: `${description} ISO 8601: a date (2026-11-27) or a date-time with Z or an offset; a date-time without one is UTC.`,
+    schema: { type: 'string', format: 'date-time', examples: ['2026-11-27T10:00:00Z'] },
+  });
+
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Tidemark cloud API',
+      version: opts.version ?? '1',
+      description:
+        'Event-time aggregates of sensor telemetry. Times are ISO 8601 UTC in and out. Bad parameters are answered ' +
+        'with 400 and {"error":{"code","message"}}, the message starting with the name of the parameter at fault; ' +
+        'unknown parameters are refused.',
+    },
+    security: [{ bearerAuth: [] }],
+    tags: [
+      { name: 'aggregates', description: 'Windowed aggregates, queried and live' },
+      { name: 'devices', description: 'Devices and their sensors' },
+      { name: 'operations', description: 'Health, readiness, metrics, this document' },
+    ],
+    paths: {
+      '/api/v1/aggregates': {
+        get: {
+          operationId: 'getAggregates',
+          summary: 'Buckets of one sensor whose start lies in [from, to), oldest first',
+          description:
+            'Buckets are UTC-aligned [start, start+resolution). `final` is true once the device watermark passed ' +
+            'start + resolution + allowed_lateness; `revision` grows whenever a late reading changed the bucket.',
+          tags: ['aggregates'],
+          parameters: [
+            name('device', true, 'Device id.'),
+            name('sensor', true, 'Sensor name.'),
+            resolution('Bucket width; one of the configured resolutions.', labels[0]),
+            time('from', 'Inclusive lower bound on bucket start.'),
+            time('to', 'Exclusive upper bound on bucket start; must be after from.'),
+            {
+              name: 'limit',
+              in: 'query',
+              required: false,
+              description: 'Page size.',
+              schema: { type: 'integer', minimum: 1, maximum: opts.maxPageSize, default: opts.defaultLimit },
+            },
+            { name: 'cursor', in: 'query', required: false, description: 'The next_cursor of the previous page (opaque).', schema: { type: 'string' } },
+          ],
+          responses: {
+            '200': { description: 'One page of buckets.', content: json(ref('AggregatePage')) },
+            '400': errorResponse('A parameter is missing, malformed, unknown or out of range.'),
+            '401': unauthorized,
+          },
+        },
+      },
+      '/api/v1/stream': {
+        get: {
+          operationId: 'streamAggregates',
+          summary: 'Server-Sent Events of bucket updates as they commit',
+          description:
+            'Every committed bucket change matching the filters, as `event: bucket` with `id:` and `data:` holding one ' +
+            'BucketItem (the same object /api/v1/aggregates returns; the last event for a bucket is its current state). ' +
+            'After the buckets of a commit, `event: watermark` (StreamWatermark) tells that a device watermark advanced: ' +
+            'a bucket is final once watermark >= start + resolution + allowed_lateness, also when it did not change again. ' +
+            'Sensor and resolution filters narrow bucket events only. ' +
+            'Every filter is optional: no device = every device, no sensor = every sensor, no resolution = every ' +
+            'resolution. A `: ping` comment is sent every 15 s; `retry:` suggests the reconnect delay. On reconnect ' +
+            'with Last-Event-ID the missed events are replayed when the server still holds them; otherwise an ' +
+            '`event: reset` (data: {"reason"}) says updates may have been missed: re-read /api/v1/aggregates. A client ' +
+            'that does not read fast enough is disconnected (tidemark_cloud_stream_dropped_total).',
+          tags: ['aggregates'],
+          parameters: [
+            name('device', false, 'Only this device.'),
+            name('sensor', false, 'Only this sensor.'),
+            resolution('Only this resolution.'),
+            { name: 'Last-Event-ID', in: 'header', required: false, description: 'The id of the last event received (sent by EventSource on reconnect).', schema: { type: 'string' } },
+          ],
+          responses: {
+            '200': {
+              description:
+                'An endless text/event-stream. `event: bucket` carries a BucketItem as JSON, `event: watermark` a StreamWatermark, `event: reset` a StreamReset.',
+              content: { 'text/event-stream': { schema: { type: 'string' }, example: 'event: bucket\nid: 5f3a9c01-42\ndata: {"device":"press-07",…}\n\n' } },
+            },
+            '400': errorResponse('A filter is malformed or unknown.'),
+            '401': unauthorized,
+            '501': errorResponse('This process has no source of live updates.'),
+          },
+        },
+      },
+      '/api/v1/devices': {
+        get: {
+          operationId: 'listDevices',
+          summary: 'Every known device with its last status',
+          tags: ['devices'],
+          responses: {
+            '200': { description: 'Devices, ordered by id.', content: json({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('Device') } } }) },
+            '401': unauthorized,
+          },
+        },
+      },
+      '/api/v1/devices/{id}/sensors': {
+        get: {
+          operationId: 'listSensors',
+          summary: 'The sensors seen from one device',
+          tags: ['devices'],
+          parameters: [{ name: 'id', in: 'path', required: true, description: 'Device id.', schema: { type: 'string', pattern: NAME_PATTERN } }],
+          responses: {
+            '200': { description: 'Sensors, ordered by name.', content: json({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('Sensor') } } }) },
+            '401': unauthorized,
+            '404': errorResponse('The device is not known.'),
+          },
+        },
+      },
+      '/api/v1/openapi.json': {
+        get: {
+          operationId: 'getOpenApi',
+          summary: 'This document',
+          tags: ['operations'],
+          responses: { '200': { description: 'OpenAPI 3.1 document.', content: json({ type: 'object' }) }, '401': unauthorized },
+        },
+      },
+      '/healthz': {
+        get: {
+          operationId: 'getHealth',
+          summary: 'Liveness (never needs a token)',
+          tags: ['operations'],
+          security: [],
+          responses: { '200': { description: 'The process serves requests.', content: json(statusSchema(['ok'])) } },
+        },
+      },
+      '/readyz': {
+        get: {
+          operationId: 'getReadiness',
+          summary: 'Readiness: every role in this process has started (never needs a token)',
+          tags: ['operations'],
+          security: [],
+          responses: {
+            '200': { description: 'Ready.', content: json(statusSchema(['ready'])) },
+            '503': { description: 'Still starting, or stopping.', content: json(statusSchema(['starting'])) },
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          operationId: 'getMetrics',
+          summary: 'Prometheus metrics (tidemark_cloud_*)',
+          tags: ['operations'],
+          responses: { '200': { description: 'Prometheus text exposition format.', content: { 'text/plain': { schema: { type: 'string' } } } }, '401': unauthorized },
+        },
+      },
+    },
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', description: 'A token from api.tokens_file. Not required when the API runs without tokens.' },
+      },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['code', 'message'],
+              properties: {
+                code: { type: 'string', description: 'Stable code, e.g. missing_parameter, invalid_parameter, unknown_parameter, unauthorized, not_found, unknown_device.' },
+                message: { type: 'string', description: 'For parameter errors, starts with the parameter name.' },
+              },
+            },
+          },
+        },
+        BucketItem: {
+          type: 'object',
+          required: ['device', 'sensor', 'resolution', 'start', 'count', 'sum', 'min', 'max', 'avg', 'stddev', 'first', 'last', 'final', 'revision'],
+          properties: {
+            device: { type: 'string', pattern: NAME_PATTERN },
+            sensor: { type: 'string', pattern: NAME_PATTERN },
+            resolution: { type: 'string', enum: labels },
+            start: { type: 'string', format: 'date-time', description: 'UTC-aligned bucket start.' },
+            count: { type: 'integer', minimum: 1 },
+            sum: { type: 'number' },
+            min: { type: 'number' },
+            max: { type: 'number' },
+            avg: { type: 'number' },
+            stddev: { type: 'number', minimum: 0, description: 'Population standard deviation.' },
+            first: { type: 'number', description: 'Value of the earliest reading by event time.' },
+            last: { type: 'number', description: 'Value of the latest reading by event time.' },
+            final: { type: 'boolean', description: 'The device watermark passed start + resolution + allowed_lateness.' },
+            revision: { type: 'integer', minimum: 0, description: 'Times a late reading changed the bucket after it was final.' },
+          },
+        },
+        AggregatePage: {
+          type: 'object',
+          required: ['items', 'next_cursor'],
+          properties: { items: { type: 'array', items: ref('BucketItem') }, next_cursor: nullable('string', { description: 'Pass as cursor for the next page; null on the last.' }) },
+        },
+        StreamWatermark: {
+          type: 'object',
+          required: ['device', 'watermark', 'allowed_lateness_ms'],
+          properties: {
+            device: { type: 'string', pattern: NAME_PATTERN },
+            watermark: { type: 'string', format: 'date-time', description: 'The highest trusted event time aggregated from the device.' },
+            allowed_lateness_ms: { type: 'integer', minimum: 0 },
+          },
+        },
+        StreamReset: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } },
+        Device: {
+          type: 'object',
+          required: ['id', 'online', 'last_seen', 'backlog_readings', 'oldest_buffered_time', 'clock_synced', 'agent_version', 'batches', 'readings'],
+          properties: {
+            id: { type: 'string', pattern: NAME_PATTERN },
+            online: { type: 'boolean' },
+            last_seen: nullable('string', { format: 'date-time' }),
+            backlog_readings: nullable('integer', { description: 'Readings buffered at the edge, as last reported.' }),
+            oldest_buffered_time: nullable('string', { format: 'date-time' }),
+            clock_synced: nullable('boolean'),
+            agent_version: nullable('string'),
+            batches: { type: 'integer', minimum: 0 },
+            readings: { type: 'integer', minimum: 0 },
+          },
+        },
+        Sensor: {
+          type: 'object',
+          required: ['name', 'first_seen', 'last_seen', 'readings'],
+          properties: {
+            name: { type: 'string', pattern: NAME_PATTERN },
+            first_seen: { type: 'string', format: 'date-time' },
+            last_seen: { type: 'string', format: 'date-time' },
+            readings: { type: 'integer', minimum: 0, description: 'Readings aggregated.' },
+          },
+        },
+      },
+    },
+  };
+}
+
+function statusSchema(values: string[]): JsonSchema {
+  return { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: values } } };
+}

@@ -1,0 +1,146 @@
+// Live bucket updates for an API process without an aggregator (`--role api`). The aggregator commits its
+// buckets and its stream offset in one transaction, so when the aggregate store's checkpoint moves from A
+// to B, the stream records [A, B) are exactly what was folded in between: decoding them names every bucket
+// that changed, and their committed state is read back from the aggregate store. Updates are published
+// through the same listener interface the Aggregator offers, so the stream route cannot tell the two apart.
+//
+// A bucket read back may already hold a later commit's state (the reads are not one snapshot); a later
+// poll then publishes it again. Clients see every changed bucket, each state at least as new as the
+// previous event for it, never an older one. If records were trimmed before they could be read, or the
+// aggregates were rebuilt (checkpoint went back), the follower reports a gap instead of guessing.
+import { decodeBatch } from '@tidemark/proto';
+import type { Component, Logger } from '@tidemark/shared';
+import { bucketKey, type AggregateStore, type BucketKey } from '../aggregate/aggregate-store.js';
+import type { BucketUpdateListener, Resolution } from '../aggregate/aggregator.js';
+import { bucketStart } from '../aggregate/bucket-stats.js';
+import type { StreamRecord, StreamStore } from '../store/stream-store.js';
+import type { BucketUpdateSource } from './stream-hub.js';
+
+export interface StoreFollowerOptions {
+  resolutions: readonly Resolution[];
+  /** As the aggregator's: readings stamped further ahead of their batch's receipt were not aggregated. */
+  maxFutureSkewMs: number;
+  /** Checkpoint poll interval. Default 250 ms. */
+  pollMs?: number;
+  /** Stream records read per step. Default 500. */
+  chunkRecords?: number;
+}
+
+export class StoreFollower implements Component, BucketUpdateSource {
+  readonly name = 'stream-follower';
+  private offset: number | undefined;
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<unknown> | undefined;
+  private readonly listeners: BucketUpdateListener[] = [];
+  private readonly gapListeners: ((reason: string) => void)[] = [];
+  private wanted: () => boolean = () => true;
+
+  constructor(
+    private readonly stream: StreamStore,
+    private readonly aggregates: AggregateStore,
+    private readonly opts: StoreFollowerOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  onUpdate(listener: BucketUpdateListener): void {
+    this.listeners.push(listener);
+  }
+
+  onGap(listener: (reason: string) => void): void {
+    this.gapListeners.push(listener);
+  }
+
+  /** While nobody wants updates, the follower only tracks the checkpoint and decodes nothing. */
+  setDemand(wanted: () => boolean): void {
+    this.wanted = wanted;
+  }
+
+  async start(): Promise<void> {
+    // Live only: what was committed before this process started is in /api/v1/aggregates.
+    this.offset = await this.aggregates.checkpoint();
+    this.running = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.inFlight = this.poll()
+        .catch((err: unknown) => this.logger.error({ err }, 'following the aggregate store failed; retrying'))
+        .finally(() => this.schedule());
+    }, this.opts.pollMs ?? 250);
+  }
+
+  /** Publishes what the aggregator committed since the last poll; returns the stream records covered. */
+  async poll(): Promise<number> {
+    let offset = this.offset ?? (await this.aggregates.checkpoint());
+    const target = await this.aggregates.checkpoint();
+    if (target < offset) {
+      this.offset = target;
+      this.emitGap('the aggregates were rebuilt (checkpoint moved back); re-read them');
+      return 0;
+    }
+    if (offset < target && !this.wanted()) {
+      this.offset = target;
+      return 0;
+    }
+    let covered = 0;
+    while (offset < target) {
+      const chunk = await this.stream.read(offset, Math.min(this.opts.chunkRecords ?? 500, target - offset));
+      const records = chunk.filter((r) => r.offset < target);
+      const first = records[0];
+      if (!first || first.offset > offset) {
+        this.emitGap('stream records were trimmed before the API could read them; updates were missed');
+        if (!first) {
+          offset = target;
+          break;
+        }
+      }
+      await this.publish(records);
+      offset = records[records.length - 1]!.offset + 1;
+      this.offset = offset;
+      covered += records.length;
+    }
+    this.offset = offset;
+    return covered;
+  }
+
+  private async publish(records: readonly StreamRecord[]): Promise<void> {
+    const { resolutions, maxFutureSkewMs } = this.opts;
+    const keys = new Map<string, BucketKey>();
+    const devices = new Set<string>();
+    for (const record of records) {
+      let batch;
+      try {
+        batch = decodeBatch(record.payload, { validate: false });
+      } catch {
+        continue; // the aggregator skipped it too
+      }
+      if (!batch.clock.synced) continue;
+      for (const r of batch.readings) {
+        if (r.ts > record.receivedMs + maxFutureSkewMs) continue;
+        devices.add(batch.deviceId);
+        for (const res of resolutions) {
+          const k = { device: batch.deviceId, sensor: r.sensor, resolution: res.label, start: bucketStart(r.ts, res.ms) };
+          keys.set(bucketKey(k), k);
+        }
+      }
+    }
+    if (keys.size === 0) return;
+    const buckets = [...(await this.aggregates.getBuckets([...keys.values()])).values()];
+    const watermarks = await this.aggregates.getWatermarks([...devices]);
+    if (buckets.length > 0) for (const l of this.listeners) l(buckets, watermarks);
+  }
+
+  private emitGap(reason: string): void {
+    this.logger.warn({ reason }, 'live stream gap');
+    for (const l of this.gapListeners) l(reason);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    await this.inFlight;
+  }
+}
