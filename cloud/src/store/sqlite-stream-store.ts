@@ -58,11 +58,21 @@ export class SqliteStreamStore implements StreamStore {
         db.pragma('synchronous = FULL');
       }
       db.pragma('busy_timeout = 5000');
-      const version = db.pragma('user_version', { simple: true }) as number;
+      let version = db.pragma('user_version', { simple: true }) as number;
       if (version === 0 && !this.opts.readonly) {
-        db.exec(SCHEMA);
-        db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      } else if (version !== SCHEMA_VERSION) {
+        // Roles in separate processes may start at the same instant on a fresh data_dir: take the write lock
+        // first, look again, and create the schema once, atomically.
+        version = db
+          .transaction(() => {
+            const now = db.pragma('user_version', { simple: true }) as number;
+            if (now !== 0) return now;
+            db.exec(SCHEMA);
+            db.pragma(`user_version = ${SCHEMA_VERSION}`);
+            return SCHEMA_VERSION;
+          })
+          .immediate();
+      }
+      if (version !== SCHEMA_VERSION) {
         throw new StorageError(`${this.opts.path}: stream schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);
       }
       this.db = db;
