@@ -11,23 +11,8 @@ import { makeGenerator, mulberry32 } from '../edge/src/sources/simulated/shapes.
 import { getJson } from './support/cli.js';
 import { fetchBuckets, setupCloud, setupEdge, waitForAggregated, type BrokerMode } from './support/pipeline.js';
 import { readStream } from './support/stream-check.js';
+import type { BucketItem as Bucket } from '@tidemark/cloud';
 
-interface Bucket {
-  device: string;
-  sensor: string;
-  resolution: string;
-  start: string;
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  avg: number;
-  stddev: number;
-  first: number;
-  last: number;
-  final: boolean;
-  revision: number;
-}
 
 const SENSOR = { name: 'temp_c', shape: 'sine', min: 20, max: 80, period_s: 30, decimals: 2 } as const;
 const RATE_HZ = 20; // 50 ms ticks

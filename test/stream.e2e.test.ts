@@ -8,23 +8,8 @@ import { SseClient } from '../cloud/src/api/testing/sse-client.js';
 import { CLOUD_BIN, startCli } from './support/cli.js';
 import { fetchBuckets, setupCloud, setupEdge, waitForAggregated, type CloudSetup } from './support/pipeline.js';
 import { readStream } from './support/stream-check.js';
+import type { BucketItem as Bucket } from '@tidemark/cloud';
 
-interface Bucket {
-  device: string;
-  sensor: string;
-  resolution: string;
-  start: string;
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  avg: number;
-  stddev: number;
-  first: number;
-  last: number;
-  final: boolean;
-  revision: number;
-}
 
 const DEVICE = 'gw-stream';
 const SENSORS = [

@@ -7,3 +7,4 @@ export { SqliteAggregateStore } from './aggregate/sqlite-aggregate-store.js';
 export { Aggregator } from './aggregate/aggregator.js';
 export { addDevice, hashPassword, verifyPassword } from './broker/device-auth.js';
 export { main } from './cli.js';
+export type { BucketItem } from './api/bucket-item.js';

@@ -1,5 +1,6 @@
 // `tidemark-cloud query`: fetches every page of /api/v1/aggregates and prints table, csv or json.
 import { ConfigError, parseDuration } from '@tidemark/shared';
+import type { BucketItem } from './api/bucket-item.js';
 
 export interface QueryCommandOptions {
   url: string;
@@ -13,22 +14,7 @@ export interface QueryCommandOptions {
   format: 'table' | 'csv' | 'json';
 }
 
-interface Item {
-  device: string;
-  sensor: string;
-  resolution: string;
-  start: string;
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  avg: number;
-  stddev: number;
-  first: number;
-  last: number;
-  final: boolean;
-  revision: number;
-}
+type Item = BucketItem;
 
 const COLUMNS = ['start', 'count', 'min', 'max', 'avg', 'stddev', 'sum', 'first', 'last', 'final', 'revision'] as const;
 

@@ -3,10 +3,9 @@
 // (docs/external-broker.md); ingest still checks that the payload's device equals the topic's.
 // A persistent session (clean: false, fixed client id) makes the broker queue batches while the collector
 // restarts; anything beyond the broker's queue limit is simply resent by devices, which never got an ack.
-import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { topics } from '@tidemark/proto';
-import { NotConnectedError, type Logger, type MetricsRegistry } from '@tidemark/shared';
+import { clientTlsOptions, NotConnectedError, type Logger, type MetricsRegistry } from '@tidemark/shared';
 import type { ExternalBrokerConfig } from '../config.js';
 import type { MessageBus, MessageHandler } from './message-bus.js';
 
@@ -47,14 +46,7 @@ export class ExternalBus implements MessageBus {
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
       resubscribe: true,
-      ...(tls
-        ? {
-            ca: tls.ca ? readFileSync(tls.ca) : undefined,
-            cert: tls.cert ? readFileSync(tls.cert) : undefined,
-            key: tls.key ? readFileSync(tls.key) : undefined,
-            rejectUnauthorized: tls.reject_unauthorized,
-          }
-        : {}),
+      ...clientTlsOptions(tls),
     };
     const client = connect(this.cfg.url, options);
     this.client = client;

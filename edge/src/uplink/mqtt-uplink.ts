@@ -1,10 +1,9 @@
 // The MQTT link to the collector: connect (client id = username = device id), a retained status message
 // and a will that says offline, the ack subscription, QoS 1 publishes, and reconnect with exponential
 // backoff and full jitter. It knows nothing about batches' lifecycle: the sender owns that.
-import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { topics } from '@tidemark/proto';
-import { NotConnectedError, type Component, type Logger } from '@tidemark/shared';
+import { clientTlsOptions, NotConnectedError, type Component, type Logger } from '@tidemark/shared';
 import type { EdgeConfig } from '../config.js';
 
 const STOP_STATUS_TIMEOUT_MS = 2000;
@@ -71,14 +70,7 @@ export class MqttUplink implements Component {
         qos: 1,
         retain: true,
       },
-      ...(tls
-        ? {
-            ca: tls.ca ? readFileSync(tls.ca) : undefined,
-            cert: tls.cert ? readFileSync(tls.cert) : undefined,
-            key: tls.key ? readFileSync(tls.key) : undefined,
-            rejectUnauthorized: tls.reject_unauthorized,
-          }
-        : {}),
+      ...clientTlsOptions(tls),
     };
     const client = connect(this.cfg.url, options);
     this.client = client;
