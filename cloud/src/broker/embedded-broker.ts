@@ -101,7 +101,10 @@ export class EmbeddedBroker implements MessageBus {
     const deliver = (handler: () => MessageHandler) => (packet: { topic: string; payload: Buffer | string }, cb: () => void) => {
       const t = topics.parse(packet.topic);
       if (t) handler()(t.device, typeof packet.payload === 'string' ? Buffer.from(packet.payload) : new Uint8Array(packet.payload));
-      cb();
+      // Never synchronously: once aedes' emitter has queued messages (its concurrency limit is taken by QoS 1
+      // acks on their way to devices), each callback starts the next queued message on the same stack, and a
+      // burst of a few thousand batches overflowed it and crashed the collector (mcollina/mqemitter#204).
+      process.nextTick(cb);
     };
     await new Promise<void>((resolve) => aedes.subscribe(`${topics.ROOT}/+/batch`, deliver(() => this.batchHandler), resolve));
     await new Promise<void>((resolve) => aedes.subscribe(`${topics.ROOT}/+/status`, deliver(() => this.statusHandler), resolve));
