@@ -34,6 +34,19 @@ export interface AggregatorOptions {
   bucketsFrom?: number;
 }
 
+/** Per batch and sensor: the bucket each resolution last folded into (see fold). */
+interface HotSensor {
+  starts: number[];
+  records: BucketRecord[];
+  late: boolean[];
+  /** This sensor's entry in the chunk's catalogue delta, once a reading of it was aggregated. */
+  catalogue: SensorDelta | undefined;
+}
+
+function hotSensor(resolutions: number): HotSensor {
+  return { starts: new Array<number>(resolutions).fill(NaN), records: new Array<BucketRecord>(resolutions), late: new Array<boolean>(resolutions).fill(false), catalogue: undefined };
+}
+
 export type BucketUpdateListener = (updates: readonly BucketRecord[], watermarks: ReadonlyMap<string, number>) => void;
 
 export class Aggregator implements Component {
@@ -138,16 +151,26 @@ export class Aggregator implements Component {
       }
     });
 
-    // Load every bucket and watermark this chunk touches.
+    // Load every bucket and watermark this chunk touches. Readings of a sensor come in time order, so most
+    // fall in the bucket of the one before: only a change of bucket start costs a key.
     const keys = new Map<string, BucketKey>();
     const devices = new Set<string>();
+    const nres = resolutions.length;
     for (const { batch } of decoded) {
       if (!batch) continue;
       devices.add(batch.deviceId);
+      const lastStarts = new Map<string, number[]>();
       for (const r of batch.readings) {
         if (this.opts.bucketsFrom !== undefined && r.ts < this.opts.bucketsFrom) continue;
-        for (const res of resolutions) {
-          const k = { device: batch.deviceId, sensor: r.sensor, resolution: res.label, start: bucketStart(r.ts, res.ms) };
+        let last = lastStarts.get(r.sensor);
+        if (!last) lastStarts.set(r.sensor, (last = new Array<number>(nres).fill(NaN)));
+        for (let i = 0; i < nres; i++) {
+          const res = resolutions[i]!;
+          // Inside the previous bucket (starts are aligned, so this is bucketStart(ts) === that start).
+          if (r.ts >= last[i]! && r.ts < last[i]! + res.ms) continue;
+          const start = bucketStart(r.ts, res.ms);
+          last[i] = start;
+          const k = { device: batch.deviceId, sensor: r.sensor, resolution: res.label, start };
           keys.set(bucketKey(k), k);
         }
       }
@@ -175,38 +198,58 @@ export class Aggregator implements Component {
       const wmBefore = watermarks.get(device) ?? -Infinity;
       let wmAfter = wmBefore;
       const revised = new Set<string>();
+      // Per sensor, the bucket each resolution last folded into in this batch. A bucket record, once
+      // touched, is the one object in `dirty` for its key, and whether it is late depends only on its start
+      // and wmBefore (fixed for the batch), so a reading landing in the same bucket can skip the key lookup
+      // and the revision check: same record, same lateness, revision already bumped for this batch.
+      const hot = new Map<string, HotSensor>();
       for (const r of batch.readings) {
         if (r.ts > record.receivedMs + maxFutureSkewMs) {
           skip('future_timestamp', 1);
           continue;
         }
+        let h = hot.get(r.sensor);
+        if (!h) hot.set(r.sensor, (h = hotSensor(nres)));
         let wasLate = false;
         const foldBuckets = this.opts.bucketsFrom === undefined || r.ts >= this.opts.bucketsFrom;
-        for (const res of foldBuckets ? resolutions : []) {
-          const start = bucketStart(r.ts, res.ms);
-          const key = bucketKey({ device, sensor: r.sensor, resolution: res.label, start });
-          let b = dirty.get(key) ?? buckets.get(key);
-          if (!b) b = { device, sensor: r.sensor, resolution: res.label, start, stats: emptyStats(), revision: 0 };
-          if (wmBefore >= start + res.ms + allowedLatenessMs) {
-            wasLate = true;
-            if (!revised.has(key)) {
-              revised.add(key);
-              b.revision += 1;
+        for (let i = 0; foldBuckets && i < nres; i++) {
+          const res = resolutions[i]!;
+          let b: BucketRecord;
+          if (r.ts >= h.starts[i]! && r.ts < h.starts[i]! + res.ms) {
+            b = h.records[i]!;
+            if (h.late[i]) wasLate = true;
+          } else {
+            const start = bucketStart(r.ts, res.ms);
+            const key = bucketKey({ device, sensor: r.sensor, resolution: res.label, start });
+            b = dirty.get(key) ?? buckets.get(key) ?? { device, sensor: r.sensor, resolution: res.label, start, stats: emptyStats(), revision: 0 };
+            const isLate = wmBefore >= start + res.ms + allowedLatenessMs;
+            if (isLate) {
+              wasLate = true;
+              if (!revised.has(key)) {
+                revised.add(key);
+                b.revision += 1;
+              }
             }
+            dirty.set(key, b);
+            h.starts[i] = start;
+            h.records[i] = b;
+            h.late[i] = isLate;
           }
           addValue(b.stats, r.ts, r.value);
-          dirty.set(key, b);
         }
         if (wasLate) late += 1;
         aggregated += 1;
         if (r.ts > wmAfter) wmAfter = r.ts;
-        const sk = `${device}\u0000${r.sensor}`;
-        const s = sensors.get(sk);
-        if (s) {
-          s.firstTs = Math.min(s.firstTs, r.ts);
-          s.lastTs = Math.max(s.lastTs, r.ts);
-          s.readings += 1;
-        } else sensors.set(sk, { device, sensor: r.sensor, firstTs: r.ts, lastTs: r.ts, readings: 1 });
+        let s = h.catalogue;
+        if (!s) {
+          const sk = `${device}\u0000${r.sensor}`;
+          s = sensors.get(sk);
+          if (!s) sensors.set(sk, (s = { device, sensor: r.sensor, firstTs: r.ts, lastTs: r.ts, readings: 0 }));
+          h.catalogue = s;
+        }
+        s.firstTs = Math.min(s.firstTs, r.ts);
+        s.lastTs = Math.max(s.lastTs, r.ts);
+        s.readings += 1;
       }
       if (wmAfter > wmBefore) watermarks.set(device, wmAfter);
     }

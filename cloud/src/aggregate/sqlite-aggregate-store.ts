@@ -51,34 +51,13 @@ CREATE TABLE checkpoint (
 INSERT INTO checkpoint(id, offset) VALUES (1, 1);
 `;
 
-interface BucketRow {
-  device: string;
-  sensor: string;
-  resolution: string;
-  start: number;
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  mean: number;
-  m2: number;
-  first_ts: number;
-  first: number;
-  last_ts: number;
-  last: number;
-  revision: number;
-}
+const KEYS_PER_LOAD = 10_000;
 
-function toRecord(r: BucketRow): BucketRecord {
-  return {
-    device: r.device,
-    sensor: r.sensor,
-    resolution: r.resolution,
-    start: r.start,
-    revision: r.revision,
-    stats: { count: r.count, sum: r.sum, min: r.min, max: r.max, mean: r.mean, m2: r.m2, firstTs: r.first_ts, first: r.first, lastTs: r.last_ts, last: r.last },
-  };
-}
+/** getBuckets' columns: the table's, in order. */
+type BucketTuple = [device: string, sensor: string, resolution: string, ...rest: QueryRow];
+
+/** queryBuckets' columns: start, count, sum, min, max, mean, m2, first_ts, first, last_ts, last, revision. */
+type QueryRow = [number, number, number, number, number, number, number, number, number, number, number, number];
 
 export class SqliteAggregateStore implements AggregateStore {
   readonly name = 'aggregate-store';
@@ -112,12 +91,19 @@ export class SqliteAggregateStore implements AggregateStore {
     return {
       checkpoint: db.prepare<[], { offset: number }>('SELECT offset FROM checkpoint WHERE id = 1'),
       setCheckpoint: db.prepare('UPDATE checkpoint SET offset = ? WHERE id = 1'),
-      getBucket: db.prepare<[string, string, string, number], BucketRow>(
-        'SELECT * FROM buckets WHERE device = ? AND sensor = ? AND resolution = ? AND start = ?',
-      ),
+      // Every key of a chunk in one statement (a JSON array of [device, sensor, resolution, start]; strings and
+      // integers only, so nothing is lost on the way), each a primary-key lookup: one call instead of one per
+      // key, which was most of the cost of loading (mostly absent) buckets.
+      getBuckets: db
+        .prepare<[string], BucketTuple>(
+          `SELECT b.device, b.sensor, b.resolution, b.start, b.count, b.sum, b.min, b.max, b.mean, b.m2, b.first_ts, b.first, b.last_ts, b.last, b.revision
+           FROM json_each(?) AS k CROSS JOIN buckets AS b
+           WHERE b.device = k.value ->> 0 AND b.sensor = k.value ->> 1 AND b.resolution = k.value ->> 2 AND b.start = k.value ->> 3`,
+        )
+        .raw(true),
       putBucket: db.prepare(
         `INSERT INTO buckets(device, sensor, resolution, start, count, sum, min, max, mean, m2, first_ts, first, last_ts, last, revision)
-         VALUES (@device, @sensor, @resolution, @start, @count, @sum, @min, @max, @mean, @m2, @firstTs, @first, @lastTs, @last, @revision)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(device, sensor, resolution, start) DO UPDATE SET count = excluded.count, sum = excluded.sum, min = excluded.min,
            max = excluded.max, mean = excluded.mean, m2 = excluded.m2, first_ts = excluded.first_ts, first = excluded.first,
            last_ts = excluded.last_ts, last = excluded.last, revision = excluded.revision`,
@@ -134,9 +120,15 @@ export class SqliteAggregateStore implements AggregateStore {
       addUnaggregated: db.prepare(
         'INSERT INTO unaggregated(reason, readings) VALUES (?, ?) ON CONFLICT(reason) DO UPDATE SET readings = readings + excluded.readings',
       ),
-      query: db.prepare<[string, string, string, number, number, number], BucketRow>(
-        'SELECT * FROM buckets WHERE device = ? AND sensor = ? AND resolution = ? AND start >= ? AND start < ? ORDER BY start LIMIT ?',
-      ),
+      // Rows as arrays, without the key columns (the query's own parameters): better-sqlite3 builds a row
+      // object by creating every column name again, which cost more than the index scan itself for a day of
+      // 1-minute buckets (scripts/bench/aggregate.bench.ts).
+      query: db
+        .prepare<[string, string, string, number, number, number], QueryRow>(
+          `SELECT start, count, sum, min, max, mean, m2, first_ts, first, last_ts, last, revision FROM buckets
+           WHERE device = ? AND sensor = ? AND resolution = ? AND start >= ? AND start < ? ORDER BY start LIMIT ?`,
+        )
+        .raw(true),
       sensors: db.prepare<[string], { sensor: string; first_ts: number; last_ts: number; readings: number }>(
         'SELECT sensor, first_ts, last_ts, readings FROM sensors WHERE device = ? ORDER BY sensor',
       ),
@@ -155,9 +147,20 @@ export class SqliteAggregateStore implements AggregateStore {
 
   async getBuckets(keys: readonly BucketKey[]): Promise<Map<string, BucketRecord>> {
     const out = new Map<string, BucketRecord>();
-    for (const k of keys) {
-      const row = this.s.getBucket.get(k.device, k.sensor, k.resolution, k.start);
-      if (row) out.set(bucketKey(k), toRecord(row));
+    // In slices, so a chunk of sparse readings (a key per reading) never builds one huge JSON text.
+    for (let i = 0; i < keys.length; i += KEYS_PER_LOAD) {
+      const slice = keys.slice(i, i + KEYS_PER_LOAD).map((k) => [k.device, k.sensor, k.resolution, k.start]);
+      for (const x of this.s.getBuckets.all(JSON.stringify(slice))) {
+        const r: BucketRecord = {
+          device: x[0],
+          sensor: x[1],
+          resolution: x[2],
+          start: x[3],
+          revision: x[14],
+          stats: { count: x[4], sum: x[5], min: x[6], max: x[7], mean: x[8], m2: x[9], firstTs: x[10], first: x[11], lastTs: x[12], last: x[13] },
+        };
+        out.set(bucketKey(r), r);
+      }
     }
     return out;
   }
@@ -176,7 +179,10 @@ export class SqliteAggregateStore implements AggregateStore {
     if (!db) throw new StorageError('aggregate store is not started');
     const s = this.s;
     db.transaction(() => {
-      for (const b of c.buckets) s.putBucket.run({ device: b.device, sensor: b.sensor, resolution: b.resolution, start: b.start, revision: b.revision, ...b.stats });
+      for (const b of c.buckets) {
+        const x = b.stats;
+        s.putBucket.run(b.device, b.sensor, b.resolution, b.start, x.count, x.sum, x.min, x.max, x.mean, x.m2, x.firstTs, x.first, x.lastTs, x.last, b.revision);
+      }
       for (const [device, wm] of c.watermarks) s.putWatermark.run(device, wm);
       for (const x of c.sensors) s.putSensor.run(x.device, x.sensor, x.firstTs, x.lastTs, x.readings);
       for (const [reason, n] of c.unaggregated) s.addUnaggregated.run(reason, n);
@@ -186,7 +192,20 @@ export class SqliteAggregateStore implements AggregateStore {
 
   async queryBuckets(q: BucketQuery): Promise<BucketRecord[]> {
     const from = q.after !== undefined ? Math.max(q.from, q.after + 1) : q.from;
-    return this.s.query.all(q.device, q.sensor, q.resolution, from, q.to, q.limit).map(toRecord);
+    const rows = this.s.query.all(q.device, q.sensor, q.resolution, from, q.to, q.limit);
+    const out = new Array<BucketRecord>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      out[i] = {
+        device: q.device,
+        sensor: q.sensor,
+        resolution: q.resolution,
+        start: r[0],
+        revision: r[11],
+        stats: { count: r[1], sum: r[2], min: r[3], max: r[4], mean: r[5], m2: r[6], firstTs: r[7], first: r[8], lastTs: r[9], last: r[10] },
+      };
+    }
+    return out;
   }
 
   async watermark(device: string): Promise<number | undefined> {
