@@ -9,20 +9,8 @@ import { openPtyPair, requireTool, useProcessReaper, waitFor } from '@tidemark/s
 import { CLOUD_BIN, runCli } from './support/cli.js';
 import { fetchBuckets, setupCloud, setupEdge, waitForAggregated } from './support/pipeline.js';
 import { readStream } from './support/stream-check.js';
+import type { BucketItem as Bucket } from '@tidemark/cloud';
 
-interface Bucket {
-  start: string;
-  count: number;
-  sum: number;
-  min: number;
-  max: number;
-  avg: number;
-  stddev: number;
-  first: number;
-  last: number;
-  final: boolean;
-  revision: number;
-}
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
