@@ -65,6 +65,8 @@ export interface AggregateStore extends Component {
   watermark(device: string): Promise<number | undefined>;
   sensors(device: string): Promise<SensorRow[]>;
   unaggregated(): Promise<Record<string, number>>;
+  /** Retention: deletes the buckets of `resolution` that start before `startBefore`; returns how many. */
+  deleteBucketsBefore(resolution: string, startBefore: number): Promise<number>;
 }
 
 export function bucketKey(k: BucketKey): string {

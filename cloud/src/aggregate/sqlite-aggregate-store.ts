@@ -133,6 +133,8 @@ export class SqliteAggregateStore implements AggregateStore {
         'SELECT sensor, first_ts, last_ts, readings FROM sensors WHERE device = ? ORDER BY sensor',
       ),
       unaggregated: db.prepare<[], { reason: string; readings: number }>('SELECT reason, readings FROM unaggregated ORDER BY reason'),
+      // The primary key leads with device, so this scans the table: fine for a background task run rarely.
+      deleteBefore: db.prepare<[string, number]>('DELETE FROM buckets WHERE resolution = ? AND start < ?'),
     };
   }
 
@@ -223,6 +225,10 @@ export class SqliteAggregateStore implements AggregateStore {
 
   async unaggregated(): Promise<Record<string, number>> {
     return Object.fromEntries(this.s.unaggregated.all().map((r) => [r.reason, r.readings]));
+  }
+
+  async deleteBucketsBefore(resolution: string, startBefore: number): Promise<number> {
+    return this.s.deleteBefore.run(resolution, startBefore).changes;
   }
 
   /** Replay --from: copies another store's buckets that start before `boundary` into this one. */
