@@ -126,7 +126,12 @@ export class Collector {
       const aggregator = new Aggregator(
         stream,
         aggregates,
-        { resolutions, allowedLatenessMs: config.aggregation.allowed_lateness, maxFutureSkewMs: config.ingest.max_future_skew },
+        {
+          resolutions,
+          allowedLatenessMs: config.aggregation.allowed_lateness,
+          maxFutureSkewMs: config.ingest.max_future_skew,
+          retention: config.aggregation.retention,
+        },
         logger.child({ component: 'aggregator' }),
         metrics,
       );

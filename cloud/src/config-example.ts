@@ -47,6 +47,10 @@ aggregates:
 aggregation:
   resolutions: [1m, 1h, 1d]            # window sizes; each divides one day and the next (default [1m, 1h, 1d])
   allowed_lateness: 5m                 # buckets become final this long after their end (default 5m)
+  retention:                           # how long buckets are kept, per resolution (by bucket end); forever = never deleted
+    1m: 30d                            # default 30d
+    1h: 365d                           # default 365d
+    1d: forever                        # default: resolutions other than 1m and 1h are kept forever
 
 ingest:
   max_batch_readings: 100000           # larger batches are rejected (default 100000)

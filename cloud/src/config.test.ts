@@ -38,6 +38,7 @@ const DEFAULTS: CloudConfig = {
       { label: '1d', ms: 86_400_000 },
     ],
     allowed_lateness: 300_000,
+    retention: { '1m': 30 * 86_400_000, '1h': 365 * 86_400_000, '1d': null },
   },
   ingest: { max_batch_readings: 100_000, commit_interval_ms: 5, max_future_skew: 300_000 },
   api: { listen: { host: '0.0.0.0', port: 8080 }, max_page_size: 10_000 },
@@ -134,6 +135,20 @@ aggregates:
       'aggregation.resolutions[4]: resolution "7m" must be at least 1s and divide one day evenly (e.g. 1m, 5m, 15m, 1h, 1d) @2',
       'aggregation.resolutions[3]: duplicate resolution "1m" (also resolutions[0]) @2',
       'aggregation.resolutions[1]: 1h30m is not a multiple of 1h (each resolution must divide the next) @2',
+    ]);
+  });
+
+  it('keeps buckets per resolution: defaults, overrides by any spelling, forever, and clear errors', () => {
+    expect(parse('aggregation: { resolutions: [1m, 15m, 1h] }\n').aggregation.retention).toEqual({ '1m': 30 * 86_400_000, '15m': null, '1h': 365 * 86_400_000 });
+    expect(parse('aggregation:\n  retention: { 60s: 7d, 1h: forever, 1d: 2w }\n').aggregation.retention).toEqual({
+      '1m': 7 * 86_400_000,
+      '1h': null,
+      '1d': 14 * 86_400_000,
+    });
+    expect(messages('aggregation:\n  retention:\n    5m: 7d\n    1h: 30m\n    1d: soon\n')).toEqual([
+      'aggregation.retention.5m: "5m" is not one of aggregation.resolutions (1m, 1h, 1d) @3',
+      'aggregation.retention.1h: 30m is shorter than the resolution itself (1h); use at least 1h @4',
+      'aggregation.retention.1d: expected a duration like 30d or 12h, or "forever", got "soon" @5',
     ]);
   });
 

@@ -4,8 +4,12 @@
 import { dirname, resolve } from 'node:path';
 import {
   evenWithIssues,
+  formatDuration,
   formatListen,
+  describeValue,
+  expecting,
   loadConfigFile,
+  parseDuration,
   reportDuplicates,
   resolveConfigPath,
   validateConfig,
@@ -51,8 +55,14 @@ export type CloudConfig = {
     | { type: 'sqlite'; /** ms */ retention: number; max_bytes?: number }
     | { type: 'jetstream'; servers: string[]; stream: string; partitions: number; replicas: number };
   aggregates: { type: 'sqlite' } | { type: 'postgres'; url: string };
-  /** resolutions: ascending, each divides the next. */
-  aggregation: { resolutions: Resolution[]; /** ms */ allowed_lateness: number };
+  aggregation: {
+    /** Ascending, each divides the next. */
+    resolutions: Resolution[];
+    /** ms */
+    allowed_lateness: number;
+    /** Per resolution label: how long its buckets are kept (ms, by bucket end), or null to keep them forever. */
+    retention: Record<string, number | null>;
+  };
   ingest: { max_batch_readings: number; commit_interval_ms: number; /** ms */ max_future_skew: number };
   api: { listen: ListenAddress; tokens_file?: string; max_page_size: number };
   log: { level: LogLevel };
@@ -145,6 +155,66 @@ const resolutionsSchema = z
   }, { when: (p) => Array.isArray(p.value) })
   .transform((list) => [...list].sort((a, b) => a.ms - b.ms));
 
+/** Bucket retention unless configured: a month of minutes, a year of hours, days forever. */
+const DEFAULT_BUCKET_RETENTION: ReadonlyMap<number, number> = new Map([
+  [60_000, parseDuration('30d')],
+  [3_600_000, parseDuration('365d')],
+]);
+
+const RETENTION_HELP = 'a duration like 30d or 12h, or "forever"';
+const retentionSchema = z.record(
+  z.string(),
+  z.union([z.string(), z.number()], { error: expecting(`expected ${RETENTION_HELP}`) }).transform((v, ctx): number | 'forever' => {
+    if (v === 'forever') return v;
+    try {
+      return parseDuration(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', input: v, message: `expected ${RETENTION_HELP}, got ${describeValue(v)}` });
+      return z.NEVER;
+    }
+  }),
+);
+
+/** aggregation.retention: keys are resolutions (`1m`, or any spelling of the same duration), values durations or `forever`. */
+function checkRetention(a: { resolutions?: unknown; retention?: unknown }, ctx: z.RefinementCtx): void {
+  if (!Array.isArray(a.resolutions) || typeof a.retention !== 'object' || a.retention === null) return;
+  const resolutions = (a.resolutions as (Resolution | undefined)[]).filter((r): r is Resolution => typeof r?.ms === 'number');
+  for (const [key, value] of Object.entries(a.retention)) {
+    const res = resolutionOf(resolutions, key);
+    if (!res) {
+      const known = resolutions.map((r) => r.label).join(', ');
+      ctx.addIssue({ code: 'custom', path: ['retention', key], input: key, message: `"${key}" is not one of aggregation.resolutions (${known})` });
+    } else if (typeof value === 'number' && value < res.ms) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retention', key],
+        input: value,
+        message: `${formatDuration(value)} is shorter than the resolution itself (${res.label}); use at least ${res.label}`,
+      });
+    }
+  }
+}
+
+function resolutionOf(resolutions: readonly Resolution[], key: string): Resolution | undefined {
+  try {
+    const ms = parseDuration(key);
+    return resolutions.find((r) => r.ms === ms);
+  } catch {
+    return undefined;
+  }
+}
+
+/** One entry per configured resolution: its configured retention, else its default, else forever (null). */
+function resolveRetention(a: { resolutions: Resolution[]; retention?: Record<string, number | 'forever'> }): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const r of a.resolutions) out[r.label] = DEFAULT_BUCKET_RETENTION.get(r.ms) ?? null;
+  for (const [key, value] of Object.entries(a.retention ?? {})) {
+    const res = resolutionOf(a.resolutions, key);
+    if (res) out[res.label] = value === 'forever' ? null : value;
+  }
+  return out;
+}
+
 const cloudSchema = z
   .strictObject({
     data_dir: zString('a directory path').default('./data'),
@@ -163,7 +233,10 @@ const cloudSchema = z
       .strictObject({
         resolutions: resolutionsSchema.prefault(['1m', '1h', '1d']),
         allowed_lateness: zDuration().prefault('5m'),
+        retention: retentionSchema.optional(),
       })
+      .superRefine(checkRetention, evenWithIssues)
+      .transform((a) => ({ ...a, retention: resolveRetention(a) }))
       .prefault({}),
     ingest: z
       .strictObject({

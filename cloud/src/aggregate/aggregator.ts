@@ -7,6 +7,10 @@
 // once watermark >= start + resolution + allowed_lateness. Readings are judged against the watermark as it
 // stood before their batch, so a batch is never late for itself; a reading for a final bucket still
 // updates it and bumps its revision (once per batch), and is counted as late.
+//
+// Retention (aggregation.retention) is wall-clock: a bucket goes once its end is older than its resolution's
+// retention. The loop deletes expired buckets between chunks, and a reading for an expired bucket does not
+// bring it back (it would be a partial bucket); it is counted and stays in the stream store.
 import { decodeBatch, type Batch } from '@tidemark/proto';
 import type { Component, Logger, MetricsRegistry } from '@tidemark/shared';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
@@ -32,6 +36,11 @@ export interface AggregatorOptions {
    * watermarks and the sensor catalogue, so the rebuilt buckets equal those of a full replay.
    */
   bucketsFrom?: number;
+  /** Per resolution label: how long buckets are kept, by bucket end (ms); absent or null = forever. */
+  retention?: Readonly<Record<string, number | null>>;
+  /** How often expired buckets are deleted (default 60 s). */
+  retentionIntervalMs?: number;
+  now?: () => number;
 }
 
 /** Per batch and sensor: the bucket each resolution last folded into (see fold). */
@@ -57,6 +66,9 @@ export class Aggregator implements Component {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private readonly listeners: BucketUpdateListener[] = [];
+  /** Per resolution: buckets starting before this are expired (retention); -Infinity keeps everything. */
+  private readonly horizons: number[];
+  private nextTrimAt = 0;
   private readonly m;
 
   constructor(
@@ -72,7 +84,56 @@ export class Aggregator implements Component {
       unaggregated: metrics.counter('unaggregated_readings_total', 'Readings kept in the stream but not aggregated, by reason', ['reason']),
       lag: metrics.gauge('aggregator_lag_records', 'Stream records not yet aggregated'),
       offset: metrics.gauge('aggregator_offset', 'Next stream offset the aggregator reads'),
+      expiredUpdates: metrics.counter(
+        'bucket_updates_outside_retention_total',
+        'Readings not folded into a resolution because its bucket is past retention (aggregation.retention)',
+        ['resolution'],
+      ),
+      trimmed: metrics.counter('aggregate_buckets_trimmed_total', 'Buckets deleted by retention (aggregation.retention)', ['resolution']),
     };
+    this.horizons = opts.resolutions.map(() => -Infinity);
+    this.refreshHorizons();
+  }
+
+  /** Recomputes the retention horizons from the clock (the start of the bucket holding `now - retention`). */
+  private refreshHorizons(): void {
+    const now = (this.opts.now ?? Date.now)();
+    this.opts.resolutions.forEach((res, i) => {
+      const keep = this.opts.retention?.[res.label];
+      this.horizons[i] = keep == null ? -Infinity : bucketStart(now - keep, res.ms);
+    });
+  }
+
+  /**
+   * Deletes every bucket past retention. Runs between chunks (never during one), so a chunk never loads a
+   * bucket that is deleted before it commits. Returns the number of buckets deleted.
+   */
+  async trimExpired(): Promise<number> {
+    this.refreshHorizons();
+    let total = 0;
+    for (let i = 0; i < this.opts.resolutions.length; i++) {
+      const horizon = this.horizons[i]!;
+      if (horizon === -Infinity) continue;
+      const label = this.opts.resolutions[i]!.label;
+      const n = await this.store.deleteBucketsBefore(label, horizon);
+      if (n > 0) {
+        this.m.trimmed.inc({ resolution: label }, n);
+        this.logger.info({ resolution: label, buckets: n, before: new Date(horizon).toISOString() }, 'aggregate retention deleted buckets');
+      }
+      total += n;
+    }
+    return total;
+  }
+
+  private async maybeTrim(): Promise<void> {
+    const now = (this.opts.now ?? Date.now)();
+    if (now < this.nextTrimAt) return;
+    this.nextTrimAt = now + (this.opts.retentionIntervalMs ?? 60_000);
+    try {
+      await this.trimExpired();
+    } catch (err) {
+      this.logger.error({ err }, 'aggregate retention failed; will retry');
+    }
   }
 
   onUpdate(listener: BucketUpdateListener): void {
@@ -93,6 +154,7 @@ export class Aggregator implements Component {
 
   private async run(): Promise<void> {
     while (this.running) {
+      await this.maybeTrim();
       let n = 0;
       try {
         n = await this.step();
@@ -130,6 +192,7 @@ export class Aggregator implements Component {
     for (const [reason, n] of result.unaggregated) this.m.unaggregated.inc({ reason }, n);
     this.m.readings.inc(result.aggregated);
     this.m.late.inc(result.late);
+    result.expired.forEach((n, i) => n > 0 && this.m.expiredUpdates.inc({ resolution: this.opts.resolutions[i]!.label }, n));
     if (result.buckets.length > 0) for (const l of this.listeners) l(result.buckets, result.watermarks);
     return records.length;
   }
@@ -170,6 +233,7 @@ export class Aggregator implements Component {
           if (r.ts >= last[i]! && r.ts < last[i]! + res.ms) continue;
           const start = bucketStart(r.ts, res.ms);
           last[i] = start;
+          if (start < this.horizons[i]!) continue;
           const k = { device: batch.deviceId, sensor: r.sensor, resolution: res.label, start };
           keys.set(bucketKey(k), k);
         }
@@ -183,6 +247,8 @@ export class Aggregator implements Component {
     const skip = (reason: string, n: number) => unaggregated.set(reason, (unaggregated.get(reason) ?? 0) + n);
     let aggregated = 0;
     let late = 0;
+    const horizons = this.horizons;
+    const expired = new Array<number>(nres).fill(0);
 
     for (const { record, batch } of decoded) {
       if (!batch) {
@@ -211,6 +277,7 @@ export class Aggregator implements Component {
         let h = hot.get(r.sensor);
         if (!h) hot.set(r.sensor, (h = hotSensor(nres)));
         let wasLate = false;
+        let folded = 0;
         const foldBuckets = this.opts.bucketsFrom === undefined || r.ts >= this.opts.bucketsFrom;
         for (let i = 0; foldBuckets && i < nres; i++) {
           const res = resolutions[i]!;
@@ -220,6 +287,10 @@ export class Aggregator implements Component {
             if (h.late[i]) wasLate = true;
           } else {
             const start = bucketStart(r.ts, res.ms);
+            if (start < horizons[i]!) {
+              expired[i]! += 1;
+              continue;
+            }
             const key = bucketKey({ device, sensor: r.sensor, resolution: res.label, start });
             b = dirty.get(key) ?? buckets.get(key) ?? { device, sensor: r.sensor, resolution: res.label, start, stats: emptyStats(), revision: 0 };
             const isLate = wmBefore >= start + res.ms + allowedLatenessMs;
@@ -236,6 +307,12 @@ export class Aggregator implements Component {
             h.late[i] = isLate;
           }
           addValue(b.stats, r.ts, r.value);
+          folded += 1;
+        }
+        if (foldBuckets && folded === 0) {
+          // Past retention at every resolution: nothing to update (the reading stays in the stream store).
+          skip('outside_retention', 1);
+          continue;
         }
         if (wasLate) late += 1;
         aggregated += 1;
@@ -253,7 +330,7 @@ export class Aggregator implements Component {
       }
       if (wmAfter > wmBefore) watermarks.set(device, wmAfter);
     }
-    return { buckets: [...dirty.values()], watermarks, sensors: [...sensors.values()], unaggregated, aggregated, late };
+    return { buckets: [...dirty.values()], watermarks, sensors: [...sensors.values()], unaggregated, aggregated, late, expired };
   }
 
   async stop(): Promise<void> {
