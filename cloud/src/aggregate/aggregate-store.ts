@@ -65,8 +65,11 @@ export interface AggregateStore extends Component {
   watermark(device: string): Promise<number | undefined>;
   sensors(device: string): Promise<SensorRow[]>;
   unaggregated(): Promise<Record<string, number>>;
-  /** Retention: deletes the buckets of `resolution` that start before `startBefore`; returns how many. */
-  deleteBucketsBefore(resolution: string, startBefore: number): Promise<number>;
+  /**
+   * Retention: deletes at most `limit` buckets of `resolution` that start before `startBefore` and returns how
+   * many (the caller repeats while it gets `limit`, so one call never holds the store for long).
+   */
+  deleteBucketsBefore(resolution: string, startBefore: number, limit: number): Promise<number>;
 }
 
 export function bucketKey(k: BucketKey): string {

@@ -133,8 +133,14 @@ export class SqliteAggregateStore implements AggregateStore {
         'SELECT sensor, first_ts, last_ts, readings FROM sensors WHERE device = ? ORDER BY sensor',
       ),
       unaggregated: db.prepare<[], { reason: string; readings: number }>('SELECT reason, readings FROM unaggregated ORDER BY reason'),
-      // The primary key leads with device, so this scans the table: fine for a background task run rarely.
-      deleteBefore: db.prepare<[string, number]>('DELETE FROM buckets WHERE resolution = ? AND start < ?'),
+      // The primary key leads with (device, sensor): going through the sensor catalogue makes this one range
+      // search per sensor (CROSS JOIN fixes the join order), not a scan of every bucket (1.6 ms vs 44 ms per
+      // resolution for 1M buckets with nothing to delete).
+      deleteBefore: db.prepare<[string, number, number]>(
+        `DELETE FROM buckets WHERE (device, sensor, resolution, start) IN (
+           SELECT b.device, b.sensor, b.resolution, b.start FROM sensors AS s CROSS JOIN buckets AS b
+           WHERE b.device = s.device AND b.sensor = s.sensor AND b.resolution = ? AND b.start < ? LIMIT ?)`,
+      ),
     };
   }
 
@@ -227,8 +233,8 @@ export class SqliteAggregateStore implements AggregateStore {
     return Object.fromEntries(this.s.unaggregated.all().map((r) => [r.reason, r.readings]));
   }
 
-  async deleteBucketsBefore(resolution: string, startBefore: number): Promise<number> {
-    return this.s.deleteBefore.run(resolution, startBefore).changes;
+  async deleteBucketsBefore(resolution: string, startBefore: number, limit: number): Promise<number> {
+    return this.s.deleteBefore.run(resolution, startBefore, limit).changes;
   }
 
   /** Replay --from: copies another store's buckets that start before `boundary` into this one. */
