@@ -5,6 +5,8 @@
 import Database from 'better-sqlite3';
 import { newStreamId, streamIdToHex } from '@tidemark/proto';
 import { StorageError } from '@tidemark/shared';
+import { BufferDrops } from './buffer-drops.js';
+import { ClockCorrection, type BatchReencoder } from './clock-correction.js';
 import { BUFFER_SCHEMA, BUFFER_SCHEMA_VERSION } from './schema.js';
 
 export interface BufferedReading {
@@ -72,11 +74,15 @@ export class SqliteBuffer {
   private pendingCount: number;
   private nextSeq: number;
   private readonly stmts;
+  private readonly drops: BufferDrops; // bounds and drops (buffer-guard.ts decides when), same connection
+  private readonly clock: ClockCorrection;
 
   private constructor(db: Database.Database, opts: SqliteBufferOptions) {
     this.db = db;
     this.path = opts.path;
     this.deviceId = opts.deviceId;
+    this.drops = new BufferDrops(db);
+    this.clock = new ClockCorrection(db);
     this.stmts = {
       getMeta: db.prepare<[string], { value: Buffer | string | number }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
@@ -97,18 +103,7 @@ export class SqliteBuffer {
         'SELECT count(*) AS n, sum(readings) AS readings, min(first_ts) AS oldest, max(last_ts) AS newest FROM batches',
       ),
       pendingStats: db.prepare<[], { oldest: number | null; newest: number | null }>('SELECT min(ts) AS oldest, max(ts) AS newest FROM readings'),
-      drops: db.prepare<[], { reason: string; readings: number }>('SELECT reason, readings FROM drops'),
-      oldestBatches: db.prepare<[number], { seq: number; readings: number }>('SELECT seq, readings FROM batches ORDER BY seq LIMIT ?'),
-      expiredBatches: db.prepare<[number], { seq: number; readings: number }>('SELECT seq, readings FROM batches WHERE synced = 1 AND last_ts < ?'),
-      oldestPendingIds: db.prepare<[number], { id: number }>('SELECT id FROM readings ORDER BY id LIMIT ?'),
-      deleteExpiredPending: db.prepare('DELETE FROM readings WHERE synced = 1 AND ts < ?'),
       markSent: db.prepare('UPDATE batches SET sent_ms = ? WHERE seq = ? AND sent_ms IS NULL'),
-      shiftPending: db.prepare('UPDATE readings SET ts = ts + ?, synced = 1 WHERE synced = 0'),
-      unsentUnsynced: db.prepare<[number], { seq: number; payload: Buffer }>(
-        'SELECT seq, payload FROM batches WHERE synced = 0 AND sent_ms IS NULL AND seq >= ? ORDER BY seq',
-      ),
-      rewriteBatch: db.prepare('UPDATE batches SET payload = ?, synced = 1, first_ts = ?, last_ts = ? WHERE seq = ? AND sent_ms IS NULL'),
-      addDrop: db.prepare('INSERT INTO drops(reason, readings) VALUES (?, ?) ON CONFLICT(reason) DO UPDATE SET readings = readings + excluded.readings'),
     };
     this.streamId = this.loadOrCreateIdentity();
     this.nextSeq = Number(this.meta('next_seq') ?? 1);
@@ -321,30 +316,11 @@ export class SqliteBuffer {
   }
 
   /**
-   * The wall clock became synchronised and stepped by `stepMs`. Readings stamped by the untrusted clock in
-   * this run are corrected: queued and pending readings in place, and sealed batches from `firstSeq` on that
-   * were never sent are re-encoded (their content was never seen by anyone, so their identity is intact).
-   * Batches already sent keep their flagged times. One transaction. Returns the corrected reading count.
-   * Pending readings are all taken to be from this run: the agent seals earlier runs' leftovers at start.
+   * The wall clock became synchronised and stepped by `stepMs`: corrects this run's untrusted readings that
+   * nobody has seen yet (clock-correction.ts). Returns the corrected reading count.
    */
-  correctUnsynced(stepMs: number, firstSeq: number, reencode: (payload: Uint8Array, stepMs: number) => { payload: Uint8Array; firstTs: number; lastTs: number; readings: number }): number {
-    let corrected = 0;
-    for (const r of this.queue) {
-      if (!r.synced) {
-        r.ts += stepMs;
-        r.synced = true;
-        corrected++;
-      }
-    }
-    this.db.transaction(() => {
-      corrected += this.stmts.shiftPending.run(stepMs).changes;
-      for (const b of this.stmts.unsentUnsynced.all(firstSeq)) {
-        const fixed = reencode(new Uint8Array(b.payload), stepMs);
-        this.stmts.rewriteBatch.run(Buffer.from(fixed.payload), fixed.firstTs, fixed.lastTs, b.seq);
-        corrected += fixed.readings;
-      }
-    })();
-    return corrected;
+  correctUnsynced(stepMs: number, firstSeq: number, reencode: BatchReencoder): number {
+    return this.clock.correct(this.queue, stepMs, firstSeq, reencode);
   }
 
   /** The collector acknowledged `seq`: the batch may now be forgotten. Idempotent. */
@@ -353,64 +329,36 @@ export class SqliteBuffer {
   }
 
   recordDrop(reason: string, readings: number): void {
-    if (readings > 0) this.stmts.addDrop.run(reason, readings);
+    this.drops.record(reason, readings);
   }
 
   /** Bytes the database uses (pages in use, excluding free pages that deletes left for reuse). */
   usedBytes(): number {
-    const pageCount = this.db.pragma('page_count', { simple: true }) as number;
-    const free = this.db.pragma('freelist_count', { simple: true }) as number;
-    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
-    return (pageCount - free) * pageSize;
+    return this.drops.usedBytes();
   }
 
   /** Bytes of free pages inside the database file (reusable without growing it). */
   freeBytes(): number {
-    return (this.db.pragma('freelist_count', { simple: true }) as number) * (this.db.pragma('page_size', { simple: true }) as number);
+    return this.drops.freeBytes();
   }
 
   /** Deletes up to `maxBatches` of the oldest sealed batches, counting their readings under `reason`. */
   dropOldestBatches(maxBatches: number, reason: string): number {
-    return this.db.transaction(() => {
-      let readings = 0;
-      for (const b of this.stmts.oldestBatches.all(maxBatches)) {
-        this.stmts.deleteBatch.run(b.seq);
-        readings += b.readings;
-      }
-      this.recordDrop(reason, readings);
-      return readings;
-    })();
+    return this.drops.dropOldestBatches(maxBatches, reason);
   }
 
   /** Deletes up to `max` of the oldest committed, unsealed readings, counting them under `reason`. */
   dropOldestPending(max: number, reason: string): number {
-    return this.db.transaction(() => {
-      const ids = this.stmts.oldestPendingIds.all(max);
-      if (ids.length === 0) return 0;
-      this.stmts.deletePendingIds.run(ids[0]!.id, ids[ids.length - 1]!.id);
-      this.pendingCount -= ids.length;
-      this.recordDrop(reason, ids.length);
-      return ids.length;
-    })();
+    const dropped = this.drops.dropOldestPending(max, reason);
+    this.pendingCount -= dropped;
+    return dropped;
   }
 
-  /**
-   * Deletes readings with a trusted event time before `cutoffTs` (sealed batches by their newest reading).
-   * Readings with an untrusted clock carry no meaningful age and are bounded by size only.
-   */
+  /** Deletes readings with a trusted event time before `cutoffTs`, counting them under `reason`. */
   dropExpired(cutoffTs: number, reason: string): number {
-    return this.db.transaction(() => {
-      let readings = 0;
-      for (const b of this.stmts.expiredBatches.all(cutoffTs)) {
-        this.stmts.deleteBatch.run(b.seq);
-        readings += b.readings;
-      }
-      const pending = this.stmts.deleteExpiredPending.run(cutoffTs).changes;
-      this.pendingCount -= pending;
-      readings += pending;
-      this.recordDrop(reason, readings);
-      return readings;
-    })();
+    const { readings, pending } = this.drops.dropExpired(cutoffTs, reason);
+    this.pendingCount -= pending;
+    return readings;
   }
 
   /** Drops readings queued for the next commit (never committed), counting them under `reason`. */
@@ -429,10 +377,6 @@ export class SqliteBuffer {
   stats(): BufferStats {
     const b = this.stmts.batchStats.get()!;
     const p = this.stmts.pendingStats.get()!;
-    const drops: Record<string, number> = {};
-    for (const d of this.stmts.drops.all()) drops[d.reason] = d.readings;
-    const pageCount = this.db.pragma('page_count', { simple: true }) as number;
-    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
     const oldest = [b.oldest, p.oldest].filter((x): x is number => x !== null);
     const newest = [b.newest, p.newest].filter((x): x is number => x !== null);
     const sealedReadings = b.readings ?? 0;
@@ -446,8 +390,8 @@ export class SqliteBuffer {
       bufferedReadings: sealedReadings + this.pendingCount,
       oldestTs: oldest.length ? Math.min(...oldest) : null,
       newestTs: newest.length ? Math.max(...newest) : null,
-      fileBytes: pageCount * pageSize,
-      drops,
+      fileBytes: this.drops.fileBytes(),
+      drops: this.drops.counts(),
     };
   }
 

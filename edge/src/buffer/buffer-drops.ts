@@ -1,0 +1,96 @@
+// Giving readings up, and measuring what the buffer holds: the operations buffer-guard.ts uses to keep the
+// buffer inside its bounds. Shares the buffer's SQLite connection. Every reading deleted here is added to
+// the drops table under its reason in the same transaction, so nothing leaves the buffer uncounted.
+import type Database from 'better-sqlite3';
+
+export class BufferDrops {
+  // Private, so declaration emit never has to name better-sqlite3's Statement generics (TS4058).
+  private readonly stmts;
+
+  constructor(private readonly db: Database.Database) {
+    this.stmts = {
+      drops: db.prepare<[], { reason: string; readings: number }>('SELECT reason, readings FROM drops'),
+      addDrop: db.prepare('INSERT INTO drops(reason, readings) VALUES (?, ?) ON CONFLICT(reason) DO UPDATE SET readings = readings + excluded.readings'),
+      deleteBatch: db.prepare('DELETE FROM batches WHERE seq = ?'),
+      oldestBatches: db.prepare<[number], { seq: number; readings: number }>('SELECT seq, readings FROM batches ORDER BY seq LIMIT ?'),
+      expiredBatches: db.prepare<[number], { seq: number; readings: number }>('SELECT seq, readings FROM batches WHERE synced = 1 AND last_ts < ?'),
+      oldestPendingIds: db.prepare<[number], { id: number }>('SELECT id FROM readings ORDER BY id LIMIT ?'),
+      deletePendingIds: db.prepare('DELETE FROM readings WHERE id >= ? AND id <= ?'),
+      deleteExpiredPending: db.prepare('DELETE FROM readings WHERE synced = 1 AND ts < ?'),
+    };
+  }
+
+  /** Counts `readings` given up under `reason`. */
+  record(reason: string, readings: number): void {
+    if (readings > 0) this.stmts.addDrop.run(reason, readings);
+  }
+
+  /** Readings given up so far, by reason. */
+  counts(): Record<string, number> {
+    const drops: Record<string, number> = {};
+    for (const d of this.stmts.drops.all()) drops[d.reason] = d.readings;
+    return drops;
+  }
+
+  /** Deletes up to `maxBatches` of the oldest sealed batches. Returns the readings they held. */
+  dropOldestBatches(maxBatches: number, reason: string): number {
+    return this.db.transaction(() => {
+      let readings = 0;
+      for (const b of this.stmts.oldestBatches.all(maxBatches)) {
+        this.stmts.deleteBatch.run(b.seq);
+        readings += b.readings;
+      }
+      this.record(reason, readings);
+      return readings;
+    })();
+  }
+
+  /** Deletes up to `max` of the oldest committed, unsealed readings. Returns how many were deleted. */
+  dropOldestPending(max: number, reason: string): number {
+    return this.db.transaction(() => {
+      const ids = this.stmts.oldestPendingIds.all(max);
+      if (ids.length === 0) return 0;
+      this.stmts.deletePendingIds.run(ids[0]!.id, ids[ids.length - 1]!.id);
+      this.record(reason, ids.length);
+      return ids.length;
+    })();
+  }
+
+  /**
+   * Deletes readings with a trusted event time before `cutoffTs` (sealed batches by their newest reading).
+   * Readings with an untrusted clock carry no meaningful age and are bounded by size only.
+   * Returns all readings deleted and, of those, the unsealed ones.
+   */
+  dropExpired(cutoffTs: number, reason: string): { readings: number; pending: number } {
+    return this.db.transaction(() => {
+      let readings = 0;
+      for (const b of this.stmts.expiredBatches.all(cutoffTs)) {
+        this.stmts.deleteBatch.run(b.seq);
+        readings += b.readings;
+      }
+      const pending = this.stmts.deleteExpiredPending.run(cutoffTs).changes;
+      readings += pending;
+      this.record(reason, readings);
+      return { readings, pending };
+    })();
+  }
+
+  /** Bytes the database uses (pages in use, excluding free pages that deletes left for reuse). */
+  usedBytes(): number {
+    return (this.pragma('page_count') - this.pragma('freelist_count')) * this.pragma('page_size');
+  }
+
+  /** Bytes of free pages inside the database file (reusable without growing it). */
+  freeBytes(): number {
+    return this.pragma('freelist_count') * this.pragma('page_size');
+  }
+
+  /** Size of the database file, free pages included. */
+  fileBytes(): number {
+    return this.pragma('page_count') * this.pragma('page_size');
+  }
+
+  private pragma(name: 'page_count' | 'freelist_count' | 'page_size'): number {
+    return this.db.pragma(name, { simple: true }) as number;
+  }
+}
