@@ -4,6 +4,8 @@ export type { StreamStore, StreamRecord, AppendItem, AppendOutcome } from './sto
 export { SqliteStreamStore } from './store/sqlite-stream-store.js';
 export type { AggregateStore, BucketRecord } from './aggregate/aggregate-store.js';
 export { SqliteAggregateStore } from './aggregate/sqlite-aggregate-store.js';
+export { PostgresAggregateStore } from './aggregate/postgres-aggregate-store.js';
+export { openAggregateStore, aggregatorGuard, type AggregatesConfig } from './aggregate/open-aggregate-store.js';
 export { Aggregator } from './aggregate/aggregator.js';
 export { addDevice, hashPassword, verifyPassword } from './broker/device-auth.js';
 export { main } from './cli.js';
