@@ -1,10 +1,10 @@
 // The end-to-end path with real parts only, in both broker modes: a real collector process (embedded
 // broker, or an external Mosquitto with the shipped ACL), a real agent process with a seeded simulated
-// source, the SQLite stream store, the aggregator and the API. Readings must arrive exactly once: the buckets
+// source, the SQLite stream store, the aggregator (SQLite aggregates, or PostgreSQL) and the API. Readings must arrive exactly once: the buckets
 // hold every tick between the first and last reading, each once, with the values the generator produced for
 // those ticks (recomputed here independently of the pipeline).
 import { connectAsync } from 'mqtt';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { encodeBatch, newStreamId, topics } from '@tidemark/proto';
 import { useProcessReaper, waitFor } from '@tidemark/shared/testing';
 import { makeGenerator, mulberry32 } from '../edge/src/sources/simulated/shapes.js';
@@ -12,16 +12,33 @@ import { getJson } from './support/cli.js';
 import { fetchBuckets, setupCloud, setupEdge, waitForAggregated, type BrokerMode } from './support/pipeline.js';
 import { readStream } from './support/stream-check.js';
 import type { BucketItem as Bucket } from '@tidemark/cloud';
+import { dropSchemas, requirePostgres, schemaPrefix } from '../cloud/src/aggregate/testing/postgres.js';
 
 
 const SENSOR = { name: 'temp_c', shape: 'sine', min: 20, max: 80, period_s: 30, decimals: 2 } as const;
 const RATE_HZ = 20; // 50 ms ticks
 
-describe.each<BrokerMode>(['embedded', 'embedded-tls', 'external'])('simulated source → buffer → MQTT (%s broker) → collector → aggregates API', (mode) => {
+const PG_PREFIX = schemaPrefix();
+afterAll(async () => {
+  if (usedPostgres) await dropSchemas(await requirePostgres(), PG_PREFIX);
+});
+let usedPostgres = false;
+
+describe.each<[BrokerMode, 'sqlite' | 'postgres']>([
+  ['embedded', 'sqlite'],
+  ['embedded-tls', 'sqlite'],
+  ['external', 'sqlite'],
+  ['embedded', 'postgres'],
+])('simulated source → buffer → MQTT (%s broker) → collector → %s aggregates → API', (mode, aggregatesType) => {
   useProcessReaper();
 
   it('delivers every reading exactly once and serves it as 1-minute buckets', async () => {
-    const cloud = await setupCloud({}, mode);
+    let extra: Record<string, unknown> = {};
+    if (aggregatesType === 'postgres') {
+      usedPostgres = true;
+      extra = { aggregates: { type: 'postgres', url: await requirePostgres(), schema: `${PG_PREFIX}_pipeline` } };
+    }
+    const cloud = await setupCloud(extra, mode);
     const edge = setupEdge(cloud, 'gw-1', {
       sources: [{ type: 'simulated', name: 'sim', rate_hz: RATE_HZ, seed: 7, sensors: [SENSOR] }],
       batch: { max_readings: 50, max_delay_ms: 100 },

@@ -1,12 +1,11 @@
 // Assembles the cloud process from its roles. `all` runs broker + ingest + aggregator + API in one
 // process (the aggregator is woken by each ingest commit); separate roles share the data_dir's SQLite
 // files and the aggregator polls the stream store.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger, MetricsRegistry, startAll, stopAll, ConfigError, type Component, type Logger } from '@tidemark/shared';
 import { Aggregator } from './aggregate/aggregator.js';
-import { aggregatorPidFile } from './aggregate/replay.js';
-import { SqliteAggregateStore } from './aggregate/sqlite-aggregate-store.js';
+import { aggregatorGuard, openAggregateStore } from './aggregate/open-aggregate-store.js';
 import { ApiServer } from './api/server.js';
 import { StoreFollower } from './api/store-follower.js';
 import type { BucketUpdateSource } from './api/stream-hub.js';
@@ -68,14 +67,11 @@ export class Collector {
     if (config.store.type !== 'sqlite') {
       throw new ConfigError([{ path: 'store.type', message: `"${config.store.type}" is not available in this version yet; use sqlite` }]);
     }
-    if (config.aggregates.type !== 'sqlite') {
-      throw new ConfigError([{ path: 'aggregates.type', message: `"${config.aggregates.type}" is not available in this version yet; use sqlite` }]);
-    }
     mkdirSync(config.data_dir, { recursive: true });
     const files = dataFiles(config.data_dir);
     const stream = new SqliteStreamStore({ path: files.stream });
     const registry = new DeviceRegistry(files.devices, logger.child({ component: 'devices' }));
-    const aggregates = new SqliteAggregateStore(files.aggregates);
+    const aggregates = openAggregateStore(config.aggregates, files.aggregates, { logger: logger.child({ component: 'aggregates' }) });
     const components: Component[] = [stream, registry];
     const resolutions = config.aggregation.resolutions;
 
@@ -136,13 +132,8 @@ export class Collector {
         metrics,
       );
       this.ingestor?.onCommit(() => aggregator.notify());
-      // While it runs, `replay` refuses to race it (see aggregate/replay.ts).
-      const pidFile = aggregatorPidFile(files.aggregates);
-      components.push({
-        name: 'aggregator-pid',
-        start: async () => writeFileSync(pidFile, `${process.pid}\n`),
-        stop: async () => rmSync(pidFile, { force: true }),
-      });
+      // While it runs, `replay` (and, on PostgreSQL, a second aggregator) refuses to race it.
+      components.push(aggregatorGuard(config.aggregates, files.aggregates, { logger: logger.child({ component: 'aggregator-guard' }) }));
       components.push(aggregator);
       if (config.store.type === 'sqlite') {
         components.push(

@@ -28,6 +28,7 @@ import {
   type LogLevel,
   type Resolution,
 } from '@tidemark/shared/config';
+import { DEFAULT_POSTGRES_SCHEMA, postgresSchemaProblem } from './aggregate/postgres-schema-name.js';
 
 export type EmbeddedBrokerConfig = {
   mode: 'embedded';
@@ -54,7 +55,7 @@ export type CloudConfig = {
   store:
     | { type: 'sqlite'; /** ms */ retention: number; max_bytes?: number }
     | { type: 'jetstream'; servers: string[]; stream: string; partitions: number; replicas: number };
-  aggregates: { type: 'sqlite' } | { type: 'postgres'; url: string };
+  aggregates: { type: 'sqlite' } | { type: 'postgres'; url: string; schema: string };
   aggregation: {
     /** Ascending, each divides the next. */
     resolutions: Resolution[];
@@ -128,7 +129,17 @@ const jetstreamStore = z.strictObject({
 
 const aggregatesSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('sqlite').default('sqlite') }),
-  z.strictObject({ type: z.literal('postgres'), url: zUrl(['postgres', 'postgresql']) }),
+  z.strictObject({
+    type: z.literal('postgres'),
+    url: zUrl(['postgres', 'postgresql']),
+    schema: z
+      .string()
+      .superRefine((s, ctx) => {
+        const problem = postgresSchemaProblem(s);
+        if (problem) ctx.addIssue({ code: 'custom', input: s, message: problem });
+      })
+      .default(DEFAULT_POSTGRES_SCHEMA),
+  }),
 ]);
 
 const resolutionsSchema = z
