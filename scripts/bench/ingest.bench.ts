@@ -14,7 +14,7 @@
 //   --cpu-prof; prints a profile summary line per phase), BENCH_NODE_ARGS (extra node flags for the collector),
 //   BENCH_MOSQUITTO_NODELAY=1 (adds set_tcp_nodelay true to the shipped Mosquitto config), BENCH_KEEP=1 (keep temp dirs).
 import { spawnSync, fork, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -22,6 +22,7 @@ import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { freePort, makeTempDir, reapAll, removeTempDirs, requireTool, spawnProcess, startMosquitto, type ManagedProcess, type MosquittoServer } from '@tidemark/shared/testing';
 import { hashPassword } from '../../cloud/src/broker/device-auth.js';
+import { Meter } from './support/cpu-meter.js';
 import { summariseProfile } from './support/ingest-profile.js';
 
 const env = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
@@ -49,49 +50,12 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** BENCH_CLOUD_BIN: another build of the collector (a copy of cloud/ inside the repo), for before/after runs. */
 const CLOUD_BIN = process.env.BENCH_CLOUD_BIN ?? join(ROOT, 'cloud/bin/tidemark-cloud.js');
 const LOAD = fileURLToPath(new URL('./support/ingest-load.js', import.meta.url));
-const CLK_TCK = 100; // getconf CLK_TCK on Linux x86-64
 const PASSWORD = 'bench-device-secret';
 const COLLECTOR_USER = 'tidemark-collector';
 const COLLECTOR_PASSWORD = 'bench-collector-secret';
 
 function emit(line: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(line)}\n`);
-}
-
-/** utime + stime of a process (all its threads) in ms, from /proc/<pid>/stat. */
-function cpuMs(pid: number): number {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return Number.NaN; // the process is gone (the collector's exit handler reports why)
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After the name: state is field 3, utime field 14, stime field 15 (1-based in proc(5)).
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
-
-/** CPU time the whole machine spent busy (every core; idle and iowait excluded), in ms, from /proc/stat. */
-function machineBusyMs(): number {
-  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user, nice, system, , , irq, softirq, steal] = cpu as [number, number, number, number, number, number, number, number];
-  return ((user + nice + system + irq + softirq + steal) * 1000) / CLK_TCK;
-}
-
-class Meter {
-  private readonly t0 = performance.now();
-  private readonly c0: number[];
-  private readonly m0 = machineBusyMs();
-  constructor(private readonly pids: number[]) {
-    this.c0 = pids.map(cpuMs);
-  }
-  /** CPU% of each process over the interval (100 = one core fully busy), then everything else on the machine. */
-  read(): { ours: number[]; oursMs: number[]; others: number } {
-    const wall = performance.now() - this.t0;
-    const used = this.pids.map((pid, i) => cpuMs(pid) - this.c0[i]!);
-    const others = machineBusyMs() - this.m0 - used.reduce((a, b) => a + b, 0);
-    return { ours: used.map((ms) => Math.round((100 * ms) / wall)), oursMs: used, others: Math.max(0, Math.round((100 * others) / wall)) };
-  }
 }
 
 type Reply = Record<string, unknown> & { event: string };
