@@ -12,6 +12,7 @@ PACKAGES=(
   openssl     # test certificates for TLS
   chromium    # dashboard tests
   gpiod       # libgpiod tools (gpioget, gpiomon): the GPIO source driver and its tests
+  postgresql  # the PostgreSQL aggregate store's tests and the aggregation benchmark's reference (a running server is expected, see README)
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

@@ -41,7 +41,11 @@ export class Agent {
   private readonly sender: BatchSender;
   private commitTimer: NodeJS.Timeout | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
+  /** performance.now() when the oldest reading not yet sealed arrived (monotonic: clock steps do not move it). */
   private oldestPendingSince: number | undefined;
+  /** Fires a tick when the oldest pending reading reaches batch.max_delay_ms, between regular commit ticks. */
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private lastTickAt = performance.now();
   private firstSeqThisRun = 1;
   private statusServer: StatusServer | undefined;
   private running = false;
@@ -139,8 +143,11 @@ export class Agent {
       out.push({ sensor: r.sensor, value: r.value, ts, synced });
     }
     if (out.length === 0) return;
-    if (this.oldestPendingSince === undefined) this.oldestPendingSince = now;
     this.buffer.append(out);
+    if (this.oldestPendingSince === undefined) {
+      this.oldestPendingSince = performance.now();
+      this.armDeadline();
+    }
     this.counters.received.inc({ source }, out.length);
   }
 
@@ -171,19 +178,26 @@ export class Agent {
 
   /**
    * One commit tick: group commit (sealing every full batch on the way), then seal the incomplete rest once
-   * its oldest reading has waited batch.max_delay_ms (or on shutdown).
+   * its oldest reading has waited batch.max_delay_ms (or on shutdown). Runs every buffer.commit_interval_ms
+   * and also exactly when that wait is up (the deadline timer), so max_delay_ms bounds how long a reading
+   * waits to be sent, not max_delay_ms plus up to one commit interval.
    */
   tick(force = false): void {
     const now = this.clock.now();
+    const mono = performance.now();
     let sealed = this.commit(now);
     const { max_readings, max_delay_ms } = this.config.batch;
-    const due = force || (this.oldestPendingSince !== undefined && now - this.oldestPendingSince >= max_delay_ms);
+    // 1 ms of slack: a timer set for the deadline may fire a fraction of a millisecond before it.
+    const due = force || (this.oldestPendingSince !== undefined && mono - this.oldestPendingSince >= max_delay_ms - 1);
     if (this.buffer.pendingReadings > 0 && due) {
       while (this.buffer.seal(max_readings, this.encode, now)) sealed++;
     }
     if (this.buffer.pendingReadings === 0 && this.buffer.queuedCount === 0) this.oldestPendingSince = undefined;
-    // After sealing, what is left arrived within the last tick.
-    else if (sealed > 0 || this.oldestPendingSince === undefined) this.oldestPendingSince = now;
+    // Full batches take the oldest readings first, and what was pending before the previous tick was less
+    // than a batch (or it would have been sealed then): what is left arrived after the previous tick.
+    else if (sealed > 0 || this.oldestPendingSince === undefined) this.oldestPendingSince = this.lastTickAt;
+    this.lastTickAt = mono;
+    this.armDeadline();
     if (sealed > 0) {
       this.counters.sealed.inc(sealed);
       void this.sender.pump();
@@ -260,6 +274,14 @@ export class Agent {
     return { ...this.status(connected), device: this.config.device.id, connected, sources: await sourceStatuses(this.sources, this.metrics) };
   }
 
+  private armDeadline(): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    if (this.oldestPendingSince === undefined || !this.commitTimer) return;
+    const wait = Math.max(0, this.oldestPendingSince + this.config.batch.max_delay_ms - performance.now());
+    this.deadlineTimer = setTimeout(() => this.safeTick(), wait);
+  }
+
   private safeTick(): void {
     try {
       this.tick();
@@ -307,6 +329,8 @@ export class Agent {
       await s.stop().catch((err) => this.logger.error({ err, source: s.name }, 'source stop failed'));
     }
     if (this.commitTimer) clearInterval(this.commitTimer);
+    this.commitTimer = undefined;
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     if (this.pumpTimer) clearInterval(this.pumpTimer);
     try {
       this.tick(true);

@@ -1,0 +1,70 @@
+// The agent's batching bound: batch.max_delay_ms bounds how long a reading waits before its batch is sealed
+// for sending, even when the commit interval is much longer (the deadline timer), and full batches are
+// sealed at once without waiting.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '@tidemark/shared';
+import { waitFor } from '@tidemark/shared/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Agent } from './agent.js';
+import type { BatchEncoder } from './buffer/sqlite-buffer.js';
+import { doctorConfig } from './doctor/test-support/doctor-config.js';
+
+const dirs: string[] = [];
+const agents: Agent[] = [];
+afterEach(async () => {
+  for (const a of agents.splice(0)) await a.stop();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** An agent whose uplink never connects (port 1), with every sealed batch's oldest-reading age recorded. */
+function agentWith(batch: { max_readings: number; max_delay_ms: number }, rateHz: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'tidemark-agent-'));
+  dirs.push(dir);
+  const config = doctorConfig(dir, {
+    sources: [{ type: 'simulated', name: 'sim', rate_hz: rateHz, sensors: [{ name: 'temp_c', shape: 'sine', min: 20, max: 80, period_s: 60 }] }],
+    buffer: { commit_interval_ms: 1000 },
+    batch,
+    clock: { sync_check: 'assume_synced' },
+  });
+  const agent = new Agent(config, { logger: createLogger({ name: 'agent-test', level: 'silent' }) });
+  agents.push(agent);
+  // Sealing encodes the batch: record how old its oldest reading is at that moment (readings are stamped
+  // with the agent's clock when the source produces them).
+  const ages: number[] = [];
+  const sizes: number[] = [];
+  const wrap = (encode: BatchEncoder): BatchEncoder => (seq, readings, synced, low) => {
+    ages.push(Date.now() - Math.min(...readings.map((r) => r.ts)));
+    sizes.push(readings.length);
+    return encode(seq, readings, synced, low);
+  };
+  const buffer = agent.buffer;
+  const seal = buffer.seal.bind(buffer);
+  const commitAndSeal = buffer.commitAndSeal.bind(buffer);
+  buffer.seal = (max, encode, now) => seal(max, wrap(encode), now);
+  buffer.commitAndSeal = (max, encode, now) => commitAndSeal(max, wrap(encode), now);
+  return { agent, ages, sizes };
+}
+
+describe('Agent batching', () => {
+  it('seals a partial batch once its oldest reading waited max_delay_ms, not at the next commit tick', async () => {
+    // Commit ticks every 1000 ms; max_delay_ms 150. Without the deadline timer a batch would wait up to
+    // ~1000 ms for the next tick.
+    const { agent, ages, sizes } = agentWith({ max_readings: 1000, max_delay_ms: 150 }, 20);
+    await agent.start();
+    await waitFor(() => ages.length >= 8, { timeoutMs: 20_000, description: '8 sealed batches' });
+    expect(Math.max(...sizes)).toBeLessThan(1000); // all partial: sealed by the delay, not by size
+    // Ticks land on the deadline (±timer jitter on a loaded machine); the old behaviour was ≥ 1000 ms.
+    expect(Math.max(...ages), `ages ${ages.join(', ')}`).toBeLessThan(700);
+    expect(Math.min(...ages)).toBeGreaterThanOrEqual(140);
+  });
+
+  it('seals full batches at the commit tick without waiting for the delay', async () => {
+    // 200 readings/s into 50-reading batches: each 1000 ms tick seals ~4 full batches straight away.
+    const { agent, sizes } = agentWith({ max_readings: 50, max_delay_ms: 60_000 }, 200);
+    await agent.start();
+    await waitFor(() => sizes.length >= 6, { timeoutMs: 20_000, description: '6 sealed batches' });
+    expect(sizes.slice(0, 6)).toEqual([50, 50, 50, 50, 50, 50]);
+  });
+});
