@@ -223,18 +223,52 @@ export class PostgresAggregateStore implements AggregateStore {
 
   /** Replay --from: copies the buckets of schema `source` that start before `boundary`; 0 if it does not exist. */
   async copyBucketsBefore(source: string, boundary: number): Promise<number> {
-    const client = await this.p.connect();
-    try {
-      if (!(await schemaExists(client, source))) return 0;
-      const version = await schemaVersion(client, source);
-      if (version !== POSTGRES_SCHEMA_VERSION) {
-        throw new StorageError(`PostgreSQL schema "${source}" is not a Tidemark aggregate store of version ${POSTGRES_SCHEMA_VERSION} (found ${version ?? 'none'})`);
-      }
+    return this.fromSource(source, 0, async (client) => {
       const r = await client.query(
         `INSERT INTO ${this.q}.buckets (${BUCKET_COLUMNS}) SELECT ${BUCKET_COLUMNS} FROM ${quoteIdent(source)}.buckets WHERE start < $1`,
         [startBound(boundary)],
       );
       return r.rowCount ?? 0;
+    });
+  }
+
+  /** Replay --from: the checkpoint of schema `source` (the next stream offset it would read); undefined if it does not exist. */
+  async checkpointOf(source: string): Promise<number | undefined> {
+    return this.fromSource(source, undefined, async (client) => {
+      const r = await client.query<{ next_offset: number }>(`SELECT next_offset FROM ${quoteIdent(source)}.checkpoint WHERE id = 1`);
+      return r.rows[0]!.next_offset;
+    });
+  }
+
+  /** Replay --from: replaces this store's watermarks, sensor catalogue and unaggregated tally with schema `source`'s, atomically. */
+  async adoptStateOf(source: string): Promise<void> {
+    const from = quoteIdent(source);
+    const tables = { watermarks: 'device, watermark', sensors: 'device, sensor, first_ts, last_ts, readings', unaggregated: 'reason, readings' };
+    await this.fromSource(source, undefined, async (client) => {
+      await client.query('BEGIN');
+      try {
+        for (const [t, cols] of Object.entries(tables)) {
+          await client.query(`DELETE FROM ${this.q}.${t}`);
+          await client.query(`INSERT INTO ${this.q}.${t} (${cols}) SELECT ${cols} FROM ${from}.${t}`);
+        }
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  /** Runs `fn` on one connection if schema `source` exists (and is a store of this version); else returns `absent`. */
+  private async fromSource<T>(source: string, absent: T, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.p.connect();
+    try {
+      if (!(await schemaExists(client, source))) return absent;
+      const version = await schemaVersion(client, source);
+      if (version !== POSTGRES_SCHEMA_VERSION) {
+        throw new StorageError(`PostgreSQL schema "${source}" is not a Tidemark aggregate store of version ${POSTGRES_SCHEMA_VERSION} (found ${version ?? 'none'})`);
+      }
+      return await fn(client);
     } finally {
       client.release();
     }

@@ -1,7 +1,7 @@
 // What replay needs from each aggregate backend: refuse while an aggregator writes the store, build into a
-// fresh store beside the live one, copy the live buckets before a boundary (--from), and switch over
-// atomically, keeping the previous store. SQLite: files renamed into place. PostgreSQL: schemas renamed in
-// one transaction.
+// fresh store beside the live one, copy the live buckets before a boundary and the live watermarks, sensor
+// catalogue and tally (--from), and switch over atomically, keeping the previous store. SQLite: files renamed
+// into place. PostgreSQL: schemas renamed in one transaction.
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { PermanentError, type Logger } from '@tidemark/shared';
@@ -19,6 +19,10 @@ export interface ReplayTarget {
   openFresh(): Promise<AggregateStore>;
   /** Copies the live store's buckets that start before `boundary` into the fresh one; 0 without a live store. */
   copyLiveBucketsBefore(boundary: number): Promise<number>;
+  /** The live store's checkpoint (the next stream offset it would read); undefined without a live store. */
+  liveCheckpoint(): Promise<number | undefined>;
+  /** Replaces the fresh store's watermarks, sensor catalogue and unaggregated tally with the live store's. */
+  adoptLiveState(): Promise<void>;
   /** After a failure: stops and deletes the fresh store. */
   discard(): Promise<void>;
   /** Stops the fresh store and makes it the live one; returns where the previous one was kept, if any. */
@@ -74,6 +78,8 @@ function sqliteTarget(live: string, when: Date): ReplayTarget {
       settle(live);
       return fresh!.copyBucketsBefore(live, boundary);
     },
+    liveCheckpoint: async () => (existsSync(live) ? fresh!.checkpointOf(live) : undefined),
+    adoptLiveState: async () => fresh!.adoptStateOf(live),
     discard: async () => {
       await fresh?.stop();
       for (const suffix of ['', '-wal', '-shm']) rmSync(freshPath + suffix, { force: true });
@@ -110,6 +116,8 @@ function postgresTarget(url: string, live: string, when: Date, logger?: Logger):
       return fresh;
     },
     copyLiveBucketsBefore: (boundary) => fresh!.copyBucketsBefore(live, boundary),
+    liveCheckpoint: () => fresh!.checkpointOf(live),
+    adoptLiveState: () => fresh!.adoptStateOf(live),
     discard: async () => {
       await fresh?.drop();
     },

@@ -12,7 +12,7 @@ import { Aggregator } from './aggregator.js';
 import { aggregatorGuard, openAggregateStore, type AggregatesConfig } from './open-aggregate-store.js';
 import { replayAggregates, type ReplayOptions } from './replay.js';
 import { dropSchemas, requirePostgres, schemaPrefix, sql } from './testing/postgres.js';
-import { append, batch, DAY, dumpStore, HOUR, LATENESS, MINUTE, RESOLUTIONS, SKEW, T0 } from './testing/aggregator-workload.js';
+import { append, batch, DAY, DEVICES, dumpStore, HOUR, LATENESS, MINUTE, RESOLUTIONS, SKEW, T0, type TestBatch } from './testing/aggregator-workload.js';
 
 const logger = createLogger({ name: 'replay-test', level: 'silent' });
 const prefix = schemaPrefix();
@@ -51,8 +51,8 @@ const backends: Backend[] = [
   },
 ];
 
-/** A stream with two devices over three days, late and unsynced readings included, aggregated live. */
-async function setup(b: Backend) {
+/** A stream with two devices over three days, late and unsynced readings included (after `before`), aggregated live. */
+async function setup(b: Backend, before: TestBatch[] = []) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tidemark-replay-'));
   cleanup.push(() => fs.rm(dir, { recursive: true, force: true }));
   const config = await b.config();
@@ -60,6 +60,7 @@ async function setup(b: Backend) {
   const sqlitePath = path.join(dir, 'aggregates.db');
   const stream = new SqliteStreamStore({ path: streamPath });
   await stream.start();
+  if (before.length > 0) await append(stream, ...before);
   for (let d = 0; d < 3; d++) {
     await append(
       stream,
@@ -87,16 +88,16 @@ async function setup(b: Backend) {
     ...over,
   });
   /** What the live store holds now (opened afresh, as a restarted collector would). */
-  const current = async () => {
+  const current = async (devices: readonly string[] = DEVICES) => {
     const s: AggregateStore = openAggregateStore(config, sqlitePath);
     await s.start();
     try {
-      return await dumpStore(s);
+      return await dumpStore(s, devices);
     } finally {
       await s.stop();
     }
   };
-  return { dir, config, sqlitePath, expected, options, current };
+  return { dir, config, streamPath, sqlitePath, expected, options, current };
 }
 
 describe.each(backends)('replay ($name)', (b) => {
@@ -121,6 +122,56 @@ describe.each(backends)('replay ($name)', (b) => {
     expect(r.from).toBe(new Date(T0 + DAY).toISOString()); // aligned to the largest resolution
     expect(r.copiedBuckets).toBe(e.expected.buckets.filter((x) => x.start < T0 + DAY).length);
     expect(await e.current()).toStrictEqual(e.expected);
+  });
+
+  it('--from on a stream trimmed by retention keeps the live watermarks, catalogue and tally, and folds what came after', async () => {
+    // gw-old sent only on day 0; gw_1's highest reading is on day 0, a later record carries an older one.
+    const e = await setup(b, [
+      batch('gw-old', [['temp_c', T0 + 4 * HOUR, 3]]),
+      batch('gw_1', [['door_open', T0 + 23 * HOUR, 1]]),
+      batch('gw_1', [['rpm', T0 + 10 * HOUR, 5]], { receivedMs: T0 + DAY + HOUR }),
+    ]);
+    const devices = [...DEVICES, 'gw-old'];
+    const stream = new SqliteStreamStore({ path: e.streamPath });
+    await stream.start();
+    cleanup.push(() => stream.stop());
+    const liveCheckpoint = (await e.current()).checkpoint;
+    expect(liveCheckpoint).toBe(await stream.endOffset());
+    // Records the live aggregator has not folded yet: replay must count them on top of the live catalogue.
+    await append(
+      stream,
+      batch('press-07', [['temp_c', T0 + 3 * DAY + HOUR, 4], ['rpm', T0 + 3 * DAY + HOUR, 950]]),
+      batch('press-07', [['temp_c', T0 + 2 * DAY + HOUR + 2, 8]]), // late: a revision
+      batch('van.3', [['temp_c', T0 + 3 * DAY, 5]], { stream: 2, synced: false }),
+    );
+    // The reference: every record folded from offset 1, before any is trimmed (same backend: SQLite does not keep -0).
+    const reference = openAggregateStore(await b.config(), path.join(e.dir, 'reference.db'));
+    await reference.start();
+    await new Aggregator(stream, reference, { resolutions: RESOLUTIONS, allowedLatenessMs: LATENESS, maxFutureSkewMs: SKEW }, logger, new MetricsRegistry('t')).drain();
+    const expected = await dumpStore(reference, devices);
+    await reference.stop();
+    expect(expected.watermarks.map(([d]) => d)).toContain('gw-old');
+
+    expect(await stream.trim({ beforeReceivedMs: T0 + DAY, belowOffset: liveCheckpoint })).toBe(6);
+    expect((await stream.read(1, 1))[0]!.offset).toBe(3);
+    const r = await replayAggregates(e.options({ from: T0 + DAY }));
+    expect(r.records).toBe((await stream.endOffset()) - 1 - 6);
+    expect(await e.current(devices)).toStrictEqual(expected);
+  });
+
+  it('applies retention to the rebuilt store, copied buckets included', async () => {
+    const e = await setup(b);
+    const now = T0 + 3 * DAY;
+    const retention = { '1m': DAY, '1h': 2.8 * DAY, '1d': null };
+    const horizon: Record<string, number> = { '1m': T0 + 2 * DAY, '1h': T0 + 4 * HOUR, '1d': -Infinity };
+    const kept = { ...e.expected, buckets: e.expected.buckets.filter((x) => x.start >= horizon[x.resolution]!) };
+    expect(kept.buckets.length).toBeLessThan(e.expected.buckets.length);
+    expect(kept.buckets.some((x) => x.resolution === '1h' && x.start < T0 + DAY)).toBe(true);
+    const r = await replayAggregates(e.options({ from: T0 + DAY, retention, now: () => new Date(now) }));
+    expect(r.copiedBuckets).toBe(e.expected.buckets.filter((x) => x.start < T0 + DAY).length);
+    expect(await e.current()).toStrictEqual(kept);
+    await replayAggregates(e.options({ retention, now: () => new Date(now + 1) }));
+    expect(await e.current()).toStrictEqual(kept);
   });
 
   it('builds a store from nothing when there is no live store yet', async () => {

@@ -3,12 +3,19 @@
 // schema <schema>_pre_replay_<time>; see replay-targets.ts). Processing is a pure function of stream order,
 // so the result equals what the live aggregator computed.
 // With --from, buckets before the (largest-resolution-aligned) boundary are copied and only later ones are
-// rebuilt; watermarks still see every reading, so the rebuilt buckets equal a full replay's.
+// rebuilt. The stream may have been trimmed by retention, so watermarks, sensor catalogue and unaggregated
+// tally cannot be rebuilt from it: the replay folds up to the live store's checkpoint, takes the live store's
+// values there (exactly what folding from offset 1 gives at that offset), then folds the rest. Folding before
+// that point with only the remaining records is exact for the rebuilt buckets as long as the trimmed readings
+// all lie before the boundary (a watermark below the boundary cannot make a bucket after it late); seeding
+// the watermarks before folding would not be: every rebuilt bucket would look late and gain a revision.
+// Retention (aggregation.retention) applies to the result, copied buckets included.
 // The aggregator must not be running: it would keep writing the old store.
 import { existsSync } from 'node:fs';
 import { createLogger, MetricsRegistry, PermanentError, type Logger } from '@tidemark/shared';
 import type { CloudConfig } from '../config.js';
 import { SqliteStreamStore } from '../store/sqlite-stream-store.js';
+import type { StreamRecord, StreamStore } from '../store/stream-store.js';
 import { Aggregator, type Resolution } from './aggregator.js';
 import { bucketStart } from './bucket-stats.js';
 import type { AggregatesConfig } from './open-aggregate-store.js';
@@ -35,6 +42,8 @@ export interface ReplayOptions {
   resolutions: readonly Resolution[];
   allowedLatenessMs: number;
   maxFutureSkewMs: number;
+  /** Per resolution label: how long buckets are kept (config.aggregation.retention); absent or null = forever. */
+  retention?: Readonly<Record<string, number | null>>;
   /** Rebuild only buckets from this time on (ms since epoch; aligned down to the largest resolution). */
   from?: number;
   logger?: Logger;
@@ -56,6 +65,7 @@ export async function replay(
     resolutions: config.aggregation.resolutions,
     allowedLatenessMs: config.aggregation.allowed_lateness,
     maxFutureSkewMs: config.ingest.max_future_skew,
+    retention: config.aggregation.retention,
     ...opts,
     logger: opts.logger ?? createLogger({ name: 'tidemark-cloud', level: config.log.level }),
   });
@@ -92,24 +102,39 @@ async function rebuild(o: ReplayOptions, target: ReturnType<typeof replayTarget>
     }
     const store = await target.openFresh();
     try {
-      if (boundary !== undefined) copiedBuckets = await target.copyLiveBucketsBefore(boundary);
-      const aggregator = new Aggregator(
-        stream,
-        store,
-        {
-          resolutions: o.resolutions,
-          allowedLatenessMs: o.allowedLatenessMs,
-          maxFutureSkewMs: o.maxFutureSkewMs,
-          chunkRecords: 2000,
-          ...(boundary !== undefined ? { bucketsFrom: boundary } : {}),
-        },
-        logger.child({ component: 'replay' }),
-        new MetricsRegistry('tidemark_cloud'),
-      );
-      for (let n = await aggregator.step(); n > 0; n = await aggregator.step()) {
-        records += n;
-        o.onProgress?.(records);
+      const metrics = new MetricsRegistry('tidemark_cloud');
+      const fold = async (source: StreamStore): Promise<Aggregator> => {
+        const aggregator = new Aggregator(
+          source,
+          store,
+          {
+            resolutions: o.resolutions,
+            allowedLatenessMs: o.allowedLatenessMs,
+            maxFutureSkewMs: o.maxFutureSkewMs,
+            chunkRecords: 2000,
+            ...(boundary !== undefined ? { bucketsFrom: boundary } : {}),
+            ...(o.retention ? { retention: o.retention } : {}),
+            ...(o.now ? { now: () => o.now!().getTime() } : {}),
+          },
+          logger.child({ component: 'replay' }),
+          metrics,
+        );
+        for (let n = await aggregator.step(); n > 0; n = await aggregator.step()) {
+          records += n;
+          o.onProgress?.(records);
+        }
+        return aggregator;
+      };
+      if (boundary !== undefined) {
+        copiedBuckets = await target.copyLiveBucketsBefore(boundary);
+        const liveCheckpoint = await target.liveCheckpoint();
+        if (liveCheckpoint !== undefined) {
+          await fold(new StreamPrefix(stream, liveCheckpoint));
+          await target.adoptLiveState();
+        }
       }
+      const aggregator = await fold(stream);
+      await aggregator.trimExpired();
     } catch (err) {
       await target.discard();
       throw err;
@@ -121,4 +146,37 @@ async function rebuild(o: ReplayOptions, target: ReturnType<typeof replayTarget>
   const previous = await target.switchOver();
   const seconds = (performance.now() - started) / 1000;
   return { records, seconds, from: boundary === undefined ? null : new Date(boundary).toISOString(), copiedBuckets, previous };
+}
+
+/** The stream's records below `end`, read-only: a --from replay's fold up to the live checkpoint. */
+class StreamPrefix implements StreamStore {
+  readonly name = 'stream-prefix';
+  constructor(
+    private readonly stream: StreamStore,
+    private readonly end: number,
+  ) {}
+
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+
+  async read(fromOffset: number, limit: number): Promise<StreamRecord[]> {
+    if (fromOffset >= this.end) return [];
+    return (await this.stream.read(fromOffset, Math.min(limit, this.end - fromOffset))).filter((r) => r.offset < this.end);
+  }
+
+  async endOffset(): Promise<number> {
+    return Math.min(this.end, await this.stream.endOffset());
+  }
+
+  append(): never {
+    throw new PermanentError('a replay does not write the stream store');
+  }
+
+  deadLetter(): never {
+    throw new PermanentError('a replay does not write the stream store');
+  }
+
+  trim(): never {
+    throw new PermanentError('a replay does not write the stream store');
+  }
 }

@@ -239,11 +239,29 @@ export class SqliteAggregateStore implements AggregateStore {
 
   /** Replay --from: copies another store's buckets that start before `boundary` into this one. */
   copyBucketsBefore(fromPath: string, boundary: number): number {
+    return this.withAttached(fromPath, (db) => db.prepare('INSERT INTO buckets SELECT * FROM previous.buckets WHERE start < ?').run(boundary).changes);
+  }
+
+  /** Replay --from: another store's checkpoint (the next stream offset it would read). */
+  checkpointOf(fromPath: string): number {
+    return this.withAttached(fromPath, (db) => db.prepare<[], { offset: number }>('SELECT offset FROM previous.checkpoint WHERE id = 1').get()!.offset);
+  }
+
+  /** Replay --from: replaces this store's watermarks, sensor catalogue and unaggregated tally with another store's, atomically. */
+  adoptStateOf(fromPath: string): void {
+    this.withAttached(fromPath, (db) =>
+      db.transaction(() => {
+        for (const t of ['watermarks', 'sensors', 'unaggregated']) db.exec(`DELETE FROM main.${t}; INSERT INTO main.${t} SELECT * FROM previous.${t}`);
+      })(),
+    );
+  }
+
+  private withAttached<T>(fromPath: string, fn: (db: Database.Database) => T): T {
     const db = this.db;
     if (!db) throw new StorageError('aggregate store is not started');
     db.prepare('ATTACH DATABASE ? AS previous').run(fromPath);
     try {
-      return db.prepare('INSERT INTO buckets SELECT * FROM previous.buckets WHERE start < ?').run(boundary).changes;
+      return fn(db);
     } finally {
       db.prepare('DETACH DATABASE previous').run();
     }
