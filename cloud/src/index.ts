@@ -2,6 +2,7 @@ export { Collector, dataFiles, type Role } from './collector.js';
 export { loadCloudConfig, cloudConfigSchema, defaultCloudConfig, type CloudConfig } from './config.js';
 export type { StreamStore, StreamRecord, AppendItem, AppendOutcome } from './store/stream-store.js';
 export { SqliteStreamStore } from './store/sqlite-stream-store.js';
+export { JetStreamStreamStore, type JetStreamStreamStoreOptions } from './store/jetstream/jetstream-stream-store.js';
 export type { AggregateStore, BucketRecord } from './aggregate/aggregate-store.js';
 export { SqliteAggregateStore } from './aggregate/sqlite-aggregate-store.js';
 export { PostgresAggregateStore } from './aggregate/postgres-aggregate-store.js';

@@ -10,4 +10,4 @@ export { requireTool, findTool } from './require-tool.js';
 export { openPtyPair, openPtyAtPath, type PtyPair, type PtyLink } from './pty-pair.js';
 export type { ServerControl } from './server-process.js';
 export { startMosquitto, type MosquittoOptions, type MosquittoServer } from './mosquitto.js';
-export { startNatsServer, type NatsServerOptions, type NatsServer } from './nats-server.js';
+export { startNatsServer, startNatsCluster, type NatsServerOptions, type NatsServer, type NatsClusterOptions, type NatsCluster } from './nats-server.js';

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { startNatsServer } from './nats-server.js';
+import { startNatsCluster, startNatsServer } from './nats-server.js';
 import { freePort } from './ports.js';
 import { useProcessReaper } from './process-reaper.js';
 import { requireTool } from './require-tool.js';
@@ -64,5 +64,17 @@ describe('startNatsServer', { timeout: 30_000 }, () => {
     await a.process.waitForOutput(/Route connection created/);
     await b.process.waitForOutput(/Route connection created/);
     expect((await serverInfo(a.port)).cluster).toBe('tidemark-test');
+  });
+
+  it('starts a 3-node JetStream cluster whose members route to each other and elected a metadata leader', async () => {
+    const cluster = await startNatsCluster();
+    expect(cluster.servers.map((s) => s.url)).toEqual(cluster.urls);
+    for (const [i, s] of cluster.servers.entries()) {
+      const info = await serverInfo(s.port);
+      expect(info.server_name).toBe(`n${i}`);
+      expect(info.cluster).toBe('tidemark-test');
+      expect(info.jetstream).toBe(true);
+      expect(s.process.commandLine.match(/--routes (\S+)/)?.[1]?.split(',')).toHaveLength(2);
+    }
   });
 });
