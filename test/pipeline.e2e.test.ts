@@ -6,11 +6,11 @@
 import { connectAsync } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeBatch, newStreamId, topics } from '@tidemark/proto';
-import { useProcessReaper, waitFor } from '@tidemark/shared/testing';
+import { startNatsServer, useProcessReaper, waitFor } from '@tidemark/shared/testing';
 import { makeGenerator, mulberry32 } from '../edge/src/sources/simulated/shapes.js';
 import { getJson } from './support/cli.js';
 import { fetchBuckets, setupCloud, setupEdge, waitForAggregated, type BrokerMode } from './support/pipeline.js';
-import { readStream } from './support/stream-check.js';
+import { readJetStream, readStream } from './support/stream-check.js';
 import type { BucketItem as Bucket } from '@tidemark/cloud';
 import { dropSchemas, requirePostgres, schemaPrefix } from '../cloud/src/aggregate/testing/postgres.js';
 
@@ -24,20 +24,25 @@ afterAll(async () => {
 });
 let usedPostgres = false;
 
-describe.each<[BrokerMode, 'sqlite' | 'postgres']>([
-  ['embedded', 'sqlite'],
-  ['embedded-tls', 'sqlite'],
-  ['external', 'sqlite'],
-  ['embedded', 'postgres'],
-])('simulated source → buffer → MQTT (%s broker) → collector → %s aggregates → API', (mode, aggregatesType) => {
+describe.each<[BrokerMode, 'sqlite' | 'jetstream', 'sqlite' | 'postgres']>([
+  ['embedded', 'sqlite', 'sqlite'],
+  ['embedded-tls', 'sqlite', 'sqlite'],
+  ['external', 'sqlite', 'sqlite'],
+  ['embedded', 'sqlite', 'postgres'],
+  ['embedded', 'jetstream', 'sqlite'],
+])('simulated source → buffer → MQTT (%s broker) → collector → %s stream → %s aggregates → API', (mode, storeType, aggregatesType) => {
   useProcessReaper();
 
   it('delivers every reading exactly once and serves it as 1-minute buckets', async () => {
-    let extra: Record<string, unknown> = {};
+    const extra: Record<string, unknown> = {};
     if (aggregatesType === 'postgres') {
       usedPostgres = true;
-      extra = { aggregates: { type: 'postgres', url: await requirePostgres(), schema: `${PG_PREFIX}_pipeline` } };
+      extra.aggregates = { type: 'postgres', url: await requirePostgres(), schema: `${PG_PREFIX}_pipeline` };
     }
+    // A private nats-server with JetStream; two partitions, so the router and per-partition checkpoints are used.
+    const jetstream = storeType === 'jetstream' ? { servers: [(await startNatsServer()).url], stream: 'TIDEMARK', partitions: 2 } : undefined;
+    if (jetstream) extra.store = { type: 'jetstream', ...jetstream };
+    const readStored = () => (jetstream ? readJetStream(jetstream) : Promise.resolve(readStream(cloud.dataDir)));
     const cloud = await setupCloud(extra, mode);
     const edge = setupEdge(cloud, 'gw-1', {
       sources: [{ type: 'simulated', name: 'sim', rate_hz: RATE_HZ, seed: 7, sensors: [SENSOR] }],
@@ -74,7 +79,7 @@ describe.each<[BrokerMode, 'sqlite' | 'postgres']>([
       await spy.publishAsync(topics.batch('gw-2'), Buffer.from(spoof), { qos: 1 });
       await spy.endAsync();
     }
-    const stored = readStream(cloud.dataDir);
+    const stored = await readStored();
     expect(new Set(stored.map((r) => r.device))).toEqual(new Set(['gw-1']));
     const sensors = await waitForAggregated(api, 'gw-1', 'temp_c', stored.length);
     const firstTs = Date.parse(sensors.first_seen);
@@ -116,7 +121,7 @@ describe.each<[BrokerMode, 'sqlite' | 'postgres']>([
     expect(Number(/tidemark_cloud_readings_total\{status="ok"\} (\d+)/.exec(metrics)?.[1])).toBe(ticks);
 
     // Still only gw-1's batches, well after the spoofed publish (external mode) had time to arrive.
-    expect(new Set(readStream(cloud.dataDir).map((r) => r.device))).toEqual(new Set(['gw-1']));
+    expect(new Set((await readStored()).map((r) => r.device))).toEqual(new Set(['gw-1']));
     const stopped = await collector.kill('SIGTERM');
     expect(stopped.code, collector.output()).toBe(0);
   });

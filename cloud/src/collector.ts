@@ -3,7 +3,7 @@
 // files and the aggregator polls the stream store.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger, MetricsRegistry, startAll, stopAll, ConfigError, type Component, type Logger } from '@tidemark/shared';
+import { createLogger, MetricsRegistry, startAll, stopAll, type Component, type Logger } from '@tidemark/shared';
 import { Aggregator } from './aggregate/aggregator.js';
 import { aggregatorGuard, openAggregateStore } from './aggregate/open-aggregate-store.js';
 import { ApiServer } from './api/server.js';
@@ -18,7 +18,7 @@ import type { CloudConfig } from './config.js';
 import { DeviceRegistry } from './ingest/device-registry.js';
 import { Ingestor } from './ingest/ingestor.js';
 import { StreamRetention } from './store/retention.js';
-import { SqliteStreamStore } from './store/sqlite-stream-store.js';
+import { openStreamStore } from './store/open-stream-store.js';
 
 export type Role = 'all' | 'collector' | 'aggregator' | 'api';
 export const ROLES: readonly Role[] = ['all', 'collector', 'aggregator', 'api'];
@@ -64,12 +64,15 @@ export class Collector {
 
   private assemble(opts: CollectorOptions): void {
     const { config, logger, metrics } = this;
-    if (config.store.type !== 'sqlite') {
-      throw new ConfigError([{ path: 'store.type', message: `"${config.store.type}" is not available in this version yet; use sqlite` }]);
-    }
     mkdirSync(config.data_dir, { recursive: true });
     const files = dataFiles(config.data_dir);
-    const stream = new SqliteStreamStore({ path: files.stream });
+    // Only the collector role appends (and, on JetStream, keeps the dedup state); other roles read and trim.
+    const stream = openStreamStore(config.store, {
+      sqlitePath: files.stream,
+      readOnly: !this.has('collector') && config.store.type === 'jetstream',
+      logger: logger.child({ component: 'stream-store' }),
+    });
+    const partitions = stream.partitions;
     const registry = new DeviceRegistry(files.devices, logger.child({ component: 'devices' }));
     const aggregates = openAggregateStore(config.aggregates, files.aggregates, { logger: logger.child({ component: 'aggregates' }) });
     const components: Component[] = [stream, registry];
@@ -120,7 +123,7 @@ export class Collector {
 
     if (this.has('aggregator')) {
       const aggregator = new Aggregator(
-        stream,
+        partitions,
         aggregates,
         {
           resolutions,
@@ -135,20 +138,18 @@ export class Collector {
       // While it runs, `replay` (and, on PostgreSQL, a second aggregator) refuses to race it.
       components.push(aggregatorGuard(config.aggregates, files.aggregates, { logger: logger.child({ component: 'aggregator-guard' }) }));
       components.push(aggregator);
-      if (config.store.type === 'sqlite') {
-        components.push(
-          new StreamRetention(
-            stream,
-            {
-              retentionMs: config.store.retention,
-              ...(config.store.max_bytes !== undefined ? { maxBytes: config.store.max_bytes } : {}),
-              consumedBelow: () => aggregates.checkpoint(),
-            },
-            logger.child({ component: 'retention' }),
-            metrics,
-          ),
-        );
-      }
+      components.push(
+        new StreamRetention(
+          partitions,
+          {
+            retentionMs: config.store.retention,
+            ...(config.store.max_bytes !== undefined ? { maxBytes: config.store.max_bytes } : {}),
+            consumedBelow: (p) => aggregates.checkpoint(p),
+          },
+          logger.child({ component: 'retention' }),
+          metrics,
+        ),
+      );
       this.aggregator = aggregator;
     }
 
@@ -158,7 +159,7 @@ export class Collector {
       let updates: BucketUpdateSource | undefined = this.aggregator;
       if (!updates) {
         const follower = new StoreFollower(
-          stream,
+          partitions,
           aggregates,
           { resolutions, maxFutureSkewMs: config.ingest.max_future_skew },
           logger.child({ component: 'stream-follower' }),

@@ -96,8 +96,15 @@ aggregates:
       tls: { ca: 'ca.pem', reject_unauthorized: true },
       client_id: 'tidemark-collector',
     });
-    expect(c.store).toEqual({ type: 'jetstream', servers: ['nats://n1:4222', 'nats://n2:4222'], stream: 'TIDEMARK', partitions: 1, replicas: 3 });
-    expect(c.aggregates).toEqual({ type: 'postgres', url: 'postgres://u:p@db:5432/tidemark' });
+    expect(c.store).toEqual({
+      type: 'jetstream',
+      servers: ['nats://n1:4222', 'nats://n2:4222'],
+      stream: 'TIDEMARK',
+      partitions: 1,
+      replicas: 3,
+      retention: 30 * 86_400_000,
+    });
+    expect(c.aggregates).toEqual({ type: 'postgres', url: 'postgres://u:p@db:5432/tidemark', schema: 'tidemark' });
   });
 
   it('names the allowed modes and types', () => {

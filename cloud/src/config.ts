@@ -54,7 +54,16 @@ export type CloudConfig = {
   auth: { devices_file?: string; allow_anonymous: boolean; mosquitto_password_file?: string };
   store:
     | { type: 'sqlite'; /** ms */ retention: number; max_bytes?: number }
-    | { type: 'jetstream'; servers: string[]; stream: string; partitions: number; replicas: number };
+    | {
+        type: 'jetstream';
+        servers: string[];
+        stream: string;
+        partitions: number;
+        replicas: number;
+        /** ms */
+        retention: number;
+        max_bytes?: number;
+      };
   aggregates: { type: 'sqlite' } | { type: 'postgres'; url: string; schema: string };
   aggregation: {
     /** Ascending, each divides the next. */
@@ -125,6 +134,8 @@ const jetstreamStore = z.strictObject({
     .default('TIDEMARK'),
   partitions: zInt({ min: 1, max: 1024 }).default(1),
   replicas: zInt({ min: 1, max: 5 }).default(1),
+  retention: zDuration({ min: 1 }).prefault('30d'),
+  max_bytes: zByteSize({ min: 1 }).optional(),
 });
 
 const aggregatesSchema = z.discriminatedUnion('type', [

@@ -1,9 +1,10 @@
 // Independent checks over what the collector stored: read the stream store's raw batches straight from
-// SQLite, decode them with the wire codec, and compare with the aggregates the API serves.
+// SQLite (or JetStream, through a read-only store), decode them with the wire codec, and compare with the aggregates the API serves.
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import { decodeBatch, streamIdToHex } from '@tidemark/proto';
+import { openStreamStore } from '../../cloud/src/store/open-stream-store.js';
 
 export interface StoredReading {
   device: string;
@@ -36,6 +37,32 @@ export function readStream(cloudDataDir: string): StoredReading[] {
     return out;
   } finally {
     db.close();
+  }
+}
+
+/** Every reading in a JetStream stream store (all partitions, each in stream order), read-only. */
+export async function readJetStream(store: { servers: string[]; stream: string; partitions: number }): Promise<StoredReading[]> {
+  const stream = openStreamStore({ type: 'jetstream', replicas: 1, retention: 86_400_000, ...store }, { sqlitePath: '', readOnly: true });
+  await stream.start();
+  try {
+    const out: StoredReading[] = [];
+    const identities = new Set<string>();
+    for (const partition of stream.partitions) {
+      for (let from = 1; ; ) {
+        const records = await partition.read(from, 500);
+        if (records.length === 0) break;
+        for (const r of records) {
+          const id = `${r.deviceId}/${streamIdToHex(r.streamId)}/${r.seq}`;
+          expect(identities.has(id), `batch ${id} stored twice`).toBe(false);
+          identities.add(id);
+          for (const x of decodeBatch(r.payload).readings) out.push({ device: r.deviceId, stream: streamIdToHex(r.streamId), seq: r.seq, ...x });
+        }
+        from = records[records.length - 1]!.offset + 1;
+      }
+    }
+    return out;
+  } finally {
+    await stream.stop();
   }
 }
 

@@ -103,6 +103,21 @@ export function describeAggregateStoreContract(name: string, make: () => Promise
       expect(await series(store, 'press-07', 'temp_c', '1m')).toEqual([a]);
     });
 
+    it('keeps one checkpoint per stream partition; a partition never committed reads 1', async () => {
+      const { store } = await open();
+      expect(await store.checkpoints()).toEqual(new Map());
+      await store.commit({ ...commitOf(17), partition: 3 });
+      await store.commit(commitOf(5)); // partition 0 by default
+      await store.commit({ ...commitOf(9), partition: 1 });
+      await store.commit({ ...commitOf(21), partition: 3 });
+      expect(await store.checkpoint(3)).toBe(21);
+      expect(await store.checkpoint(1)).toBe(9);
+      expect(await store.checkpoint(0)).toBe(5);
+      expect(await store.checkpoint()).toBe(5);
+      expect(await store.checkpoint(2)).toBe(1);
+      expect(await store.checkpoints()).toEqual(new Map([[0, 5], [1, 9], [3, 21]]));
+    });
+
     it('a later commit replaces a bucket (stats and revision) and adds to the tally', async () => {
       const { store } = await open();
       await store.commit(commitOf(2, { buckets: [rec('d', 's', '1m', T, 1)], unaggregated: new Map([['future_timestamp', 2]]) }));

@@ -1,5 +1,5 @@
 // The aggregate store contract: bucket state, per-device watermarks, sensor catalogue and the aggregator's
-// stream offset. commit() writes all of them in ONE transaction, which is what makes a crash at any
+// stream offset per stream partition. commit() writes all of them in ONE transaction, which is what makes a crash at any
 // instant resume to the same result (exactly-once effect). SQLite now; PostgreSQL implements the same.
 import type { Component } from '@tidemark/shared';
 import type { BucketStats } from './bucket-stats.js';
@@ -28,7 +28,9 @@ export interface SensorDelta {
 }
 
 export interface AggregateCommit {
-  /** The next stream offset to read after this commit. */
+  /** The stream partition the folded records came from (0 when the stream has one). */
+  partition?: number;
+  /** The next offset to read from that partition after this commit. */
   offset: number;
   buckets: BucketRecord[];
   watermarks: Map<string, number>;
@@ -56,8 +58,10 @@ export interface BucketQuery {
 }
 
 export interface AggregateStore extends Component {
-  /** The next stream offset to read (1 for a new store). */
-  checkpoint(): Promise<number>;
+  /** The next offset to read from stream partition `partition` (default 0); 1 for a partition never read. */
+  checkpoint(partition?: number): Promise<number>;
+  /** Every partition's checkpoint that was ever committed (partitions never read are absent). */
+  checkpoints(): Promise<Map<number, number>>;
   getBuckets(keys: readonly BucketKey[]): Promise<Map<string, BucketRecord>>;
   getWatermarks(devices: readonly string[]): Promise<Map<string, number>>;
   commit(c: AggregateCommit): Promise<void>;

@@ -100,7 +100,7 @@ function dumpAggregates(file: string) {
       watermarks: db.prepare('SELECT * FROM watermarks ORDER BY device').all() as Array<{ device: string; watermark: number }>,
       sensors: db.prepare('SELECT * FROM sensors ORDER BY device, sensor').all(),
       unaggregated: db.prepare('SELECT * FROM unaggregated ORDER BY reason').all(),
-      checkpoint: db.prepare('SELECT offset FROM checkpoint').pluck().get() as number,
+      checkpoint: db.prepare('SELECT offset FROM checkpoints WHERE partition = 0').pluck().get() as number,
     };
   } finally {
     db.close();

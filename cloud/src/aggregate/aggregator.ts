@@ -3,6 +3,10 @@
 // changed buckets, the watermarks and the next offset, so a crash anywhere resumes to the same state.
 // Processing is a pure function of the stream order: replay produces identical aggregates.
 //
+// A partitioned stream (JetStream) is read one chunk of one partition at a time, round robin, each commit
+// carrying that partition's offset. A device lives in exactly one partition and watermarks are per device,
+// so the result is the same whatever the interleaving of partitions.
+//
 // Lateness: a device's watermark is the highest trusted event time aggregated from it. A bucket is final
 // once watermark >= start + resolution + allowed_lateness. Readings are judged against the watermark as it
 // stood before their batch, so a batch is never late for itself; a reading for a final bucket still
@@ -63,8 +67,13 @@ export type BucketUpdateListener = (updates: readonly BucketRecord[], watermarks
 
 export class Aggregator implements Component {
   readonly name = 'aggregator';
-  /** Next stream offset to read; loaded from the store's checkpoint on start() or the first step(). */
-  private offset: number | undefined;
+  /** The stream's partitions (index = partition number). */
+  private readonly streams: readonly StreamStore[];
+  /** Per partition, the next offset to read; loaded from the store's checkpoints on start() or the first step(). */
+  private offsets: number[] | undefined;
+  /** The partition the next step tries first (round robin). */
+  private nextPartition = 0;
+  private lagRefreshAt = 0;
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -75,7 +84,7 @@ export class Aggregator implements Component {
   private readonly m;
 
   constructor(
-    private readonly stream: StreamStore,
+    stream: StreamStore | readonly StreamStore[],
     private readonly store: AggregateStore,
     private readonly opts: AggregatorOptions,
     private readonly logger: Logger,
@@ -86,7 +95,7 @@ export class Aggregator implements Component {
       late: metrics.counter('late_readings_total', 'Readings that changed a bucket already final'),
       unaggregated: metrics.counter('unaggregated_readings_total', 'Readings kept in the stream but not aggregated, by reason', ['reason']),
       lag: metrics.gauge('aggregator_lag_records', 'Stream records not yet aggregated'),
-      offset: metrics.gauge('aggregator_offset', 'Next stream offset the aggregator reads'),
+      offset: metrics.gauge('aggregator_offset', 'Next stream offset the aggregator reads, per stream partition', ['partition']),
       expiredUpdates: metrics.counter(
         'bucket_updates_outside_retention_total',
         'Readings not folded into a resolution because its bucket is past retention (aggregation.retention)',
@@ -94,6 +103,7 @@ export class Aggregator implements Component {
       ),
       trimmed: metrics.counter('aggregate_buckets_trimmed_total', 'Buckets deleted by retention (aggregation.retention)', ['resolution']),
     };
+    this.streams = Array.isArray(stream) ? stream : [stream as StreamStore];
     this.horizons = opts.resolutions.map(() => -Infinity);
     this.refreshHorizons();
   }
@@ -153,10 +163,17 @@ export class Aggregator implements Component {
   }
 
   async start(): Promise<void> {
-    this.offset = await this.store.checkpoint();
+    const offsets = await this.loadOffsets();
     this.running = true;
-    this.logger.info({ offset: this.offset }, 'aggregator resuming from checkpoint');
+    this.logger.info({ offsets }, 'aggregator resuming from checkpoint');
     this.loop = this.run();
+  }
+
+  private async loadOffsets(): Promise<number[]> {
+    const offsets: number[] = [];
+    for (let p = 0; p < this.streams.length; p++) offsets.push(await this.store.checkpoint(p));
+    this.offsets = offsets;
+    return offsets;
   }
 
   private async run(): Promise<void> {
@@ -181,27 +198,45 @@ export class Aggregator implements Component {
     }
   }
 
-  /** Processes one chunk; returns the number of stream records consumed. Exposed for tests and replay. */
+  /**
+   * Processes one chunk of the first partition (round robin) that has records; returns the number of stream
+   * records consumed (0: every partition is caught up). Exposed for tests and replay.
+   */
   async step(): Promise<number> {
     // Without start() (replay, tests) this must still resume from the checkpoint, never re-fold from 1.
-    this.offset ??= await this.store.checkpoint();
-    const records = await this.stream.read(this.offset, this.opts.chunkRecords ?? 500);
-    if (records.length === 0) {
-      this.m.lag.set(0);
-      return 0;
+    const offsets = this.offsets ?? (await this.loadOffsets());
+    const n = this.streams.length;
+    for (let k = 0; k < n; k++) {
+      const p = (this.nextPartition + k) % n;
+      const records = await this.streams[p]!.read(offsets[p]!, this.opts.chunkRecords ?? 500);
+      if (records.length === 0) continue;
+      this.nextPartition = (p + 1) % n;
+      await this.foldAndCommit(p, records);
+      return records.length;
     }
+    this.m.lag.set(0);
+    return 0;
+  }
+
+  private async foldAndCommit(partition: number, records: readonly StreamRecord[]): Promise<void> {
+    const offsets = this.offsets!;
     const next = records[records.length - 1]!.offset + 1;
     const result = await this.fold(records);
-    await this.store.commit({ offset: next, ...result });
-    this.offset = next;
-    this.m.offset.set(next);
-    this.m.lag.set(Math.max(0, (await this.stream.endOffset()) - next));
+    await this.store.commit({ partition, offset: next, ...result });
+    offsets[partition] = next;
+    this.m.offset.set({ partition: String(partition) }, next);
+    // endOffset() is a round trip on a remote stream store: refresh the lag gauge at most once a second.
+    if (performance.now() >= this.lagRefreshAt) {
+      this.lagRefreshAt = performance.now() + 1000;
+      let lag = 0;
+      for (let p = 0; p < this.streams.length; p++) lag += Math.max(0, (await this.streams[p]!.endOffset()) - offsets[p]!);
+      this.m.lag.set(lag);
+    }
     for (const [reason, n] of result.unaggregated) this.m.unaggregated.inc({ reason }, n);
     this.m.readings.inc(result.aggregated);
     this.m.late.inc(result.late);
     result.expired.forEach((n, i) => n > 0 && this.m.expiredUpdates.inc({ resolution: this.opts.resolutions[i]!.label }, n));
     if (result.buckets.length > 0) for (const l of this.listeners) l(result.buckets, result.watermarks);
-    return records.length;
   }
 
   /** Drains the stream to its current end (replay and tests). */

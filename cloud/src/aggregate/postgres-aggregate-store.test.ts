@@ -64,14 +64,14 @@ describe('PostgresAggregateStore specifics', () => {
     for (const s of stores) expect(await s.checkpoint()).toBe(5);
     await Promise.all(stores.map((s) => s.stop()));
     const tables = await sql<{ t: string }>(url, 'SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1', [schema]);
-    expect(tables.map((r) => r.t)).toEqual(['buckets', 'checkpoint', 'meta', 'sensors', 'unaggregated', 'watermarks']);
+    expect(tables.map((r) => r.t)).toEqual(['buckets', 'checkpoints', 'meta', 'sensors', 'unaggregated', 'watermarks']);
   });
 
   it('refuses another schema version, a schema holding foreign tables, and (createOnly) any existing schema', async () => {
     const s = await started();
     await s.stop();
     await sql(url, `UPDATE "${s.schema}".meta SET value = '99' WHERE key = 'schema_version'`);
-    await expect(new PostgresAggregateStore({ url, schema: s.schema }).start()).rejects.toThrow(/schema version 99 is not supported \(expected 1\)/);
+    await expect(new PostgresAggregateStore({ url, schema: s.schema }).start()).rejects.toThrow(/schema version 99 is not supported \(expected 2\)/);
     const foreign = nextSchema();
     await sql(url, `CREATE SCHEMA "${foreign}"; CREATE TABLE "${foreign}".t (x int)`);
     await expect(new PostgresAggregateStore({ url, schema: foreign }).start()).rejects.toThrow(/holds tables but no Tidemark aggregate store/);
@@ -82,6 +82,24 @@ describe('PostgresAggregateStore specifics', () => {
     const ok = await started({ schema: empty });
     expect(await ok.checkpoint()).toBe(1);
     await ok.stop();
+  });
+
+  it('migrates a version 1 schema: its single checkpoint becomes partition 0\'s', async () => {
+    const s = await started();
+    await s.commit(commitOf(5, { buckets: [rec('d', 's', '1m', T, 1)] }));
+    await s.stop();
+    // Put the schema back the way version 1 laid it out.
+    await sql(
+      url,
+      `DROP TABLE "${s.schema}".checkpoints;
+       CREATE TABLE "${s.schema}".checkpoint (id smallint PRIMARY KEY CHECK (id = 1), next_offset bigint NOT NULL);
+       INSERT INTO "${s.schema}".checkpoint VALUES (1, 777);
+       UPDATE "${s.schema}".meta SET value = '1' WHERE key = 'schema_version'`,
+    );
+    const again = await started({ schema: s.schema });
+    expect(await again.checkpoints()).toEqual(new Map([[0, 777]]));
+    expect(await again.getBuckets([rec('d', 's', '1m', T, 1)])).toHaveProperty('size', 1);
+    await again.stop();
   });
 
   it('validates schema names and says why', () => {
@@ -129,7 +147,7 @@ describe('PostgresAggregateStore specifics', () => {
     expect(await fresh.promote(live.schema, `${live.schema}_pre_replay_x`)).toBe(true);
     expect(await live.checkpoint()).toBe(20);
     expect((await series(live, 'd', 's', '1m')).map((b) => b.start)).toEqual([T, T + 60_000]);
-    const kept = await sql<{ next_offset: string }>(url, `SELECT next_offset FROM "${live.schema}_pre_replay_x".checkpoint`);
+    const kept = await sql<{ next_offset: string }>(url, `SELECT next_offset FROM "${live.schema}_pre_replay_x".checkpoints WHERE partition = 0`);
     expect(kept).toEqual([{ next_offset: '10' }]);
     await live.stop();
   });

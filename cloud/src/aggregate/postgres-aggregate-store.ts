@@ -111,9 +111,14 @@ export class PostgresAggregateStore implements AggregateStore {
     return this.pool;
   }
 
-  async checkpoint(): Promise<number> {
-    const r = await this.p.query<{ next_offset: number }>(this.sql.checkpoint);
-    return r.rows[0]!.next_offset;
+  async checkpoint(partition = 0): Promise<number> {
+    const r = await this.p.query<{ next_offset: number }>(this.sql.checkpoint, [partition]);
+    return r.rows[0]?.next_offset ?? 1;
+  }
+
+  async checkpoints(): Promise<Map<number, number>> {
+    const r = await this.p.query<{ partition: number; next_offset: number }>(this.sql.checkpoints);
+    return new Map(r.rows.map((x) => [x.partition, x.next_offset]));
   }
 
   async getBuckets(keys: readonly BucketKey[]): Promise<Map<string, BucketRecord>> {
@@ -157,6 +162,7 @@ export class PostgresAggregateStore implements AggregateStore {
       sensors.map((s) => s.readings),
       [...c.unaggregated.keys()],
       [...c.unaggregated.values()],
+      c.partition ?? 0,
       c.offset,
     ];
     try {
@@ -232,11 +238,11 @@ export class PostgresAggregateStore implements AggregateStore {
     });
   }
 
-  /** Replay --from: the checkpoint of schema `source` (the next stream offset it would read); undefined if it does not exist. */
-  async checkpointOf(source: string): Promise<number | undefined> {
+  /** Replay --from: the checkpoints of schema `source` (per partition, the next stream offset it would read); undefined if it does not exist. */
+  async checkpointsOf(source: string): Promise<Map<number, number> | undefined> {
     return this.fromSource(source, undefined, async (client) => {
-      const r = await client.query<{ next_offset: number }>(`SELECT next_offset FROM ${quoteIdent(source)}.checkpoint WHERE id = 1`);
-      return r.rows[0]!.next_offset;
+      const r = await client.query<{ partition: number; next_offset: number }>(`SELECT partition, next_offset FROM ${quoteIdent(source)}.checkpoints`);
+      return new Map(r.rows.map((x) => [x.partition, x.next_offset]));
     });
   }
 
@@ -314,7 +320,8 @@ function statements(q: string) {
       max = EXCLUDED.max, mean = EXCLUDED.mean, m2 = EXCLUDED.m2, first_ts = EXCLUDED.first_ts, first = EXCLUDED.first,
       last_ts = EXCLUDED.last_ts, last = EXCLUDED.last, revision = EXCLUDED.revision`;
   return {
-    checkpoint: `SELECT next_offset FROM ${q}.checkpoint WHERE id = 1`,
+    checkpoint: `SELECT next_offset FROM ${q}.checkpoints WHERE partition = $1::int4`,
+    checkpoints: `SELECT partition, next_offset FROM ${q}.checkpoints ORDER BY partition`,
     // Each key a primary-key lookup; the unnest estimate (100 rows) keeps the planner on the index.
     getBuckets: `SELECT b.device, b.sensor, b.resolution, b.start, b.count, b.sum, b.min, b.max, b.mean, b.m2, b.first_ts, b.first, b.last_ts, b.last, b.revision
       FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) AS k(device, sensor, resolution, start)
@@ -332,7 +339,8 @@ function statements(q: string) {
               last_ts = GREATEST(s.last_ts, EXCLUDED.last_ts), readings = s.readings + EXCLUDED.readings),
       u AS (INSERT INTO ${q}.unaggregated AS u (reason, readings) SELECT * FROM unnest($23::text[], $24::int8[])
             ON CONFLICT (reason) DO UPDATE SET readings = u.readings + EXCLUDED.readings)
-      UPDATE ${q}.checkpoint SET next_offset = $25::int8 WHERE id = 1`,
+      INSERT INTO ${q}.checkpoints (partition, next_offset) VALUES ($25::int4, $26::int8)
+        ON CONFLICT (partition) DO UPDATE SET next_offset = EXCLUDED.next_offset`,
     query: `SELECT start, count, sum, min, max, mean, m2, first_ts, first, last_ts, last, revision FROM ${q}.buckets
       WHERE device = $1 AND sensor = $2 AND resolution = $3 AND start >= $4::int8 AND start < $5::int8 ORDER BY start LIMIT $6`,
     sensors: `SELECT sensor, first_ts, last_ts, readings FROM ${q}.sensors WHERE device = $1 ORDER BY sensor`,

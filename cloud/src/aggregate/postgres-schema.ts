@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { StorageError } from '@tidemark/shared';
 import { advisoryKey, quoteIdent } from './postgres-connection.js';
 
-export const POSTGRES_SCHEMA_VERSION = 1;
+export const POSTGRES_SCHEMA_VERSION = 2;
 
 function ddl(q: string): string {
   return `
@@ -48,12 +48,24 @@ CREATE TABLE ${q}.unaggregated (
   reason   text COLLATE "C" PRIMARY KEY,
   readings bigint NOT NULL
 );
-CREATE TABLE ${q}.checkpoint (
-  id          smallint PRIMARY KEY CHECK (id = 1),
+CREATE TABLE ${q}.checkpoints (
+  partition   integer PRIMARY KEY,
   next_offset bigint NOT NULL
 );
-INSERT INTO ${q}.checkpoint (id, next_offset) VALUES (1, 1);
 INSERT INTO ${q}.meta (key, value) VALUES ('schema_version', '${POSTGRES_SCHEMA_VERSION}');
+`;
+}
+
+/** Version 1 had one checkpoint (one stream partition): it becomes partition 0's. */
+function migrate1to2(q: string): string {
+  return `
+CREATE TABLE ${q}.checkpoints (
+  partition   integer PRIMARY KEY,
+  next_offset bigint NOT NULL
+);
+INSERT INTO ${q}.checkpoints (partition, next_offset) SELECT 0, next_offset FROM ${q}.checkpoint WHERE id = 1;
+DROP TABLE ${q}.checkpoint;
+UPDATE ${q}.meta SET value = '2' WHERE key = 'schema_version';
 `;
 }
 
@@ -103,6 +115,8 @@ export async function ensureSchema(client: pg.ClientBase, schema: string, opts: 
         throw new StorageError(`PostgreSQL schema "${schema}" holds tables but no Tidemark aggregate store; choose another aggregates.schema`);
       }
       await client.query(ddl(q));
+    } else if (version === 1 && !opts.createOnly) {
+      await client.query(migrate1to2(q));
     } else if (version !== POSTGRES_SCHEMA_VERSION) {
       throw new StorageError(`PostgreSQL schema "${schema}": aggregate schema version ${version} is not supported (expected ${POSTGRES_SCHEMA_VERSION})`);
     }

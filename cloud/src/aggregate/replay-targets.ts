@@ -19,8 +19,8 @@ export interface ReplayTarget {
   openFresh(): Promise<AggregateStore>;
   /** Copies the live store's buckets that start before `boundary` into the fresh one; 0 without a live store. */
   copyLiveBucketsBefore(boundary: number): Promise<number>;
-  /** The live store's checkpoint (the next stream offset it would read); undefined without a live store. */
-  liveCheckpoint(): Promise<number | undefined>;
+  /** The live store's checkpoints (per partition, the next offset it would read); undefined without a live store. */
+  liveCheckpoints(): Promise<Map<number, number> | undefined>;
   /** Replaces the fresh store's watermarks, sensor catalogue and unaggregated tally with the live store's. */
   adoptLiveState(): Promise<void>;
   /** After a failure: stops and deletes the fresh store. */
@@ -78,7 +78,7 @@ function sqliteTarget(live: string, when: Date): ReplayTarget {
       settle(live);
       return fresh!.copyBucketsBefore(live, boundary);
     },
-    liveCheckpoint: async () => (existsSync(live) ? fresh!.checkpointOf(live) : undefined),
+    liveCheckpoints: async () => (existsSync(live) ? fresh!.checkpointsOf(live) : undefined),
     adoptLiveState: async () => fresh!.adoptStateOf(live),
     discard: async () => {
       await fresh?.stop();
@@ -116,7 +116,7 @@ function postgresTarget(url: string, live: string, when: Date, logger?: Logger):
       return fresh;
     },
     copyLiveBucketsBefore: (boundary) => fresh!.copyBucketsBefore(live, boundary),
-    liveCheckpoint: () => fresh!.checkpointOf(live),
+    liveCheckpoints: () => fresh!.checkpointsOf(live),
     adoptLiveState: () => fresh!.adoptStateOf(live),
     discard: async () => {
       await fresh?.drop();

@@ -14,6 +14,7 @@
 import { existsSync } from 'node:fs';
 import { createLogger, MetricsRegistry, PermanentError, type Logger } from '@tidemark/shared';
 import type { CloudConfig } from '../config.js';
+import { openStreamStore } from '../store/open-stream-store.js';
 import { SqliteStreamStore } from '../store/sqlite-stream-store.js';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
 import { Aggregator, type Resolution } from './aggregator.js';
@@ -33,8 +34,10 @@ export interface ReplayResult {
 }
 
 export interface ReplayOptions {
-  /** The stream store (SQLite file) to fold. */
-  streamPath: string;
+  /** The stream store (SQLite file) to fold, unless `streams` is given. */
+  streamPath?: string;
+  /** The stream store's partitions, unstarted (replay starts and stops them); default: the SQLite file at streamPath. */
+  streams?: () => StreamStore[];
   /** The aggregate store to rebuild. */
   aggregates: AggregatesConfig;
   /** Where the SQLite backend keeps its file (data_dir/aggregates.db); unused for PostgreSQL. */
@@ -58,8 +61,11 @@ export async function replay(
   files: { stream: string; aggregates: string },
   opts: { from?: number; logger?: Logger; now?: () => Date } = {},
 ): Promise<ReplayResult> {
+  const store = config.store;
   return replayAggregates({
     streamPath: files.stream,
+    // JetStream: the configured partitions, read-only (the SQLite file at streamPath otherwise).
+    ...(store.type === 'jetstream' ? { streams: () => [...openStreamStore(store, { sqlitePath: files.stream, readOnly: true }).partitions] } : {}),
     aggregates: config.aggregates,
     sqlitePath: files.aggregates,
     resolutions: config.aggregation.resolutions,
@@ -82,28 +88,41 @@ export async function replayAggregates(o: ReplayOptions): Promise<ReplayResult> 
   }
 }
 
-async function rebuild(o: ReplayOptions, target: ReturnType<typeof replayTarget>, logger: Logger): Promise<ReplayResult> {
+function openStreams(o: ReplayOptions): StreamStore[] {
+  if (o.streams) return o.streams();
+  if (o.streamPath === undefined) throw new PermanentError('replay needs a stream store');
   if (!existsSync(o.streamPath)) throw new PermanentError(`no stream store at ${o.streamPath}: nothing to replay`);
+  return [new SqliteStreamStore({ path: o.streamPath, readonly: true })];
+}
+
+async function rebuild(o: ReplayOptions, target: ReturnType<typeof replayTarget>, logger: Logger): Promise<ReplayResult> {
   const largest = Math.max(...o.resolutions.map((r) => r.ms));
   const boundary = o.from === undefined ? undefined : bucketStart(o.from, largest);
 
   const started = performance.now();
-  const stream = new SqliteStreamStore({ path: o.streamPath, readonly: true });
+  const streams = openStreams(o);
   let copiedBuckets = 0;
   let records = 0;
-  await stream.start();
+  const opened: StreamStore[] = [];
   try {
-    const first = (await stream.read(1, 1))[0];
-    if (boundary === undefined && first !== undefined && first.offset > 1) {
-      throw new PermanentError(
-        `the stream store was trimmed by retention (it starts at offset ${first.offset}): a full replay would drop the older aggregates; ` +
-          'use --from TIME to rebuild only buckets whose readings are still in the stream',
-      );
+    for (const s of streams) {
+      await s.start();
+      opened.push(s);
+    }
+    for (const [p, s] of streams.entries()) {
+      const first = (await s.read(1, 1))[0];
+      if (boundary === undefined && first !== undefined && first.offset > 1) {
+        const where = streams.length > 1 ? ` (partition ${p} starts at offset ${first.offset})` : ` (it starts at offset ${first.offset})`;
+        throw new PermanentError(
+          `the stream store was trimmed by retention${where}: a full replay would drop the older aggregates; ` +
+            'use --from TIME to rebuild only buckets whose readings are still in the stream',
+        );
+      }
     }
     const store = await target.openFresh();
     try {
       const metrics = new MetricsRegistry('tidemark_cloud');
-      const fold = async (source: StreamStore): Promise<Aggregator> => {
+      const fold = async (source: readonly StreamStore[]): Promise<Aggregator> => {
         const aggregator = new Aggregator(
           source,
           store,
@@ -127,20 +146,21 @@ async function rebuild(o: ReplayOptions, target: ReturnType<typeof replayTarget>
       };
       if (boundary !== undefined) {
         copiedBuckets = await target.copyLiveBucketsBefore(boundary);
-        const liveCheckpoint = await target.liveCheckpoint();
-        if (liveCheckpoint !== undefined) {
-          await fold(new StreamPrefix(stream, liveCheckpoint));
+        const live = await target.liveCheckpoints();
+        if (live !== undefined) {
+          // A partition the live aggregator never read has checkpoint 1: nothing of it to fold first.
+          await fold(streams.map((s, p) => new StreamPrefix(s, live.get(p) ?? 1)));
           await target.adoptLiveState();
         }
       }
-      const aggregator = await fold(stream);
+      const aggregator = await fold(streams);
       await aggregator.trimExpired();
     } catch (err) {
       await target.discard();
       throw err;
     }
   } finally {
-    await stream.stop();
+    for (const s of opened) await s.stop();
   }
 
   const previous = await target.switchOver();

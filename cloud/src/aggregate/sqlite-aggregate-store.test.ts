@@ -56,6 +56,33 @@ describe('SqliteAggregateStore specifics', () => {
     await expect(new SqliteAggregateStore(file).start()).rejects.toThrow(/schema version 99 is not supported/);
   });
 
+  it('migrates a version 1 file: its single checkpoint becomes partition 0\'s, and nothing else changes', async () => {
+    const dir = await tempDir();
+    dirs.push(dir);
+    const file = path.join(dir, 'aggregates.db');
+    const db = new Database(file);
+    db.exec(`CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), offset INTEGER NOT NULL) STRICT;
+      INSERT INTO checkpoint(id, offset) VALUES (1, 1234);
+      CREATE TABLE buckets (device TEXT NOT NULL, sensor TEXT NOT NULL, resolution TEXT NOT NULL, start INTEGER NOT NULL, count INTEGER NOT NULL,
+        sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL, mean REAL NOT NULL, m2 REAL NOT NULL, first_ts INTEGER NOT NULL, first REAL NOT NULL,
+        last_ts INTEGER NOT NULL, last REAL NOT NULL, revision INTEGER NOT NULL, PRIMARY KEY (device, sensor, resolution, start)) STRICT, WITHOUT ROWID;
+      INSERT INTO buckets VALUES ('d', 's', '1m', 60000, 2, 3, 1, 2, 1.5, 0.5, 60001, 1, 60002, 2, 0);
+      CREATE TABLE watermarks (device TEXT PRIMARY KEY, watermark INTEGER NOT NULL) STRICT;
+      CREATE TABLE sensors (device TEXT NOT NULL, sensor TEXT NOT NULL, first_ts INTEGER NOT NULL, last_ts INTEGER NOT NULL, readings INTEGER NOT NULL,
+        PRIMARY KEY (device, sensor)) STRICT, WITHOUT ROWID;
+      CREATE TABLE unaggregated (reason TEXT PRIMARY KEY, readings INTEGER NOT NULL) STRICT;`);
+    db.pragma('user_version = 1');
+    db.close();
+    const s = await open(file);
+    expect(await s.checkpoints()).toEqual(new Map([[0, 1234]]));
+    expect(await s.checkpoint(1)).toBe(1);
+    expect((await s.queryBuckets({ device: 'd', sensor: 's', resolution: '1m', from: 0, to: 1e15, limit: 10 })).map((b) => b.stats.count)).toEqual([2]);
+    await s.stop();
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(2);
+    check.close();
+  });
+
   it('copyBucketsBefore copies only buckets that start before the boundary (replay --from)', async () => {
     const dir = await tempDir();
     dirs.push(dir);

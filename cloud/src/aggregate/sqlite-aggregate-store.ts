@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { StorageError } from '@tidemark/shared';
 import { bucketKey, type AggregateCommit, type AggregateStore, type BucketKey, type BucketQuery, type BucketRecord, type SensorRow } from './aggregate-store.js';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 const SCHEMA = `
 CREATE TABLE buckets (
   device     TEXT    NOT NULL,
@@ -44,11 +44,20 @@ CREATE TABLE unaggregated (
   readings INTEGER NOT NULL
 ) STRICT;
 
-CREATE TABLE checkpoint (
-  id     INTEGER PRIMARY KEY CHECK (id = 1),
-  offset INTEGER NOT NULL
+CREATE TABLE checkpoints (
+  partition INTEGER PRIMARY KEY,
+  offset    INTEGER NOT NULL
 ) STRICT;
-INSERT INTO checkpoint(id, offset) VALUES (1, 1);
+`;
+
+/** Version 1 had a single checkpoint (one stream partition): it becomes partition 0's. */
+const MIGRATE_1_TO_2 = `
+CREATE TABLE checkpoints (
+  partition INTEGER PRIMARY KEY,
+  offset    INTEGER NOT NULL
+) STRICT;
+INSERT INTO checkpoints(partition, offset) SELECT 0, offset FROM checkpoint WHERE id = 1;
+DROP TABLE checkpoint;
 `;
 
 const KEYS_PER_LOAD = 10_000;
@@ -74,8 +83,15 @@ export class SqliteAggregateStore implements AggregateStore {
       db.pragma('busy_timeout = 5000');
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version === 0) {
-        db.exec(SCHEMA);
-        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        db.transaction(() => {
+          db.exec(SCHEMA);
+          db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        })();
+      } else if (version === 1) {
+        db.transaction(() => {
+          db.exec(MIGRATE_1_TO_2);
+          db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        })();
       } else if (version !== SCHEMA_VERSION) {
         throw new StorageError(`${this.path}: aggregate schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);
       }
@@ -89,8 +105,11 @@ export class SqliteAggregateStore implements AggregateStore {
 
   private prepare(db: Database.Database) {
     return {
-      checkpoint: db.prepare<[], { offset: number }>('SELECT offset FROM checkpoint WHERE id = 1'),
-      setCheckpoint: db.prepare('UPDATE checkpoint SET offset = ? WHERE id = 1'),
+      checkpoint: db.prepare<[number], { offset: number }>('SELECT offset FROM checkpoints WHERE partition = ?'),
+      checkpoints: db.prepare<[], { partition: number; offset: number }>('SELECT partition, offset FROM checkpoints ORDER BY partition'),
+      setCheckpoint: db.prepare<[number, number]>(
+        'INSERT INTO checkpoints(partition, offset) VALUES (?, ?) ON CONFLICT(partition) DO UPDATE SET offset = excluded.offset',
+      ),
       // Every key of a chunk in one statement (a JSON array of [device, sensor, resolution, start]; strings and
       // integers only, so nothing is lost on the way), each a primary-key lookup: one call instead of one per
       // key, which was most of the cost of loading (mostly absent) buckets.
@@ -149,8 +168,12 @@ export class SqliteAggregateStore implements AggregateStore {
     return this.stmts;
   }
 
-  async checkpoint(): Promise<number> {
-    return this.s.checkpoint.get()!.offset;
+  async checkpoint(partition = 0): Promise<number> {
+    return this.s.checkpoint.get(partition)?.offset ?? 1;
+  }
+
+  async checkpoints(): Promise<Map<number, number>> {
+    return new Map(this.s.checkpoints.all().map((r) => [r.partition, r.offset]));
   }
 
   async getBuckets(keys: readonly BucketKey[]): Promise<Map<string, BucketRecord>> {
@@ -194,7 +217,7 @@ export class SqliteAggregateStore implements AggregateStore {
       for (const [device, wm] of c.watermarks) s.putWatermark.run(device, wm);
       for (const x of c.sensors) s.putSensor.run(x.device, x.sensor, x.firstTs, x.lastTs, x.readings);
       for (const [reason, n] of c.unaggregated) s.addUnaggregated.run(reason, n);
-      s.setCheckpoint.run(c.offset);
+      s.setCheckpoint.run(c.partition ?? 0, c.offset);
     })();
   }
 
@@ -242,9 +265,18 @@ export class SqliteAggregateStore implements AggregateStore {
     return this.withAttached(fromPath, (db) => db.prepare('INSERT INTO buckets SELECT * FROM previous.buckets WHERE start < ?').run(boundary).changes);
   }
 
-  /** Replay --from: another store's checkpoint (the next stream offset it would read). */
-  checkpointOf(fromPath: string): number {
-    return this.withAttached(fromPath, (db) => db.prepare<[], { offset: number }>('SELECT offset FROM previous.checkpoint WHERE id = 1').get()!.offset);
+  /** Replay --from: another store's checkpoints (per partition, the next stream offset it would read). */
+  checkpointsOf(fromPath: string): Map<number, number> {
+    return this.withAttached(fromPath, (db) => {
+      // The live store may still be at schema version 1 (one checkpoint) if no collector opened it since.
+      const v2 = db.prepare("SELECT 1 FROM previous.sqlite_schema WHERE name = 'checkpoints'").get() !== undefined;
+      const rows = db
+        .prepare<[], { partition: number; offset: number }>(
+          v2 ? 'SELECT partition, offset FROM previous.checkpoints' : 'SELECT 0 AS partition, offset FROM previous.checkpoint WHERE id = 1',
+        )
+        .all();
+      return new Map(rows.map((r) => [r.partition, r.offset]));
+    });
   }
 
   /** Replay --from: replaces this store's watermarks, sensor catalogue and unaggregated tally with another store's, atomically. */

@@ -1,7 +1,8 @@
 // Live bucket updates for an API process without an aggregator (`--role api`). The aggregator commits its
 // buckets and its stream offset in one transaction, so when the aggregate store's checkpoint moves from A
 // to B, the stream records [A, B) are exactly what was folded in between: decoding them names every bucket
-// that changed, and their committed state is read back from the aggregate store. Updates are published
+// that changed, and their committed state is read back from the aggregate store. A partitioned stream has
+// a checkpoint per partition: each is followed the same way. Updates are published
 // through the same listener interface the Aggregator offers, so the stream route cannot tell the two apart.
 //
 // A bucket read back may already hold a later commit's state (the reads are not one snapshot); a later
@@ -28,7 +29,9 @@ export interface StoreFollowerOptions {
 
 export class StoreFollower implements Component, BucketUpdateSource {
   readonly name = 'stream-follower';
-  private offset: number | undefined;
+  private readonly streams: readonly StreamStore[];
+  /** Per partition, the checkpoint the follower has published up to. */
+  private offsets: number[] | undefined;
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<unknown> | undefined;
@@ -37,11 +40,19 @@ export class StoreFollower implements Component, BucketUpdateSource {
   private wanted: () => boolean = () => true;
 
   constructor(
-    private readonly stream: StreamStore,
+    stream: StreamStore | readonly StreamStore[],
     private readonly aggregates: AggregateStore,
     private readonly opts: StoreFollowerOptions,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.streams = Array.isArray(stream) ? stream : [stream as StreamStore];
+  }
+
+  private async checkpoints(): Promise<number[]> {
+    const out: number[] = [];
+    for (let p = 0; p < this.streams.length; p++) out.push(await this.aggregates.checkpoint(p));
+    return out;
+  }
 
   onUpdate(listener: BucketUpdateListener): void {
     this.listeners.push(listener);
@@ -58,7 +69,7 @@ export class StoreFollower implements Component, BucketUpdateSource {
 
   async start(): Promise<void> {
     // Live only: what was committed before this process started is in /api/v1/aggregates.
-    this.offset = await this.aggregates.checkpoint();
+    this.offsets = await this.checkpoints();
     this.running = true;
     this.schedule();
   }
@@ -74,20 +85,27 @@ export class StoreFollower implements Component, BucketUpdateSource {
 
   /** Publishes what the aggregator committed since the last poll; returns the stream records covered. */
   async poll(): Promise<number> {
-    let offset = this.offset ?? (await this.aggregates.checkpoint());
-    const target = await this.aggregates.checkpoint();
+    const offsets = this.offsets ?? (this.offsets = await this.checkpoints());
+    let covered = 0;
+    for (let p = 0; p < this.streams.length; p++) covered += await this.pollPartition(p, offsets);
+    return covered;
+  }
+
+  private async pollPartition(p: number, offsets: number[]): Promise<number> {
+    let offset = offsets[p]!;
+    const target = await this.aggregates.checkpoint(p);
     if (target < offset) {
-      this.offset = target;
+      offsets[p] = target;
       this.emitGap('the aggregates were rebuilt (checkpoint moved back); re-read them');
       return 0;
     }
     if (offset < target && !this.wanted()) {
-      this.offset = target;
+      offsets[p] = target;
       return 0;
     }
     let covered = 0;
     while (offset < target) {
-      const chunk = await this.stream.read(offset, Math.min(this.opts.chunkRecords ?? 500, target - offset));
+      const chunk = await this.streams[p]!.read(offset, Math.min(this.opts.chunkRecords ?? 500, target - offset));
       const records = chunk.filter((r) => r.offset < target);
       const first = records[0];
       if (!first || first.offset > offset) {
@@ -99,10 +117,10 @@ export class StoreFollower implements Component, BucketUpdateSource {
       }
       await this.publish(records);
       offset = records[records.length - 1]!.offset + 1;
-      this.offset = offset;
+      offsets[p] = offset;
       covered += records.length;
     }
-    this.offset = offset;
+    offsets[p] = offset;
     return covered;
   }
 

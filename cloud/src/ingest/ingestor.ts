@@ -5,7 +5,7 @@
 import { decodeBatch, encodeAck, peekBatchIdentity, streamIdToHex, validateBatch, type AckResult, type Batch } from '@tidemark/proto';
 import { isTidemarkError, RateLimitedLogger, type Component, type Logger, type MetricsRegistry } from '@tidemark/shared';
 import type { MessageBus } from '../broker/message-bus.js';
-import type { AppendItem, StreamStore } from '../store/stream-store.js';
+import type { AppendItem, StreamAppender } from '../store/stream-store.js';
 import type { DeviceRegistry } from './device-registry.js';
 
 export interface IngestOptions {
@@ -42,7 +42,7 @@ export class Ingestor implements Component {
   private readonly warn;
 
   constructor(
-    private readonly store: StreamStore,
+    private readonly store: StreamAppender,
     private readonly bus: MessageBus,
     private readonly registry: DeviceRegistry | undefined,
     private readonly opts: IngestOptions,
@@ -123,8 +123,11 @@ export class Ingestor implements Component {
       this.m.rejected.inc({ reason: verdict.reason });
       this.m.batches.inc({ status: verdict.identity ? 'rejected' : 'undecodable' });
       this.warn.warn(msg.device, { device: msg.device, reason: verdict.reason, detail: verdict.detail }, 'batch refused');
+      // A payload too large for the store is kept cut to what fits: its identity and first series.
+      const max = this.store.maxPayloadBytes;
+      const kept = max !== undefined && msg.payload.byteLength > max ? msg.payload.subarray(0, max) : msg.payload;
       await this.store
-        .deadLetter({ deviceId: msg.device, reason: `${verdict.reason}: ${verdict.detail}`, receivedMs: msg.receivedMs, payload: msg.payload })
+        .deadLetter({ deviceId: msg.device, reason: `${verdict.reason}: ${verdict.detail}`, receivedMs: msg.receivedMs, payload: kept })
         .catch((err) => this.logger.error({ err }, 'dead-letter write failed'));
       if (verdict.identity) {
         addAck(msg.device, verdict.identity.streamId, { seq: verdict.identity.seq, status: 'rejected', reason: `${verdict.reason}: ${verdict.detail}` }, msg.receivedMs);
@@ -177,6 +180,15 @@ export class Ingestor implements Component {
   ): { batch: Batch } | { reason: string; detail: string; identity?: { streamId: Uint8Array; seq: number } } {
     const identity = peekBatchIdentity(msg.payload);
     const id = identity && identity.deviceId === msg.device && identity.streamId.length === 16 && identity.seq >= 1 ? identity : undefined;
+    // A backend limit (JetStream: one NATS message) refuses the batch on its own, not the whole group.
+    const max = this.store.maxPayloadBytes;
+    if (max !== undefined && msg.payload.byteLength > max) {
+      return {
+        reason: 'too_large',
+        detail: `${msg.payload.byteLength} bytes is more than the stream store takes in one record (${max}); send smaller batches (batch.max_readings)`,
+        ...(id ? { identity: id } : {}),
+      };
+    }
     let batch: Batch;
     try {
       batch = decodeBatch(msg.payload, { validate: false });

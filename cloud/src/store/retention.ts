@@ -8,8 +8,8 @@ export interface RetentionOptions {
   retentionMs: number;
   maxBytes?: number;
   intervalMs?: number;
-  /** The aggregator's next offset: everything below it is consumed. */
-  consumedBelow: () => Promise<number>;
+  /** The aggregator's next offset in a partition: everything below it is consumed. */
+  consumedBelow: (partition: number) => Promise<number>;
   now?: () => number;
 }
 
@@ -19,12 +19,15 @@ export class StreamRetention implements Component {
   private running: Promise<void> | undefined;
   private readonly trimmed;
 
+  private readonly streams: readonly StreamStore[];
+
   constructor(
-    private readonly stream: StreamStore,
+    stream: StreamStore | readonly StreamStore[],
     private readonly opts: RetentionOptions,
     private readonly logger: Logger,
     metrics: MetricsRegistry,
   ) {
+    this.streams = Array.isArray(stream) ? stream : [stream as StreamStore];
     this.trimmed = metrics.counter('stream_trimmed_records_total', 'Stream records deleted by retention (store.retention, store.max_bytes)');
   }
 
@@ -38,11 +41,16 @@ export class StreamRetention implements Component {
     this.running ??= (async () => {
       try {
         const now = (this.opts.now ?? Date.now)();
-        const n = await this.stream.trim({
-          beforeReceivedMs: now - this.opts.retentionMs,
-          belowOffset: await this.opts.consumedBelow(),
-          ...(this.opts.maxBytes !== undefined ? { maxBytes: this.opts.maxBytes } : {}),
-        });
+        let n = 0;
+        // store.max_bytes bounds the whole stream: each partition gets its share.
+        const maxBytes = this.opts.maxBytes === undefined ? undefined : Math.floor(this.opts.maxBytes / this.streams.length);
+        for (const [p, stream] of this.streams.entries()) {
+          n += await stream.trim({
+            beforeReceivedMs: now - this.opts.retentionMs,
+            belowOffset: await this.opts.consumedBelow(p),
+            ...(maxBytes !== undefined ? { maxBytes } : {}),
+          });
+        }
         if (n > 0) {
           this.trimmed.inc(n);
           this.logger.info({ records: n }, 'stream retention trimmed records');

@@ -33,15 +33,25 @@ export interface DeadLetter {
   payload: Uint8Array;
 }
 
-export interface StreamStore extends Component {
-  /** Dedup + append for every item in one transaction; resolved only once durable. Outcomes in item order. */
+/** The write side of the stream store, all that ingest needs (a partitioned store routes it by device). */
+export interface StreamAppender extends Component {
+  /**
+   * Dedup + append: each item is stored with its dedup record atomically (SQLite: the whole call in one
+   * transaction); resolved only once durable. Outcomes in item order.
+   */
   append(items: readonly AppendItem[]): Promise<AppendOutcome[]>;
+  /** Keeps a refused payload with its reason (bounded retention). */
+  deadLetter(entry: DeadLetter): Promise<void>;
+  /** The largest payload append() accepts, when the backend has a limit (a NATS message); known once started. */
+  readonly maxPayloadBytes?: number | undefined;
+}
+
+/** One partition of the stream: a log with dense offsets. */
+export interface StreamStore extends StreamAppender {
   /** Records with offset >= fromOffset, ascending, at most `limit`. */
   read(fromOffset: number, limit: number): Promise<StreamRecord[]>;
   /** The offset the next appended record will get. */
   endOffset(): Promise<number>;
-  /** Keeps a refused payload with its reason (bounded retention). */
-  deadLetter(entry: DeadLetter): Promise<void>;
   /**
    * Retention: deletes records received before `beforeReceivedMs`, and then the oldest records while the
    * store is larger than `maxBytes` — but never a record at or above `belowOffset` (what the aggregator has

@@ -1,0 +1,43 @@
+// Chooses the stream store backend from the config: the SQLite log in data_dir (one partition), or NATS
+// JetStream with `store.partitions` streams named `<stream>-p<k>` (or just `<stream>` for one partition),
+// each replicated `store.replicas` times. Ingest appends through the router; the aggregator, retention and
+// the API's follower read the partitions one by one.
+import type { Logger } from '@tidemark/shared';
+import type { CloudConfig } from '../config.js';
+import { JetStreamStreamStore } from './jetstream/jetstream-stream-store.js';
+import { PartitionedStreamStore } from './partitioned-stream-store.js';
+import { SqliteStreamStore } from './sqlite-stream-store.js';
+
+export interface OpenStreamOptions {
+  /** data_dir/stream.db, for the SQLite backend. */
+  sqlitePath: string;
+  /** Processes that only read and trim (aggregator, api, replay): JetStream builds no dedup state then. */
+  readOnly?: boolean;
+  logger?: Logger;
+}
+
+/** The JetStream stream name of partition `k` of `count`. */
+export function partitionStreamName(stream: string, k: number, count: number): string {
+  return count === 1 ? stream : `${stream}-p${k}`;
+}
+
+export function openStreamStore(config: CloudConfig['store'], opts: OpenStreamOptions): PartitionedStreamStore {
+  if (config.type === 'sqlite') {
+    return new PartitionedStreamStore([new SqliteStreamStore({ path: opts.sqlitePath, ...(opts.readOnly ? { readonly: true } : {}) })]);
+  }
+  const count = config.partitions;
+  return new PartitionedStreamStore(
+    Array.from(
+      { length: count },
+      (_, k) =>
+        new JetStreamStreamStore({
+          servers: config.servers,
+          stream: partitionStreamName(config.stream, k, count),
+          replicas: config.replicas,
+          partition: { index: k, count },
+          ...(opts.readOnly ? { readOnly: true } : {}),
+          ...(opts.logger ? { logger: opts.logger.child({ partition: k }) } : {}),
+        }),
+    ),
+  );
+}
