@@ -4,7 +4,8 @@
 // the API's follower read the partitions one by one.
 import type { Logger } from '@tidemark/shared';
 import type { CloudConfig } from '../config.js';
-import { JetStreamStreamStore } from './jetstream/jetstream-stream-store.js';
+import type { NatsConnection } from 'nats';
+import { connectNats, JetStreamStreamStore } from './jetstream/jetstream-stream-store.js';
 import { PartitionedStreamStore } from './partitioned-stream-store.js';
 import { SqliteStreamStore } from './sqlite-stream-store.js';
 
@@ -26,6 +27,14 @@ export function openStreamStore(config: CloudConfig['store'], opts: OpenStreamOp
     return new PartitionedStreamStore([new SqliteStreamStore({ path: opts.sqlitePath, ...(opts.readOnly ? { readonly: true } : {}) })]);
   }
   const count = config.partitions;
+  // One NATS connection for every partition of this process, opened by the first partition that starts.
+  let shared: Promise<NatsConnection> | undefined;
+  const connection = () => (shared ??= connectNats(config.servers, { connectTimeoutMs: 5_000, name: `tidemark-cloud ${config.stream}` }));
+  const closeShared = async () => {
+    const nc = await shared?.catch(() => undefined);
+    shared = undefined;
+    await nc?.drain().catch(() => nc.close());
+  };
   return new PartitionedStreamStore(
     Array.from(
       { length: count },
@@ -35,9 +44,11 @@ export function openStreamStore(config: CloudConfig['store'], opts: OpenStreamOp
           stream: partitionStreamName(config.stream, k, count),
           replicas: config.replicas,
           partition: { index: k, count },
+          connection,
           ...(opts.readOnly ? { readOnly: true } : {}),
           ...(opts.logger ? { logger: opts.logger.child({ partition: k }) } : {}),
         }),
     ),
+    closeShared,
   );
 }

@@ -19,12 +19,21 @@ export function partitionOf(deviceId: string, partitions: number): number {
 export class PartitionedStreamStore implements StreamAppender {
   readonly name = 'stream-store';
 
-  constructor(readonly partitions: readonly StreamStore[]) {
+  constructor(
+    readonly partitions: readonly StreamStore[],
+    /** Runs after every partition stopped (or failed to start): e.g. closes a connection they share. */
+    private readonly afterStop?: () => Promise<void>,
+  ) {
     if (partitions.length === 0) throw new Error('a partitioned stream store needs at least one partition');
   }
 
   async start(): Promise<void> {
-    await startAll(this.partitions);
+    try {
+      await startAll(this.partitions);
+    } catch (err) {
+      await this.afterStop?.();
+      throw err;
+    }
   }
 
   /** The smallest limit of any partition (a batch may land in any of them). */
@@ -34,7 +43,11 @@ export class PartitionedStreamStore implements StreamAppender {
   }
 
   async stop(): Promise<void> {
-    await stopAll(this.partitions);
+    try {
+      await stopAll(this.partitions);
+    } finally {
+      await this.afterStop?.();
+    }
   }
 
   /** Each partition's share in one call (concurrently); outcomes back in item order. */

@@ -75,7 +75,8 @@ export class JetStreamStreamStore implements StreamStore {
     if (this.c) return;
     const o = this.opts;
     const deadline = Date.now() + (o.startTimeoutMs ?? 30_000);
-    const nc = o.connection ?? (await connectNats(o.servers, { connectTimeoutMs: o.connectTimeoutMs ?? 5_000, name: `tidemark-stream-store ${o.stream}` }));
+    const shared = typeof o.connection === 'function' ? await o.connection() : o.connection;
+    const nc = shared ?? (await connectNats(o.servers, { connectTimeoutMs: o.connectTimeoutMs ?? 5_000, name: `tidemark-stream-store ${o.stream}` }));
     this.connected = !nc.isClosed();
     this.watchStatus(nc);
     try {

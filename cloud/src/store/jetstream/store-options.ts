@@ -32,10 +32,10 @@ export interface JetStreamStreamStoreOptions {
    */
   partition?: { index: number; count: number };
   /**
-   * A connection to share (many partitions in one process): the store uses it and leaves it open at stop.
-   * Without it the store opens its own from `servers`.
+   * A connection to share (many partitions in one process), or a function that opens it on first use: the
+   * store uses it and leaves it open at stop. Without it the store opens its own from `servers`.
    */
-  connection?: NatsConnection;
+  connection?: NatsConnection | (() => Promise<NatsConnection>);
   /** PubAcks, JetStream API calls and pulls. Default 5 s. */
   requestTimeoutMs?: number;
   /** How long start() waits for a cluster that is still electing leaders. Default 30 s. */
