@@ -36,13 +36,14 @@ store:                                 # the stream store: every accepted batch,
   # type: jetstream                    # NATS JetStream, at scale:
   # servers: [nats://nats-1:4222, nats://nats-2:4222]
   # stream: TIDEMARK                   # default TIDEMARK
-  # partitions: 1                      # default 1
-  # replicas: 3                        # 1..5 (default 1)
+  # partitions: 4                      # devices hashed over N streams; fixed once data exists (default 1)
+  # replicas: 3                        # 1..5; 3 on a 3-node cluster survives a node (default 1)
 
 aggregates:
   type: sqlite                         # sqlite | postgres (default sqlite)
   # type: postgres
   # url: postgres://tidemark:\${PGPASSWORD}@db.example:5432/tidemark
+  # schema: tidemark                   # where the tables live (default tidemark)
 
 aggregation:
   resolutions: [1m, 1h, 1d]            # window sizes; each divides one day and the next (default [1m, 1h, 1d])

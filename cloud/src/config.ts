@@ -130,7 +130,8 @@ const jetstreamStore = z.strictObject({
   servers: z.array(zString('a NATS server such as nats://nats-1:4222')).min(1, 'list at least one server'),
   stream: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{1,255}$/, 'expected a JetStream stream name (letters, digits, "_", "-")')
+    // 64 at most: partitions append `-p<k>`, and the dedup bucket `KV_<name>-p<k>_DEDUP` becomes a file name.
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a JetStream stream name (letters, digits, "_", "-"; at most 64)')
     .default('TIDEMARK'),
   partitions: zInt({ min: 1, max: 1024 }).default(1),
   replicas: zInt({ min: 1, max: 5 }).default(1),
