@@ -12,17 +12,15 @@
 // stood before their batch, so a batch is never late for itself; a reading for a final bucket still
 // updates it and bumps its revision (once per batch), and is counted as late.
 //
-// Retention (aggregation.retention) is wall-clock: a bucket goes once its end is older than its resolution's
-// retention. The loop deletes expired buckets between chunks, and a reading for an expired bucket does not
-// bring it back (it would be a partial bucket); it is counted and stays in the stream store.
+// Retention (aggregation.retention, bucket-retention.ts) is wall-clock: a bucket goes once its end is older
+// than its resolution's retention. The loop deletes expired buckets between chunks, and a reading for an
+// expired bucket does not bring it back (it would be a partial bucket); it is counted and stays in the stream.
 import { decodeBatch, type Batch } from '@tidemark/proto';
 import type { Component, Logger, MetricsRegistry } from '@tidemark/shared';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
 import { bucketKey, type AggregateStore, type BucketKey, type BucketRecord, type SensorDelta } from './aggregate-store.js';
+import { BucketRetention } from './bucket-retention.js';
 import { addValue, bucketStart, emptyStats } from './bucket-stats.js';
-
-/** Buckets deleted per retention call: ~12 ms of SQLite work, so a large first pass never stalls ingest. */
-const TRIM_BATCH = 10_000;
 
 export interface Resolution {
   label: string;
@@ -78,9 +76,7 @@ export class Aggregator implements Component {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private readonly listeners: BucketUpdateListener[] = [];
-  /** Per resolution: buckets starting before this are expired (retention); -Infinity keeps everything. */
-  private readonly horizons: number[];
-  private nextTrimAt = 0;
+  private readonly retention: BucketRetention;
   private readonly m;
 
   constructor(
@@ -101,57 +97,16 @@ export class Aggregator implements Component {
         'Readings not folded into a resolution because its bucket is past retention (aggregation.retention)',
         ['resolution'],
       ),
-      trimmed: metrics.counter('aggregate_buckets_trimmed_total', 'Buckets deleted by retention (aggregation.retention)', ['resolution']),
     };
     this.streams = Array.isArray(stream) ? stream : [stream as StreamStore];
-    this.horizons = opts.resolutions.map(() => -Infinity);
-    this.refreshHorizons();
+    this.retention = new BucketRetention(store, opts, logger, metrics);
   }
 
-  /** Recomputes the retention horizons from the clock (the start of the bucket holding `now - retention`). */
-  private refreshHorizons(): void {
-    const now = (this.opts.now ?? Date.now)();
-    this.opts.resolutions.forEach((res, i) => {
-      const keep = this.opts.retention?.[res.label];
-      this.horizons[i] = keep == null ? -Infinity : bucketStart(now - keep, res.ms);
-    });
+  /** Deletes every bucket past retention now (replay, tests); the run loop does it every retentionIntervalMs. */
+  trimExpired(): Promise<number> {
+    return this.retention.trimExpired();
   }
 
-  /**
-   * Deletes every bucket past retention. Runs between chunks (never during one), so a chunk never loads a
-   * bucket that is deleted before it commits. Returns the number of buckets deleted.
-   */
-  async trimExpired(): Promise<number> {
-    this.refreshHorizons();
-    let total = 0;
-    for (let i = 0; i < this.opts.resolutions.length; i++) {
-      const horizon = this.horizons[i]!;
-      if (horizon === -Infinity) continue;
-      const label = this.opts.resolutions[i]!.label;
-      let n = 0;
-      for (let k = TRIM_BATCH; k === TRIM_BATCH; n += k) {
-        k = await this.store.deleteBucketsBefore(label, horizon, TRIM_BATCH);
-        await new Promise<void>((resolve) => setImmediate(resolve)); // let ingest and queries in between
-      }
-      if (n > 0) {
-        this.m.trimmed.inc({ resolution: label }, n);
-        this.logger.info({ resolution: label, buckets: n, before: new Date(horizon).toISOString() }, 'aggregate retention deleted buckets');
-      }
-      total += n;
-    }
-    return total;
-  }
-
-  private async maybeTrim(): Promise<void> {
-    const now = (this.opts.now ?? Date.now)();
-    if (now < this.nextTrimAt) return;
-    this.nextTrimAt = now + (this.opts.retentionIntervalMs ?? 60_000);
-    try {
-      await this.trimExpired();
-    } catch (err) {
-      this.logger.error({ err }, 'aggregate retention failed; will retry');
-    }
-  }
 
   onUpdate(listener: BucketUpdateListener): void {
     this.listeners.push(listener);
@@ -178,7 +133,7 @@ export class Aggregator implements Component {
 
   private async run(): Promise<void> {
     while (this.running) {
-      await this.maybeTrim();
+      await this.retention.maybeTrim();
       let n = 0;
       try {
         n = await this.step();
@@ -275,7 +230,7 @@ export class Aggregator implements Component {
           if (r.ts >= last[i]! && r.ts < last[i]! + res.ms) continue;
           const start = bucketStart(r.ts, res.ms);
           last[i] = start;
-          if (start < this.horizons[i]!) continue;
+          if (start < this.retention.horizons[i]!) continue;
           const k = { device: batch.deviceId, sensor: r.sensor, resolution: res.label, start };
           keys.set(bucketKey(k), k);
         }
@@ -289,7 +244,7 @@ export class Aggregator implements Component {
     const skip = (reason: string, n: number) => unaggregated.set(reason, (unaggregated.get(reason) ?? 0) + n);
     let aggregated = 0;
     let late = 0;
-    const horizons = this.horizons;
+    const horizons = this.retention.horizons;
     const expired = new Array<number>(nres).fill(0);
 
     for (const { record, batch } of decoded) {
