@@ -1,8 +1,6 @@
 // The aggregator gives the same result on every aggregate store backend: the reference and crash properties
 // of aggregator.test.ts, run on PostgreSQL and compared field for field with SQLite, everything read back
 // through the AggregateStore interface only.
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { createLogger, MetricsRegistry } from '@tidemark/shared';
@@ -12,6 +10,7 @@ import type { AggregateStore } from './aggregate-store.js';
 import { Aggregator, type AggregatorOptions } from './aggregator.js';
 import { PostgresAggregateStore } from './postgres-aggregate-store.js';
 import { SqliteAggregateStore } from './sqlite-aggregate-store.js';
+import { TestResources } from './testing/test-resources.js';
 import { dropSchemas, requirePostgres, schemaPrefix } from './testing/postgres.js';
 import {
   append,
@@ -41,29 +40,18 @@ afterAll(async () => {
   if (url) await dropSchemas(url, prefix);
 });
 
-const opened: { stop(): Promise<void> }[] = [];
-const dirs: string[] = [];
-async function closeAll(): Promise<void> {
-  for (const c of opened.splice(0).reverse()) await c.stop();
-  for (const d of dirs.splice(0)) await fs.rm(d, { recursive: true, force: true });
-}
+const res = new TestResources('tidemark-aggb-');
+const { closeAll } = res;
+const started = <T extends { start(): Promise<void>; stop(): Promise<void> }>(c: T) => res.started(c);
 afterEach(closeAll);
 
-async function started<T extends { start(): Promise<void>; stop(): Promise<void> }>(c: T): Promise<T> {
-  await c.start();
-  opened.push(c);
-  return c;
-}
-
 async function streamStore(): Promise<SqliteStreamStore> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tidemark-aggb-'));
-  dirs.push(dir);
+  const dir = await res.tempDir();
   return started(new SqliteStreamStore({ path: path.join(dir, 'stream.db') }));
 }
 
 const sqliteStore = async () => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tidemark-aggb-'));
-  dirs.push(dir);
+  const dir = await res.tempDir();
   return started(new SqliteAggregateStore(path.join(dir, 'aggregates.db')));
 };
 const pgSchema = () => `${prefix}_${++schemas}`;

@@ -1,8 +1,6 @@
 // A partitioned stream (devices spread over several logs, as on NATS JetStream) aggregates to exactly what one
 // log gives, whatever the chunk size, and a crash after any commit resumes from the per-partition
 // checkpoints to the same state.
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { createLogger, MetricsRegistry } from '@tidemark/shared';
@@ -13,28 +11,15 @@ import type { StreamStore } from '../store/stream-store.js';
 import type { AggregateStore } from './aggregate-store.js';
 import { Aggregator } from './aggregator.js';
 import { SqliteAggregateStore } from './sqlite-aggregate-store.js';
+import { TestResources } from './testing/test-resources.js';
 import { appendItem, dumpStore, LATENESS, RESOLUTIONS, SKEW, workloadArb, type TestBatch } from './testing/aggregator-workload.js';
 
 const logger = createLogger({ name: 'aggregator-partitions-test', level: 'silent' });
-const opened: { stop(): Promise<void> }[] = [];
-const dirs: string[] = [];
-async function closeAll(): Promise<void> {
-  for (const c of opened.splice(0).reverse()) await c.stop();
-  for (const d of dirs.splice(0)) await fs.rm(d, { recursive: true, force: true });
-}
+const res = new TestResources('tidemark-aggp-');
+const { closeAll } = res;
+const tempDir = () => res.tempDir();
+const started = <T extends { start(): Promise<void>; stop(): Promise<void> }>(c: T) => res.started(c);
 afterEach(closeAll);
-
-async function tempDir(): Promise<string> {
-  const d = await fs.mkdtemp(path.join(os.tmpdir(), 'tidemark-aggp-'));
-  dirs.push(d);
-  return d;
-}
-
-async function started<T extends { start(): Promise<void>; stop(): Promise<void> }>(c: T): Promise<T> {
-  await c.start();
-  opened.push(c);
-  return c;
-}
 
 /** The same batches into one log and into `n` partitions, in the same order and calls. */
 async function streams(order: readonly TestBatch[], n: number) {
