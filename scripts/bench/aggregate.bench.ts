@@ -74,7 +74,7 @@ function identicalStores(a: string, b: string): { tables: Record<string, { rows:
   try {
     db.prepare('ATTACH DATABASE ? AS other').run(b);
     const tables: Record<string, { rows: number; differing: number }> = {};
-    for (const t of ['buckets', 'watermarks', 'sensors', 'unaggregated', 'checkpoint']) {
+    for (const t of ['buckets', 'watermarks', 'sensors', 'unaggregated', 'checkpoints']) {
       const rows = (db.prepare(`SELECT count(*) AS n FROM main.${t}`).get() as { n: number }).n;
       const differing = (
         db.prepare(`SELECT (SELECT count(*) FROM (SELECT * FROM main.${t} EXCEPT SELECT * FROM other.${t})) +
