@@ -63,6 +63,9 @@ export type CloudConfig = {
         /** ms */
         retention: number;
         max_bytes?: number;
+        username?: string;
+        password?: string;
+        token?: string;
       };
   aggregates: { type: 'sqlite' } | { type: 'postgres'; url: string; schema: string };
   aggregation: {
@@ -137,7 +140,20 @@ const jetstreamStore = z.strictObject({
   replicas: zInt({ min: 1, max: 5 }).default(1),
   retention: zDuration({ min: 1 }).prefault('30d'),
   max_bytes: zByteSize({ min: 1 }).optional(),
-});
+  // NATS credentials (the client ignores user:password@ in the server URLs).
+  username: zString().optional(),
+  password: z.string().optional(),
+  token: z.string().optional(),
+})
+  .superRefine((s, ctx) => {
+    if (s.token !== undefined && (s.username !== undefined || s.password !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['token'], input: s.token, message: 'use either token or username/password, not both' });
+    }
+    if ((s.username === undefined) !== (s.password === undefined)) {
+      const path = s.username === undefined ? 'username' : 'password';
+      ctx.addIssue({ code: 'custom', path: [path], input: undefined, message: `is required with ${path === 'username' ? 'password' : 'username'}` });
+    }
+  }, evenWithIssues);
 
 const aggregatesSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('sqlite').default('sqlite') }),

@@ -29,7 +29,8 @@ export function openStreamStore(config: CloudConfig['store'], opts: OpenStreamOp
   const count = config.partitions;
   // One NATS connection for every partition of this process, opened by the first partition that starts.
   let shared: Promise<NatsConnection> | undefined;
-  const connection = () => (shared ??= connectNats(config.servers, { connectTimeoutMs: 5_000, name: `tidemark-cloud ${config.stream}` }));
+  const auth = { ...(config.username !== undefined ? { username: config.username } : {}), ...(config.password !== undefined ? { password: config.password } : {}), ...(config.token !== undefined ? { token: config.token } : {}) };
+  const connection = () => (shared ??= connectNats(config.servers, { connectTimeoutMs: 5_000, name: `tidemark-cloud ${config.stream}`, auth }));
   const closeShared = async () => {
     const nc = await shared?.catch(() => undefined);
     shared = undefined;

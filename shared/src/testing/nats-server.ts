@@ -22,6 +22,8 @@ export interface NatsServerOptions {
   routes?: string[];
   /** Default with a cluster: "tidemark-test". */
   clusterName?: string;
+  /** More command-line flags, e.g. `['--user', 'u', '--pass', 'p']`. */
+  args?: string[];
 }
 
 export interface NatsServer extends ServerControl {
@@ -55,6 +57,7 @@ function natsArgs(port: number, dataDir: string, opts: NatsServerOptions): strin
     args.push('--cluster', `nats://127.0.0.1:${opts.clusterPort}`, '--cluster_name', opts.clusterName ?? 'tidemark-test');
     if (opts.routes && opts.routes.length > 0) args.push('--routes', opts.routes.join(','));
   }
+  if (opts.args) args.push(...opts.args);
   return args;
 }
 

@@ -6,11 +6,26 @@ import { DiscardPolicy, RetentionPolicy, StorageType, connect, nanos, type JetSt
 import { NotConnectedError, StorageError } from '@tidemark/shared';
 import { recordSubjects } from './record-headers.js';
 
-export async function connectNats(servers: readonly string[], opts: { connectTimeoutMs: number; name: string }): Promise<NatsConnection> {
+export interface NatsAuth {
+  username?: string;
+  password?: string;
+  /** A token (`nats-server --auth`), instead of username/password. */
+  token?: string;
+}
+
+/** Credentials go in `auth`: the client does not read `user:password@` from the server URLs. */
+export async function connectNats(
+  servers: readonly string[],
+  opts: { connectTimeoutMs: number; name: string; auth?: NatsAuth },
+): Promise<NatsConnection> {
+  const auth = opts.auth ?? {};
   try {
     return await connect({
       servers: [...servers],
       name: opts.name,
+      ...(auth.username !== undefined ? { user: auth.username } : {}),
+      ...(auth.password !== undefined ? { pass: auth.password } : {}),
+      ...(auth.token !== undefined ? { token: auth.token } : {}),
       timeout: opts.connectTimeoutMs,
       // Once connected, ride out server restarts and node failures: the runner retries failed appends.
       reconnect: true,

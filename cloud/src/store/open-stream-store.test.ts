@@ -1,0 +1,35 @@
+// The configured stream store as the collector opens it: JetStream partitions sharing one connection, with
+// NATS credentials from the config (the client does not take them from the server URL).
+import { startNatsServer, useProcessReaper } from '@tidemark/shared/testing';
+import { describe, expect, it } from 'vitest';
+import { defaultCloudConfig } from '../config.js';
+import { openStreamStore } from './open-stream-store.js';
+import { item } from './stream-store.contract.js';
+
+describe('openStreamStore (jetstream)', () => {
+  useProcessReaper();
+
+  it('connects with the configured NATS credentials, and fails clearly without them', async () => {
+    const nats = await startNatsServer({ args: ['--user', 'tidemark', '--pass', 's3cret-pass'] });
+    const base = { type: 'jetstream', servers: [nats.url], stream: 'AUTHTEST', partitions: 2 } as const;
+
+    const withCreds = openStreamStore(defaultCloudConfig({ store: { ...base, username: 'tidemark', password: 's3cret-pass' } }).store, { sqlitePath: '' });
+    await withCreds.start();
+    try {
+      expect(await withCreds.append([item('press-07', 1, 1), item('van.3', 1, 1)])).toEqual(['ok', 'ok']);
+      expect(withCreds.partitions.map((p) => p.name)).toHaveLength(2);
+    } finally {
+      await withCreds.stop();
+    }
+
+    const without = openStreamStore(defaultCloudConfig({ store: base }).store, { sqlitePath: '' });
+    await expect(without.start()).rejects.toThrow(/cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: .*Authorization Violation/);
+  });
+
+  it('refuses half a set of credentials in the config, naming the key', () => {
+    expect(() => defaultCloudConfig({ store: { type: 'jetstream', servers: ['nats://x:4222'], username: 'u' } })).toThrow(/store\.password: is required with username/);
+    expect(() => defaultCloudConfig({ store: { type: 'jetstream', servers: ['nats://x:4222'], token: 't', username: 'u', password: 'p' } })).toThrow(
+      /store\.token: use either token or username\/password, not both/,
+    );
+  });
+});
