@@ -3,7 +3,7 @@
 // for the device within seconds of readings being stored, and once everything is aggregated the last event
 // for every bucket equals what /api/v1/aggregates returns for it. Bad parameters are 400s.
 import { describe, expect, it } from 'vitest';
-import { useProcessReaper, waitFor, type ManagedProcess } from '@tidemark/shared/testing';
+import { freePort, useProcessReaper, waitFor, type ManagedProcess } from '@tidemark/shared/testing';
 import { SseClient } from '../cloud/src/api/testing/sse-client.js';
 import { CLOUD_BIN, startCli } from './support/cli.js';
 import { fetchBuckets, setupCloud, setupEdge, waitForAggregated, type CloudSetup } from './support/pipeline.js';
@@ -19,13 +19,16 @@ const SENSORS = [
 
 type Role = 'all' | 'split';
 
-/** Starts the collector: one process, or one per role on the same data_dir (only `api` serves HTTP). */
+/**
+ * Starts the collector: one process, or one per role on the same data_dir and config (the api role serves the
+ * API on api.listen; the others serve /metrics on their own `--listen`).
+ */
 async function startCloud(cloud: CloudSetup, role: Role): Promise<ManagedProcess[]> {
   if (role === 'all') return [await cloud.start()];
   // One after the other: roles starting at the same instant on a fresh data_dir race to create the schema.
   const procs: ManagedProcess[] = [];
   for (const r of ['collector', 'aggregator'] as const) {
-    const p = startCli(r, CLOUD_BIN, ['run', '-c', cloud.configPath, '--role', r]);
+    const p = startCli(r, CLOUD_BIN, ['run', '-c', cloud.configPath, '--role', r, '--listen', `127.0.0.1:${await freePort()}`]);
     procs.push(p);
     await p.waitForOutput('tidemark-cloud started', 20_000);
   }

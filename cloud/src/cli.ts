@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, executeCommand, runUntilSignal } from '@tidemark/shared';
 import { addDevice, listDevices, removeDevice } from './broker/device-auth.js';
 import { addMosquittoUser } from './broker/mosquitto-passwd.js';
+import { parseListen } from '@tidemark/shared/config';
 import { loadCloudConfig } from './config.js';
 import { Collector, dataFiles, ROLES, type Role } from './collector.js';
 import { replay } from './aggregate/replay.js';
@@ -23,8 +24,9 @@ export async function main(argv: string[]): Promise<number> {
     .description('run the collector (all roles in one process by default)')
     .requiredOption('-c, --config <file>', 'cloud config file (YAML)')
     .addOption(new Option('--role <role>', 'which part to run').choices(ROLES as string[]).default('all'))
-    .action((opts: { config: string; role: Role }) => {
-      result = run(opts.config, opts.role);
+    .option('--listen <addr>', 'HTTP address instead of api.listen (e.g. 127.0.0.1:9102), so several roles can share one config on a host')
+    .action((opts: { config: string; role: Role; listen?: string }) => {
+      result = run(opts.config, opts.role, opts.listen);
     });
 
   program
@@ -140,6 +142,12 @@ export async function main(argv: string[]): Promise<number> {
   );
 }
 
-async function run(configPath: string, role: Role): Promise<number> {
-  return runUntilSignal(new Collector(loadCloudConfig(configPath), { role }));
+async function run(configPath: string, role: Role, listen: string | undefined): Promise<number> {
+  const config = loadCloudConfig(configPath);
+  if (listen !== undefined) {
+    const addr = parseListen(listen, 8080);
+    if (typeof addr === 'string') throw new ConfigError([{ path: '--listen', message: addr }], 'command line');
+    config.api.listen = addr;
+  }
+  return runUntilSignal(new Collector(config, { role, ...(listen !== undefined ? { settings: { apiPort: '--listen' } } : {}) }));
 }

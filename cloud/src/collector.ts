@@ -153,36 +153,37 @@ export class Collector {
       this.aggregator = aggregator;
     }
 
-    if (this.has('api')) {
+    // The api role serves the whole HTTP API; a collector or aggregator process on its own still serves
+    // /healthz, /readyz and its /metrics on api.listen.
+    const apiRole = this.has('api');
+    let updates: BucketUpdateSource | undefined = this.aggregator;
+    if (apiRole && !updates) {
       // Live updates for /api/v1/stream: straight from the aggregator in this process; in the api-only role,
       // by following the aggregate store's checkpoint (api/store-follower.ts).
-      let updates: BucketUpdateSource | undefined = this.aggregator;
-      if (!updates) {
-        const follower = new StoreFollower(
-          partitions,
-          aggregates,
-          { resolutions, maxFutureSkewMs: config.ingest.max_future_skew },
-          logger.child({ component: 'stream-follower' }),
-        );
-        components.push(follower);
-        updates = follower;
-      }
-      this.api = new ApiServer({
-        listen: config.api.listen,
-        listenSetting: opts.settings?.apiPort ?? 'api.listen',
-        resolutions,
-        allowedLatenessMs: config.aggregation.allowed_lateness,
-        maxPageSize: config.api.max_page_size,
+      const follower = new StoreFollower(
+        partitions,
         aggregates,
-        devices: registry,
-        tokens: config.api.tokens_file ? loadTokens(config.api.tokens_file) : undefined,
-        metrics,
-        logger: logger.child({ component: 'api' }),
-        ready: () => this.started,
-        updates,
-      });
-      components.push(this.api);
+        { resolutions, maxFutureSkewMs: config.ingest.max_future_skew },
+        logger.child({ component: 'stream-follower' }),
+      );
+      components.push(follower);
+      updates = follower;
     }
+    this.api = new ApiServer({
+      listen: config.api.listen,
+      listenSetting: opts.settings?.apiPort ?? 'api.listen',
+      resolutions,
+      allowedLatenessMs: config.aggregation.allowed_lateness,
+      maxPageSize: config.api.max_page_size,
+      aggregates,
+      devices: registry,
+      tokens: config.api.tokens_file ? loadTokens(config.api.tokens_file) : undefined,
+      metrics,
+      logger: logger.child({ component: apiRole ? 'api' : 'ops-http' }),
+      ready: () => this.started,
+      ...(apiRole ? (updates ? { updates } : {}) : { opsOnly: true }),
+    });
+    components.push(this.api);
     this.components = components;
   }
 

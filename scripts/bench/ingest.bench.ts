@@ -1,14 +1,20 @@
 // Collector ingest, durable before ack (issue 5): a real `tidemark-cloud run` process, 1,000 simulated
 // devices in a separate load-generator process (support/ingest-load.js, one mqtt.js client per device,
-// real credentials), 1,000-reading batches. Per broker mode (embedded aedes, then an external Mosquitto):
+// real credentials), 1,000-reading batches. Per stream store (the SQLite log, then NATS JetStream on a private
+// nats-server) and broker mode (embedded aedes, then an external Mosquitto):
 //   connect  every device (scrypt / PBKDF2 auth), timed apart from the load;
 //   max      closed loop, each device keeps BENCH_WINDOW batches unacked: the collector's capacity;
 //   paced    open loop at BENCH_PACED_RATE readings/s with the agent's window of 8: ack latency at a rate;
 // then the collector is stopped and the stream store is read back to prove every batch was stored and
-// acked `ok` exactly once. One JSON line per result. 2 cores: generator, collector (and Mosquitto) share them.
+// acked `ok` exactly once (SQLite: stream.db; JetStream: every partition through the product's read-only
+// store, support/ingest-readback.ts). One JSON line per result. 2 cores: generator, collector (and Mosquitto,
+// nats-server) share them.
 // Run: npm run bench -- ingest   (or npx tsx scripts/bench/ingest.bench.ts)
-// Scale: BENCH_DEVICES (1000), BENCH_BATCHES_PER_DEVICE (max phase, 16), BENCH_BATCH_SIZE (1000), BENCH_WINDOW (8),
-//   BENCH_PACED_RATE (300000), BENCH_PACED_SECONDS (10), BENCH_MODES (embedded,external), BENCH_PHASES (max,paced),
+// Scale: BENCH_DEVICES (1000), BENCH_BATCHES_PER_DEVICE (max phase, 64), BENCH_BATCH_SIZE (1000), BENCH_WINDOW (8),
+//   BENCH_PACED_RATE (300000), BENCH_PACED_SECONDS (10), BENCH_PHASES (max,paced),
+//   BENCH_STORES (sqlite,jetstream), BENCH_MODES (default embedded,external for sqlite and embedded for jetstream,
+//   which keeps the default run under 6 minutes: 2 min 15 s on the 2-core VM; when set, every store runs every listed mode),
+//   BENCH_PARTITIONS (jetstream store.partitions, 4; replicas 1 on one private nats-server),
 //   BENCH_ROLE (collector; `all` adds the aggregator to the process),
 //   BENCH_AUTH (devices | anonymous), BENCH_CONNECT_CONCURRENCY (4), BENCH_PROFILE=1 (collector under
 //   --cpu-prof; prints a profile summary line per phase), BENCH_NODE_ARGS (extra node flags for the collector),
@@ -18,24 +24,42 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
-import { freePort, makeTempDir, reapAll, removeTempDirs, requireTool, spawnProcess, startMosquitto, type ManagedProcess, type MosquittoServer } from '@tidemark/shared/testing';
+import {
+  freePort,
+  makeTempDir,
+  reapAll,
+  removeTempDirs,
+  requireTool,
+  spawnProcess,
+  startMosquitto,
+  startNatsServer,
+  type ManagedProcess,
+  type MosquittoServer,
+  type NatsServer,
+} from '@tidemark/shared/testing';
 import { hashPassword } from '../../cloud/src/broker/device-auth.js';
+import type { CloudConfig } from '../../cloud/src/config.js';
 import { Meter } from './support/cpu-meter.js';
+import { readBackJetStream, readBackSqlite } from './support/ingest-readback.js';
 import { summariseProfile } from './support/ingest-profile.js';
 
 const env = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
 const DEVICES = env('BENCH_DEVICES', 1000);
 const BATCH_SIZE = env('BENCH_BATCH_SIZE', 1000);
-const BATCHES_PER_DEVICE = env('BENCH_BATCHES_PER_DEVICE', 16);
+// 64,000 batches: the max phase lasts 7-11 s on the 2-core VM (16 gave 2-3 s, too short to be steady).
+const BATCHES_PER_DEVICE = env('BENCH_BATCHES_PER_DEVICE', 64);
 /** Unacked batches per device in the max phase: the agent's default uplink.max_inflight, as when draining a backlog. */
 const WINDOW = env('BENCH_WINDOW', 8);
 const PACED_RATE = env('BENCH_PACED_RATE', 300_000);
 const PACED_SECONDS = env('BENCH_PACED_SECONDS', 10);
 const PACED_WINDOW = 8; // the agent's default uplink.max_inflight
 const CONNECT_CONCURRENCY = env('BENCH_CONNECT_CONCURRENCY', 4);
-const MODES = (process.env.BENCH_MODES ?? 'embedded,external').split(',').map((m) => m.trim()) as Mode[];
+const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);
+const STORES = list(process.env.BENCH_STORES ?? 'sqlite,jetstream') as StoreType[];
+/** Broker modes per store: JetStream's default is embedded only (each embedded run pays 1,000 scrypt connects). */
+const modesFor = (store: StoreType) => list(process.env.BENCH_MODES ?? (store === 'sqlite' ? 'embedded,external' : 'embedded')) as Mode[];
+const PARTITIONS = env('BENCH_PARTITIONS', 4);
 const ROLE = process.env.BENCH_ROLE ?? 'collector';
 const PHASES = (process.env.BENCH_PHASES ?? 'max,paced').split(',').map((p) => p.trim());
 const ANONYMOUS = process.env.BENCH_AUTH === 'anonymous';
@@ -46,6 +70,7 @@ const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
 const TARGET = 300_000;
 
 type Mode = 'embedded' | 'external';
+type StoreType = 'sqlite' | 'jetstream';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** BENCH_CLOUD_BIN: another build of the collector (a copy of cloud/ inside the repo), for before/after runs. */
 const CLOUD_BIN = process.env.BENCH_CLOUD_BIN ?? join(ROOT, 'cloud/bin/tidemark-cloud.js');
@@ -121,8 +146,18 @@ async function externalBroker(dir: string, ids: string[]): Promise<{ mosquitto: 
   return { mosquitto, broker: { mode: 'external', url: mosquitto.url, username: COLLECTOR_USER, password: COLLECTOR_PASSWORD } };
 }
 
-async function runMode(mode: Mode, passwordHash: string | undefined): Promise<void> {
-  const dir = await makeTempDir(`tidemark-bench-ingest-${mode}-`);
+/** The collector's `store:` section; JetStream on a private nats-server (its JetStream state in the run's dir). */
+async function streamStore(storeType: StoreType, dir: string): Promise<{ nats?: NatsServer; store: CloudConfig['store'] }> {
+  if (storeType === 'sqlite') return { store: { type: 'sqlite', retention: 30 * 86_400_000 } };
+  const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+  return { nats, store: { type: 'jetstream', servers: [nats.url], stream: 'TIDEMARK', partitions: PARTITIONS, replicas: 1, retention: 30 * 86_400_000 } };
+}
+
+async function runMode(storeType: StoreType, mode: Mode, passwordHash: string | undefined): Promise<void> {
+  const dir = await makeTempDir(`tidemark-bench-ingest-${storeType}-${mode}-`);
+  const { nats, store } = await streamStore(storeType, dir);
+  // Only the keys a user writes: the rest (retention …) keeps the collector's defaults.
+  const storeYaml = store.type === 'sqlite' ? { type: 'sqlite' } : { type: 'jetstream', servers: store.servers, stream: store.stream, partitions: store.partitions, replicas: store.replicas };
   const ids = Array.from({ length: DEVICES }, (_, i) => `bench-${String(i).padStart(4, '0')}`);
   const [mqttPort, apiPort] = [await freePort(), await freePort()];
   let mosquitto: MosquittoServer | undefined;
@@ -140,42 +175,47 @@ async function runMode(mode: Mode, passwordHash: string | undefined): Promise<vo
     auth.devices_file = devicesFile;
   }
   const dataDir = join(dir, 'cloud');
-  const config = writeYaml(join(dir, 'cloud.yaml'), { data_dir: dataDir, broker, auth, api: { listen: `127.0.0.1:${apiPort}` }, log: { level: 'info' } });
+  const config = writeYaml(join(dir, 'cloud.yaml'), { data_dir: dataDir, broker, auth, store: storeYaml, api: { listen: `127.0.0.1:${apiPort}` }, log: { level: 'info' } });
 
   const profDir = join(dir, 'cpuprof');
   const nodeArgs = [...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), ...NODE_ARGS];
   const collectorStart = performance.now();
-  const collector: ManagedProcess = spawnProcess(process.execPath, [...nodeArgs, CLOUD_BIN, 'run', '-c', config, '--role', ROLE], { name: `collector-${mode}` });
+  const collector: ManagedProcess = spawnProcess(process.execPath, [...nodeArgs, CLOUD_BIN, 'run', '-c', config, '--role', ROLE], { name: `collector-${storeType}-${mode}` });
   await collector.waitForOutput('tidemark-cloud started', 30_000);
   let stopping = false;
   void collector.exited.then((e) => {
     if (stopping) return;
     // A collector that dies under load is the finding: say so with its last words, not with a timeout.
-    console.error(`# collector (${mode}) died under load: exit ${e.code ?? e.signal}\n${collector.output().slice(-4000)}`);
-    emit({ bench: 'ingest', mode, error: 'collector died under load', exit: e.code ?? e.signal, log: collector.logPath });
+    console.error(`# collector (${storeType}, ${mode}) died under load: exit ${e.code ?? e.signal}\n${collector.output().slice(-4000)}`);
+    emit({ bench: 'ingest', store: storeType, mode, error: 'collector died under load', exit: e.code ?? e.signal, log: collector.logPath });
     void reapAll().finally(() => process.exit(1));
   });
 
   const gen = startGenerator();
   const url = mode === 'external' ? mosquitto!.url : `mqtt://127.0.0.1:${mqttPort}`;
   await gen.request({ cmd: 'init', url, devices: ids, password: ANONYMOUS && mode === 'embedded' ? undefined : PASSWORD, batchSize: BATCH_SIZE, variants: 8 }, 'ready');
-  const pids = [collector.pid, gen.child.pid!, ...(mosquitto ? [mosquitto.process.pid] : [])];
+  // Our processes by the name their CPU figures carry: `<name>_cpu_pct`, `<name>_cpu_us_per_batch`.
+  const ours: [string, number][] = [
+    ['collector', collector.pid],
+    ['generator', gen.child.pid!],
+    ...(mosquitto ? [['mosquitto', mosquitto.process.pid] as [string, number]] : []),
+    ...(nats ? [['nats', nats.process.pid] as [string, number]] : []),
+  ];
+  const pids = ours.map(([, pid]) => pid);
   const cpu = (m: Meter, batches?: number) => {
-    const { ours, oursMs, others } = m.read();
-    const [c, g, b] = ours;
+    const { ours: pct, oursMs, others } = m.read();
+    const out: Record<string, number> = {};
+    ours.forEach(([name], i) => (out[`${name}_cpu_pct`] = pct[i]!));
+    // Every other process on this shared 2-core machine during the interval (other engineers' work).
+    out.others_cpu_pct = others;
     // CPU per batch is what contention from other processes distorts least: the basis of the ceiling estimate.
-    const perBatch = (i: number) => Math.round((1000 * oursMs[i]!) / batches!);
-    return {
-      collector_cpu_pct: c,
-      generator_cpu_pct: g,
-      ...(b !== undefined ? { mosquitto_cpu_pct: b } : {}),
-      // Every other process on this shared 2-core machine during the interval (other engineers' work).
-      others_cpu_pct: others,
-      ...(batches ? { collector_cpu_us_per_batch: perBatch(0), generator_cpu_us_per_batch: perBatch(1), ...(b !== undefined ? { mosquitto_cpu_us_per_batch: perBatch(2) } : {}) } : {}),
-    };
+    if (batches) ours.forEach(([name], i) => (out[`${name}_cpu_us_per_batch`] = Math.round((1000 * oursMs[i]!) / batches)));
+    return out;
   };
   const common = {
     bench: 'ingest',
+    store: storeType,
+    ...(store.type === 'jetstream' ? { partitions: store.partitions, replicas: store.replicas } : {}),
     mode,
     role: ROLE,
     ...(NODE_ARGS.length ? { node_args: NODE_ARGS.join(' ') } : {}),
@@ -230,26 +270,31 @@ async function runMode(mode: Mode, passwordHash: string | undefined): Promise<vo
   await mosquitto?.stop();
 
   // Read back: every batch sent is in the log exactly once, and was acked `ok` exactly once.
-  const db = new Database(join(dataDir, 'stream.db'), { readonly: true, fileMustExist: true });
-  const totals = db.prepare('SELECT count(*) AS n, coalesce(sum(readings), 0) AS r, count(DISTINCT device) AS d FROM stream').get() as { n: number; r: number; d: number };
-  const perDevice = db
-    .prepare('SELECT count(*) AS n, count(DISTINCT seq) AS u, min(seq) AS lo, max(seq) AS hi FROM stream GROUP BY device, stream_id')
-    .all() as { n: number; u: number; lo: number; hi: number }[];
-  const deadLetters = (db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n;
-  db.close();
+  const back = store.type === 'sqlite' ? readBackSqlite(dataDir) : await readBackJetStream(store);
+  await nats?.stop();
   const sent = Number(closed.sent);
-  const contiguous = perDevice.every((p) => p.n === p.u && p.lo === 1 && p.hi === p.n);
+  // Every device sends on one stream id, seqs 1, 2, 3 …: each (device, stream id) must hold exactly 1..n.
+  const contiguous = back.perStream.every((p) => p.n === p.u && p.lo === 1 && p.hi === p.n);
   const exactlyOnce =
-    totals.n === sent && totals.r === sent * BATCH_SIZE && contiguous && Number(closed.acked_ok_once) === sent && Number(closed.not_ok_once) === 0 && deadLetters === 0;
+    back.rows === sent &&
+    back.readings === sent * BATCH_SIZE &&
+    contiguous &&
+    back.problems.length === 0 &&
+    Number(closed.acked_ok_once) === sent &&
+    Number(closed.not_ok_once) === 0 &&
+    back.deadLetters === 0;
   // Over the whole run of this mode (every phase), read back after the collector stopped.
   const verify = {
     exactly_once: exactlyOnce,
     run_check: {
       batches_sent: sent,
-      rows_stored: totals.n,
-      readings_stored: totals.r,
+      rows_stored: back.rows,
+      readings_stored: back.readings,
       acked_ok_once: closed.acked_ok_once,
-      ...(exactlyOnce ? {} : { not_ok_once: closed.not_ok_once, examples: closed.examples, per_device_contiguous: contiguous, dead_letters: deadLetters }),
+      ...(back.partitionRecords ? { records_per_partition: back.partitionRecords } : {}),
+      ...(exactlyOnce
+        ? {}
+        : { not_ok_once: closed.not_ok_once, examples: closed.examples, per_device_contiguous: contiguous, dead_letters: back.deadLetters, problems: back.problems }),
     },
   };
   emit(connectLine);
@@ -261,18 +306,18 @@ async function runMode(mode: Mode, passwordHash: string | undefined): Promise<vo
     for (const w of windows) {
       // Profile time starts at the process's start, a few ms after spawn: windows are accurate to ~0.1 s.
       const s = summariseProfile(join(profDir, file), w.from, w.to, 15);
-      emit({ bench: 'ingest', mode, phase: w.phase, profile: join(profDir, file), ...s });
+      emit({ bench: 'ingest', store: storeType, mode, phase: w.phase, profile: join(profDir, file), ...s });
     }
   }
   if (!exactlyOnce) process.exitCode = 1;
 }
 
 try {
-  const hash = MODES.includes('embedded') && !ANONYMOUS ? await hashPassword(PASSWORD) : undefined;
-  for (const mode of MODES) {
-    if (mode !== 'embedded' && mode !== 'external') throw new Error(`BENCH_MODES: unknown mode "${mode}"`);
-    await runMode(mode, hash);
-  }
+  for (const store of STORES) if (store !== 'sqlite' && store !== 'jetstream') throw new Error(`BENCH_STORES: unknown store "${store}"`);
+  const runs = STORES.flatMap((store) => modesFor(store).map((mode) => [store, mode] as const));
+  for (const [, mode] of runs) if (mode !== 'embedded' && mode !== 'external') throw new Error(`BENCH_MODES: unknown mode "${mode}"`);
+  const hash = runs.some(([, mode]) => mode === 'embedded') && !ANONYMOUS ? await hashPassword(PASSWORD) : undefined;
+  for (const [store, mode] of runs) await runMode(store, mode, hash);
 } finally {
   await reapAll();
   if (!KEEP && !PROFILE) await removeTempDirs();

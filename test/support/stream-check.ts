@@ -41,7 +41,7 @@ export function readStream(cloudDataDir: string): StoredReading[] {
 }
 
 /** Every reading in a JetStream stream store (all partitions, each in stream order), read-only. */
-export async function readJetStream(store: { servers: string[]; stream: string; partitions: number }): Promise<StoredReading[]> {
+export async function readJetStream(store: { servers: string[]; stream: string; partitions: number; replicas?: number }): Promise<StoredReading[]> {
   const stream = openStreamStore({ type: 'jetstream', replicas: 1, retention: 86_400_000, ...store }, { sqlitePath: '', readOnly: true });
   await stream.start();
   try {
@@ -103,22 +103,25 @@ export interface ApiBucket {
   last: number;
 }
 
-/** Compares 1m buckets from the API with buckets computed here from the raw stored readings. */
+/** Compares 1m buckets from the API (count, sum, min, max, first, last) with buckets computed here from the raw stored readings. */
 export function expectBucketsMatch(buckets: readonly ApiBucket[], readings: readonly StoredReading[], resolutionMs = 60_000): void {
-  const expected = new Map<number, { count: number; sum: number; min: number; max: number }>();
+  const expected = new Map<number, { count: number; sum: number; min: number; max: number; firstTs: number; first: number; lastTs: number; last: number }>();
   for (const r of readings) {
     const start = r.ts - (r.ts % resolutionMs);
-    const e = expected.get(start) ?? { count: 0, sum: 0, min: Infinity, max: -Infinity };
+    const e = expected.get(start) ?? { count: 0, sum: 0, min: Infinity, max: -Infinity, firstTs: Infinity, first: NaN, lastTs: -Infinity, last: NaN };
     e.count++;
     e.sum += r.value;
     e.min = Math.min(e.min, r.value);
     e.max = Math.max(e.max, r.value);
+    // first/last by event time, whatever order the readings were stored in.
+    if (r.ts < e.firstTs) [e.firstTs, e.first] = [r.ts, r.value];
+    if (r.ts > e.lastTs) [e.lastTs, e.last] = [r.ts, r.value];
     expected.set(start, e);
   }
   expect(buckets.map((b) => Date.parse(b.start)).sort((a, b) => a - b)).toEqual([...expected.keys()].sort((a, b) => a - b));
   for (const b of buckets) {
     const e = expected.get(Date.parse(b.start))!;
-    expect({ count: b.count, min: b.min, max: b.max }).toEqual({ count: e.count, min: e.min, max: e.max });
+    expect({ count: b.count, min: b.min, max: b.max, first: b.first, last: b.last }).toEqual({ count: e.count, min: e.min, max: e.max, first: e.first, last: e.last });
     expect(b.sum).toBeCloseTo(e.sum, 6);
   }
 }

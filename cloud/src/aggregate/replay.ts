@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs';
 import { createLogger, MetricsRegistry, PermanentError, type Logger } from '@tidemark/shared';
 import type { CloudConfig } from '../config.js';
 import { openStreamStore } from '../store/open-stream-store.js';
+import { PartitionedStreamStore } from '../store/partitioned-stream-store.js';
 import { SqliteStreamStore } from '../store/sqlite-stream-store.js';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
 import { Aggregator, type Resolution } from './aggregator.js';
@@ -36,8 +37,8 @@ export interface ReplayResult {
 export interface ReplayOptions {
   /** The stream store (SQLite file) to fold, unless `streams` is given. */
   streamPath?: string;
-  /** The stream store's partitions, unstarted (replay starts and stops them); default: the SQLite file at streamPath. */
-  streams?: () => StreamStore[];
+  /** The stream store (its partitions), unstarted: replay starts and stops it. Default: the SQLite file at streamPath. */
+  streams?: () => PartitionedStreamStore;
   /** The aggregate store to rebuild. */
   aggregates: AggregatesConfig;
   /** Where the SQLite backend keeps its file (data_dir/aggregates.db); unused for PostgreSQL. */
@@ -65,7 +66,7 @@ export async function replay(
   return replayAggregates({
     streamPath: files.stream,
     // JetStream: the configured partitions, read-only (the SQLite file at streamPath otherwise).
-    ...(store.type === 'jetstream' ? { streams: () => [...openStreamStore(store, { sqlitePath: files.stream, readOnly: true }).partitions] } : {}),
+    ...(store.type === 'jetstream' ? { streams: () => openStreamStore(store, { sqlitePath: files.stream, readOnly: true }) } : {}),
     aggregates: config.aggregates,
     sqlitePath: files.aggregates,
     resolutions: config.aggregation.resolutions,
@@ -88,11 +89,11 @@ export async function replayAggregates(o: ReplayOptions): Promise<ReplayResult> 
   }
 }
 
-function openStreams(o: ReplayOptions): StreamStore[] {
+function openStreams(o: ReplayOptions): PartitionedStreamStore {
   if (o.streams) return o.streams();
   if (o.streamPath === undefined) throw new PermanentError('replay needs a stream store');
   if (!existsSync(o.streamPath)) throw new PermanentError(`no stream store at ${o.streamPath}: nothing to replay`);
-  return [new SqliteStreamStore({ path: o.streamPath, readonly: true })];
+  return new PartitionedStreamStore([new SqliteStreamStore({ path: o.streamPath, readonly: true })]);
 }
 
 async function rebuild(o: ReplayOptions, target: ReturnType<typeof replayTarget>, logger: Logger): Promise<ReplayResult> {
@@ -100,15 +101,14 @@ async function rebuild(o: ReplayOptions, target: ReturnType<typeof replayTarget>
   const boundary = o.from === undefined ? undefined : bucketStart(o.from, largest);
 
   const started = performance.now();
-  const streams = openStreams(o);
+  const source = openStreams(o);
+  const streams = source.partitions;
   let copiedBuckets = 0;
   let records = 0;
-  const opened: StreamStore[] = [];
+  let opened = false;
   try {
-    for (const s of streams) {
-      await s.start();
-      opened.push(s);
-    }
+    await source.start(); // all partitions, or none (and their shared connection closed)
+    opened = true;
     for (const [p, s] of streams.entries()) {
       const first = (await s.read(1, 1))[0];
       if (boundary === undefined && first !== undefined && first.offset > 1) {
@@ -160,7 +160,7 @@ async function rebuild(o: ReplayOptions, target: ReturnType<typeof replayTarget>
       throw err;
     }
   } finally {
-    for (const s of opened) await s.stop();
+    if (opened) await source.stop();
   }
 
   const previous = await target.switchOver();

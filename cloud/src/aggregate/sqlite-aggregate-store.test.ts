@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StorageError } from '@tidemark/shared';
+import { waitFor } from '@tidemark/shared/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { commitOf, describeAggregateStoreContract, rec, series } from './aggregate-store.contract.js';
 import { SqliteAggregateStore } from './sqlite-aggregate-store.js';
@@ -83,7 +84,30 @@ describe('SqliteAggregateStore specifics', () => {
     check.close();
   });
 
-  it('copyBucketsBefore copies only buckets that start before the boundary (replay --from)', async () => {
+  it('a reader follows a file renamed into its place (replay\'s switch-over) instead of reading the old one', async () => {
+    const dir = await tempDir();
+    dirs.push(dir);
+    const file = path.join(dir, 'aggregates.db');
+    const writer = await open(file);
+    await writer.commit(commitOf(5));
+    const reader = await open(file);
+    expect(await reader.checkpoint()).toBe(5);
+    await writer.stop();
+    // A rebuilt store, renamed over the live path as replay does.
+    const rebuilt = await open(`${file}.replay`);
+    await rebuilt.commit(commitOf(77));
+    await rebuilt.stop();
+    // As replay-targets.ts does: settle the live file (checkpoint its WAL, remove -wal/-shm), then rename.
+    const settle = new Database(file);
+    settle.pragma('wal_checkpoint(TRUNCATE)');
+    settle.close();
+    for (const suffix of ['-wal', '-shm']) await fs.rm(`${file}${suffix}`, { force: true });
+    await fs.rename(file, `${file}.pre-replay`);
+    await fs.rename(`${file}.replay`, file);
+    await waitFor(async () => (await reader.checkpoint()) === 77, { timeoutMs: 5000, description: 'the reader to see the rebuilt file' });
+  });
+
+    it('copyBucketsBefore copies only buckets that start before the boundary (replay --from)', async () => {
     const dir = await tempDir();
     dirs.push(dir);
     const T = Date.UTC(2026, 10, 27);

@@ -1,5 +1,6 @@
 // SQLite aggregate store (WAL). Bucket rows, watermarks, sensors, the unaggregated tally and the stream
 // checkpoint live in one database so commit() is a single transaction.
+import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { StorageError } from '@tidemark/shared';
 import { bucketKey, type AggregateCommit, type AggregateStore, type BucketKey, type BucketQuery, type BucketRecord, type SensorRow } from './aggregate-store.js';
@@ -72,10 +73,16 @@ export class SqliteAggregateStore implements AggregateStore {
   readonly name = 'aggregate-store';
   private db: Database.Database | undefined;
   private stmts: ReturnType<SqliteAggregateStore['prepare']> | undefined;
+  private inode: number | undefined;
+  private inodeCheckedAt = 0;
 
   constructor(private readonly path: string) {}
 
   async start(): Promise<void> {
+    this.openFile();
+  }
+
+  private openFile(): void {
     try {
       const db = new Database(this.path);
       db.pragma('journal_mode = WAL');
@@ -97,6 +104,7 @@ export class SqliteAggregateStore implements AggregateStore {
       }
       this.db = db;
       this.stmts = this.prepare(db);
+      this.inode = statSync(this.path).ino;
     } catch (err) {
       if (err instanceof StorageError) throw err;
       throw new StorageError(`cannot open aggregate store ${this.path}: ${(err as Error).message}`, { cause: err });
@@ -168,7 +176,30 @@ export class SqliteAggregateStore implements AggregateStore {
     return this.stmts;
   }
 
+  /**
+   * `replay` renames a rebuilt file into place. A process that only reads (the api role) would go on reading
+   * the old file through its open handle: the read paths check, at most once a second, whether the path now
+   * names another file, and reopen it. (The aggregator role holds the pid file, so replay never swaps its file.)
+   */
+  private followReplacement(): void {
+    const now = Date.now();
+    if (!this.db || now - this.inodeCheckedAt < 1000) return;
+    this.inodeCheckedAt = now;
+    let inode: number;
+    try {
+      inode = statSync(this.path).ino;
+    } catch {
+      return; // mid-rename: next time
+    }
+    if (inode === this.inode) return;
+    this.db.close();
+    this.db = undefined;
+    this.stmts = undefined;
+    this.openFile();
+  }
+
   async checkpoint(partition = 0): Promise<number> {
+    this.followReplacement();
     return this.s.checkpoint.get(partition)?.offset ?? 1;
   }
 
@@ -222,6 +253,7 @@ export class SqliteAggregateStore implements AggregateStore {
   }
 
   async queryBuckets(q: BucketQuery): Promise<BucketRecord[]> {
+    this.followReplacement();
     const from = q.after !== undefined ? Math.max(q.from, q.after + 1) : q.from;
     const rows = this.s.query.all(q.device, q.sensor, q.resolution, from, q.to, q.limit);
     const out = new Array<BucketRecord>(rows.length);
@@ -240,10 +272,12 @@ export class SqliteAggregateStore implements AggregateStore {
   }
 
   async watermark(device: string): Promise<number | undefined> {
+    this.followReplacement();
     return this.s.getWatermark.get(device)?.watermark;
   }
 
   async sensors(device: string): Promise<SensorRow[]> {
+    this.followReplacement();
     return this.s.sensors.all(device).map((r) => ({
       name: r.sensor,
       first_seen: new Date(r.first_ts).toISOString(),

@@ -35,6 +35,11 @@ export interface ApiOptions {
    */
   updates?: BucketUpdateSource;
   stream?: StreamSettings & { replayEvents?: number };
+  /**
+   * Only /healthz, /readyz and /metrics: what a collector or aggregator process without the api role serves,
+   * so its counters (ingest, late and unaggregated readings, lag) can be scraped.
+   */
+  opsOnly?: boolean;
 }
 
 const CLOSE_GRACE_MS = 1000;
@@ -81,6 +86,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     reply.header('content-type', opts.metrics.contentType);
     return opts.metrics.metrics();
   });
+  if (opts.opsOnly) return app;
 
   app.get('/api/v1/aggregates', async (req) => {
     const q = parseAggregateQuery(req.query as Record<string, unknown>, {
@@ -141,7 +147,7 @@ export class ApiServer implements Component {
   constructor(private readonly opts: ApiOptions) {}
 
   async start(): Promise<void> {
-    if (!this.opts.tokens) this.opts.logger.warn('api.tokens_file is not set: the HTTP API is open to anyone who can reach it');
+    if (!this.opts.tokens && !this.opts.opsOnly) this.opts.logger.warn('api.tokens_file is not set: the HTTP API is open to anyone who can reach it');
     const app = buildApi(this.opts);
     try {
       await app.listen({ host: this.opts.listen.host, port: this.opts.listen.port });
@@ -155,7 +161,10 @@ export class ApiServer implements Component {
     const addr = app.server.address();
     this.boundPort = typeof addr === 'object' && addr ? addr.port : this.opts.listen.port;
     this.app = app;
-    this.opts.logger.info({ host: this.opts.listen.host, port: this.boundPort }, 'HTTP API listening');
+    this.opts.logger.info(
+      { host: this.opts.listen.host, port: this.boundPort },
+      this.opts.opsOnly ? 'HTTP /healthz /readyz /metrics listening' : 'HTTP API listening',
+    );
   }
 
   async stop(): Promise<void> {

@@ -10,7 +10,7 @@
 // previous event for it, never an older one. If records were trimmed before they could be read, or the
 // aggregates were rebuilt (checkpoint went back), the follower reports a gap instead of guessing.
 import { decodeBatch } from '@tidemark/proto';
-import type { Component, Logger } from '@tidemark/shared';
+import { settleWithin, type Component, type Logger } from '@tidemark/shared';
 import { bucketKey, type AggregateStore, type BucketKey } from '../aggregate/aggregate-store.js';
 import type { BucketUpdateListener, Resolution } from '../aggregate/aggregator.js';
 import { bucketStart } from '../aggregate/bucket-stats.js';
@@ -159,6 +159,6 @@ export class StoreFollower implements Component, BucketUpdateSource {
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.timer);
-    await this.inFlight;
+    await settleWithin(this.inFlight, 2000); // a poll blocked on an unreachable store only reads
   }
 }

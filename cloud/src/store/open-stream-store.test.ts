@@ -11,7 +11,7 @@ describe('openStreamStore (jetstream)', () => {
 
   it('connects with the configured NATS credentials, and fails clearly without them', async () => {
     const nats = await startNatsServer({ args: ['--user', 'tidemark', '--pass', 's3cret-pass'] });
-    const base = { type: 'jetstream', servers: [nats.url], stream: 'AUTHTEST', partitions: 2 } as const;
+    const base = { type: 'jetstream' as const, servers: [nats.url], stream: 'AUTHTEST', partitions: 2 };
 
     const withCreds = openStreamStore(defaultCloudConfig({ store: { ...base, username: 'tidemark', password: 's3cret-pass' } }).store, { sqlitePath: '' });
     await withCreds.start();

@@ -31,10 +31,14 @@ export function openStreamStore(config: CloudConfig['store'], opts: OpenStreamOp
   let shared: Promise<NatsConnection> | undefined;
   const auth = { ...(config.username !== undefined ? { username: config.username } : {}), ...(config.password !== undefined ? { password: config.password } : {}), ...(config.token !== undefined ? { token: config.token } : {}) };
   const connection = () => (shared ??= connectNats(config.servers, { connectTimeoutMs: 5_000, name: `tidemark-cloud ${config.stream}`, auth }));
+  // drain() flushes what is pending; on a connection that is reconnecting it returns without closing, and
+  // the reconnect loop would keep the process alive: close() whatever is left open.
   const closeShared = async () => {
     const nc = await shared?.catch(() => undefined);
     shared = undefined;
-    await nc?.drain().catch(() => nc.close());
+    if (!nc) return;
+    await nc.drain().catch(() => undefined);
+    if (!nc.isClosed()) await nc.close().catch(() => undefined);
   };
   return new PartitionedStreamStore(
     Array.from(

@@ -1,6 +1,6 @@
 // Summarises a V8 .cpuprofile (node --cpu-prof) of the collector: self time by function and by component
 // (SQLite, protobuf decode/validate, aedes/MQTT, sockets, GC …), and the inclusive time of the ingest path's
-// key functions. Native calls (better-sqlite3's run/COMMIT, the fsync inside it) have no url of their own;
+// key functions (SQLite or NATS JetStream stream store). Native calls (better-sqlite3's run/COMMIT, the fsync inside it) have no url of their own;
 // they are charged to the nearest JavaScript caller's component. Optionally restricted to a time window
 // (ms since the profile started), so connect and shutdown can be left out.
 // CLI: npx tsx scripts/bench/support/ingest-profile.ts <file.cpuprofile> [fromMs] [toMs]
@@ -62,6 +62,8 @@ function component(fn: string, place: string): string {
   if (fn === '(garbage collector)') return 'GC';
   if (fn === '(program)') return 'V8/native (unattributed)';
   if (fn === '(idle)') return 'idle';
+  if (place.includes('/store/jetstream/')) return 'JetStream store (own code: dedup decisions, headers, read)';
+  if (place === 'nats' || place === 'nkeys.js') return 'NATS client (nats.js: publish, PubAcks, protocol)';
   if (place === 'better-sqlite3' || place.includes('/store/')) return 'SQLite (better-sqlite3: insert, dedup, COMMIT + fsync)';
   if (place === 'protobufjs' || place === '@protobufjs/utf8' || place === '@protobufjs/float' || place === 'long' || place.startsWith('@tidemark/proto'))
     return 'protobuf decode/validate/encode (@tidemark/proto, protobufjs)';
@@ -86,6 +88,9 @@ const LANDMARKS: Record<string, (f: CallFrame, place: string) => boolean> = {
   decodeBatch: (f, p) => f.functionName === 'decodeBatch' && p.startsWith('@tidemark/proto'),
   validateBatch: (f, p) => f.functionName === 'validateBatch' && p.startsWith('@tidemark/proto'),
   'SqliteStreamStore.append (insert + dedup + COMMIT/fsync)': (f, p) => f.functionName === 'append' && p.includes('cloud/store/sqlite-stream-store'),
+  // Synchronous part only: the PubAcks are awaited (idle time), not a blocking call as SQLite's COMMIT is.
+  'JetStream Appender.append (dedup + pipelined publish)': (f, p) => f.functionName === 'append' && p.includes('cloud/store/jetstream/appender'),
+  'nats.js publish (headers, encode, write)': (f, p) => f.functionName === 'publish' && p === 'nats',
   'publishAck (encode + broker publish)': (f, p) => f.functionName === 'publishAck' && p.includes('cloud/broker/'),
   encodeAck: (f, p) => f.functionName === 'encodeAck' && p.startsWith('@tidemark/proto'),
   'aedes/mqtt-packet parser': (f, p) => p === 'mqtt-packet' && /parse/i.test(f.functionName),

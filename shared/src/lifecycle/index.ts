@@ -33,3 +33,21 @@ export async function stopAll(components: readonly Component[]): Promise<unknown
   }
   return errors;
 }
+
+/**
+ * Waits for `work` (a component's in-flight step) at most `ms`, then goes on without it: for stop() methods
+ * whose step may be blocked on an unreachable server until a request timeout, when abandoning the step is
+ * safe (it commits atomically or not at all). Returns false if it gave up waiting.
+ */
+export async function settleWithin(work: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  if (!work) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), gaveUp]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

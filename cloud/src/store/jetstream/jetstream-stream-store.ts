@@ -9,7 +9,7 @@
 // means a quorum stored it). See docs/jetstream-store.md.
 import { randomBytes } from 'node:crypto';
 import { Events, headers, type JetStreamClient, type JetStreamManager, type NatsConnection, type Status } from 'nats';
-import { StorageError, ValidationError } from '@tidemark/shared';
+import { settleWithin, StorageError, ValidationError } from '@tidemark/shared';
 import type { AppendItem, AppendOutcome, DeadLetter, StreamRecord, StreamStore } from '../stream-store.js';
 import { Appender } from './appender.js';
 import type { JetStreamStreamStoreOptions } from './store-options.js';
@@ -24,6 +24,8 @@ import { trimStream, type TrimRequest } from './stream-trim.js';
 const HEADER_ALLOWANCE = 1024;
 /** stop() gives the final snapshot this long. */
 const STOP_SNAPSHOT_MS = 3_000;
+/** stop() waits this long for appends and reads in flight. */
+const STOP_WAIT_MS = 2_000;
 
 export { connectNats } from './stream-setup.js';
 export type { JetStreamStreamStoreOptions } from './store-options.js';
@@ -196,8 +198,10 @@ export class JetStreamStreamStore implements StreamStore {
     const c = this.c;
     if (!c) return;
     clearInterval(this.timer);
-    await this.appends;
-    await this.reads;
+    // Bounded too: with NATS unreachable these wait out request timeouts. An append left behind resolves to
+    // no ack (the devices resend); a read left behind is only a read.
+    await settleWithin(this.appends, STOP_WAIT_MS);
+    await settleWithin(this.reads, STOP_WAIT_MS);
     // Bounded: SIGTERM must finish within seconds even when NATS is unreachable (a restart then scans more).
     if (this.connected && !this.opts.readOnly) {
       let timer: NodeJS.Timeout | undefined;
