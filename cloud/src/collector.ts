@@ -171,7 +171,7 @@ export class Collector {
     }
     this.api = new ApiServer({
       listen: config.api.listen,
-      listenSetting: opts.settings?.apiPort ?? 'api.listen',
+      listenSetting: opts.settings?.apiPort ?? (apiRole ? 'api.listen' : 'api.listen; run each role on a host with its own --listen ADDR'),
       resolutions,
       allowedLatenessMs: config.aggregation.allowed_lateness,
       maxPageSize: config.api.max_page_size,
