@@ -15,7 +15,8 @@ import { EmbeddedBroker } from './broker/embedded-broker.js';
 import { ExternalBus } from './broker/external-bus.js';
 import type { MessageBus } from './broker/message-bus.js';
 import type { CloudConfig } from './config.js';
-import { DeviceRegistry } from './ingest/device-registry.js';
+import { SqliteDeviceRegistry, type DeviceRegistry } from './ingest/device-registry.js';
+import { PostgresDeviceRegistry } from './ingest/postgres-device-registry.js';
 import { Ingestor } from './ingest/ingestor.js';
 import { StreamRetention } from './store/retention.js';
 import { openStreamStore } from './store/open-stream-store.js';
@@ -73,7 +74,11 @@ export class Collector {
       logger: logger.child({ component: 'stream-store' }),
     });
     const partitions = stream.partitions;
-    const registry = new DeviceRegistry(files.devices, logger.child({ component: 'devices' }));
+    // Device state lives beside the aggregates: in PostgreSQL the roles may run on different hosts.
+    const registry: DeviceRegistry =
+      config.aggregates.type === 'postgres'
+        ? new PostgresDeviceRegistry({ url: config.aggregates.url, schema: config.aggregates.schema, logger: logger.child({ component: 'devices' }) })
+        : new SqliteDeviceRegistry(files.devices, logger.child({ component: 'devices' }));
     const aggregates = openAggregateStore(config.aggregates, files.aggregates, { logger: logger.child({ component: 'aggregates' }) });
     const components: Component[] = [stream, registry];
     const resolutions = config.aggregation.resolutions;
@@ -112,7 +117,7 @@ export class Collector {
       const flushTimer: Component = {
         name: 'registry-flush',
         start: async () => {
-          this.registryTimer = setInterval(() => registry.flush(), 1000);
+          this.registryTimer = setInterval(() => void registry.flush(), 1000);
         },
         stop: async () => {
           if (this.registryTimer) clearInterval(this.registryTimer);

@@ -18,7 +18,7 @@ import { replay } from '../../cloud/src/aggregate/replay.js';
 import { SqliteAggregateStore } from '../../cloud/src/aggregate/sqlite-aggregate-store.js';
 import { ApiServer } from '../../cloud/src/api/server.js';
 import { defaultCloudConfig } from '../../cloud/src/config.js';
-import { DeviceRegistry } from '../../cloud/src/ingest/device-registry.js';
+import { SqliteDeviceRegistry } from '../../cloud/src/ingest/device-registry.js';
 import { SqliteStreamStore } from '../../cloud/src/store/sqlite-stream-store.js';
 import { buildFleet, DAY, DAY_MS, fillStream, QUERY_DEVICE, QUERY_SENSOR } from './support/aggregate-fixture.js';
 import { compare, PgReference, WORK_MEM, type RefBucket } from './support/aggregate-postgres.js';
@@ -208,7 +208,7 @@ try {
   mustHold(same.identical, 'replay differs from the live aggregates');
 
   // ---- 3. query: 1,440 one-minute buckets of one device/sensor over HTTP --------------------------------
-  const registry = new DeviceRegistry(join(dir, 'devices.db'), logger);
+  const registry = new SqliteDeviceRegistry(join(dir, 'devices.db'), logger);
   await registry.start();
   const api = new ApiServer({
     listen: { host: '127.0.0.1', port: 0 },

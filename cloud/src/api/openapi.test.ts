@@ -7,14 +7,14 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, MetricsRegistry } from '@tidemark/shared';
 import { SqliteAggregateStore } from '../aggregate/sqlite-aggregate-store.js';
-import { DeviceRegistry } from '../ingest/device-registry.js';
+import { SqliteDeviceRegistry } from '../ingest/device-registry.js';
 import type { OpenApiDocument } from './openapi.js';
 import { buildApi } from './server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tidemark-openapi-'));
 const logger = createLogger({ name: 'openapi-test', level: 'silent' });
 const aggregates = new SqliteAggregateStore(join(dir, 'aggregates.db'));
-const devices = new DeviceRegistry(join(dir, 'devices.db'), logger);
+const devices = new SqliteDeviceRegistry(join(dir, 'devices.db'), logger);
 let app: FastifyInstance;
 
 beforeAll(async () => {

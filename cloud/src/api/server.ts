@@ -110,12 +110,12 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     return { items, next_cursor };
   });
 
-  app.get('/api/v1/devices', async () => ({ items: devices.list() }));
+  app.get('/api/v1/devices', async () => ({ items: await devices.list() }));
 
   app.get('/api/v1/devices/:id/sensors', async (req, reply) => {
     const { id } = req.params as { id: string };
     const sensors = await aggregates.sensors(id);
-    if (sensors.length === 0 && !devices.get(id)) return sendError(reply, 404, 'unknown_device', `device "${id}" is not known`);
+    if (sensors.length === 0 && !(await devices.get(id))) return sendError(reply, 404, 'unknown_device', `device "${id}" is not known`);
     return { items: sensors };
   });
 

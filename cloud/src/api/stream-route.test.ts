@@ -14,7 +14,7 @@ import type { BucketRecord } from '../aggregate/aggregate-store.js';
 import type { BucketUpdateListener } from '../aggregate/aggregator.js';
 import { addValue, emptyStats } from '../aggregate/bucket-stats.js';
 import { SqliteAggregateStore } from '../aggregate/sqlite-aggregate-store.js';
-import { DeviceRegistry } from '../ingest/device-registry.js';
+import { SqliteDeviceRegistry } from '../ingest/device-registry.js';
 import { buildApi, type ApiOptions } from './server.js';
 import type { BucketUpdateSource } from './stream-hub.js';
 import { SseClient } from './testing/sse-client.js';
@@ -55,7 +55,7 @@ function bucket(device: string, sensor: string, resolution: string, start: numbe
 
 const dir = mkdtempSync(join(tmpdir(), 'tidemark-stream-'));
 const aggregates = new SqliteAggregateStore(join(dir, 'aggregates.db'));
-const devices = new DeviceRegistry(join(dir, 'devices.db'), logger);
+const devices = new SqliteDeviceRegistry(join(dir, 'devices.db'), logger);
 beforeAll(async () => {
   await aggregates.start();
   await devices.start();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, MetricsRegistry } from '@tidemark/shared';
 import { SqliteAggregateStore } from '../aggregate/sqlite-aggregate-store.js';
-import { DeviceRegistry } from '../ingest/device-registry.js';
+import { SqliteDeviceRegistry } from '../ingest/device-registry.js';
 import { ApiServer } from './server.js';
 import { authorize, loadTokens } from './tokens.js';
 
@@ -35,7 +35,7 @@ describe('API tokens file', () => {
 describe('API with tokens', () => {
   const aggregates = new SqliteAggregateStore(join(dir, 'aggregates.db'));
   const logger = createLogger({ name: 't', level: 'silent' });
-  const devices = new DeviceRegistry(join(dir, 'devices.db'), logger);
+  const devices = new SqliteDeviceRegistry(join(dir, 'devices.db'), logger);
   const api = new ApiServer({
     listen: { host: '127.0.0.1', port: 0 },
     resolutions: [{ label: '1m', ms: 60_000 }],

@@ -1,8 +1,49 @@
 // What the collector knows about each device: online state and backlog from the retained status topic
-// (and the will), last seen from accepted batches. Kept in SQLite so the API role (another process) and a
-// restarted collector see it. Writes from batches are coalesced: at most one per device per flush.
+// (and the will), last seen from accepted batches. Stored (SQLite in data_dir, or PostgreSQL beside the
+// aggregates) so the API role — another process, maybe another host — and a restarted collector see it.
+// Writes from batches are coalesced: at most one per device per flush.
 import Database from 'better-sqlite3';
 import type { Component, Logger } from '@tidemark/shared';
+
+/** The collector writes (seen, status; flushed every second), the API reads (list, get). */
+export interface DeviceRegistry extends Component {
+  /** Records an accepted batch (coalesced until flush()). */
+  seen(device: string, atMs: number, readings: number): void;
+  /** Applies a status message (JSON per SPEC.md). A malformed one is logged and ignored. */
+  status(device: string, payload: Uint8Array, atMs: number): void;
+  flush(): Promise<void>;
+  list(): Promise<DeviceRow[]>;
+  get(id: string): Promise<DeviceRow | undefined>;
+}
+
+/** A status message's fields, validated. */
+export interface DeviceStatusFields {
+  online: boolean;
+  backlogReadings: number | null;
+  oldestBufferedTime: string | null;
+  clockSynced: boolean | null;
+  agentVersion: string | null;
+}
+
+export function parseStatus(payload: Uint8Array): DeviceStatusFields | { error: string } {
+  let s: Record<string, unknown>;
+  try {
+    s = JSON.parse(Buffer.from(payload).toString('utf8')) as Record<string, unknown>;
+    if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new Error('not an object');
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  const bool = (v: unknown) => (typeof v === 'boolean' ? v : null);
+  const str = (v: unknown) => (typeof v === 'string' ? v.slice(0, 200) : null);
+  return {
+    online: s.online === true,
+    backlogReadings: num(s.backlog_readings),
+    oldestBufferedTime: str(s.oldest_buffered_time),
+    clockSynced: bool(s.clock_synced),
+    agentVersion: str(s.agent_version),
+  };
+}
 
 export interface DeviceRow {
   id: string;
@@ -42,7 +83,7 @@ interface Row {
   readings: number;
 }
 
-export class DeviceRegistry implements Component {
+export class SqliteDeviceRegistry implements DeviceRegistry {
   readonly name = 'device-registry';
   private db: Database.Database | undefined;
   private pending = new Map<string, { lastSeenMs: number; batches: number; readings: number }>();
@@ -69,7 +110,11 @@ export class DeviceRegistry implements Component {
     this.pending.set(device, p);
   }
 
-  flush(): void {
+  async flush(): Promise<void> {
+    this.flushNow();
+  }
+
+  private flushNow(): void {
     const db = this.db;
     if (!db || this.pending.size === 0) return;
     const pending = this.pending;
@@ -82,21 +127,15 @@ export class DeviceRegistry implements Component {
     })();
   }
 
-  /** Applies a status message (JSON per SPEC.md). A malformed one is logged and ignored. */
   status(device: string, payload: Uint8Array, atMs: number): void {
     const db = this.db;
     if (!db) return;
-    let s: Record<string, unknown>;
-    try {
-      s = JSON.parse(Buffer.from(payload).toString('utf8')) as Record<string, unknown>;
-      if (typeof s !== 'object' || s === null) throw new Error('not an object');
-    } catch (err) {
-      this.logger.warn({ device, err: (err as Error).message }, 'malformed status message ignored');
+    const s = parseStatus(payload);
+    if ('error' in s) {
+      this.logger.warn({ device, err: s.error }, 'malformed status message ignored');
       return;
     }
-    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-    const bool = (v: unknown) => (typeof v === 'boolean' ? (v ? 1 : 0) : null);
-    const str = (v: unknown) => (typeof v === 'string' ? v.slice(0, 200) : null);
+    const bit = (b: boolean | null) => (b === null ? null : b ? 1 : 0);
     db.prepare(
       `INSERT INTO devices(id, online, last_seen_ms, backlog_readings, oldest_buffered_time, clock_synced, agent_version)
        VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -104,23 +143,23 @@ export class DeviceRegistry implements Component {
          last_seen_ms = CASE WHEN excluded.online = 1 THEN max(coalesce(last_seen_ms, 0), excluded.last_seen_ms) ELSE last_seen_ms END,
          backlog_readings = excluded.backlog_readings, oldest_buffered_time = excluded.oldest_buffered_time,
          clock_synced = excluded.clock_synced, agent_version = coalesce(excluded.agent_version, agent_version)`,
-    ).run(device, s.online === true ? 1 : 0, atMs, num(s.backlog_readings), str(s.oldest_buffered_time), bool(s.clock_synced), str(s.agent_version));
+    ).run(device, s.online ? 1 : 0, atMs, s.backlogReadings, s.oldestBufferedTime, bit(s.clockSynced), s.agentVersion);
   }
 
-  list(): DeviceRow[] {
+  async list(): Promise<DeviceRow[]> {
     const db = this.db;
     if (!db) return [];
-    this.flush();
+    this.flushNow();
     return (db.prepare('SELECT * FROM devices ORDER BY id').all() as Row[]).map(toDevice);
   }
 
-  get(id: string): DeviceRow | undefined {
+  async get(id: string): Promise<DeviceRow | undefined> {
     const row = this.db?.prepare('SELECT * FROM devices WHERE id = ?').get(id) as Row | undefined;
     return row ? toDevice(row) : undefined;
   }
 
   async stop(): Promise<void> {
-    this.flush();
+    this.flushNow();
     this.db?.close();
     this.db = undefined;
   }

@@ -1,0 +1,86 @@
+// Both device registries (SQLite in data_dir; PostgreSQL for roles on different hosts) behave the same:
+// status messages and accepted batches become the rows GET /api/v1/devices serves, across a restart.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createLogger } from '@tidemark/shared';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { dropSchemas, requirePostgres, schemaPrefix } from '../aggregate/testing/postgres.js';
+import { SqliteDeviceRegistry, type DeviceRegistry } from './device-registry.js';
+import { PostgresDeviceRegistry } from './postgres-device-registry.js';
+
+const logger = createLogger({ name: 'device-registry-test', level: 'silent' });
+const prefix = schemaPrefix();
+let usedPostgres: string | undefined;
+afterAll(async () => {
+  if (usedPostgres) await dropSchemas(usedPostgres, prefix);
+});
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await fs.rm(d, { recursive: true, force: true });
+});
+
+/** A factory that reopens the same storage each time it is called. */
+type Backend = [name: string, make: () => Promise<() => DeviceRegistry>];
+let n = 0;
+const backends: Backend[] = [
+  [
+    'sqlite',
+    async () => {
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tidemark-devices-'));
+      dirs.push(dir);
+      return () => new SqliteDeviceRegistry(path.join(dir, 'devices.db'), logger);
+    },
+  ],
+  [
+    'postgres',
+    async () => {
+      const url = (usedPostgres = await requirePostgres());
+      const schema = `${prefix}_${++n}`;
+      return () => new PostgresDeviceRegistry({ url, schema, logger });
+    },
+  ],
+];
+
+const status = (o: Record<string, unknown>) => Buffer.from(JSON.stringify(o));
+const T = Date.UTC(2026, 10, 27, 12);
+
+describe.each(backends)('device registry (%s)', (_name, backend) => {
+  it('turns status messages and accepted batches into device rows, kept across a restart', async () => {
+    const open = await backend();
+    const reg = open();
+    await reg.start();
+    reg.status('press-07', status({ online: true, agent_version: '0.1.0', backlog_readings: 12, oldest_buffered_time: '2026-11-27T11:59:00.000Z', clock_synced: true }), T);
+    reg.seen('press-07', T + 1000, 1000);
+    reg.seen('press-07', T + 2000, 500);
+    reg.seen('van.3', T + 500, 10);
+    reg.status('broken', Buffer.from('{not json'), T); // logged and ignored
+    await reg.flush();
+    expect(await reg.list()).toEqual([
+      {
+        id: 'press-07',
+        online: true,
+        last_seen: new Date(T + 2000).toISOString(),
+        backlog_readings: 12,
+        oldest_buffered_time: '2026-11-27T11:59:00.000Z',
+        clock_synced: true,
+        agent_version: '0.1.0',
+        batches: 2,
+        readings: 1500,
+      },
+      { id: 'van.3', online: false, last_seen: new Date(T + 500).toISOString(), backlog_readings: null, oldest_buffered_time: null, clock_synced: null, agent_version: null, batches: 1, readings: 10 },
+    ]);
+    // The will: offline; last seen stays what it was, the version is kept.
+    reg.status('press-07', status({ online: false, backlog_readings: 40, clock_synced: false }), T + 60_000);
+    await reg.stop();
+
+    const again = open();
+    await again.start();
+    try {
+      expect(await again.get('press-07')).toMatchObject({ online: false, last_seen: new Date(T + 2000).toISOString(), backlog_readings: 40, clock_synced: false, agent_version: '0.1.0', batches: 2 });
+      expect(await again.get('nobody')).toBeUndefined();
+    } finally {
+      await again.stop();
+    }
+  });
+});
