@@ -170,8 +170,11 @@ describe('JetStream stream store end to end (real processes, SIGKILL)', () => {
     for (const [i, d] of devices.entries()) await expectDeliveredOnce(api, d, edges[i]!, stored);
     // Every reading was aggregated (synced clocks, nothing in the future), none late; the separate roles'
     // own /metrics say so (the aggregator's since its start, the collector's since its restart).
+    await waitFor(async () => metricValue(await roles.metrics('aggregator'), 'tidemark_cloud_aggregated_readings_total') === stored.length, {
+      timeoutMs: 10_000,
+      description: `the aggregator's counter to reach the ${stored.length} stored readings`,
+    });
     const aggMetrics = await roles.metrics('aggregator');
-    expect(metricValue(aggMetrics, 'tidemark_cloud_aggregated_readings_total')).toBe(stored.length);
     expect(metricValue(aggMetrics, 'tidemark_cloud_unaggregated_readings_total')).toBe(0);
     expect(metricValue(aggMetrics, 'tidemark_cloud_late_readings_total')).toBe(0);
     expect(metricValue(await roles.metrics('collector'), 'tidemark_cloud_batches_total')).toBeGreaterThan(0);

@@ -182,19 +182,27 @@ export class Aggregator implements Component {
     const result = await this.fold(records);
     await this.store.commit({ partition, offset: next, ...result });
     offsets[partition] = next;
+    // Committed: count it and tell the listeners now, before anything else can fail or wait.
     this.m.offset.set({ partition: String(partition) }, next);
-    // endOffset() is a round trip on a remote stream store: refresh the lag gauge at most once a second.
-    if (performance.now() >= this.lagRefreshAt) {
-      this.lagRefreshAt = performance.now() + 1000;
-      let lag = 0;
-      for (let p = 0; p < this.streams.length; p++) lag += Math.max(0, (await this.streams[p]!.endOffset()) - offsets[p]!);
-      this.m.lag.set(lag);
-    }
     for (const [reason, n] of result.unaggregated) this.m.unaggregated.inc({ reason }, n);
     this.m.readings.inc(result.aggregated);
     this.m.late.inc(result.late);
     result.expired.forEach((n, i) => n > 0 && this.m.expiredUpdates.inc({ resolution: this.opts.resolutions[i]!.label }, n));
     if (result.buckets.length > 0) for (const l of this.listeners) l(result.buckets, result.watermarks);
+    await this.refreshLag(offsets);
+  }
+
+  /** endOffset() is a round trip on a remote stream store: the lag gauge is refreshed at most once a second. */
+  private async refreshLag(offsets: readonly number[]): Promise<void> {
+    if (performance.now() < this.lagRefreshAt) return;
+    this.lagRefreshAt = performance.now() + 1000;
+    try {
+      let lag = 0;
+      for (let p = 0; p < this.streams.length; p++) lag += Math.max(0, (await this.streams[p]!.endOffset()) - offsets[p]!);
+      this.m.lag.set(lag);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'aggregator lag not refreshed');
+    }
   }
 
   /** Drains the stream to its current end (replay and tests). */
