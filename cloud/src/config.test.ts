@@ -200,6 +200,8 @@ describe('loadCloudConfig', () => {
     expect(c.auth.devices_file).toBe(join(dir, 'devices.yaml'));
     expect(c.api.tokens_file).toBe('/etc/tokens.yaml');
     expect(c.broker).toMatchObject({ tls: { cert: join(dir, 's.pem'), key: join(dir, 'k.pem') } });
+    writeFileSync(file, 'store: { type: jetstream, servers: [nats://n:4222], tls: { ca: certs/ca.pem } }\n');
+    expect(loadCloudConfig(file, {}).store).toMatchObject({ tls: { ca: join(dir, 'certs/ca.pem') } });
   });
 
   it('throws a ConfigError naming the file', () => {

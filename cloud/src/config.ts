@@ -66,6 +66,7 @@ export type CloudConfig = {
         username?: string;
         password?: string;
         token?: string;
+        tls?: { ca?: string; cert?: string; key?: string };
       };
   aggregates: { type: 'sqlite' } | { type: 'postgres'; url: string; schema: string };
   aggregation: {
@@ -144,6 +145,16 @@ const jetstreamStore = z.strictObject({
   username: zString().optional(),
   password: z.string().optional(),
   token: z.string().optional(),
+  // TLS to NATS (servers started with --tls): ca for a private CA, cert + key for client certificates.
+  tls: z
+    .strictObject({ ca: zString('a file path').optional(), cert: zString('a file path').optional(), key: zString('a file path').optional() })
+    .superRefine((t, ctx) => {
+      if ((t.cert === undefined) !== (t.key === undefined)) {
+        const missing = t.cert === undefined ? 'cert' : 'key';
+        ctx.addIssue({ code: 'custom', path: [missing], input: undefined, message: 'required with ' + (missing === 'cert' ? 'key' : 'cert') + ' (client certificate and key go together)' });
+      }
+    }, evenWithIssues)
+    .optional(),
 })
   .superRefine((s, ctx) => {
     if (s.token !== undefined && (s.username !== undefined || s.password !== undefined)) {
@@ -329,10 +340,15 @@ export function resolveCloudPaths(config: CloudConfig, baseDir: string): CloudCo
             ...config.broker,
             tls: { ...config.broker.tls, ...opt('ca', config.broker.tls.ca), ...opt('cert', config.broker.tls.cert), ...opt('key', config.broker.tls.key) },
           };
+  const store: CloudConfig['store'] =
+    config.store.type === 'jetstream' && config.store.tls !== undefined
+      ? { ...config.store, tls: { ...config.store.tls, ...opt('ca', config.store.tls.ca), ...opt('cert', config.store.tls.cert), ...opt('key', config.store.tls.key) } }
+      : config.store;
   return {
     ...config,
     data_dir: r(config.data_dir),
     broker,
+    store,
     auth: {
       ...config.auth,
       ...opt('devices_file', config.auth.devices_file),

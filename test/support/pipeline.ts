@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { freePort, makeTempDir, requireTool, startMosquitto, waitFor, type ManagedProcess, type MosquittoServer } from '@tidemark/shared/testing';
-import { makeCerts } from './certs.js';
+import { makeCerts } from '@tidemark/shared/testing';
 import { CLOUD_BIN, EDGE_BIN, ROOT, getJson, runCli, startCli, writeYaml } from './cli.js';
 
 export interface CloudSetup {

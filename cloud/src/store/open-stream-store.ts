@@ -29,7 +29,20 @@ export function openStreamStore(config: CloudConfig['store'], opts: OpenStreamOp
   const count = config.partitions;
   // One NATS connection for every partition of this process, opened by the first partition that starts.
   let shared: Promise<NatsConnection> | undefined;
-  const auth = { ...(config.username !== undefined ? { username: config.username } : {}), ...(config.password !== undefined ? { password: config.password } : {}), ...(config.token !== undefined ? { token: config.token } : {}) };
+  const auth = {
+    ...(config.username !== undefined ? { username: config.username } : {}),
+    ...(config.password !== undefined ? { password: config.password } : {}),
+    ...(config.token !== undefined ? { token: config.token } : {}),
+    ...(config.tls !== undefined
+      ? {
+          tls: {
+            ...(config.tls.ca !== undefined ? { caFile: config.tls.ca } : {}),
+            ...(config.tls.cert !== undefined ? { certFile: config.tls.cert } : {}),
+            ...(config.tls.key !== undefined ? { keyFile: config.tls.key } : {}),
+          },
+        }
+      : {}),
+  };
   const connection = () => (shared ??= connectNats(config.servers, { connectTimeoutMs: 5_000, name: `tidemark-cloud ${config.stream}`, auth }));
   // drain() flushes what is pending; on a connection that is reconnecting it returns without closing, and
   // the reconnect loop would keep the process alive: close() whatever is left open.

@@ -11,6 +11,8 @@ export interface NatsAuth {
   password?: string;
   /** A token (`nats-server --auth`), instead of username/password. */
   token?: string;
+  /** TLS: file paths of a CA to trust and of a client certificate and key. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
 }
 
 /** Credentials go in `auth`: the client does not read `user:password@` from the server URLs. */
@@ -26,6 +28,7 @@ export async function connectNats(
       ...(auth.username !== undefined ? { user: auth.username } : {}),
       ...(auth.password !== undefined ? { pass: auth.password } : {}),
       ...(auth.token !== undefined ? { token: auth.token } : {}),
+      ...(auth.tls !== undefined ? { tls: auth.tls } : {}),
       timeout: opts.connectTimeoutMs,
       // nats.js records a stack trace twice per request/publish for its error messages: ~10 % of the collector's
       // thread at saturation (scripts/bench/ingest.bench.ts). Our errors name the operation themselves.

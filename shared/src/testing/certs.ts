@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { requireTool } from '@tidemark/shared/testing';
+import { requireTool } from './require-tool.js';
 
 export interface TestCerts {
   ca: string;
