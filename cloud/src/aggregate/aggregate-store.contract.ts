@@ -103,6 +103,25 @@ export function describeAggregateStoreContract(name: string, make: () => Promise
       expect(await series(store, 'press-07', 'temp_c', '1m')).toEqual([a]);
     });
 
+    it('fences a commit on expectedOffset: a stale writer changes nothing; a partition never committed is at 1', async () => {
+      const { store } = await open();
+      const a = rec('press-07', 'temp_c', '1m', T, 1);
+      await store.commit({ ...commitOf(10, { buckets: [a] }), partition: 2, expectedOffset: 1 });
+      expect(await store.checkpoint(2)).toBe(10);
+      // A second writer that also read from 1 comes late: refused, nothing of it written.
+      const b = rec('press-07', 'temp_c', '1m', T + 60_000, 2);
+      await expect(
+        store.commit({ ...commitOf(12, { buckets: [b], watermarks: new Map([['press-07', T + 99_999]]) }), partition: 2, expectedOffset: 1 }),
+      ).rejects.toThrow(/partition 2's checkpoint is 10, not 1: another writer committed/);
+      expect(await store.checkpoint(2)).toBe(10);
+      expect(await series(store, 'press-07', 'temp_c', '1m')).toEqual([a]);
+      expect(await store.watermark('press-07')).toBeUndefined();
+      // The writer that is up to date goes on.
+      await store.commit({ ...commitOf(11, { buckets: [b] }), partition: 2, expectedOffset: 10 });
+      expect(await store.checkpoint(2)).toBe(11);
+      expect(await store.checkpoint(0)).toBe(1); // other partitions untouched
+    });
+
     it('keeps one checkpoint per stream partition; a partition never committed reads 1', async () => {
       const { store } = await open();
       expect(await store.checkpoints()).toEqual(new Map());

@@ -1,7 +1,7 @@
 // The aggregate store contract: bucket state, per-device watermarks, sensor catalogue and the aggregator's
 // stream offset per stream partition. commit() writes all of them in ONE transaction, which is what makes a crash at any
 // instant resume to the same result (exactly-once effect). SQLite now; PostgreSQL implements the same.
-import type { Component } from '@tidemark/shared';
+import { StorageError, type Component } from '@tidemark/shared';
 import type { BucketStats } from './bucket-stats.js';
 
 export interface BucketKey {
@@ -32,6 +32,12 @@ export interface AggregateCommit {
   partition?: number;
   /** The next offset to read from that partition after this commit. */
   offset: number;
+  /**
+   * Fencing: the partition's checkpoint this commit follows (where its records were read from). If the store's
+   * checkpoint is no longer that — another writer committed: a second aggregator, or a replay swapped the
+   * store in — the commit fails with a StorageError and changes nothing. Absent: no check.
+   */
+  expectedOffset?: number;
   buckets: BucketRecord[];
   watermarks: Map<string, number>;
   sensors: SensorDelta[];
@@ -74,6 +80,13 @@ export interface AggregateStore extends Component {
    * many (the caller repeats while it gets `limit`, so one call never holds the store for long).
    */
   deleteBucketsBefore(resolution: string, startBefore: number, limit: number): Promise<number>;
+}
+
+/** The fencing failure of commit() (see AggregateCommit.expectedOffset). */
+export function checkpointMoved(where: string, partition: number, expected: number, at: number): StorageError {
+  return new StorageError(
+    `${where}: partition ${partition}'s checkpoint is ${at}, not ${expected}: another writer committed (a second aggregator, or a replay); nothing was written`,
+  );
 }
 
 export function bucketKey(k: BucketKey): string {

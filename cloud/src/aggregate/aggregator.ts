@@ -141,7 +141,7 @@ export class Aggregator implements Component {
       try {
         n = await this.step();
       } catch (err) {
-        this.logger.error({ err }, 'aggregation step failed; retrying');
+        this.logger.error({ err }, 'aggregation step failed; retrying from the committed checkpoint');
       }
       if (n === 0 && this.running) {
         await new Promise<void>((resolve) => {
@@ -169,7 +169,13 @@ export class Aggregator implements Component {
       const records = await this.streams[p]!.read(offsets[p]!, this.opts.chunkRecords ?? 500);
       if (records.length === 0) continue;
       this.nextPartition = (p + 1) % n;
-      await this.foldAndCommit(p, records);
+      try {
+        await this.foldAndCommit(p, records);
+      } catch (err) {
+        // The store's checkpoints are the truth (another writer may have moved them): read them again next step.
+        this.offsets = undefined;
+        throw err;
+      }
       return records.length;
     }
     this.m.lag.set(0);
@@ -180,7 +186,8 @@ export class Aggregator implements Component {
     const offsets = this.offsets!;
     const next = records[records.length - 1]!.offset + 1;
     const result = await this.fold(records);
-    await this.store.commit({ partition, offset: next, ...result });
+    // Fenced on the checkpoint the records were read from: if another writer moved it, nothing is written.
+    await this.store.commit({ partition, offset: next, expectedOffset: offsets[partition]!, ...result });
     offsets[partition] = next;
     // Committed: count it and tell the listeners now, before anything else can fail or wait.
     this.m.offset.set({ partition: String(partition) }, next);

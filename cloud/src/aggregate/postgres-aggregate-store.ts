@@ -7,7 +7,7 @@
 // columns; bigints come back as numbers only when exact (postgres-connection.ts).
 import type pg from 'pg';
 import { StorageError, type Logger } from '@tidemark/shared';
-import { bucketKey, type AggregateCommit, type AggregateStore, type BucketKey, type BucketQuery, type BucketRecord, type SensorDelta, type SensorRow } from './aggregate-store.js';
+import { bucketKey, checkpointMoved, type AggregateCommit, type AggregateStore, type BucketKey, type BucketQuery, type BucketRecord, type SensorDelta, type SensorRow } from './aggregate-store.js';
 import { createPool, float8Array, isConnectionError, notConnected, quoteIdent, redactUrl } from './postgres-connection.js';
 import { checkSchemaName, DEFAULT_POSTGRES_SCHEMA } from './postgres-schema-name.js';
 import { BUCKET_COLUMNS, ensureSchema, POSTGRES_SCHEMA_VERSION, renameIntoPlace, schemaExists, schemaVersion } from './postgres-schema.js';
@@ -165,9 +165,10 @@ export class PostgresAggregateStore implements AggregateStore {
       c.partition ?? 0,
       c.offset,
     ];
+    const partition = c.partition ?? 0;
     try {
-      // One statement is its own transaction; more need an explicit one on a single connection.
-      if (head.length === 0) {
+      // One statement is its own transaction; more (or a fenced commit) need an explicit one on one connection.
+      if (head.length === 0 && c.expectedOffset === undefined) {
         await this.p.query(this.sql.commit, final);
         return;
       }
@@ -175,6 +176,13 @@ export class PostgresAggregateStore implements AggregateStore {
       let broken: unknown;
       try {
         await client.query('BEGIN');
+        if (c.expectedOffset !== undefined) {
+          // Fencing: the row is created if absent (a concurrent creator makes this wait for its commit), then
+          // locked, so of two writers that read the same checkpoint only the first commits.
+          await client.query(this.sql.ensureCheckpoint, [partition]);
+          const at = (await client.query<{ next_offset: number }>(this.sql.lockCheckpoint, [partition])).rows[0]!.next_offset;
+          if (at !== c.expectedOffset) throw checkpointMoved(this.location, partition, c.expectedOffset, at);
+        }
         for (const chunk of head) await client.query(this.sql.putBuckets, bucketArrays(chunk));
         await client.query(this.sql.commit, final);
         await client.query('COMMIT');
@@ -186,6 +194,7 @@ export class PostgresAggregateStore implements AggregateStore {
         client.release(broken === undefined ? undefined : true);
       }
     } catch (err) {
+      if (err instanceof StorageError) throw err;
       throw new StorageError(`aggregate commit to ${this.location} failed: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -322,6 +331,8 @@ function statements(q: string) {
   return {
     checkpoint: `SELECT next_offset FROM ${q}.checkpoints WHERE partition = $1::int4`,
     checkpoints: `SELECT partition, next_offset FROM ${q}.checkpoints ORDER BY partition`,
+    ensureCheckpoint: `INSERT INTO ${q}.checkpoints (partition, next_offset) VALUES ($1::int4, 1) ON CONFLICT (partition) DO NOTHING`,
+    lockCheckpoint: `SELECT next_offset FROM ${q}.checkpoints WHERE partition = $1::int4 FOR UPDATE`,
     // Each key a primary-key lookup; the unnest estimate (100 rows) keeps the planner on the index.
     getBuckets: `SELECT b.device, b.sensor, b.resolution, b.start, b.count, b.sum, b.min, b.max, b.mean, b.m2, b.first_ts, b.first, b.last_ts, b.last, b.revision
       FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) AS k(device, sensor, resolution, start)

@@ -3,7 +3,7 @@
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { StorageError } from '@tidemark/shared';
-import { bucketKey, type AggregateCommit, type AggregateStore, type BucketKey, type BucketQuery, type BucketRecord, type SensorRow } from './aggregate-store.js';
+import { bucketKey, checkpointMoved, type AggregateCommit, type AggregateStore, type BucketKey, type BucketQuery, type BucketRecord, type SensorRow } from './aggregate-store.js';
 
 const SCHEMA_VERSION = 2;
 const SCHEMA = `
@@ -241,6 +241,10 @@ export class SqliteAggregateStore implements AggregateStore {
     if (!db) throw new StorageError('aggregate store is not started');
     const s = this.s;
     db.transaction(() => {
+      if (c.expectedOffset !== undefined) {
+        const at = s.checkpoint.get(c.partition ?? 0)?.offset ?? 1;
+        if (at !== c.expectedOffset) throw checkpointMoved(this.path, c.partition ?? 0, c.expectedOffset, at);
+      }
       for (const b of c.buckets) {
         const x = b.stats;
         s.putBucket.run(b.device, b.sensor, b.resolution, b.start, x.count, x.sum, x.min, x.max, x.mean, x.m2, x.firstTs, x.first, x.lastTs, x.last, b.revision);
