@@ -71,13 +71,14 @@ CREATE TABLE IF NOT EXISTS devices (
 ) STRICT;
 `;
 
-interface Row {
+/** A devices row as either backend returns it (SQLite booleans are 0/1). */
+export interface StoredDeviceRow {
   id: string;
-  online: number;
+  online: number | boolean;
   last_seen_ms: number | null;
   backlog_readings: number | null;
   oldest_buffered_time: string | null;
-  clock_synced: number | null;
+  clock_synced: number | boolean | null;
   agent_version: string | null;
   batches: number;
   readings: number;
@@ -150,11 +151,11 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
     const db = this.db;
     if (!db) return [];
     this.flushNow();
-    return (db.prepare('SELECT * FROM devices ORDER BY id').all() as Row[]).map(toDevice);
+    return (db.prepare('SELECT * FROM devices ORDER BY id').all() as StoredDeviceRow[]).map(toDevice);
   }
 
   async get(id: string): Promise<DeviceRow | undefined> {
-    const row = this.db?.prepare('SELECT * FROM devices WHERE id = ?').get(id) as Row | undefined;
+    const row = this.db?.prepare('SELECT * FROM devices WHERE id = ?').get(id) as StoredDeviceRow | undefined;
     return row ? toDevice(row) : undefined;
   }
 
@@ -165,14 +166,14 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
   }
 }
 
-function toDevice(r: Row): DeviceRow {
+export function toDevice(r: StoredDeviceRow): DeviceRow {
   return {
     id: r.id,
-    online: r.online === 1,
+    online: r.online === true || r.online === 1,
     last_seen: r.last_seen_ms === null ? null : new Date(r.last_seen_ms).toISOString(),
     backlog_readings: r.backlog_readings,
     oldest_buffered_time: r.oldest_buffered_time,
-    clock_synced: r.clock_synced === null ? null : r.clock_synced === 1,
+    clock_synced: r.clock_synced === null ? null : r.clock_synced === true || r.clock_synced === 1,
     agent_version: r.agent_version,
     batches: r.batches,
     readings: r.readings,

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { StorageError, type Logger } from '@tidemark/shared';
 import { advisoryKey, createPool, notConnected, quoteIdent } from '../aggregate/postgres-connection.js';
-import { parseStatus, type DeviceRegistry, type DeviceRow, type DeviceStatusFields } from './device-registry.js';
+import { parseStatus, toDevice, type DeviceRegistry, type DeviceRow, type DeviceStatusFields, type StoredDeviceRow } from './device-registry.js';
 
 export interface PostgresDeviceRegistryOptions {
   url: string;
@@ -14,17 +14,6 @@ export interface PostgresDeviceRegistryOptions {
   logger: Logger;
 }
 
-interface PgRow {
-  id: string;
-  online: boolean;
-  last_seen_ms: number | null;
-  backlog_readings: number | null;
-  oldest_buffered_time: string | null;
-  clock_synced: boolean | null;
-  agent_version: string | null;
-  batches: number;
-  readings: number;
-}
 
 export class PostgresDeviceRegistry implements DeviceRegistry {
   readonly name = 'device-registry';
@@ -155,12 +144,12 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
   async list(): Promise<DeviceRow[]> {
     if (!this.pool) return [];
     await this.flush();
-    return (await this.pool.query<PgRow>(`SELECT * FROM ${this.q}.devices ORDER BY id`)).rows.map(toDevice);
+    return (await this.pool.query<StoredDeviceRow>(`SELECT * FROM ${this.q}.devices ORDER BY id`)).rows.map(toDevice);
   }
 
   async get(id: string): Promise<DeviceRow | undefined> {
     if (!this.pool) return undefined;
-    const row = (await this.pool.query<PgRow>(`SELECT * FROM ${this.q}.devices WHERE id = $1`, [id])).rows[0];
+    const row = (await this.pool.query<StoredDeviceRow>(`SELECT * FROM ${this.q}.devices WHERE id = $1`, [id])).rows[0];
     return row ? toDevice(row) : undefined;
   }
 
@@ -170,18 +159,4 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
     this.pool = undefined;
     await pool?.end();
   }
-}
-
-function toDevice(r: PgRow): DeviceRow {
-  return {
-    id: r.id,
-    online: r.online,
-    last_seen: r.last_seen_ms === null ? null : new Date(r.last_seen_ms).toISOString(),
-    backlog_readings: r.backlog_readings,
-    oldest_buffered_time: r.oldest_buffered_time,
-    clock_synced: r.clock_synced,
-    agent_version: r.agent_version,
-    batches: r.batches,
-    readings: r.readings,
-  };
 }
