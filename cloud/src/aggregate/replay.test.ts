@@ -159,6 +159,18 @@ describe.each(backends)('replay ($name)', (b) => {
     expect(await e.current(devices)).toStrictEqual(expected);
   });
 
+  it('refuses a full replay of a stream trimmed down to nothing, which would drop every aggregate', async () => {
+    const e = await setup(b);
+    const stream = new SqliteStreamStore({ path: e.streamPath });
+    await stream.start();
+    const end = await stream.endOffset();
+    expect(await stream.trim({ beforeReceivedMs: Number.MAX_SAFE_INTEGER, belowOffset: end })).toBe(end - 1);
+    expect(await stream.read(1, 10)).toEqual([]);
+    await stream.stop();
+    await expect(replayAggregates(e.options())).rejects.toThrow(new RegExp(`trimmed by retention \\(it starts at offset ${end}\\)`));
+    expect(await e.current()).toStrictEqual(e.expected); // the live store is untouched
+  });
+
   it('applies retention to the rebuilt store, copied buckets included', async () => {
     const e = await setup(b);
     const now = T0 + 3 * DAY;

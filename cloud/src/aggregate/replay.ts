@@ -110,9 +110,11 @@ async function rebuild(o: ReplayOptions, target: ReturnType<typeof replayTarget>
     await source.start(); // all partitions, or none (and their shared connection closed)
     opened = true;
     for (const [p, s] of streams.entries()) {
-      const first = (await s.read(1, 1))[0];
-      if (boundary === undefined && first !== undefined && first.offset > 1) {
-        const where = streams.length > 1 ? ` (partition ${p} starts at offset ${first.offset})` : ` (it starts at offset ${first.offset})`;
+      if (boundary !== undefined) break;
+      // Trimmed: the first record is past offset 1, or there is none although offsets were handed out.
+      const first = (await s.read(1, 1))[0]?.offset ?? ((await s.endOffset()) > 1 ? await s.endOffset() : undefined);
+      if (first !== undefined && first > 1) {
+        const where = streams.length > 1 ? ` (partition ${p} starts at offset ${first})` : ` (it starts at offset ${first})`;
         throw new PermanentError(
           `the stream store was trimmed by retention${where}: a full replay would drop the older aggregates; ` +
             'use --from TIME to rebuild only buckets whose readings are still in the stream',

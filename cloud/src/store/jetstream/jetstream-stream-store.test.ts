@@ -36,6 +36,24 @@ describeStreamStoreContract('JetStreamStreamStore', async () => {
 });
 
 describe('JetStreamStreamStore specifics', { timeout: 60_000 }, () => {
+  it('skips a message without identity headers (published by something else) and loses nothing around it', async () => {
+    const stream = freshStream();
+    const w = await started([nats.url], stream);
+    await w.append(seqs('d', 1, [1, 2, 3]));
+    await withNats([nats.url], async (nc) => {
+      await nc.jetstream().publish(`${stream}.b.x`, new Uint8Array([1])); // offset 4
+    });
+    await w.append(seqs('d', 1, [4, 5, 6, 7, 8, 9])); // offsets 5..10
+    const r = await started([nats.url], stream, { readOnly: true });
+    expect((await r.read(1, 5)).map((x) => x.offset)).toEqual([1, 2, 3, 5]);
+    expect((await r.read(6, 5)).map((x) => x.offset)).toEqual([6, 7, 8, 9, 10]);
+    // Only the foreign message left to read is not mistaken for the end, and not for a record.
+    expect((await r.read(4, 1)).map((x) => x.offset)).toEqual([5]);
+    await r.stop();
+    await w.stop();
+    await deleteStreams([nats.url], stream);
+  });
+
   it('rebuilds dedup after a crash from the snapshot plus the messages after it (out of order, low-water marks)', async () => {
     const stream = freshStream();
     const a = await started([nats.url], stream, { snapshotIntervalMs: 3_600_000 });

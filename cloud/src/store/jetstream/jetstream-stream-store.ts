@@ -95,7 +95,9 @@ export class JetStreamStreamStore implements StreamStore {
       if (o.partition) await whileElecting(`partition layout of ${o.stream}`, deadline, () => snapshot.claimPartition(o.stream, o.partition!));
       const dedup = new PartitionDedup(nc, jsm, o.stream, snapshot, this.writerId, this.timeoutMs, o.logger);
       const appender = new Appender(js, dedup, { stream: o.stream, writerId: this.writerId, publishTimeoutMs: this.timeoutMs, connected: () => this.connected });
-      const reader = new StreamReader(nc, jsm, o.stream, this.timeoutMs);
+      const reader = new StreamReader(nc, jsm, o.stream, this.timeoutMs, (offset) =>
+        o.logger?.error({ stream: o.stream, offset }, 'stream message without Tidemark identity headers (published by something else?): skipped'),
+      );
       if (o.readOnly) {
         this.c = { nc, js, jsm, snapshot, dedup, appender, reader };
         o.logger?.info({ stream: o.stream }, 'jetstream stream store ready (read-only)');

@@ -3,13 +3,16 @@
 // lastSeq — at start after the snapshot, and whenever the stream moved without us (a lost PubAck that still
 // landed, or a second writer). Messages are the dedup records, so nothing can be stored without being seen.
 import type { JetStreamManager, NatsConnection } from 'nats';
-import type { Logger } from '@tidemark/shared';
+import { StorageError, type Logger } from '@tidemark/shared';
 import { DedupIndex, dedupKey } from './dedup-index.js';
 import type { DedupSnapshot } from './dedup-snapshot.js';
 import { PullCursor } from './pull-cursor.js';
 import { parseIdentity, type StoredIdentity } from './record-headers.js';
 
 const SCAN_BATCH = 5_000;
+/** A scan that ends short of the stream's last sequence is read again for this long, then fails. */
+const SCAN_RETRY_MS = 15_000;
+const SCAN_RETRY_PAUSE_MS = 200;
 
 export interface CatchUpOptions {
   /** Called for each identity found (our own lost-PubAck messages among them). */
@@ -53,8 +56,14 @@ export class PartitionDedup {
     }
     if (state.first_seq > this.lastSeq + 1) await this.coverPurgedGap(state.first_seq);
     let folded = 0;
-    const from = Math.max(this.lastSeq + 1, state.first_seq);
-    if (from <= state.last_seq) {
+    const deadline = Date.now() + SCAN_RETRY_MS;
+    for (;;) {
+      const from = Math.max(this.lastSeq + 1, state.first_seq);
+      if (from > state.last_seq) {
+        // Nothing left to read: every sequence up to last_seq is folded, or was purged under a snapshot.
+        this.lastSeq = Math.max(this.lastSeq, state.last_seq);
+        return folded;
+      }
       const cursor = await PullCursor.open(this.nc, this.jsm, { stream: this.stream, startSeq: from, headersOnly: true });
       try {
         for (;;) {
@@ -68,9 +77,17 @@ export class PartitionDedup {
       } finally {
         await cursor.close();
       }
+      if (this.lastSeq >= state.last_seq) return folded;
+      // lastSeq only ever moves by folding a message: never past one not read. A one-replica consumer may be
+      // placed on a follower still catching up (nats-server 2.9), which ends the scan short: read again.
+      if (Date.now() > deadline) {
+        throw new StorageError(
+          `stream ${this.stream}: the dedup scan reached sequence ${this.lastSeq} of ${state.last_seq} (a replica behind its leader?); nothing is appended until it completes`,
+        );
+      }
+      this.logger?.warn({ stream: this.stream, reached: this.lastSeq, lastSeq: state.last_seq }, 'dedup scan ended short of the stream end; reading again');
+      await new Promise((resolve) => setTimeout(resolve, SCAN_RETRY_PAUSE_MS));
     }
-    this.lastSeq = Math.max(this.lastSeq, state.last_seq);
-    return folded;
   }
 
   private foldMessage(seq: number, id: StoredIdentity | undefined, opts: CatchUpOptions): void {

@@ -4,7 +4,7 @@
 import type { JetStreamManager, NatsConnection } from 'nats';
 import type { StreamRecord } from '../stream-store.js';
 import { CursorError, PullCursor } from './pull-cursor.js';
-import { toStreamRecord } from './record-headers.js';
+import { parseIdentity, toStreamRecord } from './record-headers.js';
 
 export class StreamReader {
   private cursor: PullCursor | undefined;
@@ -16,6 +16,8 @@ export class StreamReader {
     private readonly jsm: JetStreamManager,
     private readonly stream: string,
     private readonly timeoutMs: number,
+    /** A message without Tidemark identity headers (published by something else): skipped, reported here. */
+    private readonly onForeign: (offset: number) => void = () => {},
   ) {}
 
   async read(fromOffset: number, limit: number): Promise<StreamRecord[]> {
@@ -30,9 +32,22 @@ export class StreamReader {
       this.drop();
       got = await (await this.cursorAt(from)).pull(limit, this.timeoutMs);
     }
-    const out = got.map((m) => toStreamRecord(this.stream, m.seq, m.headers, m.data));
-    if (out.length > 0) this.next = out.at(-1)!.offset + 1;
-    return out;
+    const out: StreamRecord[] = [];
+    for (;;) {
+      // The cursor has moved past everything pulled: `next` must follow it whatever happens to the messages.
+      if (got.length > 0) this.next = got.at(-1)!.seq + 1;
+      for (const m of got) {
+        if (!parseIdentity(m.headers)) {
+          // Not a batch this store appended: it is no reading and no dedup record; say so and go on.
+          this.onForeign(m.seq);
+          continue;
+        }
+        out.push(toStreamRecord(this.stream, m.seq, m.headers, m.data));
+      }
+      // Only foreign messages: pull on, so a reader never mistakes them for the end of the stream.
+      if (out.length > 0 || got.length === 0) return out;
+      got = await this.cursor!.pull(limit, this.timeoutMs);
+    }
   }
 
   private async cursorAt(from: number): Promise<PullCursor> {
