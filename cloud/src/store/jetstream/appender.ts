@@ -92,6 +92,16 @@ export class Appender {
           },
         });
         this.unsure = false;
+        // The server's own msg-id dedup answered "duplicate": a message with this identity is in the stream
+        // (within the duplicate window) even if our state does not know it (records purged by hand beyond
+        // the snapshot): it is stored, so it is a duplicate, and from now on remembered.
+        acks.forEach((a, k) => {
+          const p = planned[k]!;
+          if (a.status === 'fulfilled' && a.value.duplicate && outcomes[p.index] === undefined) {
+            outcomes[p.index] = 'duplicate';
+            this.dedup.index.record(p.key, p.seq);
+          }
+        });
         const hard = acks.find((a): a is PromiseRejectedResult => a.status === 'rejected' && !isExpectationFailure(a.reason));
         if (hard && undecidedOf(planned, outcomes).length > 0) {
           // The server did not answer (timeout, connection): retrying at once would most likely fail the same way.

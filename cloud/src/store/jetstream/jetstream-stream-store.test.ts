@@ -36,6 +36,24 @@ describeStreamStoreContract('JetStreamStreamStore', async () => {
 });
 
 describe('JetStreamStreamStore specifics', { timeout: 60_000 }, () => {
+  it('takes the server\'s "duplicate" answer as proof a batch is stored, even when its dedup record is gone', async () => {
+    const stream = freshStream();
+    const a = await started([nats.url], stream, { snapshotIntervalMs: 3_600_000 });
+    await a.append(seqs('d', 1, [1, 2, 3]));
+    await a.abandon(); // no snapshot: the records are the only dedup records
+    // Someone purges the records by hand (beyond any snapshot): the identities are forgotten by the rebuild...
+    await withNats([nats.url], async (nc) => {
+      await (await nc.jetstreamManager()).streams.purge(stream);
+    });
+    const b = await started([nats.url], stream);
+    // ...but the server still knows their msg ids (its duplicate window): a resend is a duplicate, stored once.
+    expect(await b.append(seqs('d', 1, [2]))).toEqual(dups(1));
+    expect(await b.append(seqs('d', 1, [2, 4]))).toEqual(['duplicate', 'ok']);
+    expect(await b.endOffset()).toBe(5);
+    await b.stop();
+    await deleteStreams([nats.url], stream);
+  });
+
   it('skips a message without identity headers (published by something else) and loses nothing around it', async () => {
     const stream = freshStream();
     const w = await started([nats.url], stream);
