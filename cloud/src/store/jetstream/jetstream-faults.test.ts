@@ -50,6 +50,7 @@ describe('JetStreamStreamStore under faults', { timeout: 60_000 }, () => {
         out = await a.append(group);
       } catch (err) {
         expectStoreError(err);
+        // A device's resend backoff (part of the scenario, not a wait for a condition); the test timeout bounds it.
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
