@@ -6,7 +6,7 @@
 // and its acks, and the resent batch is stored once.
 import { connect, type JetStreamManager } from 'nats';
 import { describe, expect, it } from 'vitest';
-import { freePort, startNatsCluster, startNatsServer, useProcessReaper, waitFor, type ManagedProcess } from '@tidemark/shared/testing';
+import { freePort, sampleSum, startNatsCluster, startNatsServer, useProcessReaper, waitFor, type ManagedProcess } from '@tidemark/shared/testing';
 import type { BucketItem as Bucket } from '@tidemark/cloud';
 import { partitionStreamName } from '../cloud/src/store/open-stream-store.js';
 import { partitionOf } from '../cloud/src/store/partitioned-stream-store.js';
@@ -62,11 +62,6 @@ async function roleStarter(cloud: CloudSetup) {
   return { start, metrics };
 }
 
-function metricValue(text: string, name: string): number {
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(name) && /^[a-z_]+(\{[^}]*\})? /.test(line)) sum += Number(line.split(' ').pop());
-  return sum;
-}
 
 async function withJsm<T>(servers: string[], fn: (jsm: JetStreamManager) => Promise<T>): Promise<T> {
   const nc = await connect({ servers, timeout: 5_000 });
@@ -170,14 +165,14 @@ describe('JetStream stream store end to end (real processes, SIGKILL)', () => {
     for (const [i, d] of devices.entries()) await expectDeliveredOnce(api, d, edges[i]!, stored);
     // Every reading was aggregated (synced clocks, nothing in the future), none late; the separate roles'
     // own /metrics say so (the aggregator's since its start, the collector's since its restart).
-    await waitFor(async () => metricValue(await roles.metrics('aggregator'), 'tidemark_cloud_aggregated_readings_total') === stored.length, {
+    await waitFor(async () => sampleSum(await roles.metrics('aggregator'), 'tidemark_cloud_aggregated_readings_total') === stored.length, {
       timeoutMs: 10_000,
       description: `the aggregator's counter to reach the ${stored.length} stored readings`,
     });
     const aggMetrics = await roles.metrics('aggregator');
-    expect(metricValue(aggMetrics, 'tidemark_cloud_unaggregated_readings_total')).toBe(0);
-    expect(metricValue(aggMetrics, 'tidemark_cloud_late_readings_total')).toBe(0);
-    expect(metricValue(await roles.metrics('collector'), 'tidemark_cloud_batches_total')).toBeGreaterThan(0);
+    expect(sampleSum(aggMetrics, 'tidemark_cloud_unaggregated_readings_total')).toBe(0);
+    expect(sampleSum(aggMetrics, 'tidemark_cloud_late_readings_total')).toBe(0);
+    expect(sampleSum(await roles.metrics('collector'), 'tidemark_cloud_batches_total')).toBeGreaterThan(0);
 
     // Replay: with the aggregator stopped, rebuild from the stream; the API must answer byte for byte the same.
     expect((await aggregator.kill('SIGTERM')).code, aggregator.output()).toBe(0);

@@ -4,7 +4,7 @@
 import { connectAsync } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { decodeAck, encodeBatch, newStreamId, topics } from '@tidemark/proto';
-import { useProcessReaper, waitFor } from '@tidemark/shared/testing';
+import { sampleSum, useProcessReaper, waitFor } from '@tidemark/shared/testing';
 import type { BucketItem } from '@tidemark/cloud';
 import { CLOUD_BIN, runCli } from './support/cli.js';
 import { fetchBuckets, setupCloud } from './support/pipeline.js';
@@ -13,9 +13,8 @@ import { readStream } from './support/stream-check.js';
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 
-async function metric(api: string, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`${api}/metrics`)).text();
-  return Number(pattern.exec(text)?.[1] ?? 0);
+async function metric(api: string, name: string, labels = ''): Promise<number> {
+  return sampleSum(await (await fetch(`${api}/metrics`)).text(), name, labels);
 }
 
 describe('aggregate retention in the collector', () => {
@@ -41,7 +40,7 @@ describe('aggregate retention in the collector', () => {
     }
     await waitFor(() => acks.length === 2, { timeoutMs: 15_000, description: 'both batches acked' });
     expect(acks).toEqual(['ok', 'ok']);
-    await waitFor(async () => (await metric(cloud.api, /tidemark_cloud_aggregated_readings_total (\d+)/)) === 20, {
+    await waitFor(async () => (await metric(cloud.api, 'tidemark_cloud_aggregated_readings_total')) === 20, {
       timeoutMs: 15_000,
       description: 'all 20 readings aggregated',
     });
@@ -53,7 +52,7 @@ describe('aggregate retention in the collector', () => {
     const hours = await fetchBuckets<BucketItem>(cloud.api, 'gw-old', 'temp_c', '1h', ...range);
     expect(hours.reduce((n, b) => n + b.count, 0)).toBe(20);
     expect(hours.reduce((n, b) => n + b.sum, 0)).toBe(45 + 1045);
-    expect(await metric(cloud.api, /tidemark_cloud_bucket_updates_outside_retention_total\{resolution="1m"\} (\d+)/)).toBe(10);
+    expect(await metric(cloud.api, 'tidemark_cloud_bucket_updates_outside_retention_total', 'resolution="1m"')).toBe(10);
 
     await client.endAsync();
     expect((await collector.kill('SIGTERM')).code, collector.output()).toBe(0);

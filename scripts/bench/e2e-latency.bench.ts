@@ -23,7 +23,7 @@ import { rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig } from '@tidemark/shared/config';
-import { freePort, makeTempDir, openPtyPair, reapAll, removeTempDirs, waitFor, type ManagedProcess } from '@tidemark/shared/testing';
+import { freePort, makeTempDir, openPtyPair, reapAll, removeTempDirs, sampleSum, waitFor, type ManagedProcess } from '@tidemark/shared/testing';
 import { edgeConfigSchema } from '../../edge/src/config.js';
 import { CLOUD_BIN, EDGE_BIN, runCli, startCli, writeYaml } from '../../test/support/cli.js';
 import { Meter } from './support/cpu-meter.js';
@@ -56,16 +56,8 @@ const emit = (line: Record<string, unknown>) => process.stdout.write(`${JSON.str
 const log = (msg: string) => console.error(`# ${msg}`);
 const sleepUntil = (t: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, t - Date.now()))); // a timed phase, not a readiness wait
 
-/** Sum of a Prometheus sample over every label set matching `labels` (a substring of the label block). */
-function metric(text: string, name: string, labels = ''): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`tidemark_cloud_${name}`)) continue;
-    const m = /^(\w+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (m && m[1] === `tidemark_cloud_${name}` && (m[2] ?? '').includes(labels)) total += Number(m[3]);
-  }
-  return total;
-}
+/** Sum of a tidemark_cloud_* sample over every label set whose block contains `labels`. */
+const metric = (text: string, name: string, labels = '') => sampleSum(text, `tidemark_cloud_${name}`, labels);
 
 let stopping = false;
 let cleaning = false;

@@ -12,3 +12,4 @@ export type { ServerControl } from './server-process.js';
 export { startMosquitto, type MosquittoOptions, type MosquittoServer } from './mosquitto.js';
 export { startNatsServer, startNatsCluster, type NatsServerOptions, type NatsServer, type NatsClusterOptions, type NatsCluster } from './nats-server.js';
 export { makeCerts, type TestCerts } from './certs.js';
+export { sampleSum } from './prometheus-text.js';

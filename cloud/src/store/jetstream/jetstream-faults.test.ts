@@ -42,18 +42,18 @@ describe('JetStreamStreamStore under faults', { timeout: 60_000 }, () => {
     const acked = new Set<string>();
     const total = 400;
     let killed = false;
-    // A device-like writer: groups of 20, a failed group is sent again until the store answers.
+    // A device-like writer: groups of 20.
     for (let next = 1; next <= total; ) {
       const group = seqs('press-07', 1, Array.from({ length: 20 }, (_, i) => next + i));
-      let out: AppendOutcome[] | undefined;
-      try {
-        out = await a.append(group);
-      } catch (err) {
-        expectStoreError(err);
-        // A device's resend backoff (part of the scenario, not a wait for a condition); the test timeout bounds it.
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
-      }
+      // A failed group is sent again (every 100 ms, as a device would) until the store takes it.
+      const out: AppendOutcome[] = await waitFor(
+        () =>
+          a.append(group).catch((err: unknown) => {
+            expectStoreError(err);
+            return undefined;
+          }),
+        { timeoutMs: 30_000, intervalMs: 100, description: 'the store to take the group after the restart' },
+      );
       for (const it of group) acked.add(idOf(it));
       expect(out.every((o) => o === 'ok' || o === 'duplicate')).toBe(true);
       next += 20;
