@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import { decodeBatch, streamIdToHex } from '@tidemark/proto';
 import { openStreamStore } from '../../cloud/src/store/open-stream-store.js';
+import { waitFor } from '@tidemark/shared/testing';
 
 export interface StoredReading {
   device: string;
@@ -48,9 +49,13 @@ export async function readJetStream(store: { servers: string[]; stream: string; 
     const out: StoredReading[] = [];
     const identities = new Set<string>();
     for (const partition of stream.partitions) {
-      for (let from = 1; ; ) {
-        const records = await partition.read(from, 500);
-        if (records.length === 0) break;
+      // Up to the end as the leader knows it: a read served by a replica still catching up can come back short.
+      const end = await partition.endOffset();
+      for (let from = 1; from < end; ) {
+        const records = await waitFor(async () => {
+          const got = await partition.read(from, 500);
+          return got.length > 0 ? got : undefined;
+        }, { timeoutMs: 30_000, intervalMs: 200, description: `records from offset ${from} (stream end ${end})` });
         for (const r of records) {
           const id = `${r.deviceId}/${streamIdToHex(r.streamId)}/${r.seq}`;
           expect(identities.has(id), `batch ${id} stored twice`).toBe(false);

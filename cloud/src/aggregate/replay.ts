@@ -124,7 +124,10 @@ async function rebuild(o: ReplayOptions, target: ReturnType<typeof replayTarget>
     const store = await target.openFresh();
     try {
       const metrics = new MetricsRegistry('tidemark_cloud');
-      const fold = async (source: readonly StreamStore[]): Promise<Aggregator> => {
+      // Where each partition ended when the replay began: the rebuild must reach it. (A JetStream read served
+      // by a replica still catching up can come back short; it is not the end of the stream.)
+      const ends = await Promise.all(streams.map((s) => s.endOffset()));
+      const fold = async (source: readonly StreamStore[], complete = false): Promise<Aggregator> => {
         const aggregator = new Aggregator(
           source,
           store,
@@ -140,11 +143,21 @@ async function rebuild(o: ReplayOptions, target: ReturnType<typeof replayTarget>
           logger.child({ component: 'replay' }),
           metrics,
         );
-        for (let n = await aggregator.step(); n > 0; n = await aggregator.step()) {
-          records += n;
-          o.onProgress?.(records);
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+          for (let n = await aggregator.step(); n > 0; n = await aggregator.step()) {
+            records += n;
+            o.onProgress?.(records);
+          }
+          if (!complete) return aggregator;
+          const behind: number[] = [];
+          for (const [p, end] of ends.entries()) if ((await store.checkpoint(p)) < end) behind.push(p);
+          if (behind.length === 0) return aggregator;
+          if (Date.now() > deadline) {
+            throw new PermanentError(`replay could not read partition(s) ${behind.join(', ')} of the stream store up to their end; nothing was switched over`);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 200));
         }
-        return aggregator;
       };
       if (boundary !== undefined) {
         copiedBuckets = await target.copyLiveBucketsBefore(boundary);
@@ -155,7 +168,7 @@ async function rebuild(o: ReplayOptions, target: ReturnType<typeof replayTarget>
           await target.adoptLiveState();
         }
       }
-      const aggregator = await fold(streams);
+      const aggregator = await fold(streams, true);
       await aggregator.trimExpired();
     } catch (err) {
       await target.discard();
