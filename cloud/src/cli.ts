@@ -58,7 +58,11 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(
           `replayed ${r.records} stream records in ${r.seconds.toFixed(2)} s` +
             `${r.from ? ` (buckets from ${r.from}; ${r.copiedBuckets} earlier buckets kept)` : ''}` +
-            `${r.previous ? `; previous store kept as ${r.previous}` : ''}\n`,
+            `${r.previous ? `; previous store kept as ${r.previous}` : ''}\n` +
+            (r.alerts
+              ? `rebuilt the alert history: ${r.alerts.transitions} transitions` +
+                `${r.alerts.unseen > 0 ? ` (${r.alerts.unseen} never seen live: recorded, not sent)` : ''}; previous alert store kept as ${r.alerts.previous}\n`
+              : ''),
         );
         return 0;
       })();

@@ -135,7 +135,8 @@ export class SqliteAlertStore implements Component, Outbox {
 
   constructor(
     readonly path: string,
-    private readonly opts: { readOnly?: boolean } = {},
+    /** mustExist: another process (the aggregator role) creates the file; this one only opens it. */
+    private readonly opts: { mustExist?: boolean } = {},
   ) {}
 
   async start(): Promise<void> {
@@ -146,14 +147,14 @@ export class SqliteAlertStore implements Component, Outbox {
   open(): void {
     if (this.db) return;
     try {
-      const db = new Database(this.path, this.opts.readOnly ? { readonly: true, fileMustExist: true } : {});
-      if (!this.opts.readOnly) {
+      const db = new Database(this.path, this.opts.mustExist ? { fileMustExist: true } : {});
+      db.pragma('busy_timeout = 5000');
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (!this.opts.mustExist) {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = FULL');
       }
-      db.pragma('busy_timeout = 5000');
-      const version = db.pragma('user_version', { simple: true }) as number;
-      if (version === 0 && !this.opts.readOnly) {
+      if (version === 0 && !this.opts.mustExist) {
         db.transaction(() => {
           db.exec(SCHEMA);
           db.pragma(`user_version = ${SCHEMA_VERSION}`);
