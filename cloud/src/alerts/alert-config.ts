@@ -131,7 +131,7 @@ export function alertsSchema() {
     })
     .superRefine((a, ctx) => {
       if (!Array.isArray(a.rules)) return;
-      reportDuplicates(ctx, a.rules.map((r) => (r as { name?: unknown }).name), 'rule name', (i) => ['rules', i, 'name'], (i) => `rules[${i}]`);
+      reportDuplicates(ctx, a.rules.map((r) => (r as { name?: unknown }).name), 'rule name', (i) => ['rules', i, 'name'], (i) => `alerts.rules[${i}]`);
       a.rules.forEach((r, i) => checkRule(r as Record<string, unknown>, i, ctx));
     }, evenWithIssues)
     .transform((a): AlertsInput => a as AlertsInput);
