@@ -3,7 +3,7 @@ import { errorResponse, json, NAME_PATTERN, nullable, ref, unauthorized, type Op
 
 type JsonSchema = Record<string, unknown>;
 
-const idParam: Parameter = { name: 'id', in: 'path', required: true, description: 'Alert id: `<rule>:<device>` or `<rule>:<device>:<sensor>`.', schema: { type: 'string' } };
+const idParam = (): Parameter => ({ name: 'id', in: 'path', required: true, description: 'Alert id: `<rule>:<device>` or `<rule>:<device>:<sensor>`.', schema: { type: 'string' } });
 const q = (name: string, description: string, schema: JsonSchema): Parameter => ({ name, in: 'query', required: false, description, schema });
 
 export function alertPaths(maxPageSize: number): Record<string, { get?: Operation; post?: Operation }> {
@@ -34,7 +34,7 @@ export function alertPaths(maxPageSize: number): Record<string, { get?: Operatio
         operationId: 'getAlert',
         summary: 'One alert series',
         tags: ['alerts'],
-        parameters: [idParam],
+        parameters: [idParam()],
         responses: { '200': { description: 'The alert.', content: json(ref('Alert')) }, '401': unauthorized, '404': errorResponse('No such alert.'), '501': unavailable },
       },
     },
@@ -43,7 +43,7 @@ export function alertPaths(maxPageSize: number): Record<string, { get?: Operatio
         operationId: 'listAlertTransitions',
         summary: 'The transitions of one alert series, oldest first',
         tags: ['alerts'],
-        parameters: [idParam, limit, cursor],
+        parameters: [idParam(), limit, cursor],
         responses: { '200': { description: 'A page of transitions.', content: page('AlertTransition') }, '401': unauthorized, '404': errorResponse('No such alert.'), '501': unavailable },
       },
     },
@@ -52,7 +52,7 @@ export function alertPaths(maxPageSize: number): Record<string, { get?: Operatio
         operationId: 'ackAlert',
         summary: 'Acknowledge the current firing episode of an alert (token scope operate)',
         tags: ['alerts'],
-        parameters: [idParam],
+        parameters: [idParam()],
         responses: {
           '200': { description: 'The acknowledged alert (acked_by is the token name).', content: json(ref('Alert')) },
           '401': unauthorized,
@@ -66,7 +66,8 @@ export function alertPaths(maxPageSize: number): Record<string, { get?: Operatio
   };
 }
 
-const common: Record<string, JsonSchema> = {
+// A function, not a constant: openapi.ts imports this module while it is still being evaluated.
+const common = (): Record<string, JsonSchema> => ({
   rule: { type: 'string', pattern: NAME_PATTERN },
   device: { type: 'string', pattern: NAME_PATTERN },
   sensor: nullable('string', { description: 'null for device-level rules (offline, backlog, clock).' }),
@@ -78,7 +79,7 @@ const common: Record<string, JsonSchema> = {
   late: { type: 'boolean', description: 'The transition happened more than allowed_lateness before its data arrived (a backlog).' },
   message: { type: 'string' },
   labels: { type: 'object', additionalProperties: { type: 'string' } },
-};
+});
 
 export function alertSchemas(): Record<string, JsonSchema> {
   return {
@@ -87,7 +88,7 @@ export function alertSchemas(): Record<string, JsonSchema> {
       required: ['id', 'rule', 'device', 'sensor', 'severity', 'state', 'value', 'since', 'event_time', 'late', 'message', 'labels', 'acked_by', 'acked_at'],
       properties: {
         id: { type: 'string' },
-        ...common,
+        ...common(),
         acked_by: nullable('string', { description: 'Who acknowledged the current firing episode.' }),
         acked_at: nullable('string', { format: 'date-time' }),
       },
@@ -98,7 +99,7 @@ export function alertSchemas(): Record<string, JsonSchema> {
       properties: {
         id: { type: 'string', description: 'Stable transition id (the webhook-id of its notification).' },
         alert_id: { type: 'string' },
-        ...common,
+        ...common(),
         previous: { type: 'string', enum: ['normal', 'pending', 'firing', 'resolved'] },
       },
     },

@@ -98,18 +98,20 @@ describe('/api/v1/openapi.json', () => {
     for (const [, name] of text.matchAll(/"#\/components\/schemas\/(\w+)"/g)) expect(doc.components.schemas[name!], name).toBeDefined();
     const ids = new Set<string>();
     for (const [path, item] of Object.entries(doc.paths)) {
-      const op = item.get;
+      for (const op of [item.get, item.post]) {
+      if (op === undefined) continue;
       expect(ids.has(op.operationId), path).toBe(false);
       ids.add(op.operationId);
       expect(Object.keys(op.responses).length, path).toBeGreaterThan(0);
       for (const p of op.parameters ?? []) expect(p.schema, `${path} ${p.name}`).toBeDefined();
       for (const [, param] of path.matchAll(/\{(\w+)\}/g)) expect(op.parameters?.some((p) => p.in === 'path' && p.name === param && p.required)).toBe(true);
+      }
     }
   });
 
   it('states the parameters, limits and shapes of this deployment', async () => {
     const doc = await getDocument();
-    const agg = doc.paths['/api/v1/aggregates']!.get;
+    const agg = doc.paths['/api/v1/aggregates']!.get!;
     const param = (name: string) => agg.parameters!.find((p) => p.name === name)!;
     expect(['device', 'sensor', 'from', 'to'].map((n) => param(n).required)).toEqual([true, true, true, true]);
     expect(param('resolution').schema).toMatchObject({ enum: ['1m', '1h'], default: '1m' });
@@ -117,7 +119,7 @@ describe('/api/v1/openapi.json', () => {
     expect(param('device').schema.pattern).toBe('^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$');
     expect(agg.responses['400']!.content!['application/json']!.schema).toEqual({ $ref: '#/components/schemas/Error' });
     expect(doc.components.schemas.BucketItem!.required).toEqual(['device', 'sensor', 'resolution', 'start', 'count', 'sum', 'min', 'max', 'avg', 'stddev', 'first', 'last', 'final', 'revision']);
-    const stream = doc.paths['/api/v1/stream']!.get;
+    const stream = doc.paths['/api/v1/stream']!.get!;
     expect(stream.parameters!.filter((p) => p.in === 'query').map((p) => [p.name, p.required])).toEqual([
       ['device', false],
       ['sensor', false],
