@@ -7,7 +7,6 @@
 //
 // Nothing here reads the wall clock to decide a state: `for`, no_data silences and flapping windows are
 // event time; a transition is `late` when it happened more than allowed_lateness before its batch arrived.
-import { createHash } from 'node:crypto';
 import type { Component, Logger, MetricsRegistry } from '@tidemark/shared';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
 import { batchDistrust, decodeRecords, readingTrusted } from '../stream/reading-policy.js';
@@ -16,6 +15,8 @@ import type { AlertRuleConfig } from './alert-config.js';
 import type { AlertState, AlertTransition } from './alert-types.js';
 import { ANOMALY_DEFAULTS, anomalyVerdict, bucketStatValue, foldBucket, ratePerMinute, robustZ, thresholdVerdict, type SeriesMemory } from './conditions.js';
 import { compileGlob } from './glob.js';
+import { decideNotify } from './notify-decision.js';
+import { buildTransition } from './transition.js';
 import { initialSeries, stepSeries, type SeriesState, type Verdict } from './series-machine.js';
 import type { CommittedTransition, SeriesItem, SqliteAlertStore, StoredSeries } from './sqlite-alert-store.js';
 
@@ -52,19 +53,6 @@ interface Series {
 export type TransitionListener = (transitions: readonly AlertTransition[]) => void;
 
 const SENSOR_KINDS = new Set(['threshold', 'rate', 'anomaly', 'no_data']);
-
-export function transitionId(alertId: string, ordinal: number, state: AlertState, eventTime: number): string {
-  return 'tr_' + createHash('sha256').update(`${alertId}|${ordinal}|${state}|${eventTime}`).digest('hex').slice(0, 24);
-}
-
-function render(template: string, t: { rule: string; device: string; sensor: string | null; value: number | null; state: string; severity: string }): string {
-  return template.replace(/\{\{\s*(rule|device|sensor|value|state|severity)\s*\}\}/g, (_, k: string) => {
-    const v = t[k as keyof typeof t];
-    return v === null ? '' : String(v);
-  });
-}
-
-const DEFAULT_MESSAGE = '{{rule}} {{state}}: {{device}} {{sensor}} = {{value}}';
 
 export class AlertEvaluator implements Component, ChunkProcessor {
   readonly name = 'alert-evaluator';
@@ -339,51 +327,11 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     if (!step) return;
     ch.dirty.add(s.item.id);
     const late = t < record.receivedMs - this.opts.allowedLatenessMs;
-    const iso = (ms: number) => new Date(ms).toISOString();
-    const fields = { rule: rule.name, device, sensor, value, state: step.state, severity: rule.severity };
-    const transition: AlertTransition = {
-      id: transitionId(s.item.id, s.machine.s.ordinal, step.state, t),
-      alert_id: s.item.id,
-      rule: rule.name,
-      device,
-      sensor,
-      severity: rule.severity,
-      state: step.state,
-      previous: step.previous,
-      value,
-      event_time: iso(t),
-      since: iso(step.since),
-      late,
-      message: render(rule.message ?? DEFAULT_MESSAGE, fields).replace(/\s+=\s*$/, '').replace(/ {2,}/g, ' '),
-      labels: rule.labels,
-    };
+    const transition = buildTransition(s.item.id, s.machine.s.ordinal, rule, device, sensor, step, t, value, late);
     s.item = { ...s.item, state: step.state, value, since: transition.since, event_time: transition.event_time, late, message: transition.message };
-    const suppressed = this.notifyDecision(ch, s, transition);
+    const kv = { get: (k: string) => this.kv.get(k), set: (k: string, v: string) => (this.kv.set(k, v), ch.kv.set(k, v)) };
+    const suppressed = decideNotify(s.machine.s, transition, rule.notify_late, this.opts, kv);
     ch.transitions.push(suppressed === undefined ? { transition, notifiers: this.opts.notifiers } : { transition, notifiers: [], suppressed });
-  }
-
-  /** Why a transition is not notified, or undefined when it is (the flapping bound is counted here). */
-  private notifyDecision(ch: Chunk, s: Series, t: AlertTransition): string | undefined {
-    const machine = s.machine.s;
-    if (t.state !== 'firing' && t.state !== 'resolved') return t.state;
-    if (t.state === 'resolved') {
-      if (!machine.notifiedFiring) return 'firing_not_notified';
-      machine.notifiedFiring = false;
-      return this.opts.notifiers.length === 0 ? 'no_notifiers' : undefined;
-    }
-    if (t.late && !s.rule.rule.notify_late) return 'late';
-    if (this.opts.notifiers.length === 0) return 'no_notifiers';
-    const key = `flap\u0000${t.rule}\u0000${t.device}`;
-    const at = Date.parse(t.event_time);
-    const window = this.opts.flapping.window;
-    const times = (JSON.parse(this.kv.get(key) ?? '[]') as number[]).filter((x) => x > at - window && x <= at);
-    if (times.length >= this.opts.flapping.max_notifications) return 'flapping';
-    times.push(at);
-    const value = JSON.stringify(times);
-    this.kv.set(key, value);
-    ch.kv.set(key, value);
-    machine.notifiedFiring = true;
-    return undefined;
   }
 }
 

@@ -246,15 +246,29 @@ export class SqliteAlertStore implements Component, Outbox {
   }
 
   commit(c: AlertCommit): void {
+    this.write(c, c);
+  }
+
+  /**
+   * Series driven by device status (offline, backlog) rather than the stream: the same tables and outbox,
+   * without a stream checkpoint.
+   */
+  commitStatus(c: Omit<AlertCommit, 'partition' | 'offset' | 'expectedOffset'>): void {
+    this.write(c, undefined);
+  }
+
+  private write(c: Omit<AlertCommit, 'partition' | 'offset' | 'expectedOffset'>, at: Pick<AlertCommit, 'partition' | 'offset' | 'expectedOffset'> | undefined): void {
     const db = this.db;
     if (!db) throw new StorageError(`alert store ${this.path} is not open`);
     const s = this.s;
     db.transaction(() => {
-      const at = s.checkpoint.get(c.partition);
-      if (!at || at.offset !== c.expectedOffset) {
-        throw new StorageError(
-          `alert store: partition ${c.partition} checkpoint is ${at?.offset ?? 'unset'}, not ${c.expectedOffset} (another evaluator or a replay moved it); re-reading`,
-        );
+      if (at) {
+        const row = s.checkpoint.get(at.partition);
+        if (!row || row.offset !== at.expectedOffset) {
+          throw new StorageError(
+            `alert store: partition ${at.partition} checkpoint is ${row?.offset ?? 'unset'}, not ${at.expectedOffset} (another evaluator or a replay moved it); re-reading`,
+          );
+        }
       }
       for (const x of c.series) {
         const i = x.item;
@@ -266,8 +280,26 @@ export class SqliteAlertStore implements Component, Outbox {
         for (const n of t.notifiers) s.putOutbox.run(tr.id, n, c.now, c.now);
       }
       for (const [k, v] of c.kv) s.kvPut.run(k, v);
-      s.setCheckpoint.run(c.offset, c.partition);
+      if (at) s.setCheckpoint.run(at.offset, at.partition);
     })();
+  }
+
+  /** Copies the series and transitions of these rules from `old` (status-driven rules, which replay cannot rebuild). */
+  copyRulesFrom(old: SqliteAlertStore, rules: readonly string[]): number {
+    if (rules.length === 0) return 0;
+    const oldDb = old.db!;
+    const db = this.db!;
+    const marks = rules.map(() => '?').join(', ');
+    let n = 0;
+    db.transaction(() => {
+      for (const r of oldDb.prepare<string[], { alert_id: string; item: string; state: string; rule: string; device: string; machine: string }>(`SELECT * FROM series WHERE rule IN (${marks})`).all(...rules)) {
+        this.s.putSeries.run(r.alert_id, r.item, r.state, r.rule, r.device, r.machine);
+        const ts = oldDb.prepare<[string], { id: string; alert_id: string; event_time: number; body: string; notified: number; suppressed: string | null }>('SELECT * FROM transitions WHERE alert_id = ? ORDER BY seq').all(r.alert_id);
+        for (const t of ts) this.s.putTransition.run(t.id, t.alert_id, t.event_time, t.body, t.notified, t.suppressed);
+        n += ts.length;
+      }
+    })();
+    return n;
   }
 
   // --- the outbox (delivery worker)
