@@ -24,6 +24,8 @@ export class MemoryOutbox implements Outbox {
   private order = 0;
   /** How many times due() was called: lets a test wait for the worker to have polled again. */
   dueCalls = 0;
+  /** How many times depth() was called (the worker asks on every poll, even when it has no free slot). */
+  depthCalls = 0;
   /** Calls that settled a row twice or touched an unknown row: must stay empty. */
   readonly violations: string[] = [];
 
@@ -80,6 +82,7 @@ export class MemoryOutbox implements Outbox {
   }
 
   depth(): { count: number; oldestCreatedAt: number | null } {
+    this.depthCalls += 1;
     const pending = [...this.rows.values()].filter((r) => r.status === 'pending');
     return { count: pending.length, oldestCreatedAt: pending.length === 0 ? null : Math.min(...pending.map((r) => r.createdAt)) };
   }
