@@ -4,8 +4,8 @@
 import type { AlertTransition } from '../alert-types.js';
 import type { DeliveryResult, Notifier } from './notifier.js';
 import { signWebhook } from './standard-webhooks.js';
+import { transitionPayload } from './transition-payload.js';
 
-export const WEBHOOK_EVENT_TYPE = 'alert.transition';
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
 
 export interface WebhookNotifierOptions {
@@ -18,11 +18,6 @@ export interface WebhookNotifierOptions {
   timeoutMs?: number;
   /** Clock in ms, for `webhook-timestamp` and Retry-After dates. Default Date.now. */
   now?: () => number;
-}
-
-/** The JSON body: the transition itself plus the Standard Webhooks event `type`. */
-export function webhookBody(transition: AlertTransition): string {
-  return JSON.stringify({ type: WEBHOOK_EVENT_TYPE, ...transition });
 }
 
 export class WebhookNotifier implements Notifier {
@@ -41,7 +36,7 @@ export class WebhookNotifier implements Notifier {
   }
 
   async send(transition: AlertTransition): Promise<DeliveryResult> {
-    const body = webhookBody(transition);
+    const body = transitionPayload(transition);
     const timestamp = Math.floor(this.now() / 1000);
     let res: Response;
     try {
