@@ -70,7 +70,7 @@ afterEach(async () => {
   await api.app.close();
 });
 
-describe('alerts list', () => {
+describe('alerts list', { timeout: 30_000 }, () => {
   it('follows every cursor page and prints json', async () => {
     const t = io();
     expect(await runAlertsList({ url: `${api.url}/`, format: 'json', state: 'firing', rule: 'oven-hot', device: 'oven-1', token: 'tok' }, t.io)).toBe(0);
@@ -125,7 +125,7 @@ describe('alerts ack', () => {
   });
 });
 
-describe('tidemark-cloud alerts (argument handling)', () => {
+describe('tidemark-cloud alerts (argument handling)', { timeout: 30_000 }, () => {
   const run = async (...args: string[]) => {
     const out: string[] = [];
     const err: string[] = [];

@@ -82,7 +82,8 @@ class ScriptedNotifier implements Notifier {
   }
 }
 
-describe('DeliveryWorker', () => {
+// Real sockets on a shared, loaded machine: generous deadlines (they bound a failure, they do not pace the test).
+describe('DeliveryWorker', { timeout: 60_000 }, () => {
   it('an endpoint that is down and comes back gets every transition, each id delivered once', async () => {
     const r = await receiver();
     await r.stop();
@@ -90,12 +91,12 @@ describe('DeliveryWorker', () => {
     const ts = transitions(20);
     for (const t of ts) outbox.add(t, ['webhook:0']);
     await worker.start();
-    await waitFor(() => outbox.all().every((row) => row.attempts >= 2), { description: 'every row to have failed twice' });
+    await waitFor(() => outbox.all().every((row) => row.attempts >= 2), { timeoutMs: 20_000, description: 'every row to have failed twice' });
     expect(await counterValue(metrics.gauge('alert_notifications_retrying', ''))).toBe(20);
     expect(outbox.count('delivered')).toBe(0);
 
     await r.restart();
-    await waitFor(() => outbox.count('delivered') === 20, { description: 'all 20 delivered after the endpoint came back' });
+    await waitFor(() => outbox.count('delivered') === 20, { timeoutMs: 20_000, description: 'all 20 delivered after the endpoint came back' });
     expect(r.deliveredIds().sort()).toEqual(ts.map((t) => t.id).sort());
     for (const t of ts) {
       expect(r.deliveredCount(t.id)).toBe(1);
@@ -104,7 +105,7 @@ describe('DeliveryWorker', () => {
     expect(r.badSignatures).toEqual([]);
     expect(outbox.violations).toEqual([]);
     expect(await counterValue(metrics.counter('alert_notifications_sent_total', '', ['notifier']), { notifier: 'webhook:0' })).toBe(20);
-    await waitFor(async () => (await counterValue(metrics.gauge('alert_outbox_depth', ''))) === 0, { description: 'depth gauge back to 0' });
+    await waitFor(async () => (await counterValue(metrics.gauge('alert_outbox_depth', ''))) === 0, { timeoutMs: 20_000, description: 'depth gauge back to 0' });
     expect(await counterValue(metrics.gauge('alert_notifications_retrying', ''))).toBe(0);
   });
 
@@ -116,15 +117,15 @@ describe('DeliveryWorker', () => {
     r.hold();
     const first = harness([webhook('webhook:0', r)], { outbox, stopTimeoutMs: 50 });
     await first.worker.start();
-    await waitFor(() => r.inFlight === 5, { description: 'five requests held at the receiver' });
+    await waitFor(() => r.inFlight === 5, { timeoutMs: 20_000, description: 'five requests held at the receiver' });
     await first.worker.stop(); // gives up on the held sends: their outcomes are never recorded
     r.release();
-    await waitFor(() => r.delivered.length === 5, { description: 'the held requests answered' });
+    await waitFor(() => r.delivered.length === 5, { timeoutMs: 20_000, description: 'the held requests answered' });
     expect(outbox.count('pending')).toBe(5);
 
     const second = harness([webhook('webhook:0', r)], { outbox });
     await second.worker.start();
-    await waitFor(() => outbox.count('delivered') === 5, { description: 'the restarted worker to deliver' });
+    await waitFor(() => outbox.count('delivered') === 5, { timeoutMs: 20_000, description: 'the restarted worker to deliver' });
     for (const t of ts) expect(r.deliveredCount(t.id)).toBe(2);
     expect(r.deliveredIds().sort()).toEqual(ts.map((t) => t.id).sort());
     expect(outbox.violations).toEqual([]);
@@ -138,7 +139,7 @@ describe('DeliveryWorker', () => {
     const ts = transitions(10);
     for (const t of ts) outbox.add(t, ['webhook:0', 'webhook:1']);
     await worker.start();
-    await waitFor(() => outbox.count('pending') === 0, { description: 'every row settled' });
+    await waitFor(() => outbox.count('pending') === 0, { timeoutMs: 20_000, description: 'every row settled' });
 
     expect(worker.isDisabled('webhook:0')).toBe(true);
     expect(worker.isDisabled('webhook:1')).toBe(false);
@@ -161,15 +162,15 @@ describe('DeliveryWorker', () => {
     const ts = transitions(30);
     for (const t of ts) outbox.add(t, ['webhook:0']);
     await worker.start();
-    await waitFor(() => r.inFlight === 4, { description: 'four requests held' });
+    await waitFor(() => r.inFlight === 4, { timeoutMs: 20_000, description: 'four requests held' });
     const polled = outbox.depthCalls;
     for (let i = 0; i < 5; i++) worker.wake();
     // Let the worker poll several more times while full; it must not start a fifth send.
-    await waitFor(() => outbox.depthCalls >= polled + 5, { description: 'five more polls' });
+    await waitFor(() => outbox.depthCalls >= polled + 5, { timeoutMs: 20_000, description: 'five more polls' });
     expect(worker.inFlightCount).toBe(4);
     expect(r.inFlight).toBe(4);
     r.release();
-    await waitFor(() => outbox.count('delivered') === 30, { description: 'all 30 delivered' });
+    await waitFor(() => outbox.count('delivered') === 30, { timeoutMs: 20_000, description: 'all 30 delivered' });
     expect(r.maxInFlight).toBe(4);
     for (const t of ts) expect(r.requests.filter((q) => q.id === t.id)).toHaveLength(1);
   });
@@ -177,16 +178,30 @@ describe('DeliveryWorker', () => {
   it('the bound holds across notifiers', async () => {
     const shared = { now: 0, max: 0 };
     let open = false;
-    const gate = () => waitFor(() => open, { intervalMs: 5 }).then(() => ({ kind: 'delivered' }) as const);
+    const gate = () => waitFor(() => open, { intervalMs: 5, timeoutMs: 20_000 }).then(() => ({ kind: 'delivered' }) as const);
     const a = new ScriptedNotifier('a', gate, shared);
     const b = new ScriptedNotifier('b', gate, shared);
     const { worker, outbox } = harness([a, b], { concurrency: 3 });
     for (const t of transitions(10)) outbox.add(t, ['a', 'b']);
     await worker.start();
-    await waitFor(() => shared.now === 3, { description: 'three sends in flight' });
+    await waitFor(() => shared.now === 3, { timeoutMs: 20_000, description: 'three sends in flight' });
     open = true;
-    await waitFor(() => outbox.count('delivered') === 20, { description: 'all 20 rows delivered' });
+    await waitFor(() => outbox.count('delivered') === 20, { timeoutMs: 20_000, description: 'all 20 rows delivered' });
     expect(shared.max).toBe(3);
+  });
+
+  it('a notifier that hangs cannot take every slot: the others keep delivering', async () => {
+    const hung = new ScriptedNotifier('hung', () => new Promise<DeliveryResult>(() => undefined));
+    const quick = new ScriptedNotifier('quick', () => ({ kind: 'delivered' }));
+    const { worker, outbox } = harness([hung, quick], { concurrency: 4, stopTimeoutMs: 50 });
+    const clock0 = Date.now() - 60_000;
+    for (const t of transitions(20)) outbox.add(t, ['hung'], clock0); // an older backlog of the hung one
+    const later = transitions(5);
+    for (const t of later) outbox.add(t, ['quick']);
+    await worker.start();
+    await waitFor(() => later.every((t) => outbox.row(t.id, 'quick')!.status === 'delivered'), { timeoutMs: 20_000, description: 'the quick notifier delivered' });
+    expect(hung.inFlight).toBe(3); // concurrency − 1
+    expect(hung.calls).toHaveLength(3);
   });
 
   it('fails a row that is still not delivered at the horizon', async () => {
@@ -196,7 +211,7 @@ describe('DeliveryWorker', () => {
     const ts = transitions(3);
     for (const t of ts) outbox.add(t, ['webhook:0']);
     await worker.start();
-    await waitFor(() => outbox.count('failed') === 3, { description: 'all three failed at the horizon' });
+    await waitFor(() => outbox.count('failed') === 3, { timeoutMs: 20_000, description: 'all three failed at the horizon' });
     for (const row of outbox.all()) {
       expect(row.attempts).toBeGreaterThanOrEqual(2);
       expect(row.lastError).toMatch(/^gave up after \d+ attempts: HTTP 503$/);
@@ -218,6 +233,7 @@ describe('DeliveryWorker', () => {
     outbox.add(t, ['later', 'throws', 'refuses', 'removed'], clock);
     await worker.start();
     await waitFor(() => outbox.row(t.id, 'later')!.attempts === 1 && outbox.row(t.id, 'throws')!.attempts === 1 && outbox.row(t.id, 'refuses')!.status === 'failed', {
+      timeoutMs: 20_000,
       description: 'one attempt each',
     });
     expect(outbox.row(t.id, 'later')!.nextAt).toBeGreaterThanOrEqual(clock + 30_000);
@@ -229,10 +245,10 @@ describe('DeliveryWorker', () => {
     expect(await counterValue(failed, { notifier: 'removed', reason: 'unconfigured' })).toBe(1);
     // One second on: the thrown row is due again, the 429 row is not (Retry-After 30 s).
     clock += 1_000;
-    await waitFor(() => throws.calls.length === 2, { description: 'the throwing notifier retried' });
+    await waitFor(() => throws.calls.length === 2, { timeoutMs: 20_000, description: 'the throwing notifier retried' });
     expect(later.calls).toHaveLength(1);
     clock += 29_000;
-    await waitFor(() => later.calls.length === 2, { description: 'the 429 row retried once its time came' });
+    await waitFor(() => later.calls.length === 2, { timeoutMs: 20_000, description: 'the 429 row retried once its time came' });
   });
 
   it('reports outbox depth and the age of the oldest row', async () => {
@@ -242,7 +258,7 @@ describe('DeliveryWorker', () => {
     outbox.add(makeTransition(), ['never'], clock - 90_000);
     outbox.add(makeTransition(), ['never'], clock - 1_000);
     await worker.start();
-    await waitFor(async () => (await counterValue(metrics.gauge('alert_outbox_depth', ''))) === 2, { description: 'depth 2' });
+    await waitFor(async () => (await counterValue(metrics.gauge('alert_outbox_depth', ''))) === 2, { timeoutMs: 20_000, description: 'depth 2' });
     expect(await counterValue(metrics.gauge('alert_outbox_oldest_age_seconds', ''))).toBe(90);
     const text = await metrics.metrics();
     expect(text).toContain('tidemark_cloud_alert_outbox_depth 2');
@@ -253,7 +269,7 @@ describe('DeliveryWorker', () => {
     const { worker, outbox } = harness([hang], { stopTimeoutMs: 100 });
     outbox.add(makeTransition(), ['hang']);
     await worker.start();
-    await waitFor(() => hang.calls.length === 1, { description: 'the send started' });
+    await waitFor(() => hang.calls.length === 1, { timeoutMs: 20_000, description: 'the send started' });
     const t0 = Date.now();
     await worker.stop();
     expect(Date.now() - t0).toBeLessThan(1_500);

@@ -1,9 +1,10 @@
 // Drains the alert outbox: sends each due row through its notifier and records the outcome, so every
 // transition reaches every notifier at least once with its stable id. Invariants: at most `concurrency` sends
-// in flight overall and at most one per (notifier, transition); a row is only ever settled by the outcome of
-// its own send (a crash between send and record resends the same id); a row leaves the outbox delivered or
-// failed (rejected, past the retry horizon, or its notifier gone/unconfigured), never silently. Timers never
-// throw: every callback is guarded and an outbox error only delays the row.
+// in flight overall and at most one per (notifier, transition), and with several notifiers none holds every
+// slot (a hung endpoint cannot stall the others); a row is only ever settled by the outcome of its own send
+// (a crash between send and record resends the same id); a row leaves the outbox delivered or failed
+// (rejected, past the retry horizon, or its notifier gone/unconfigured), never silently. Timers never throw:
+// every callback is guarded and an outbox error only delays the row.
 import type { Component, Logger, MetricsRegistry } from '@tidemark/shared';
 import { logEvery } from '@tidemark/shared';
 import type { Counter, Gauge } from 'prom-client';
@@ -13,6 +14,8 @@ import { DEFAULT_RETRY_SCHEDULE, nextAttemptAt, type RetrySchedule } from './ret
 export const DEFAULT_DELIVERY_CONCURRENCY = 8;
 export const DEFAULT_POLL_INTERVAL_MS = 200;
 export const DEFAULT_STOP_TIMEOUT_MS = 2_000;
+/** Due rows looked at beyond the free slots, so a backlog of one notifier does not hide the others' rows. */
+const SCAN_AHEAD = 64;
 
 /** Why a row was failed, as the `reason` label of alert_notifications_failed_total. */
 export type FailReason = 'rejected' | 'horizon' | 'gone' | 'unconfigured';
@@ -58,6 +61,8 @@ export class DeliveryWorker implements Component {
   private readonly random: () => number;
   private readonly m: Metrics;
   private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly perNotifier = new Map<string, number>();
+  private readonly perNotifierLimit: number;
   private readonly disabledNotifiers = new Set<string>();
   /** Rows that failed at least once and are not settled yet (what this process has seen). */
   private readonly retrying = new Set<string>();
@@ -77,6 +82,7 @@ export class DeliveryWorker implements Component {
       : (opts.notifiers as ReadonlyMap<string, Notifier>);
     this.log = opts.logger.child({ component: this.name });
     this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? DEFAULT_DELIVERY_CONCURRENCY));
+    this.perNotifierLimit = this.notifiers.size > 1 ? Math.max(1, this.concurrency - 1) : this.concurrency;
     this.pollIntervalMs = opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.schedule = { ...DEFAULT_RETRY_SCHEDULE, ...opts.retry };
     this.stopTimeoutMs = Math.min(opts.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_MS);
@@ -91,7 +97,10 @@ export class DeliveryWorker implements Component {
       oldestAge: reg.gauge('alert_outbox_oldest_age_seconds', 'Age of the oldest outbox row not yet delivered or failed (0 when empty)'),
       disabled: reg.gauge('alert_notifier_disabled', 'A notifier disabled because its endpoint answered HTTP 410 Gone', ['notifier']),
     };
-    for (const name of this.notifiers.keys()) this.m.disabled.set({ notifier: name }, 0);
+    for (const name of this.notifiers.keys()) {
+      this.m.disabled.set({ notifier: name }, 0);
+      this.m.sent.inc({ notifier: name }, 0); // every notifier's series exists from the start
+    }
   }
 
   async start(): Promise<void> {
@@ -153,39 +162,56 @@ export class DeliveryWorker implements Component {
     this.timer.unref();
   }
 
-  /** Starts sends for due rows while slots are free. Synchronous: the outbox is. */
+  /**
+   * Starts sends for due rows while slots are free. Synchronous: the outbox is. Fair across notifiers: each
+   * notifier with due rows gets a slot before any takes a second one, and with several notifiers none holds
+   * more than concurrency − 1, so an endpoint that hangs until its timeout cannot stall the others.
+   */
   private poll(): void {
     const now = this.now();
     for (;;) {
       const free = this.concurrency - this.inFlight.size;
       if (free <= 0) break;
-      // Rows in flight are still due (not yet settled): ask for enough to see `free` others.
-      const items = this.outbox.due(now, free + this.inFlight.size);
-      let started = 0;
+      // Rows in flight are still due (not yet settled); look a little further so the fair pass sees rows of
+      // other notifiers behind a backlog of one.
+      const items = this.outbox.due(now, this.inFlight.size + free + SCAN_AHEAD);
+      const sendable: [OutboxItem, Notifier][] = [];
       let settledHere = 0;
       for (const item of items) {
-        if (this.inFlight.size >= this.concurrency) break;
-        const key = keyOf(item);
-        if (this.inFlight.has(key)) continue;
+        if (this.inFlight.has(keyOf(item))) continue;
         const notifier = this.notifiers.get(item.notifier);
         if (!notifier) {
           this.failUnconfigured(item, now);
           settledHere += 1;
-          continue;
-        }
-        if (this.disabledNotifiers.has(item.notifier)) {
+        } else if (this.disabledNotifiers.has(item.notifier)) {
           this.fail(item, 'gone', `notifier ${item.notifier} disabled: HTTP 410 Gone`, now);
           settledHere += 1;
-          continue;
+        } else {
+          sendable.push([item, notifier]);
         }
-        if (item.attempts > 0) this.retrying.add(key);
-        this.inFlight.set(key, this.send(notifier, item, key));
-        started += 1;
+      }
+      let started = 0;
+      for (const firstPass of [true, false]) {
+        for (const [item, notifier] of sendable) {
+          if (this.inFlight.size >= this.concurrency) break;
+          const key = keyOf(item);
+          if (this.inFlight.has(key)) continue;
+          const busy = this.inFlightOf(item.notifier);
+          if (firstPass ? busy > 0 : busy >= this.perNotifierLimit) continue;
+          if (item.attempts > 0) this.retrying.add(key);
+          this.perNotifier.set(item.notifier, busy + 1);
+          this.inFlight.set(key, this.send(notifier, item, key));
+          started += 1;
+        }
       }
       // Ask again only if this round settled rows without sending (they made room in the due window).
       if (started > 0 || settledHere === 0) break;
     }
     this.updateGauges(now);
+  }
+
+  private inFlightOf(notifier: string): number {
+    return this.perNotifier.get(notifier) ?? 0;
   }
 
   private async send(notifier: Notifier, item: OutboxItem, key: string): Promise<void> {
@@ -202,6 +228,7 @@ export class DeliveryWorker implements Component {
       logEvery(this.log, 'record', 60_000).error({ err: describe(err), notifier: item.notifier }, 'cannot record a notification outcome in the outbox');
     } finally {
       this.inFlight.delete(key);
+      this.perNotifier.set(item.notifier, this.inFlightOf(item.notifier) - 1);
       if (this.running) this.scheduleTick(0);
     }
   }

@@ -18,7 +18,7 @@ async function receiver(): Promise<WebhookReceiver> {
   return r;
 }
 
-describe('WebhookNotifier', () => {
+describe('WebhookNotifier', { timeout: 30_000 }, () => {
   it('POSTs the transition with Standard Webhooks headers a verifier accepts', async () => {
     const r = await receiver();
     const n = new WebhookNotifier({ name: 'webhook:0', url: r.url, secret: SECRET });
