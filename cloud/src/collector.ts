@@ -9,6 +9,9 @@ import { aggregatorGuard, openAggregateStore } from './aggregate/open-aggregate-
 import { AlertEvaluator } from './alerts/alert-evaluator.js';
 import { AlertStoreFeed } from './alerts/alert-feed.js';
 import { notifierNames } from './alerts/notifiers.js';
+import { DeliveryWorker } from './alerts/notify/delivery-worker.js';
+import { createNotifiers } from './alerts/notify/notifier-factory.js';
+import { retryScheduleOf } from './alerts/notify/notify-config.js';
 import { SqliteAlertStore } from './alerts/sqlite-alert-store.js';
 import { ApiServer } from './api/server.js';
 import { StoreFollower } from './api/store-follower.js';
@@ -116,6 +119,7 @@ export class Collector {
         metrics,
       );
       bus.onStatus((device, payload) => registry.status(device, payload, Date.now()));
+      this.bus = bus;
       // Stop order is the reverse: ingest flushes and acks what it holds before the broker closes.
       components.push(bus, ingestor);
       this.ingestor = ingestor;
@@ -182,8 +186,21 @@ export class Collector {
           metrics,
         );
         this.ingestor?.onCommit(() => evaluator.notify());
+        const bus = this.bus;
+        const worker = new DeliveryWorker({
+          outbox: store,
+          notifiers: createNotifiers(config.alerts.notify, {
+            logger: logger.child({ component: 'alerts' }),
+            ...(bus ? { publish: (topic, payload, o) => bus.publish(topic, payload, o) } : {}),
+          }),
+          logger: logger.child({ component: 'alert-delivery' }),
+          metrics,
+          concurrency: config.alerts.delivery.concurrency,
+          retry: retryScheduleOf(config.alerts.delivery),
+        });
+        evaluator.onTransitions(() => worker.wake());
         // Before retention (which asks the store for the evaluator's checkpoints) and after the aggregator.
-        components.splice(components.length - 1, 0, store, evaluator);
+        components.splice(components.length - 1, 0, store, evaluator, worker);
         this.alertStore = store;
         this.evaluator = evaluator;
       }
@@ -236,6 +253,7 @@ export class Collector {
 
   private registryTimer: NodeJS.Timeout | undefined;
   alertStore: SqliteAlertStore | undefined;
+  private bus: MessageBus | undefined;
   evaluator: AlertEvaluator | undefined;
 
   async start(): Promise<void> {

@@ -58,9 +58,9 @@ const DEFAULTS: CloudConfig = {
   api: { listen: { host: '0.0.0.0', port: 8080 }, max_page_size: 10_000 },
   alerts: {
     rules: [],
-    notify: [{ type: 'log' }],
+    notify: [],
     flapping: { max_notifications: 10, window: 3_600_000 },
-    delivery: { concurrency: 8, retry_horizon: 86_400_000, retry_max: 300_000 },
+    delivery: { concurrency: 8, retry_base: 1000, retry_cap: 300_000, retry_horizon: 86_400_000 },
   },
   log: { level: 'info' },
 };
@@ -126,7 +126,7 @@ describe('cloud config', () => {
       'alerts.rules[3].above: "above" does not apply to kind anomaly (it takes: sensor, threshold, clear_threshold, window, min_history) @6',
       'alerts.rules[4].name: duplicate rule name "a" (also alerts.rules[0]) @7',
       'alerts.rules[4].after: kind no_data needs "after" (a duration such as 5m) @7',
-      'alerts.notify[0].type: expected one of webhook | mqtt | log, got "pagerduty" @9',
+      'alerts.notify[0].type: expected one of webhook | mqtt, got "pagerduty" @9',
     ]);
   });
 

@@ -17,6 +17,7 @@ import {
 } from '@tidemark/shared/config';
 import { SEVERITIES, type Severity } from './alert-types.js';
 import { globProblem } from './glob.js';
+import { deliverySchema, notifyListSchema, type DeliveryConfig, type NotifyEntryConfig } from './notify/notify-config.js';
 
 export const RULE_KINDS = ['threshold', 'rate', 'anomaly', 'no_data', 'offline', 'backlog', 'clock'] as const;
 export type RuleKind = (typeof RULE_KINDS)[number];
@@ -65,16 +66,12 @@ export interface AlertRuleConfig {
   notify_late: boolean;
 }
 
-export type NotifierConfig =
-  | { type: 'webhook'; url: string; secret?: string; timeout: number }
-  | { type: 'mqtt' }
-  | { type: 'log' };
-
 export interface AlertsConfig {
   rules: AlertRuleConfig[];
-  notify: NotifierConfig[];
+  /** The configured notifiers (the built-in `log` notifier comes on top). */
+  notify: NotifyEntryConfig[];
   flapping: { max_notifications: number; window: number };
-  delivery: { concurrency: number; retry_horizon: number; retry_max: number };
+  delivery: DeliveryConfig;
 }
 
 const ruleInput = z
@@ -100,11 +97,6 @@ const ruleInput = z
     notify_late: z.boolean().default(true),
   });
 
-const notifierSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('webhook'), url: zUrl(['http', 'https']), secret: z.string().optional(), timeout: zDuration({ min: 1 }).prefault('10s') }),
-  z.strictObject({ type: z.literal('mqtt') }),
-  z.strictObject({ type: z.literal('log') }),
-]);
 
 /** Parsed `alerts` before the resolutions are known (the cloud schema finishes it with finishAlerts). */
 export type AlertsInput = Omit<AlertsConfig, 'rules'> & { rules: Record<string, unknown>[] };
@@ -117,17 +109,11 @@ export function alertsSchema() {
   return z
     .strictObject({
       rules: z.array(ruleInput).default([]),
-      notify: z.array(notifierSchema).default([{ type: 'log' }]),
+      notify: notifyListSchema,
       flapping: z
         .strictObject({ max_notifications: zInt({ min: 1 }).default(10), window: zDuration({ min: 1000 }).prefault('1h') })
         .prefault({}),
-      delivery: z
-        .strictObject({
-          concurrency: zInt({ min: 1, max: 256 }).default(8),
-          retry_horizon: zDuration({ min: 1000 }).prefault('24h'),
-          retry_max: zDuration({ min: 100 }).prefault('5m'),
-        })
-        .prefault({}),
+      delivery: deliverySchema,
     })
     .superRefine((a, ctx) => {
       if (!Array.isArray(a.rules)) return;

@@ -1,11 +1,8 @@
-// The configured notifiers (alerts.notify) by name: `webhook:<index>`, `mqtt`, `log`. Outbox rows carry these
-// names, so they must stay stable across restarts for the same config.
-import type { NotifierConfig } from './alert-config.js';
+// The names of the notifiers an outbox row can be for: the built-in `log` notifier, then alerts.notify by
+// notifyEntryName (a webhook is named after its URL unless given a name, so editing the list leaves other
+// endpoints' pending rows alone). createNotifiers (notify/notifier-factory.ts) builds them under these names.
+import { notifyEntryName, type NotifyEntryConfig } from './notify/notify-config.js';
 
-export function notifierName(n: NotifierConfig, index: number): string {
-  return n.type === 'webhook' ? `webhook:${index}` : n.type;
-}
-
-export function notifierNames(list: readonly NotifierConfig[]): string[] {
-  return list.map(notifierName);
+export function notifierNames(entries: readonly NotifyEntryConfig[]): string[] {
+  return ['log', ...entries.map((e, i) => notifyEntryName(e, i)!)];
 }

@@ -201,7 +201,7 @@ export class SqliteAlertStore implements Component, Outbox {
       kvPut: db.prepare<[string, string]>('INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       due: db.prepare<[number, number], { transition_id: string; notifier: string; attempts: number; created_at: number; body: string }>(
         `SELECT o.transition_id, o.notifier, o.attempts, o.created_at, t.body FROM outbox o JOIN transitions t ON t.id = o.transition_id
-         WHERE o.status = 'pending' AND o.next_at <= ? ORDER BY o.next_at, t.seq LIMIT ?`,
+         WHERE o.status = 'pending' AND o.next_at <= ? ORDER BY o.created_at, o.rowid LIMIT ?`,
       ),
       delivered: db.prepare<[number, string, string]>("UPDATE outbox SET status = 'delivered', done_at = ?, attempts = attempts + 1, error = NULL WHERE transition_id = ? AND notifier = ?"),
       retryAt: db.prepare<[number, number, string, string, string]>("UPDATE outbox SET attempts = ?, next_at = ?, error = ? WHERE transition_id = ? AND notifier = ? AND status = 'pending'"),
