@@ -89,6 +89,9 @@ export interface StoredSeries {
   machine: unknown;
 }
 
+/** A transition as the history lists it. */
+export type HistoryItem = AlertTransition & { notified: boolean; suppressed: string | null };
+
 export interface CommittedTransition {
   transition: AlertTransition;
   /** Notifiers to write outbox rows for (empty: recorded, not notified). */
@@ -370,7 +373,11 @@ export class SqliteAlertStore implements Component, Outbox {
     return row ? this.withAck(JSON.parse(row.item) as SeriesItem) : undefined;
   }
 
-  listTransitions(q: TransitionQuery): { items: AlertTransition[]; next: { eventTime: number; id: string } | null } {
+  /**
+   * Transitions in event-time order, each with whether it was notified and, if not, why (pending, normal,
+   * late, flapping, firing_not_notified, no_notifiers).
+   */
+  listTransitions(q: TransitionQuery): { items: HistoryItem[]; next: { eventTime: number; id: string } | null } {
     const where: string[] = ['1 = 1'];
     const args: (string | number)[] = [];
     if (q.alertId) {
@@ -386,11 +393,11 @@ export class SqliteAlertStore implements Component, Outbox {
       args.push(q.after.eventTime, q.after.eventTime, q.after.id);
     }
     const rows = this.db!
-      .prepare<(string | number)[], { body: string; event_time: number; id: string }>(
-        `SELECT body, event_time, id FROM transitions WHERE ${where.join(' AND ')} ORDER BY event_time, id LIMIT ?`,
+      .prepare<(string | number)[], { body: string; event_time: number; id: string; notified: number; suppressed: string | null }>(
+        `SELECT body, event_time, id, notified, suppressed FROM transitions WHERE ${where.join(' AND ')} ORDER BY event_time, id LIMIT ?`,
       )
       .all(...args, q.limit + 1);
-    const items = rows.slice(0, q.limit).map((r) => JSON.parse(r.body) as AlertTransition);
+    const items = rows.slice(0, q.limit).map((r) => ({ ...(JSON.parse(r.body) as AlertTransition), notified: r.notified === 1, suppressed: r.suppressed }));
     const last = rows.length > q.limit ? rows[q.limit - 1]! : undefined;
     return { items, next: last ? { eventTime: last.event_time, id: last.id } : null };
   }

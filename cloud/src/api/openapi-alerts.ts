@@ -101,6 +101,8 @@ export function alertSchemas(): Record<string, JsonSchema> {
         alert_id: { type: 'string' },
         ...common(),
         previous: { type: 'string', enum: ['normal', 'pending', 'firing', 'resolved'] },
+        notified: { type: 'boolean', description: 'History only: whether the transition was sent to the notifiers.' },
+        suppressed: nullable('string', { description: 'History only: why it was not sent (pending, normal, late, flapping, firing_not_notified, no_notifiers).' }),
       },
     },
   };
