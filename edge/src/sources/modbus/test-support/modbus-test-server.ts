@@ -82,8 +82,11 @@ export async function startTcpServer(slaves: Map<number, SimulatedSlave>, port?:
 
 export async function startSerialServer(slaves: Map<number, SimulatedSlave>, path: string, baudRate = 19_200): Promise<TestModbusServer> {
   const requests = new Map<number, number>();
-  const server = new ServerSerial(vector(slaves, requests) as never, { path, baudRate, parity: 'even', unitID: 255 } as never);
+  // interval: the silence (ms) that ends a request frame; the default 30 ms would make this "device" slow.
+  const server = new ServerSerial(vector(slaves, requests) as never, { path, baudRate, parity: 'even', unitID: 255, interval: 3 } as never);
   server.on('error', () => undefined);
+  // Writes to a pty whose other end is gone fail with EIO; unheard, that error would end the test run.
+  (server as unknown as { _serverPath: NodeJS.EventEmitter })._serverPath.on('error', () => undefined);
   await new Promise<void>((resolve) => server.once('initialized', () => resolve()));
   return {
     slaves,
