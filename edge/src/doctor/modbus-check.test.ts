@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ModbusSourceConfig } from '../config.js';
 import { modbusSourceSchema } from '../sources/modbus/config.js';
 import { simulatedSlave, startSerialServer, startTcpServer } from '../sources/modbus/test-support/modbus-test-server.js';
+import type { AgentProbe } from './agent-probe.js';
 import { modbusChecks } from './modbus-check.js';
 import type { DoctorCheck } from './report.js';
 
@@ -71,7 +72,7 @@ describe('doctor: modbus', () => {
     const polled = lines(await modbusChecks(src));
     expect(polled[1]).toBe(`pass modbus plc: bus: rtu ${pty.a} 19200 8E1 open`);
     expect(polled[2]).toMatch(/^pass modbus plc: slave 3: read 1\/1 values in 1 request \(\d+ ms\): motor_rpm=150$/);
-    const agent = { state: 'running', url: 'http://127.0.0.1:9101/status', status: { sources: [{ name: 'plc', type: 'modbus', state: 'open' }] } } as const;
+    const agent: AgentProbe = { state: 'running', url: 'http://127.0.0.1:9101/status', status: { sources: [{ name: 'plc', type: 'modbus', state: 'open' }] } };
     const held = lines(await modbusChecks(src, { agent }));
     expect(held[1]).toBe('pass modbus plc: bus: in use by the running agent, which reports state "open" (not polled by doctor)');
     expect(held).toHaveLength(2);
