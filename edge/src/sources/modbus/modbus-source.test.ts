@@ -161,6 +161,19 @@ describe('modbus source (TCP)', () => {
     expect(await metric(ctx, 'tidemark_edge_modbus_slave_up', 'slave="1"')).toBe(1);
   });
 
+  it('waits pause_after_connect before the first request', async () => {
+    const s = simulatedSlave();
+    s.holding.set(0, 1);
+    const server = await serve(new Map([[1, s]]));
+    const ctx = recordingContext();
+    const source = run(tcpConfig(server.port, [{ id: 1, poll_interval: '50ms', registers: [{ name: 'v', table: 'holding', address: 0 }] }], { pause_after_connect: '400ms' }), ctx);
+    await source.start();
+    const connected = Date.now();
+    expect(source.connected).toBe(true);
+    await waitFor(() => (server.requests.get(1) ?? 0) > 0, { description: 'first request' });
+    expect(Date.now() - connected).toBeGreaterThanOrEqual(390);
+  });
+
   it('reconnects after the TCP server goes away, and reports the link in source_connected', async () => {
     const s = simulatedSlave();
     s.holding.set(0, 7);
