@@ -15,6 +15,8 @@ export interface SimulatedSlave {
   silent?: boolean;
   /** Answers every request with this exception code. */
   exception?: number;
+  /** Answers after this long (ms): a slow device, or the wire time of a real serial line. */
+  responseDelayMs?: number;
 }
 
 export function simulatedSlave(init: Partial<SimulatedSlave> = {}): SimulatedSlave {
@@ -36,12 +38,13 @@ export interface TestModbusServer {
 const NEVER = new Promise<never>(() => undefined);
 
 function vector(slaves: Map<number, SimulatedSlave>, requests: Map<number, number>) {
-  const lookup = <T>(unit: number, pick: (s: SimulatedSlave) => Map<number, T>, addr: number): T | Promise<never> => {
+  const lookup = <T>(unit: number, pick: (s: SimulatedSlave) => Map<number, T>, addr: number): T | Promise<T> => {
     const s = slaves.get(unit);
     if (s === undefined || s.silent) return NEVER;
     if (s.exception !== undefined) throw { modbusErrorCode: s.exception, msg: 'configured exception' };
     const v = pick(s).get(addr);
     if (v === undefined) throw { modbusErrorCode: 2, msg: 'illegal data address' };
+    if (s.responseDelayMs) return new Promise<T>((resolve) => setTimeout(() => resolve(v), s.responseDelayMs));
     return v;
   };
   // The server calls the vector synchronously for every register of one request: a request is one burst.
