@@ -161,6 +161,18 @@ describe('modbus source (TCP)', () => {
     expect(await metric(ctx, 'tidemark_edge_modbus_slave_up', 'slave="1"')).toBe(1);
   });
 
+  it('stops at once even while a request waits out a long timeout', async () => {
+    const server = await serve(new Map([[1, simulatedSlave({ silent: true })]]));
+    const ctx = recordingContext();
+    const source = run(tcpConfig(server.port, [{ id: 1, timeout: '30s', registers: [{ name: 'v', table: 'holding', address: 0 }] }]), ctx);
+    await source.start();
+    await waitFor(() => (server.requests.get(1) ?? 0) > 0, { description: 'request in flight' });
+    const t = Date.now();
+    await source.stop();
+    expect(Date.now() - t).toBeLessThan(2000);
+    expect(source.connected).toBe(false);
+  });
+
   it('waits pause_after_connect before the first request', async () => {
     const s = simulatedSlave();
     s.holding.set(0, 1);

@@ -78,6 +78,8 @@ export class ModbusSource implements Source {
     this.running = false;
     this.interrupt();
     this.stopping = (async () => {
+      // Closing the bus settles a request in flight at once, so stop never waits out a long timeout.
+      await this.bus.close();
       await this.loop;
       this.loop = undefined;
       await this.bus.close();

@@ -157,6 +157,7 @@ export class SlavePoller {
         `${span}: ${res.kind === 'timeout' ? `no answer within ${this.config.timeout} ms` : `bad answer (${res.message})`} × ${attempts} attempt${attempts === 1 ? '' : 's'}`,
       );
       this.upGauge.set(answered ? 1 : 0);
+      if (answered) this.pollsCounter.inc();
       return { readings, outcome: answered ? 'answered' : 'silent', problems, requests };
     }
     this.upGauge.set(answered ? 1 : 0);
