@@ -144,7 +144,7 @@ describe('modbus sources end to end (TCP server, RTU server on a socat pty)', ()
         const items = new Map((await sensors()).map((s) => [s.name, s.readings]));
         return wanted.every((n) => (items.get(n) ?? 0) >= 8);
       },
-      { timeoutMs: 30_000, description: 'every good Modbus sensor aggregated 8 times' },
+      { timeoutMs: 60_000, description: 'every good Modbus sensor aggregated 8 times' },
     );
 
     // doctor against the live agent: it polls the TCP slaves over its own connection and leaves the RTU line alone.
@@ -200,5 +200,5 @@ describe('modbus sources end to end (TCP server, RTU server on a socat pty)', ()
     await tcpServer.close();
     await rtuServer.close();
     await pty.close();
-  }, 90_000);
+  }, 150_000);
 });
