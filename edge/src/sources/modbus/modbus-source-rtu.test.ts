@@ -2,11 +2,13 @@
 // /dev/serial/by-id/…), answered by modbus-serial's ServerSerial. The "adapter" is unplugged and plugged back.
 import { join } from 'node:path';
 import { validateConfig } from '@tidemark/shared/config';
-import { makeTempDir, openPtyAtPath, requireTool, sampleSum, useProcessReaper, waitFor } from '@tidemark/shared/testing';
+import { makeTempDir, openPtyAtPath, openPtyPair, requireTool, sampleSum, useProcessReaper, waitFor } from '@tidemark/shared/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { recordingContext } from '../testing/source-contract.js';
-import { modbusSourceSchema } from './config.js';
+import { modbusSourceSchema, type ModbusRtuConfig } from './config.js';
+import { ModbusSerialBus } from './modbus-bus.js';
 import { ModbusSource } from './modbus-source.js';
+import { SlavePoller } from './slave-poller.js';
 import { simulatedSlave, startSerialServer } from './test-support/modbus-test-server.js';
 
 requireTool('socat', 'socat');
@@ -68,5 +70,46 @@ describe('modbus source (RTU over a pty)', () => {
     server = await startSerialServer(slaves, pty.peer);
     await waitFor(() => ctx.readings.some((r) => r.sensor === 'one' && r.value === 12), { timeoutMs: 10_000, description: 'readings after replug' });
     expect(source.connected).toBe(true);
+  });
+
+  it('keeps the inter-frame silence before every request', async () => {
+    const pty = await openPtyPair();
+    const s = simulatedSlave();
+    s.holding.set(0, 1);
+    s.coils.set(0, true);
+    const server = await startSerialServer(new Map([[1, s]]), pty.b);
+    cleanup.push(async () => {
+      await server.close();
+      await pty.close();
+    });
+    const config = (delay: string) =>
+      validateConfig(
+        {
+          type: 'modbus',
+          name: 'line',
+          transport: 'rtu',
+          path: pty.a,
+          inter_frame_delay: delay,
+          slaves: [{ id: 1, registers: [{ name: 'a', table: 'holding', address: 0 }, { name: 'b', table: 'coil', address: 0 }] }],
+        },
+        modbusSourceSchema,
+      ) as ModbusRtuConfig;
+    const timed = async (delay: string) => {
+      const c = config(delay);
+      const bus = new ModbusSerialBus(c);
+      await bus.open();
+      try {
+        const poller = new SlavePoller(c.slaves[0]!, 0, { source: 'line', ...recordingContext(), now: Date.now });
+        const t = performance.now();
+        const result = await poller.poll(bus);
+        expect(result.readings.map((r) => r.value)).toEqual([1, 1]);
+        return performance.now() - t;
+      } finally {
+        await bus.close();
+      }
+    };
+    // Two requests, each after 150 ms of silence (the first counts from the open).
+    expect(await timed('150ms')).toBeGreaterThanOrEqual(290);
+    expect(await timed('0ms')).toBeLessThan(290);
   });
 });

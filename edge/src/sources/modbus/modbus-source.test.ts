@@ -161,6 +161,23 @@ describe('modbus source (TCP)', () => {
     expect(await metric(ctx, 'tidemark_edge_modbus_slave_up', 'slave="1"')).toBe(1);
   });
 
+  it('a silent slave that comes back is polled at its rate again', async () => {
+    const s = simulatedSlave({ silent: true });
+    s.holding.set(0, 5);
+    const server = await serve(new Map([[1, s]]));
+    const ctx = recordingContext();
+    const source = run(tcpConfig(server.port, [{ id: 1, poll_interval: '50ms', timeout: '50ms', retries: 0, registers: [{ name: 'v', table: 'holding', address: 0 }] }]), ctx);
+    await source.start();
+    await waitFor(async () => (await metric(ctx, 'tidemark_edge_modbus_timeouts_total', 'slave="1"')) >= 3, { description: 'three silent polls' });
+    s.silent = false;
+    await waitFor(() => ctx.readings.length > 0, { timeoutMs: 5000, description: 'first answer after the silence' });
+    const back = Date.now();
+    await waitFor(() => ctx.readings.length >= 10, { timeoutMs: 5000, description: 'ten polls after it came back' });
+    // Ten polls at 50 ms: the backoff is gone (with it, the next poll would be 800 ms or more away).
+    expect(Date.now() - back).toBeLessThan(1500);
+    expect(await metric(ctx, 'tidemark_edge_modbus_slave_up', 'slave="1"')).toBe(1);
+  });
+
   it('stops at once even while a request waits out a long timeout', async () => {
     const server = await serve(new Map([[1, simulatedSlave({ silent: true })]]));
     const ctx = recordingContext();
