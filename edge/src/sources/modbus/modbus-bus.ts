@@ -19,7 +19,7 @@ export interface ModbusBus {
   readonly connected: boolean;
   /** One attempt to open the port or connect; rejects with the reason. */
   open(): Promise<void>;
-  /** Reads `count` registers (or bits, as 0/1) of `table` from slave `unit`. Never rejects. */
+  /** Reads `count` registers (or bits, as 0/1) of `table` from slave `unit`. Never rejects (overlapping calls are a bug and throw). */
   read(unit: number, table: Table, address: number, count: number, timeoutMs: number): Promise<ReadOutcome>;
   close(): Promise<void>;
   /** Called once per open connection when it is lost (port closed, socket reset). */
