@@ -1,7 +1,8 @@
 import { ConfigError, validateConfig } from '@tidemark/shared/config';
 import { describe, expect, it } from 'vitest';
 import { edgeConfigSchema } from '../../config.js';
-import { interFrameDelayMs, modbusSourceSchema, modiconAddress } from './config.js';
+import { modbusSourceSchema, modiconAddress } from './config.js';
+import { interFrameDelayMs } from './rtu-timing.js';
 
 const rtu = { type: 'modbus', name: 'line-2', transport: 'rtu', path: '/dev/ttyUSB0' } as const;
 const tcp = { type: 'modbus', name: 'plc', transport: 'tcp', host: '10.0.0.5' } as const;

@@ -4,7 +4,8 @@
 // code, bad frame, not connected) so the poller counts rather than guesses. It never reconnects by itself:
 // `onLost` tells the owner, which decides when to open again.
 import type { ModbusRTU as ModbusClient } from 'modbus-serial/ModbusRTU.js';
-import { interFrameDelayMs, type ModbusSourceConfig } from './config.js';
+import type { ModbusSourceConfig } from './config.js';
+import { interFrameDelayMs } from './rtu-timing.js';
 import type { Table } from './request-plan.js';
 
 export type ReadFailure =
