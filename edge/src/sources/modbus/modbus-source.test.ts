@@ -78,13 +78,15 @@ describe('modbus source (TCP)', () => {
     expect(first[0]!.ts).toBeGreaterThanOrEqual(before);
     expect(first[0]!.ts).toBeLessThanOrEqual(after);
     // 88 holding registers in one request, plus one each for the input, coil and discrete tables.
-    // (A poll cut short by stop() may have sent part of its requests.)
+    // (A poll cut short by stop() may have sent part of its requests, and stop() closes the connection at
+    // once, so the last request counted may never have reached the server.)
     const polls = await metric(ctx, 'tidemark_edge_modbus_polls_total', 'slave="3"');
     const requests = await metric(ctx, 'tidemark_edge_modbus_requests_total', 'slave="3"');
     expect(polls).toBeGreaterThanOrEqual(1);
     expect(requests).toBeGreaterThanOrEqual(polls * 4);
     expect(requests).toBeLessThan((polls + 1) * 4);
-    expect(server.requests.get(3)).toBe(requests);
+    expect(server.requests.get(3)).toBeGreaterThanOrEqual(polls * 4);
+    expect(server.requests.get(3)).toBeLessThanOrEqual(requests);
   });
 
   it('names the register behind an illegal data address and keeps reading the others', async () => {
