@@ -65,6 +65,7 @@ describe('modbus source config', () => {
           retries: 1,
           max_gap: 0,
           max_registers_per_request: 125,
+          modicon_check: true,
           registers: [
             { name: 'oil_temp_c', table: 'holding', address: 100, type: 'float32', word_order: 'CDAB', scale: 1, offset: 0 },
             { name: 'motor_rpm', table: 'input', address: 7, type: 'uint16', word_order: 'ABCD', scale: 0.1, offset: 0 },
@@ -83,12 +84,21 @@ describe('modbus source config', () => {
 
   it('refuses 1-based Modicon addresses, naming the 0-based number to write', () => {
     expect(issues({ ...rtu, slaves: [slave([{ name: 'a', table: 'holding', address: 40101 }, { name: 'b', table: 'input', address: 300008 }])] })).toEqual([
-      'slaves[0].registers[0].address: 40101 looks like a 1-based Modicon reference; addresses are 0-based register numbers within the holding table: write address: 100',
       'slaves[0].registers[1].address: 300008 looks like a 1-based Modicon reference; addresses are 0-based register numbers within the input table: write address: 7',
+      "slaves[0].registers[0].address: 40101 looks like a 1-based Modicon reference; addresses are 0-based register numbers within the holding table: write address: 100 (if 40101 really is the device's register number, set modicon_check: false on this slave)",
     ]);
     expect(modiconAddress('coil', 40101)).toBeUndefined();
     expect(modiconAddress('holding', 39999)).toBeUndefined();
-    expect(modiconAddress('discrete', 10001)).toBe(0);
+    expect(modiconAddress('discrete', 10001)).toEqual({ meant: 0, digits: 5 });
+  });
+
+  it('takes 5-digit register numbers from devices that really use them (modicon_check: false), never 6-digit ones', () => {
+    // SMA inverters, for one, number their input registers 30001 and up on the wire.
+    const c = validateConfig({ ...tcp, slaves: [slave([{ name: 'power_w', table: 'input', address: 30775, type: 'int32' }], { modicon_check: false })] }, modbusSourceSchema);
+    expect(c.slaves[0]!.registers[0]!.address).toBe(30775);
+    expect(issues({ ...tcp, slaves: [slave([{ name: 'a', table: 'holding', address: 400101 }], { modicon_check: false })] })).toEqual([
+      'slaves[0].registers[0].address: 400101 looks like a 1-based Modicon reference; addresses are 0-based register numbers within the holding table: write address: 100',
+    ]);
   });
 
   it('reports overlaps, duplicates and bad combinations with their paths, all at once', () => {

@@ -27,6 +27,8 @@ export type ModbusSlaveConfig = {
   retries: number;
   max_gap: number;
   max_registers_per_request: number;
+  /** Refuse addresses that look like 1-based Modicon references (40001 …). */
+  modicon_check: boolean;
   registers: ModbusRegisterConfig[];
 };
 
@@ -64,13 +66,21 @@ export type ModbusSourceConfig = ModbusRtuConfig | ModbusTcpConfig;
 /** Modicon reference prefixes: 4xxxx holding, 3xxxx input, 1xxxx discrete (coils are 0xxxx, undetectable). */
 const MODICON_PREFIX: Partial<Record<Table, number>> = { holding: 4, input: 3, discrete: 1 };
 
-/** If `address` looks like a 1-based Modicon reference for `table` (40001, 400001 …), the 0-based number meant. */
-export function modiconAddress(table: Table, address: number): number | undefined {
+/**
+ * If `address` looks like a 1-based Modicon reference for `table` (5-digit 40001…49999, or 6-digit
+ * 400001…465536), the 0-based number meant. 5-digit ones are also valid register numbers on some devices
+ * (`modicon_check: false`); 6-digit ones never are.
+ */
+export function modiconAddress(table: Table, address: number): { meant: number; digits: 5 | 6 } | undefined {
   const prefix = MODICON_PREFIX[table];
   if (prefix === undefined) return undefined;
-  if (address >= prefix * 10_000 + 1 && address <= prefix * 10_000 + 9_999) return address - (prefix * 10_000 + 1);
-  if (address >= prefix * 100_000 + 1 && address <= prefix * 100_000 + 65_536) return address - (prefix * 100_000 + 1);
+  if (address >= prefix * 10_000 + 1 && address <= prefix * 10_000 + 9_999) return { meant: address - (prefix * 10_000 + 1), digits: 5 };
+  if (address >= prefix * 100_000 + 1 && address <= prefix * 100_000 + 65_536) return { meant: address - (prefix * 100_000 + 1), digits: 6 };
   return undefined;
+}
+
+function modiconMessage(table: Table, address: number, meant: number): string {
+  return `${address} looks like a 1-based Modicon reference; addresses are 0-based register numbers within the ${table} table: write address: ${meant}`;
 }
 
 const registerSchema = z
@@ -84,15 +94,11 @@ const registerSchema = z
     offset: zNumber().default(0),
   })
   .superRefine((r, ctx) => {
+    // 5-digit Modicon-like addresses are checked by the slave, which knows its modicon_check.
     if (typeof r.address === 'number' && Number.isInteger(r.address) && typeof r.table === 'string') {
-      const meant = modiconAddress(r.table, r.address);
-      if (meant !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['address'],
-          input: r.address,
-          message: `${r.address} looks like a 1-based Modicon reference; addresses are 0-based register numbers within the ${r.table} table: write address: ${meant}`,
-        });
+      const modicon = r.address > 65_535 ? modiconAddress(r.table, r.address) : undefined;
+      if (modicon !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['address'], input: r.address, message: modiconMessage(r.table, r.address, modicon.meant) });
       } else if (r.address > 65_535) {
         ctx.addIssue({ code: 'custom', path: ['address'], input: r.address, message: 'expected an integer from 0 to 65535 (a 0-based register number)' });
       } else if (r.type !== undefined && r.address + (isBitTable(r.table) ? 1 : registerCount(r.type)) > 65_536) {
@@ -114,10 +120,24 @@ function slaveSchema(ids: { min: number; max: number }) {
       retries: zInt({ min: 0, max: 10 }).default(1),
       max_gap: zInt({ min: 0, max: MAX_REGISTERS_PER_READ }).default(0),
       max_registers_per_request: zInt({ min: 1, max: MAX_REGISTERS_PER_READ }).default(MAX_REGISTERS_PER_READ),
+      modicon_check: z.boolean().default(true),
       registers: z.array(registerSchema).min(1, 'list at least one register'),
     })
     .superRefine((s, ctx) => {
       if (!Array.isArray(s.registers)) return;
+      if (s.modicon_check !== false) {
+        s.registers.forEach((r, i) => {
+          if (typeof r?.address !== 'number' || typeof r.table !== 'string' || r.address > 65_535) return;
+          const modicon = modiconAddress(r.table, r.address);
+          if (modicon === undefined) return;
+          ctx.addIssue({
+            code: 'custom',
+            path: ['registers', i, 'address'],
+            input: r.address,
+            message: `${modiconMessage(r.table, r.address, modicon.meant)} (if ${r.address} really is the device's register number, set modicon_check: false on this slave)`,
+          });
+        });
+      }
       reportOverlaps(ctx, s.registers);
       const widest = Math.max(0, ...s.registers.filter((r) => r && !isBitTable(r.table)).map((r) => registerCount(r.type)));
       if (typeof s.max_registers_per_request === 'number' && widest > s.max_registers_per_request) {
