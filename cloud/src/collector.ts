@@ -13,6 +13,7 @@ import { DeliveryWorker } from './alerts/notify/delivery-worker.js';
 import { createNotifiers } from './alerts/notify/notifier-factory.js';
 import { retryScheduleOf } from './alerts/notify/notify-config.js';
 import { SqliteAlertStore } from './alerts/sqlite-alert-store.js';
+import { StatusAlertWatcher } from './alerts/status-watcher.js';
 import { ApiServer } from './api/server.js';
 import { StoreFollower } from './api/store-follower.js';
 import type { AlertTransitionSource, BucketUpdateSource } from './api/stream-hub.js';
@@ -199,8 +200,16 @@ export class Collector {
           retry: retryScheduleOf(config.alerts.delivery),
         });
         evaluator.onTransitions(() => worker.wake());
+        const statusWatcher = new StatusAlertWatcher(
+          registry,
+          store,
+          { rules: config.alerts.rules, notifiers: notifierNames(config.alerts.notify), flapping: config.alerts.flapping },
+          logger.child({ component: 'alert-status' }),
+        );
+        statusWatcher.onTransitions(() => worker.wake());
         // Before retention (which asks the store for the evaluator's checkpoints) and after the aggregator.
-        components.splice(components.length - 1, 0, store, evaluator, worker);
+        components.splice(components.length - 1, 0, store, evaluator, statusWatcher, worker);
+        this.statusWatcher = statusWatcher;
         this.alertStore = store;
         this.evaluator = evaluator;
       }
@@ -223,7 +232,11 @@ export class Collector {
       updates = follower;
     }
     // Alerts for the API: the evaluator's own store in this process, else the aggregator's on this data_dir.
-    let alertTransitions: AlertTransitionSource | undefined = this.evaluator;
+    const { evaluator, statusWatcher } = this;
+    let alertTransitions: AlertTransitionSource | undefined =
+      evaluator && statusWatcher
+        ? { onTransitions: (l) => (evaluator.onTransitions(l), statusWatcher.onTransitions(l)) }
+        : undefined;
     let alertStore = this.alertStore ? () => this.alertStore : undefined;
     if (apiRole && !this.evaluator) {
       const feed = new AlertStoreFeed(files.alerts, logger.child({ component: 'alert-feed' }));
@@ -254,6 +267,7 @@ export class Collector {
   private registryTimer: NodeJS.Timeout | undefined;
   alertStore: SqliteAlertStore | undefined;
   private bus: MessageBus | undefined;
+  statusWatcher: StatusAlertWatcher | undefined;
   evaluator: AlertEvaluator | undefined;
 
   async start(): Promise<void> {

@@ -12,6 +12,7 @@ import type { AlertsConfig } from './alert-config.js';
 import { AlertEvaluator } from './alert-evaluator.js';
 import { notifierNames } from './notifiers.js';
 import { SqliteAlertStore } from './sqlite-alert-store.js';
+import { STATUS_KINDS } from './status-watcher.js';
 
 export interface AlertReplayResult {
   transitions: number;
@@ -76,6 +77,8 @@ export async function replayAlerts(o: AlertReplayOptions): Promise<AlertReplayRe
       if (Date.now() > deadline) throw new PermanentError(`alert replay could not read partition(s) ${behind.join(', ')} up to their end; alerts.db was left as it was`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
+    // Status-driven rules (offline, backlog) are not in the stream: their history is carried over as it is.
+    fresh.copyRulesFrom(old, o.alerts.rules.filter((r) => STATUS_KINDS.has(r.kind)).map((r) => r.name));
     const known = old.transitionIds();
     fresh.carryOverFrom(old);
     unseen = fresh.suppressOutboxExcept(known, Date.now());
