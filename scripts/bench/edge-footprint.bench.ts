@@ -119,11 +119,19 @@ function nodeRedUserDir(dir: string, serialPath: string, mqttPort: number, uiPor
   return userDir;
 }
 
+/** utime and stime of a process in ms (all threads), from /proc/<pid>/stat. */
+function userSysMs(pid: number): { user: number; sys: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10 }; // CLK_TCK 100
+}
+
 interface Sample {
   cpu: number;
+  sys: number;
   wb: number;
 }
-const sample = (pid: number): Sample => ({ cpu: cpuMs(pid), wb: writeBytes(pid) });
+const sample = (pid: number): Sample => ({ cpu: cpuMs(pid), sys: userSysMs(pid).sys, wb: writeBytes(pid) });
 
 async function main(): Promise<void> {
   const dir = await makeTempDir('tidemark-bench-footprint-');
@@ -250,6 +258,7 @@ async function main(): Promise<void> {
       process: k,
       ...common,
       cpu_pct: Number(((100 * used[k]!) / wallMs).toFixed(2)),
+      cpu_sys_pct: Number(((100 * (s1[k]!.sys - s0[k]!.sys)) / wallMs).toFixed(2)),
       cpu_us_per_line: Math.round((1000 * used[k]!) / ((LINES_PER_S * wallMs) / 1000)),
       write_bytes_per_reading: Number(((s1[k]!.wb - s0[k]!.wb) / readingsInWindow).toFixed(1)),
       write_kb_per_s: Number(((s1[k]!.wb - s0[k]!.wb) / wallMs).toFixed(1)),

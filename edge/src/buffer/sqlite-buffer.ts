@@ -2,12 +2,17 @@
 // synchronous=FULL) by the runner's commit tick; committed readings survive kill -9 and power cuts.
 // Readings are sealed into batches whose bytes are stored, so a batch's content is fixed from the moment
 // it is first sent (the delivery contract). A batch is deleted only when the collector acks it.
+// Disk writes are the SD card's wear: a commit stores one chunk per clock state (pending-chunks.ts), not a
+// row per reading; bookkeeping that needs no durability of its own (first-send marks, removing acked
+// batches) commits without its own fsync and becomes durable with the next group commit.
 import Database from 'better-sqlite3';
 import { newStreamId, streamIdToHex } from '@tidemark/proto';
 import { StorageError } from '@tidemark/shared';
 import { BufferDrops } from './buffer-drops.js';
 import { ClockCorrection, type BatchReencoder } from './clock-correction.js';
-import { BUFFER_SCHEMA, BUFFER_SCHEMA_VERSION } from './schema.js';
+import { migrateBuffer } from './migrate.js';
+import { PendingChunks } from './pending-chunks.js';
+import { BUFFER_PAGE_SIZE, BUFFER_SCHEMA, BUFFER_SCHEMA_VERSION } from './schema.js';
 
 export interface BufferedReading {
   sensor: string;
@@ -57,14 +62,6 @@ export interface SqliteBufferOptions {
   maxPageCount?: number;
 }
 
-interface PendingRow {
-  id: number;
-  sensor: string;
-  ts: number;
-  value: number;
-  synced: number;
-}
-
 export class SqliteBuffer {
   readonly path: string;
   readonly deviceId: string;
@@ -76,21 +73,20 @@ export class SqliteBuffer {
   private readonly stmts;
   private readonly drops: BufferDrops; // bounds and drops (buffer-guard.ts decides when), same connection
   private readonly clock: ClockCorrection;
+  private readonly chunks: PendingChunks;
+  /** Seqs first published in this run (their bytes are frozen); only this run's batches are ever rewritten. */
+  private readonly sentThisRun = new Set<number>();
 
   private constructor(db: Database.Database, opts: SqliteBufferOptions) {
     this.db = db;
     this.path = opts.path;
     this.deviceId = opts.deviceId;
-    this.drops = new BufferDrops(db);
-    this.clock = new ClockCorrection(db);
+    this.chunks = new PendingChunks(db);
+    this.drops = new BufferDrops(db, this.chunks);
+    this.clock = new ClockCorrection(db, this.chunks);
     this.stmts = {
       getMeta: db.prepare<[string], { value: Buffer | string | number }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-      insertReading: db.prepare('INSERT INTO readings(sensor, ts, value, synced) VALUES (?, ?, ?, ?)'),
-      countPending: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM readings'),
-      firstPending: db.prepare<[number], PendingRow>('SELECT id, sensor, ts, value, synced FROM readings ORDER BY id LIMIT ?'),
-      deletePendingUpTo: db.prepare('DELETE FROM readings WHERE id <= ?'),
-      deletePendingIds: db.prepare('DELETE FROM readings WHERE id >= ? AND id <= ?'),
       insertBatch: db.prepare(
         'INSERT INTO batches(seq, payload, readings, synced, first_ts, last_ts, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -102,18 +98,20 @@ export class SqliteBuffer {
       batchStats: db.prepare<[], { n: number; readings: number | null; oldest: number | null; newest: number | null }>(
         'SELECT count(*) AS n, sum(readings) AS readings, min(first_ts) AS oldest, max(last_ts) AS newest FROM batches',
       ),
-      pendingStats: db.prepare<[], { oldest: number | null; newest: number | null }>('SELECT min(ts) AS oldest, max(ts) AS newest FROM readings'),
-      markSent: db.prepare('UPDATE batches SET sent_ms = ? WHERE seq = ? AND sent_ms IS NULL'),
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+      syncFull: db.prepare('PRAGMA synchronous = FULL'),
     };
     this.streamId = this.loadOrCreateIdentity();
     this.nextSeq = Number(this.meta('next_seq') ?? 1);
-    this.pendingCount = this.stmts.countPending.get()!.n;
+    this.pendingCount = this.chunks.count();
   }
 
   static open(opts: SqliteBufferOptions): SqliteBuffer {
     let db: Database.Database;
     try {
       db = new Database(opts.path);
+      // Only takes effect on a new, empty file (before the first write, which the WAL switch is).
+      db.pragma(`page_size = ${BUFFER_PAGE_SIZE}`);
       db.pragma('journal_mode = WAL');
       // FULL: a committed group survives a power cut, not just a process crash. One fsync per commit tick.
       db.pragma('synchronous = FULL');
@@ -126,7 +124,7 @@ export class SqliteBuffer {
           db.exec(BUFFER_SCHEMA);
           db.pragma(`user_version = ${BUFFER_SCHEMA_VERSION}`);
         })();
-      } else if (version !== BUFFER_SCHEMA_VERSION) {
+      } else if (version !== BUFFER_SCHEMA_VERSION && !(version < BUFFER_SCHEMA_VERSION && migrateBuffer(db, version, BUFFER_SCHEMA_VERSION))) {
         throw new StorageError(`${opts.path}: buffer schema version ${version} is not supported (expected ${BUFFER_SCHEMA_VERSION})`);
       }
     } catch (err) {
@@ -192,9 +190,7 @@ export class SqliteBuffer {
     const rows = this.queue;
     this.queue = [];
     try {
-      this.db.transaction(() => {
-        for (const r of rows) this.stmts.insertReading.run(r.sensor, r.ts, r.value, r.synced ? 1 : 0);
-      })();
+      this.db.transaction(() => this.chunks.insert(rows))();
     } catch (err) {
       // Put the readings back so nothing accepted is lost; the runner decides what to do (on_full policy).
       this.queue = rows.concat(this.queue);
@@ -205,26 +201,27 @@ export class SqliteBuffer {
   }
 
   /**
-   * Group commit that seals full batches on the way: pending readings and the queue, in order, are cut into
+   * Group commit that seals batches on the way: pending readings and the queue, in order, are cut into
    * batches of `maxReadings` (never mixing clock states) that are encoded from memory and stored with their
-   * seqs; only the incomplete tail is stored as pending rows. One transaction, so every queued reading is
-   * durable — in a batch or pending — when this returns. At high rates this avoids writing, reading back and
-   * deleting a row per reading. Returns the readings committed and the batches sealed.
+   * seqs; only the incomplete tail stays pending — unless `sealAll`, when the tail is sealed too (the
+   * runner's max_delay_ms is up). One transaction, so every queued reading is durable — in a batch or
+   * pending — when this returns, and a tick costs one fsync however much it seals. Returns the readings
+   * committed and the batches sealed.
    */
-  commitAndSeal(maxReadings: number, encode: BatchEncoder, nowMs: number): { committed: number; sealed: SealedBatch[] } {
+  commitAndSeal(maxReadings: number, encode: BatchEncoder, nowMs: number, sealAll = false): { committed: number; sealed: SealedBatch[] } {
     const queued = this.queue.length;
-    if (queued === 0) return { committed: 0, sealed: [] };
-    if (this.pendingCount + queued < maxReadings) return { committed: this.commit(), sealed: [] };
+    if (queued === 0 && !(sealAll && this.pendingCount > 0)) return { committed: 0, sealed: [] };
+    if (!sealAll && this.pendingCount + queued < maxReadings) return { committed: this.commit(), sealed: [] };
     const rows = this.queue;
     this.queue = [];
     const sealed: SealedBatch[] = [];
     let tail: BufferedReading[] = [];
     try {
       this.db.transaction(() => {
-        const loaded = this.pendingCount > 0 ? this.stmts.firstPending.all(this.pendingCount) : [];
-        const all: BufferedReading[] = loaded.map((r) => ({ sensor: r.sensor, ts: r.ts, value: r.value, synced: r.synced === 1 }));
+        const loaded = this.pendingCount > 0 ? this.chunks.all() : { readings: [], lastId: undefined };
+        const all = loaded.readings;
         for (const r of rows) all.push(r);
-        if (loaded.length > 0) this.stmts.deletePendingIds.run(loaded[0]!.id, loaded[loaded.length - 1]!.id);
+        if (loaded.lastId !== undefined) this.chunks.deleteUpTo(loaded.lastId);
         let seq = this.nextSeq;
         const lowWater = this.stmts.minSeq.get()?.m ?? seq;
         let start = 0;
@@ -233,24 +230,15 @@ export class SqliteBuffer {
           const synced = all[start]!.synced;
           let end = start;
           while (end < all.length && end - start < maxReadings && all[end]!.synced === synced) end++;
-          const complete = end - start === maxReadings || end < all.length;
+          const complete = sealAll || end - start === maxReadings || end < all.length;
           if (!complete) break;
-          const readings = all.slice(start, end);
-          const payload = encode(seq, readings, synced, lowWater);
-          let firstTs = Infinity;
-          let lastTs = -Infinity;
-          for (const r of readings) {
-            if (r.ts < firstTs) firstTs = r.ts;
-            if (r.ts > lastTs) lastTs = r.ts;
-          }
-          this.stmts.insertBatch.run(seq, Buffer.from(payload), readings.length, synced ? 1 : 0, firstTs, lastTs, nowMs);
-          sealed.push({ seq, payload, readings: readings.length, synced, firstTs, lastTs, createdMs: nowMs });
+          sealed.push(this.storeBatch(seq, all.slice(start, end), synced, lowWater, encode, nowMs));
           seq++;
           start = end;
         }
         tail = all.slice(start);
-        for (const r of tail) this.stmts.insertReading.run(r.sensor, r.ts, r.value, r.synced ? 1 : 0);
-        this.stmts.setMeta.run('next_seq', seq);
+        if (tail.length > 0) this.chunks.insert(tail);
+        if (sealed.length > 0) this.stmts.setMeta.run('next_seq', seq);
       })();
     } catch (err) {
       this.queue = rows.concat(this.queue);
@@ -261,6 +249,19 @@ export class SqliteBuffer {
     return { committed: queued, sealed };
   }
 
+  /** Encodes and inserts one batch (inside the caller's transaction). */
+  private storeBatch(seq: number, readings: BufferedReading[], synced: boolean, lowWater: number, encode: BatchEncoder, nowMs: number): SealedBatch {
+    const payload = encode(seq, readings, synced, lowWater);
+    let firstTs = Infinity;
+    let lastTs = -Infinity;
+    for (const r of readings) {
+      if (r.ts < firstTs) firstTs = r.ts;
+      if (r.ts > lastTs) lastTs = r.ts;
+    }
+    this.stmts.insertBatch.run(seq, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), readings.length, synced ? 1 : 0, firstTs, lastTs, nowMs);
+    return { seq, payload, readings: readings.length, synced, firstTs, lastTs, createdMs: nowMs };
+  }
+
   /**
    * Seals up to `maxReadings` of the oldest committed readings into one batch with the next seq, in one
    * transaction (insert batch, delete readings, bump next_seq). A batch holds readings of one clock state only.
@@ -268,33 +269,22 @@ export class SqliteBuffer {
    */
   seal(maxReadings: number, encode: BatchEncoder, nowMs: number): SealedBatch | undefined {
     if (this.pendingCount === 0) return undefined;
-    const rows = this.stmts.firstPending.all(maxReadings);
-    if (rows.length === 0) {
+    const seq = this.nextSeq;
+    const batch = this.db.transaction(() => {
+      const readings = this.chunks.take(maxReadings, true);
+      if (readings.length === 0) return undefined;
+      const lowWater = this.stmts.minSeq.get()?.m ?? seq;
+      const b = this.storeBatch(seq, readings, readings[0]!.synced, lowWater, encode, nowMs);
+      this.stmts.setMeta.run('next_seq', seq + 1);
+      return b;
+    })();
+    if (batch === undefined) {
       this.pendingCount = 0;
       return undefined;
     }
-    const synced = rows[0]!.synced === 1;
-    let end = rows.findIndex((r) => (r.synced === 1) !== synced);
-    if (end === -1) end = rows.length;
-    const take = rows.slice(0, end);
-    const readings: BufferedReading[] = take.map((r) => ({ sensor: r.sensor, ts: r.ts, value: r.value, synced }));
-    const seq = this.nextSeq;
-    const payload = encode(seq, readings, synced, this.stmts.minSeq.get()?.m ?? seq);
-    let firstTs = Infinity;
-    let lastTs = -Infinity;
-    for (const r of readings) {
-      if (r.ts < firstTs) firstTs = r.ts;
-      if (r.ts > lastTs) lastTs = r.ts;
-    }
-    const lastId = take[take.length - 1]!.id;
-    this.db.transaction(() => {
-      this.stmts.insertBatch.run(seq, Buffer.from(payload), readings.length, synced ? 1 : 0, firstTs, lastTs, nowMs);
-      this.stmts.deletePendingIds.run(take[0]!.id, lastId);
-      this.stmts.setMeta.run('next_seq', seq + 1);
-    })();
     this.nextSeq = seq + 1;
-    this.pendingCount -= readings.length;
-    return { seq, payload, readings: readings.length, synced, firstTs, lastTs, createdMs: nowMs };
+    this.pendingCount -= batch.readings;
+    return batch;
   }
 
   /** Sealed, unacknowledged batches with seq > afterSeq, oldest first. */
@@ -310,9 +300,27 @@ export class SqliteBuffer {
     }));
   }
 
-  /** Records the first publish of `seq`: its payload is frozen from now on. Idempotent. */
-  markSent(seq: number, nowMs: number): void {
-    this.stmts.markSent.run(nowMs, seq);
+  /**
+   * Records the first publish of `seq`: its payload is frozen from now on. Idempotent. Kept in memory, not
+   * written (a write per batch is SD-card wear): it only matters to clock correction, which rewrites batches
+   * of this run only (an earlier run's batches count as sent).
+   */
+  markSent(seq: number, _nowMs: number): void {
+    this.sentThisRun.add(seq);
+  }
+
+  /**
+   * Runs a small bookkeeping write committed with synchronous=NORMAL: crash-consistent (WAL), durable with
+   * the next FULL commit. For writes whose loss on a power cut only repeats work (a resent batch is acked
+   * again as a duplicate), never for readings or seals.
+   */
+  private withoutOwnSync<T>(write: () => T): T {
+    this.stmts.syncNormal.run();
+    try {
+      return write();
+    } finally {
+      this.stmts.syncFull.run();
+    }
   }
 
   /**
@@ -320,12 +328,14 @@ export class SqliteBuffer {
    * nobody has seen yet (clock-correction.ts). Returns the corrected reading count.
    */
   correctUnsynced(stepMs: number, firstSeq: number, reencode: BatchReencoder): number {
-    return this.clock.correct(this.queue, stepMs, firstSeq, reencode);
+    return this.clock.correct(this.queue, stepMs, firstSeq, this.sentThisRun, reencode);
   }
 
   /** The collector acknowledged `seq`: the batch may now be forgotten. Idempotent. */
   remove(seq: number): boolean {
-    return this.stmts.deleteBatch.run(seq).changes > 0;
+    // Losing this delete to a power cut only resends the batch, which the collector acks as a duplicate.
+    this.sentThisRun.delete(seq);
+    return this.withoutOwnSync(() => this.stmts.deleteBatch.run(seq).changes > 0);
   }
 
   recordDrop(reason: string, readings: number): void {
@@ -376,7 +386,7 @@ export class SqliteBuffer {
 
   stats(): BufferStats {
     const b = this.stmts.batchStats.get()!;
-    const p = this.stmts.pendingStats.get()!;
+    const p = this.chunks.span();
     const oldest = [b.oldest, p.oldest].filter((x): x is number => x !== null);
     const newest = [b.newest, p.newest].filter((x): x is number => x !== null);
     const sealedReadings = b.readings ?? 0;
