@@ -13,7 +13,7 @@
 // rest of the machine used in the window, so compare ratios of one run, not figures across runs.
 // Run: npm run bench -- footprint   (or npx tsx scripts/bench/edge-footprint.bench.ts on a built tree)
 // Options: BENCH_SECONDS (60, the window), BENCH_WARMUP_SECONDS (10), BENCH_LINES_PER_S (100),
-//   BENCH_COLUMNS (10), BENCH_NODE_RED (1; 0 skips it), BENCH_NODE_RED_DIR (an existing install),
+//   BENCH_COLUMNS (10), BENCH_READ_INTERVAL_MS (the agent's serial read_interval_ms; unset: its default), BENCH_NODE_RED (1; 0 skips it), BENCH_NODE_RED_DIR (an existing install),
 //   BENCH_PROFILE=1 (the agent runs with --cpu-prof; the profile's path is printed), BENCH_KEEP=1,
 //   BENCH_EDGE_CONFIG (JSON merged into the agent's config, e.g. '{"buffer":{"commit_interval_ms":1000}}'),
 //   BENCH_BASELINE_EDGE_BIN (another build's edge/bin/tidemark-edge.js, e.g. of the commit before a change:
@@ -40,6 +40,7 @@ const PROFILE = process.env.BENCH_PROFILE === '1';
 const KEEP = process.env.BENCH_KEEP === '1';
 const EDGE_EXTRA = process.env.BENCH_EDGE_CONFIG ? (JSON.parse(process.env.BENCH_EDGE_CONFIG) as Record<string, unknown>) : {};
 const BASELINE_BIN = process.env.BENCH_BASELINE_EDGE_BIN;
+const READ_INTERVAL_MS = process.env.BENCH_READ_INTERVAL_MS ? Number(process.env.BENCH_READ_INTERVAL_MS) : undefined;
 const DEVICE = 'footprint-01';
 const BASELINE_DEVICE = 'footprint-00';
 
@@ -164,7 +165,17 @@ async function main(): Promise<void> {
     const config = writeYaml(join(dir, `${device}.yaml`), {
       device: { id: device },
       data_dir: join(dir, 'edge', device),
-      sources: [{ type: 'serial', name: 'plc', path: pty.a, baud_rate: 115200, parser: { format: 'csv', columns } }],
+      sources: [
+        {
+          type: 'serial',
+          name: 'plc',
+          path: pty.a,
+          baud_rate: 115200,
+          // Only for the build under test: a baseline build may not know the key.
+          ...(READ_INTERVAL_MS !== undefined && bin === EDGE_BIN ? { read_interval_ms: READ_INTERVAL_MS } : {}),
+          parser: { format: 'csv', columns },
+        },
+      ],
       uplink: { url: `mqtt://127.0.0.1:${mqttPort}`, password: '${TIDEMARK_PASSWORD}' },
       clock: { sync_check: 'assume_synced' },
       log: { level: 'warn' },

@@ -7,6 +7,8 @@ import type { PendingChunks } from './pending-chunks.js';
 export class BufferDrops {
   // Private, so declaration emit never has to name better-sqlite3's Statement generics (TS4058).
   private readonly stmts;
+  /** Fixed once the file exists; read once instead of on every commit's size check. */
+  private readonly pageSize: number;
 
   constructor(
     private readonly db: Database.Database,
@@ -16,9 +18,13 @@ export class BufferDrops {
       drops: db.prepare<[], { reason: string; readings: number }>('SELECT reason, readings FROM drops'),
       addDrop: db.prepare('INSERT INTO drops(reason, readings) VALUES (?, ?) ON CONFLICT(reason) DO UPDATE SET readings = readings + excluded.readings'),
       deleteBatch: db.prepare('DELETE FROM batches WHERE seq = ?'),
+      // Prepared once: the guard asks for the size before every group commit.
+      pageCount: db.prepare<[], number>('PRAGMA page_count').pluck(),
+      freelistCount: db.prepare<[], number>('PRAGMA freelist_count').pluck(),
       oldestBatches: db.prepare<[number], { seq: number; readings: number }>('SELECT seq, readings FROM batches ORDER BY seq LIMIT ?'),
       expiredBatches: db.prepare<[number], { seq: number; readings: number }>('SELECT seq, readings FROM batches WHERE synced = 1 AND last_ts < ?'),
     };
+    this.pageSize = db.pragma('page_size', { simple: true }) as number;
   }
 
   /** Counts `readings` given up under `reason`. */
@@ -76,20 +82,16 @@ export class BufferDrops {
 
   /** Bytes the database uses (pages in use, excluding free pages that deletes left for reuse). */
   usedBytes(): number {
-    return (this.pragma('page_count') - this.pragma('freelist_count')) * this.pragma('page_size');
+    return (this.stmts.pageCount.get()! - this.stmts.freelistCount.get()!) * this.pageSize;
   }
 
   /** Bytes of free pages inside the database file (reusable without growing it). */
   freeBytes(): number {
-    return this.pragma('freelist_count') * this.pragma('page_size');
+    return this.stmts.freelistCount.get()! * this.pageSize;
   }
 
   /** Size of the database file, free pages included. */
   fileBytes(): number {
-    return this.pragma('page_count') * this.pragma('page_size');
-  }
-
-  private pragma(name: 'page_count' | 'freelist_count' | 'page_size'): number {
-    return this.db.pragma(name, { simple: true }) as number;
+    return this.stmts.pageCount.get()! * this.pageSize;
   }
 }

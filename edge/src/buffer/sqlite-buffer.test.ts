@@ -323,6 +323,40 @@ describe('remove', () => {
     expect(b.batchesAfter(0, 10).map((s) => s.seq)).toEqual([2]);
     expect(reopen(b).batchesAfter(0, 10).map((s) => s.seq)).toEqual([2]);
   });
+
+  it('hides an acked batch at once and deletes it on disk with the next commit, not with a write of its own', () => {
+    const b = openBuffer();
+    appendCommit(b, range(1, 4));
+    b.seal(2, encoderFor(b), T0);
+    b.seal(2, encoderFor(b), T0);
+    const onDisk = () => {
+      const db = new Database(dir.file('buffer.db'), { readonly: true });
+      try {
+        return db.prepare('SELECT seq FROM batches ORDER BY seq').pluck().all();
+      } finally {
+        db.close();
+      }
+    };
+    expect(b.remove(1)).toBe(true);
+    expect(b.batchesAfter(0, 10).map((s) => s.seq)).toEqual([2]);
+    expect(onDisk()).toEqual([1, 2]); // a crash now only resends batch 1 (acked again as a duplicate)
+    appendCommit(b, [5]);
+    expect(onDisk()).toEqual([2]);
+    // Operations that read or drop batches themselves see it gone: an acked batch is never counted as dropped.
+    expect(b.remove(2)).toBe(true);
+    expect(b.stats()).toMatchObject({ sealedBatches: 0, bufferedReadings: 1 });
+    expect(b.dropOldestBatches(10, 'buffer_full')).toBe(0);
+    expect(b.stats().drops).toEqual({});
+  });
+
+  it('deletes acked batches at close when no commit came after the ack', () => {
+    const b = openBuffer();
+    appendCommit(b, range(1, 4));
+    b.seal(2, encoderFor(b), T0);
+    b.seal(2, encoderFor(b), T0);
+    b.remove(2);
+    expect(reopen(b).batchesAfter(0, 10).map((s) => s.seq)).toEqual([1]);
+  });
 });
 
 describe('stats', () => {

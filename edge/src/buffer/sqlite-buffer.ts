@@ -3,8 +3,8 @@
 // Readings are sealed into batches whose bytes are stored, so a batch's content is fixed from the moment
 // it is first sent (the delivery contract). A batch is deleted only when the collector acks it.
 // Disk writes are the SD card's wear: a commit stores one chunk per clock state (pending-chunks.ts), not a
-// row per reading; bookkeeping that needs no durability of its own (first-send marks, removing acked
-// batches) commits without its own fsync and becomes durable with the next group commit.
+// row per reading; bookkeeping that needs no durability of its own is not a write of its own: first-send
+// marks stay in memory, and an acked batch is deleted inside the next group commit (hidden until then).
 import Database from 'better-sqlite3';
 import { newStreamId, streamIdToHex } from '@tidemark/proto';
 import { StorageError } from '@tidemark/shared';
@@ -76,6 +76,12 @@ export class SqliteBuffer {
   private readonly chunks: PendingChunks;
   /** Seqs first published in this run (their bytes are frozen); only this run's batches are ever rewritten. */
   private readonly sentThisRun = new Set<number>();
+  /**
+   * Acked seqs not yet deleted on disk: deleted inside the next transaction (usually the next group commit),
+   * invisible to every read until then. Losing them to a crash only resends those batches, which the
+   * collector acks again as duplicates.
+   */
+  private readonly acked = new Set<number>();
 
   private constructor(db: Database.Database, opts: SqliteBufferOptions) {
     this.db = db;
@@ -94,6 +100,7 @@ export class SqliteBuffer {
         'SELECT seq, payload, readings, synced, first_ts, last_ts, created_ms FROM batches WHERE seq > ? ORDER BY seq LIMIT ?',
       ),
       deleteBatch: db.prepare('DELETE FROM batches WHERE seq = ?'),
+      hasBatch: db.prepare<[number], number>('SELECT 1 FROM batches WHERE seq = ?').pluck(),
       minSeq: db.prepare<[], { m: number | null }>('SELECT min(seq) AS m FROM batches'),
       batchStats: db.prepare<[], { n: number; readings: number | null; oldest: number | null; newest: number | null }>(
         'SELECT count(*) AS n, sum(readings) AS readings, min(first_ts) AS oldest, max(last_ts) AS newest FROM batches',
@@ -190,12 +197,16 @@ export class SqliteBuffer {
     const rows = this.queue;
     this.queue = [];
     try {
-      this.db.transaction(() => this.chunks.insert(rows))();
+      this.db.transaction(() => {
+        this.deleteAcked();
+        this.chunks.insert(rows);
+      })();
     } catch (err) {
       // Put the readings back so nothing accepted is lost; the runner decides what to do (on_full policy).
       this.queue = rows.concat(this.queue);
       throw new StorageError(`buffer commit failed: ${(err as Error).message}`, { cause: err });
     }
+    this.acked.clear();
     this.pendingCount += rows.length;
     return rows.length;
   }
@@ -218,6 +229,7 @@ export class SqliteBuffer {
     let tail: BufferedReading[] = [];
     try {
       this.db.transaction(() => {
+        this.deleteAcked();
         const loaded = this.pendingCount > 0 ? this.chunks.all() : { readings: [], lastId: undefined };
         const all = loaded.readings;
         for (const r of rows) all.push(r);
@@ -244,6 +256,7 @@ export class SqliteBuffer {
       this.queue = rows.concat(this.queue);
       throw new StorageError(`buffer commit failed: ${(err as Error).message}`, { cause: err });
     }
+    this.acked.clear();
     if (sealed.length > 0) this.nextSeq = sealed[sealed.length - 1]!.seq + 1;
     this.pendingCount = tail.length;
     return { committed: queued, sealed };
@@ -271,6 +284,7 @@ export class SqliteBuffer {
     if (this.pendingCount === 0) return undefined;
     const seq = this.nextSeq;
     const batch = this.db.transaction(() => {
+      this.deleteAcked();
       const readings = this.chunks.take(maxReadings, true);
       if (readings.length === 0) return undefined;
       const lowWater = this.stmts.minSeq.get()?.m ?? seq;
@@ -278,6 +292,7 @@ export class SqliteBuffer {
       this.stmts.setMeta.run('next_seq', seq + 1);
       return b;
     })();
+    this.acked.clear();
     if (batch === undefined) {
       this.pendingCount = 0;
       return undefined;
@@ -289,7 +304,9 @@ export class SqliteBuffer {
 
   /** Sealed, unacknowledged batches with seq > afterSeq, oldest first. */
   batchesAfter(afterSeq: number, limit: number): SealedBatch[] {
-    return this.stmts.batchesAfter.all(afterSeq, limit).map((r) => ({
+    let rows = this.stmts.batchesAfter.all(afterSeq, limit + this.acked.size);
+    if (this.acked.size > 0) rows = rows.filter((r) => !this.acked.has(r.seq)).slice(0, limit);
+    return rows.map((r) => ({
       seq: r.seq,
       payload: new Uint8Array(r.payload),
       readings: r.readings,
@@ -309,18 +326,26 @@ export class SqliteBuffer {
     this.sentThisRun.add(seq);
   }
 
+  /** Deletes the acked batches on disk; inside the caller's transaction. */
+  private deleteAcked(): void {
+    for (const seq of this.acked) this.stmts.deleteBatch.run(seq);
+  }
+
   /**
-   * Runs a small bookkeeping write committed with synchronous=NORMAL: crash-consistent (WAL), durable with
-   * the next FULL commit. For writes whose loss on a power cut only repeats work (a resent batch is acked
-   * again as a duplicate), never for readings or seals.
+   * Deletes acked batches now, before an operation that reads or drops batches itself. A small write with
+   * synchronous=NORMAL: crash-consistent (WAL), durable with the next FULL commit — its loss only resends.
+   * Returns whether there was anything to delete.
    */
-  private withoutOwnSync<T>(write: () => T): T {
+  flushAcked(): boolean {
+    if (this.acked.size === 0) return false;
     this.stmts.syncNormal.run();
     try {
-      return write();
+      this.db.transaction(() => this.deleteAcked())();
     } finally {
       this.stmts.syncFull.run();
     }
+    this.acked.clear();
+    return true;
   }
 
   /**
@@ -328,14 +353,16 @@ export class SqliteBuffer {
    * nobody has seen yet (clock-correction.ts). Returns the corrected reading count.
    */
   correctUnsynced(stepMs: number, firstSeq: number, reencode: BatchReencoder): number {
+    this.flushAcked();
     return this.clock.correct(this.queue, stepMs, firstSeq, this.sentThisRun, reencode);
   }
 
   /** The collector acknowledged `seq`: the batch may now be forgotten. Idempotent. */
   remove(seq: number): boolean {
-    // Losing this delete to a power cut only resends the batch, which the collector acks as a duplicate.
     this.sentThisRun.delete(seq);
-    return this.withoutOwnSync(() => this.stmts.deleteBatch.run(seq).changes > 0);
+    if (this.acked.has(seq) || this.stmts.hasBatch.get(seq) === undefined) return false;
+    this.acked.add(seq); // deleted with the next transaction (a write of its own per ack is SD-card wear)
+    return true;
   }
 
   recordDrop(reason: string, readings: number): void {
@@ -354,11 +381,13 @@ export class SqliteBuffer {
 
   /** Deletes up to `maxBatches` of the oldest sealed batches, counting their readings under `reason`. */
   dropOldestBatches(maxBatches: number, reason: string): number {
+    this.flushAcked(); // an acked batch is not dropped, and its readings are not counted as dropped
     return this.drops.dropOldestBatches(maxBatches, reason);
   }
 
   /** Deletes up to `max` of the oldest committed, unsealed readings, counting them under `reason`. */
   dropOldestPending(max: number, reason: string): number {
+    this.flushAcked();
     const dropped = this.drops.dropOldestPending(max, reason);
     this.pendingCount -= dropped;
     return dropped;
@@ -366,6 +395,7 @@ export class SqliteBuffer {
 
   /** Deletes readings with a trusted event time before `cutoffTs`, counting them under `reason`. */
   dropExpired(cutoffTs: number, reason: string): number {
+    this.flushAcked();
     const { readings, pending } = this.drops.dropExpired(cutoffTs, reason);
     this.pendingCount -= pending;
     return readings;
@@ -385,6 +415,7 @@ export class SqliteBuffer {
   }
 
   stats(): BufferStats {
+    this.flushAcked();
     const b = this.stmts.batchStats.get()!;
     const p = this.chunks.span();
     const oldest = [b.oldest, p.oldest].filter((x): x is number => x !== null);
@@ -406,6 +437,12 @@ export class SqliteBuffer {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    try {
+      this.flushAcked();
+    } catch {
+      // Those batches stay and are resent after the restart; the collector acks them as duplicates.
+    }
+    this.db.close();
   }
 }
