@@ -24,6 +24,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { connectAsync, type MqttClient } from 'mqtt';
 import { freePort, makeTempDir, openPtyPair, reapAll, removeTempDirs, spawnProcess, startMosquitto, waitFor, type ManagedProcess } from '@tidemark/shared/testing';
 import { decodeBatch } from '../../proto/src/index.js';
 import { CLOUD_BIN, EDGE_BIN, runCli, startCli, writeYaml } from '../../test/support/cli.js';
@@ -188,6 +189,9 @@ async function main(): Promise<void> {
   const agents = [await startAgent('agent', DEVICE, EDGE_BIN), ...(BASELINE_BIN ? [await startAgent('agent-baseline', BASELINE_DEVICE, BASELINE_BIN)] : [])];
 
   let nodeRed: ManagedProcess | undefined;
+  let nodeRedSub: MqttClient | undefined;
+  let nodeRedMessages = 0;
+  let nodeRedBytes = 0;
   let nodeRedNote: string | undefined;
   let nrPty;
   let mosquitto;
@@ -200,6 +204,13 @@ async function main(): Promise<void> {
       nrPty = await openPtyPair();
       const userDir = nodeRedUserDir(dir, nrPty.a, mosquitto.port, await freePort(), modulesDir);
       nodeRed = watch(spawnProcess(process.execPath, [redJs, '--userDir', userDir, '--settings', join(userDir, 'settings.js')], { name: 'node-red', env: { ...process.env, NODE_ENV: 'production' } }));
+      // Proof that the flow delivers: count what reaches the broker (this process's cost, not Node-RED's).
+      nodeRedSub = await connectAsync(mosquitto.url);
+      nodeRedSub.on('message', (_topic, payload) => {
+        nodeRedMessages++;
+        nodeRedBytes += payload.length;
+      });
+      await nodeRedSub.subscribeAsync('nodered/#', { qos: 1 });
     }
   }
 
@@ -215,6 +226,8 @@ async function main(): Promise<void> {
   }
   await sleep(WARMUP_S * 1000);
 
+  if (nodeRed) await waitFor(() => nodeRedMessages > 0, { timeoutMs: 60_000, description: 'Node-RED publishing' });
+  const nr0 = { messages: nodeRedMessages, bytes: nodeRedBytes };
   const pids = { ...Object.fromEntries(agents.map((a) => [a.name, a.process.pid])), ...(nodeRed ? { 'node-red': nodeRed.pid } : {}) } as Record<string, number>;
   const t0 = performance.now();
   const wall0 = Date.now();
@@ -230,6 +243,8 @@ async function main(): Promise<void> {
   const wallMs = performance.now() - t0;
   const rss = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, rssMb(pid)]));
   const stalls = outs.map((o) => o.stalls);
+  const nr1 = { messages: nodeRedMessages, bytes: nodeRedBytes };
+  await nodeRedSub?.endAsync();
 
   stopping = true;
   load.stop();
@@ -281,7 +296,11 @@ async function main(): Promise<void> {
             exit: exits.get(k),
             bin: k === 'agent' ? EDGE_BIN : BASELINE_BIN,
           }
-        : { wire_bytes_per_reading: 'csv → JSON object per line over MQTT (not compared)' }),
+        : {
+            messages_per_s: Number(((1000 * (nr1.messages - nr0.messages)) / wallMs).toFixed(1)),
+            wire_bytes_per_reading: Number(((nr1.bytes - nr0.bytes) / ((nr1.messages - nr0.messages) * COLUMNS)).toFixed(2)),
+            wire_note: 'a JSON object per line (MQTT payload bytes), no buffer: nothing is durable',
+          }),
       rss_mb: rss[k],
       target_cpu_pct: wire.has(k) ? 2 : undefined,
     });
