@@ -47,6 +47,11 @@ describe('buffer chunk codec', () => {
     expect(roundTrip([r('a', T0, 1)], false)[0]!.synced).toBe(false);
   });
 
+  it('refuses to encode a time it could not read back', () => {
+    expect(() => encodeChunk([r('a', -1, 1)])).toThrow(RangeError);
+    expect(() => encodeChunk([r('a', 1.5, 1)])).toThrow(RangeError);
+  });
+
   it('refuses malformed chunks instead of inventing readings', () => {
     const good = encodeChunk([r('a', T0, 1.5), r('b', T0 + 1, 2)]);
     expect(() => decodeChunk(good.subarray(0, good.length - 1), true)).toThrow(/truncated/);

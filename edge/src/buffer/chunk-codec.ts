@@ -72,6 +72,8 @@ export function encodeChunk(readings: readonly BufferedReading[]): Buffer {
   const index = new Map<string, number>();
   for (let i = 0; i < readings.length; i++) {
     const r = readings[i]!;
+    // The runner refuses such times before buffering; never write a chunk that would not read back.
+    if (!Number.isSafeInteger(r.ts) || r.ts < 0) throw new RangeError(`buffer chunk: reading time ${r.ts} is not a safe non-negative integer`);
     if (r.ts < base) base = r.ts;
     if (!index.has(r.sensor)) index.set(r.sensor, index.size);
   }
