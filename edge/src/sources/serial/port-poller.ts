@@ -21,7 +21,10 @@ export class PortPoller {
   /** Reused for every read: the framer copies what it keeps and decodes lines to strings at once. */
   private readonly buf = Buffer.allocUnsafe(READ_BYTES);
 
-  /** `fd` must be open non-blocking (serialport opens ports with O_NONBLOCK). */
+  /**
+   * `fd` must be open non-blocking with VMIN >= 1 (serialport opens ports so: O_NONBLOCK, vmin 1), so an
+   * empty tty reads as EAGAIN and only a hung-up one reads 0 bytes.
+   */
   constructor(
     private readonly fd: number,
     private readonly intervalMs: number,
