@@ -6,7 +6,7 @@
 //   version (1) · scale (0–6: values are integers × 10^-scale; 255: raw float64 LE) · count · base ts (the
 //   smallest) · sensor count · sensors (length, UTF-8 bytes)… · then per reading: sensor index · ts - base ·
 //   value (zig-zag of the scaled integer, or 8 bytes raw).
-import type { BufferedReading } from './sqlite-buffer.js';
+import type { BufferedReading } from './buffer-types.js';
 
 const VERSION = 1;
 const RAW = 255;

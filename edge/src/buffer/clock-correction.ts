@@ -5,7 +5,7 @@
 // this run are ever rewritten, so no earlier run's record is needed.
 import type Database from 'better-sqlite3';
 import type { PendingChunks } from './pending-chunks.js';
-import type { BufferedReading } from './sqlite-buffer.js';
+import type { BufferedReading } from './buffer-types.js';
 
 /** Re-encodes a sealed batch's payload with every reading shifted by `stepMs` and marked synced. */
 export type BatchReencoder = (payload: Uint8Array, stepMs: number) => { payload: Uint8Array; firstTs: number; lastTs: number; readings: number };

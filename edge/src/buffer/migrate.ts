@@ -4,7 +4,7 @@
 import type Database from 'better-sqlite3';
 import { CHUNKS_TABLE } from './schema.js';
 import { PendingChunks } from './pending-chunks.js';
-import type { BufferedReading } from './sqlite-buffer.js';
+import type { BufferedReading } from './buffer-types.js';
 
 /** Migrates `db` from `version` to the current schema. Returns false for a version it cannot migrate. */
 export function migrateBuffer(db: Database.Database, version: number, target: number): boolean {

@@ -4,7 +4,7 @@
 // Reading order is arrival order: chunk by chunk, and inside a chunk as appended.
 import type Database from 'better-sqlite3';
 import { decodeChunk, encodeChunk } from './chunk-codec.js';
-import type { BufferedReading } from './sqlite-buffer.js';
+import type { BufferedReading } from './buffer-types.js';
 
 /** A chunk never holds more than this many readings (bounds the work of splitting one). */
 export const MAX_CHUNK_READINGS = 10_000;
