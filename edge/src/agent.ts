@@ -162,9 +162,9 @@ export class Agent {
     });
 
   /** Group commit inside the buffer's bounds; a full disk applies on_full instead of failing the agent. */
-  private commit(now: number): number {
+  private commit(now: number, sealAll = false): number {
     if (this.buffer.queuedCount === 0 || !this.guard.beforeCommit()) return 0;
-    const run = () => this.buffer.commitAndSeal(this.config.batch.max_readings, this.encode, now);
+    const run = () => this.buffer.commitAndSeal(this.config.batch.max_readings, this.encode, now, sealAll);
     let result;
     try {
       result = run();
@@ -185,10 +185,11 @@ export class Agent {
   tick(force = false): void {
     const now = this.clock.now();
     const mono = performance.now();
-    let sealed = this.commit(now);
     const { max_readings, max_delay_ms } = this.config.batch;
     // 1 ms of slack: a timer set for the deadline may fire a fraction of a millisecond before it.
     const due = force || (this.oldestPendingSince !== undefined && mono - this.oldestPendingSince >= max_delay_ms - 1);
+    // When due, the commit seals the rest in the same transaction: one fsync per tick (SD-card wear).
+    let sealed = this.commit(now, due);
     if (this.buffer.pendingReadings > 0 && due) {
       while (this.buffer.seal(max_readings, this.encode, now)) sealed++;
     }

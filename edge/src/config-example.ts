@@ -22,6 +22,7 @@ sources:                               # at least one; every name unique
     max_line_length: 4096              # longest line accepted, in bytes (default 4096)
     reconnect_min_ms: 500              # first retry delay after the port fails (default 500)
     reconnect_max_ms: 10000            # retry delay cap (default 10000)
+    read_interval_ms: 20               # read what arrived every N ms; 0 = at once, more CPU (default 20)
     parser:
       format: csv                      # csv | json | kv | nmea | regex
       columns: [temp_c, pressure_kpa]  # one sensor per column, in line order

@@ -84,6 +84,7 @@ describe('edge config', () => {
           max_line_length: 4096,
           reconnect_min_ms: 500,
           reconnect_max_ms: 10_000,
+          read_interval_ms: 20,
           parser: { format: 'csv', columns: ['temp_c', 'pressure_kpa'], delimiter: ',', skip_header: false },
         },
         {

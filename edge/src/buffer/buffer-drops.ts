@@ -2,22 +2,29 @@
 // buffer inside its bounds. Shares the buffer's SQLite connection. Every reading deleted here is added to
 // the drops table under its reason in the same transaction, so nothing leaves the buffer uncounted.
 import type Database from 'better-sqlite3';
+import type { PendingChunks } from './pending-chunks.js';
 
 export class BufferDrops {
   // Private, so declaration emit never has to name better-sqlite3's Statement generics (TS4058).
   private readonly stmts;
+  /** Fixed once the file exists; read once instead of on every commit's size check. */
+  private readonly pageSize: number;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly chunks: PendingChunks,
+  ) {
     this.stmts = {
       drops: db.prepare<[], { reason: string; readings: number }>('SELECT reason, readings FROM drops'),
       addDrop: db.prepare('INSERT INTO drops(reason, readings) VALUES (?, ?) ON CONFLICT(reason) DO UPDATE SET readings = readings + excluded.readings'),
       deleteBatch: db.prepare('DELETE FROM batches WHERE seq = ?'),
+      // Prepared once: the guard asks for the size before every group commit.
+      pageCount: db.prepare<[], number>('PRAGMA page_count').pluck(),
+      freelistCount: db.prepare<[], number>('PRAGMA freelist_count').pluck(),
       oldestBatches: db.prepare<[number], { seq: number; readings: number }>('SELECT seq, readings FROM batches ORDER BY seq LIMIT ?'),
       expiredBatches: db.prepare<[number], { seq: number; readings: number }>('SELECT seq, readings FROM batches WHERE synced = 1 AND last_ts < ?'),
-      oldestPendingIds: db.prepare<[number], { id: number }>('SELECT id FROM readings ORDER BY id LIMIT ?'),
-      deletePendingIds: db.prepare('DELETE FROM readings WHERE id >= ? AND id <= ?'),
-      deleteExpiredPending: db.prepare('DELETE FROM readings WHERE synced = 1 AND ts < ?'),
     };
+    this.pageSize = db.pragma('page_size', { simple: true }) as number;
   }
 
   /** Counts `readings` given up under `reason`. */
@@ -48,11 +55,9 @@ export class BufferDrops {
   /** Deletes up to `max` of the oldest committed, unsealed readings. Returns how many were deleted. */
   dropOldestPending(max: number, reason: string): number {
     return this.db.transaction(() => {
-      const ids = this.stmts.oldestPendingIds.all(max);
-      if (ids.length === 0) return 0;
-      this.stmts.deletePendingIds.run(ids[0]!.id, ids[ids.length - 1]!.id);
-      this.record(reason, ids.length);
-      return ids.length;
+      const n = this.chunks.take(max, false).length;
+      this.record(reason, n);
+      return n;
     })();
   }
 
@@ -68,7 +73,7 @@ export class BufferDrops {
         this.stmts.deleteBatch.run(b.seq);
         readings += b.readings;
       }
-      const pending = this.stmts.deleteExpiredPending.run(cutoffTs).changes;
+      const pending = this.chunks.dropExpired(cutoffTs);
       readings += pending;
       this.record(reason, readings);
       return { readings, pending };
@@ -77,20 +82,16 @@ export class BufferDrops {
 
   /** Bytes the database uses (pages in use, excluding free pages that deletes left for reuse). */
   usedBytes(): number {
-    return (this.pragma('page_count') - this.pragma('freelist_count')) * this.pragma('page_size');
+    return (this.stmts.pageCount.get()! - this.stmts.freelistCount.get()!) * this.pageSize;
   }
 
   /** Bytes of free pages inside the database file (reusable without growing it). */
   freeBytes(): number {
-    return this.pragma('freelist_count') * this.pragma('page_size');
+    return this.stmts.freelistCount.get()! * this.pageSize;
   }
 
   /** Size of the database file, free pages included. */
   fileBytes(): number {
-    return this.pragma('page_count') * this.pragma('page_size');
-  }
-
-  private pragma(name: 'page_count' | 'freelist_count' | 'page_size'): number {
-    return this.db.pragma(name, { simple: true }) as number;
+    return this.stmts.pageCount.get()! * this.pageSize;
   }
 }

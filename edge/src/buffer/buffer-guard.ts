@@ -58,7 +58,9 @@ export class BufferGuard {
    * Called before each group commit. Returns false when nothing may be committed now (`block` while full).
    */
   beforeCommit(): boolean {
-    const full = this.buffer.usedBytes() >= this.limits.maxBytes;
+    let full = this.buffer.usedBytes() >= this.limits.maxBytes;
+    // Acked batches leave the file with the next commit; when they decide whether it may happen, now.
+    if (full && this.buffer.flushAcked()) full = this.buffer.usedBytes() >= this.limits.maxBytes;
     this.setFull(full);
     if (!full) return true;
     switch (this.limits.onFull) {

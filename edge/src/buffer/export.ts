@@ -1,13 +1,15 @@
 // Read-only access to an edge buffer file for tools that run beside (or instead of) the agent: `buffer
 // export` rescues every buffered reading as JSON Lines, `doctor` reads the buffer's summary. Never writes:
 // the file is opened read-only (safe next to a running agent in WAL mode), and each view is read inside one
-// read transaction, so a concurrent seal (rows moving from `readings` into a batch) is seen entirely before
-// or entirely after — no reading is exported twice or missed.
+// read transaction, so a concurrent seal (pending readings moving into a batch) is seen entirely before
+// or entirely after — no reading is exported twice or missed. Reads every schema version the agent can
+// migrate (a buffer left by an older agent can be rescued without starting the new one).
 import { existsSync, statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { decodeBatch, streamIdToHex } from '@tidemark/proto';
 import { StorageError } from '@tidemark/shared';
+import { decodeChunk } from './chunk-codec.js';
 import { BUFFER_SCHEMA_VERSION } from './schema.js';
 
 export interface BufferSummary {
@@ -66,6 +68,12 @@ interface ReadingRow {
   synced: number;
 }
 
+/** Schema 1 stored a row per pending reading; schema 2 a chunk per group commit. */
+const PENDING_SPAN = {
+  1: 'SELECT count(*) AS n, min(ts) AS oldest, max(ts) AS newest FROM readings',
+  2: 'SELECT coalesce(sum(readings), 0) AS n, min(first_ts) AS oldest, max(last_ts) AS newest FROM chunks',
+} as const;
+
 const BUSY_TIMEOUT_MS = 5000;
 /** Lines are written in chunks of about this size (one write per reading would be slow). */
 const CHUNK_CHARS = 64 * 1024;
@@ -74,6 +82,7 @@ export class BufferReader {
   private constructor(
     readonly path: string,
     private readonly db: Database.Database,
+    private readonly version: 1 | 2,
   ) {}
 
   /** Opens `path` read-only. Throws StorageError when it is missing or not a Tidemark buffer. */
@@ -88,14 +97,14 @@ export class BufferReader {
     }
     try {
       const version = db.pragma('user_version', { simple: true }) as number;
-      if (version !== BUFFER_SCHEMA_VERSION) {
+      if (version !== BUFFER_SCHEMA_VERSION && version !== 1) {
         throw new StorageError(
           version === 0
             ? `${path} is not a Tidemark buffer (no schema)`
             : `${path}: buffer schema version ${version} is not supported (expected ${BUFFER_SCHEMA_VERSION})`,
         );
       }
-      return new BufferReader(path, db);
+      return new BufferReader(path, db, version as 1 | 2);
     } catch (err) {
       db.close();
       if (err instanceof StorageError) throw err;
@@ -135,7 +144,7 @@ export class BufferReader {
         )
         .get()!;
       const p = this.db
-        .prepare<[], { n: number; oldest: number | null; newest: number | null }>('SELECT count(*) AS n, min(ts) AS oldest, max(ts) AS newest FROM readings')
+        .prepare<[], { n: number; oldest: number | null; newest: number | null }>(PENDING_SPAN[this.version])
         .get()!;
       const drops: Record<string, number> = {};
       for (const d of this.db.prepare<[], { reason: string; readings: number }>('SELECT reason, readings FROM drops').all()) drops[d.reason] = d.readings;
@@ -185,8 +194,7 @@ export class BufferReader {
           result.readings++;
         }
       }
-      const pending = this.db.prepare<[], ReadingRow>('SELECT sensor, ts, value, synced FROM readings ORDER BY id');
-      for (const r of pending.iterate()) {
+      for (const r of this.pendingReadings()) {
         await writer.write(line(r.sensor, r.ts, r.value, r.synced === 1, null));
         result.readings++;
         result.pendingReadings++;
@@ -197,6 +205,17 @@ export class BufferReader {
       writer.detach();
     }
     return result;
+  }
+
+  /** Committed, unsealed readings in arrival order (inside the caller's read transaction). */
+  private *pendingReadings(): Generator<ReadingRow> {
+    if (this.version === 1) {
+      yield* this.db.prepare<[], ReadingRow>('SELECT sensor, ts, value, synced FROM readings ORDER BY id').iterate();
+      return;
+    }
+    for (const c of this.db.prepare<[], { synced: number; data: Buffer }>('SELECT synced, data FROM chunks ORDER BY id').iterate()) {
+      for (const r of decodeChunk(c.data, c.synced === 1)) yield { sensor: r.sensor, ts: r.ts, value: r.value, synced: r.synced ? 1 : 0 };
+    }
   }
 
   close(): void {

@@ -166,6 +166,35 @@ describe('seal', () => {
     expect([first, second, third].map((s) => payloadNumbers(s.payload))).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
   });
 
+  it('commitAndSeal with sealAll commits the queue and seals everything, split at clock flips, in one go', () => {
+    const b = openBuffer();
+    const enc = encoderFor(b);
+    appendCommit(b, [1, 2]); // pending from an earlier tick
+    b.append([3, 4, 5].map((n) => numbered(n)).concat([numbered(6, false)]));
+    const { committed, sealed } = b.commitAndSeal(1000, enc, T0, true);
+    expect(committed).toBe(4);
+    expect(sealed.map((s) => [s.seq, s.synced, payloadNumbers(s.payload)])).toEqual([
+      [1, true, [1, 2, 3, 4, 5]],
+      [2, false, [6]],
+    ]);
+    expect(b.pendingReadings).toBe(0);
+    // Without sealAll an incomplete batch stays pending.
+    appendCommit(b, [7]);
+    b.append([numbered(8)]);
+    expect(b.commitAndSeal(1000, enc, T0).sealed).toEqual([]);
+    expect(b.pendingReadings).toBe(2);
+    // Nothing queued: sealAll still seals what is pending; the seqs carry on across reopen.
+    expect(b.commitAndSeal(1000, enc, T0, true).sealed.map((s) => payloadNumbers(s.payload))).toEqual([[7, 8]]);
+    expect(reopen(b).nextSequence).toBe(4);
+  });
+
+  it('creates new buffer files with small pages (each commit rewrites whole pages)', () => {
+    openBuffer();
+    const db = new Database(dir.file('buffer.db'), { readonly: true });
+    expect(db.pragma('page_size', { simple: true })).toBe(1024);
+    db.close();
+  });
+
   it('stores a payload that decodes to exactly the sealed readings, with the batch identity', () => {
     const b = openBuffer();
     const readings = [
@@ -293,6 +322,40 @@ describe('remove', () => {
     expect(b.remove(42)).toBe(false);
     expect(b.batchesAfter(0, 10).map((s) => s.seq)).toEqual([2]);
     expect(reopen(b).batchesAfter(0, 10).map((s) => s.seq)).toEqual([2]);
+  });
+
+  it('hides an acked batch at once and deletes it on disk with the next commit, not with a write of its own', () => {
+    const b = openBuffer();
+    appendCommit(b, range(1, 4));
+    b.seal(2, encoderFor(b), T0);
+    b.seal(2, encoderFor(b), T0);
+    const onDisk = () => {
+      const db = new Database(dir.file('buffer.db'), { readonly: true });
+      try {
+        return db.prepare('SELECT seq FROM batches ORDER BY seq').pluck().all();
+      } finally {
+        db.close();
+      }
+    };
+    expect(b.remove(1)).toBe(true);
+    expect(b.batchesAfter(0, 10).map((s) => s.seq)).toEqual([2]);
+    expect(onDisk()).toEqual([1, 2]); // a crash now only resends batch 1 (acked again as a duplicate)
+    appendCommit(b, [5]);
+    expect(onDisk()).toEqual([2]);
+    // Operations that read or drop batches themselves see it gone: an acked batch is never counted as dropped.
+    expect(b.remove(2)).toBe(true);
+    expect(b.stats()).toMatchObject({ sealedBatches: 0, bufferedReadings: 1 });
+    expect(b.dropOldestBatches(10, 'buffer_full')).toBe(0);
+    expect(b.stats().drops).toEqual({});
+  });
+
+  it('deletes acked batches at close when no commit came after the ack', () => {
+    const b = openBuffer();
+    appendCommit(b, range(1, 4));
+    b.seal(2, encoderFor(b), T0);
+    b.seal(2, encoderFor(b), T0);
+    b.remove(2);
+    expect(reopen(b).batchesAfter(0, 10).map((s) => s.seq)).toEqual([1]);
   });
 });
 

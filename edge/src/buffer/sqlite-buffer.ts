@@ -2,68 +2,20 @@
 // synchronous=FULL) by the runner's commit tick; committed readings survive kill -9 and power cuts.
 // Readings are sealed into batches whose bytes are stored, so a batch's content is fixed from the moment
 // it is first sent (the delivery contract). A batch is deleted only when the collector acks it.
+// Disk writes are the SD card's wear: a commit stores one chunk per clock state (pending-chunks.ts), not a
+// row per reading; bookkeeping that needs no durability of its own is not a write of its own: first-send
+// marks stay in memory, and an acked batch is deleted inside the next group commit (hidden until then).
 import Database from 'better-sqlite3';
 import { newStreamId, streamIdToHex } from '@tidemark/proto';
 import { StorageError } from '@tidemark/shared';
 import { BufferDrops } from './buffer-drops.js';
+import type { BatchEncoder, BufferedReading, BufferStats, SealedBatch, SqliteBufferOptions } from './buffer-types.js';
 import { ClockCorrection, type BatchReencoder } from './clock-correction.js';
-import { BUFFER_SCHEMA, BUFFER_SCHEMA_VERSION } from './schema.js';
+import { migrateBuffer } from './migrate.js';
+import { PendingChunks } from './pending-chunks.js';
+import { BUFFER_PAGE_SIZE, BUFFER_SCHEMA, BUFFER_SCHEMA_VERSION } from './schema.js';
 
-export interface BufferedReading {
-  sensor: string;
-  ts: number;
-  value: number;
-  /** Whether `ts` came from a synchronised wall clock. A batch never mixes trusted and untrusted times. */
-  synced: boolean;
-}
-
-export interface SealedBatch {
-  seq: number;
-  payload: Uint8Array;
-  readings: number;
-  synced: boolean;
-  firstTs: number;
-  lastTs: number;
-  createdMs: number;
-}
-
-/**
- * Builds the wire bytes for a batch at seal time. `lowWaterSeq`: the oldest seq still in the buffer (every
- * seq below it was acked or given up and will never be sent), so the collector can fold gaps in its dedup.
- */
-export type BatchEncoder = (seq: number, readings: BufferedReading[], synced: boolean, lowWaterSeq: number) => Uint8Array;
-
-export interface BufferStats {
-  deviceId: string;
-  streamId: string;
-  nextSeq: number;
-  pendingReadings: number;
-  sealedBatches: number;
-  sealedReadings: number;
-  bufferedReadings: number;
-  oldestTs: number | null;
-  newestTs: number | null;
-  fileBytes: number;
-  drops: Record<string, number>;
-}
-
-export interface SqliteBufferOptions {
-  path: string;
-  deviceId: string;
-  /**
-   * Caps the database file at this many pages: SQLite then fails writes with SQLITE_FULL exactly as on a
-   * full disk. For tests and for emulating a small SD card; the agent itself leaves it unset.
-   */
-  maxPageCount?: number;
-}
-
-interface PendingRow {
-  id: number;
-  sensor: string;
-  ts: number;
-  value: number;
-  synced: number;
-}
+export type { BatchEncoder, BufferedReading, BufferStats, SealedBatch, SqliteBufferOptions } from './buffer-types.js';
 
 export class SqliteBuffer {
   readonly path: string;
@@ -76,21 +28,26 @@ export class SqliteBuffer {
   private readonly stmts;
   private readonly drops: BufferDrops; // bounds and drops (buffer-guard.ts decides when), same connection
   private readonly clock: ClockCorrection;
+  private readonly chunks: PendingChunks;
+  /** Seqs first published in this run (their bytes are frozen); only this run's batches are ever rewritten. */
+  private readonly sentThisRun = new Set<number>();
+  /**
+   * Acked seqs not yet deleted on disk: deleted inside the next transaction (usually the next group commit),
+   * invisible to every read until then. Losing them to a crash only resends those batches, which the
+   * collector acks again as duplicates.
+   */
+  private readonly acked = new Set<number>();
 
   private constructor(db: Database.Database, opts: SqliteBufferOptions) {
     this.db = db;
     this.path = opts.path;
     this.deviceId = opts.deviceId;
-    this.drops = new BufferDrops(db);
-    this.clock = new ClockCorrection(db);
+    this.chunks = new PendingChunks(db);
+    this.drops = new BufferDrops(db, this.chunks);
+    this.clock = new ClockCorrection(db, this.chunks);
     this.stmts = {
       getMeta: db.prepare<[string], { value: Buffer | string | number }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-      insertReading: db.prepare('INSERT INTO readings(sensor, ts, value, synced) VALUES (?, ?, ?, ?)'),
-      countPending: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM readings'),
-      firstPending: db.prepare<[number], PendingRow>('SELECT id, sensor, ts, value, synced FROM readings ORDER BY id LIMIT ?'),
-      deletePendingUpTo: db.prepare('DELETE FROM readings WHERE id <= ?'),
-      deletePendingIds: db.prepare('DELETE FROM readings WHERE id >= ? AND id <= ?'),
       insertBatch: db.prepare(
         'INSERT INTO batches(seq, payload, readings, synced, first_ts, last_ts, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -98,22 +55,25 @@ export class SqliteBuffer {
         'SELECT seq, payload, readings, synced, first_ts, last_ts, created_ms FROM batches WHERE seq > ? ORDER BY seq LIMIT ?',
       ),
       deleteBatch: db.prepare('DELETE FROM batches WHERE seq = ?'),
+      hasBatch: db.prepare<[number], number>('SELECT 1 FROM batches WHERE seq = ?').pluck(),
       minSeq: db.prepare<[], { m: number | null }>('SELECT min(seq) AS m FROM batches'),
       batchStats: db.prepare<[], { n: number; readings: number | null; oldest: number | null; newest: number | null }>(
         'SELECT count(*) AS n, sum(readings) AS readings, min(first_ts) AS oldest, max(last_ts) AS newest FROM batches',
       ),
-      pendingStats: db.prepare<[], { oldest: number | null; newest: number | null }>('SELECT min(ts) AS oldest, max(ts) AS newest FROM readings'),
-      markSent: db.prepare('UPDATE batches SET sent_ms = ? WHERE seq = ? AND sent_ms IS NULL'),
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+      syncFull: db.prepare('PRAGMA synchronous = FULL'),
     };
     this.streamId = this.loadOrCreateIdentity();
     this.nextSeq = Number(this.meta('next_seq') ?? 1);
-    this.pendingCount = this.stmts.countPending.get()!.n;
+    this.pendingCount = this.chunks.count();
   }
 
   static open(opts: SqliteBufferOptions): SqliteBuffer {
     let db: Database.Database;
     try {
       db = new Database(opts.path);
+      // Only takes effect on a new, empty file (before the first write, which the WAL switch is).
+      db.pragma(`page_size = ${BUFFER_PAGE_SIZE}`);
       db.pragma('journal_mode = WAL');
       // FULL: a committed group survives a power cut, not just a process crash. One fsync per commit tick.
       db.pragma('synchronous = FULL');
@@ -126,7 +86,7 @@ export class SqliteBuffer {
           db.exec(BUFFER_SCHEMA);
           db.pragma(`user_version = ${BUFFER_SCHEMA_VERSION}`);
         })();
-      } else if (version !== BUFFER_SCHEMA_VERSION) {
+      } else if (version !== BUFFER_SCHEMA_VERSION && !(version < BUFFER_SCHEMA_VERSION && migrateBuffer(db, version, BUFFER_SCHEMA_VERSION))) {
         throw new StorageError(`${opts.path}: buffer schema version ${version} is not supported (expected ${BUFFER_SCHEMA_VERSION})`);
       }
     } catch (err) {
@@ -193,38 +153,42 @@ export class SqliteBuffer {
     this.queue = [];
     try {
       this.db.transaction(() => {
-        for (const r of rows) this.stmts.insertReading.run(r.sensor, r.ts, r.value, r.synced ? 1 : 0);
+        this.deleteAcked();
+        this.chunks.insert(rows);
       })();
     } catch (err) {
       // Put the readings back so nothing accepted is lost; the runner decides what to do (on_full policy).
       this.queue = rows.concat(this.queue);
       throw new StorageError(`buffer commit failed: ${(err as Error).message}`, { cause: err });
     }
+    this.acked.clear();
     this.pendingCount += rows.length;
     return rows.length;
   }
 
   /**
-   * Group commit that seals full batches on the way: pending readings and the queue, in order, are cut into
+   * Group commit that seals batches on the way: pending readings and the queue, in order, are cut into
    * batches of `maxReadings` (never mixing clock states) that are encoded from memory and stored with their
-   * seqs; only the incomplete tail is stored as pending rows. One transaction, so every queued reading is
-   * durable — in a batch or pending — when this returns. At high rates this avoids writing, reading back and
-   * deleting a row per reading. Returns the readings committed and the batches sealed.
+   * seqs; only the incomplete tail stays pending — unless `sealAll`, when the tail is sealed too (the
+   * runner's max_delay_ms is up). One transaction, so every queued reading is durable — in a batch or
+   * pending — when this returns, and a tick costs one fsync however much it seals. Returns the readings
+   * committed and the batches sealed.
    */
-  commitAndSeal(maxReadings: number, encode: BatchEncoder, nowMs: number): { committed: number; sealed: SealedBatch[] } {
+  commitAndSeal(maxReadings: number, encode: BatchEncoder, nowMs: number, sealAll = false): { committed: number; sealed: SealedBatch[] } {
     const queued = this.queue.length;
-    if (queued === 0) return { committed: 0, sealed: [] };
-    if (this.pendingCount + queued < maxReadings) return { committed: this.commit(), sealed: [] };
+    if (queued === 0 && !(sealAll && this.pendingCount > 0)) return { committed: 0, sealed: [] };
+    if (!sealAll && this.pendingCount + queued < maxReadings) return { committed: this.commit(), sealed: [] };
     const rows = this.queue;
     this.queue = [];
     const sealed: SealedBatch[] = [];
     let tail: BufferedReading[] = [];
     try {
       this.db.transaction(() => {
-        const loaded = this.pendingCount > 0 ? this.stmts.firstPending.all(this.pendingCount) : [];
-        const all: BufferedReading[] = loaded.map((r) => ({ sensor: r.sensor, ts: r.ts, value: r.value, synced: r.synced === 1 }));
+        this.deleteAcked();
+        const loaded = this.pendingCount > 0 ? this.chunks.all() : { readings: [], lastId: undefined };
+        const all = loaded.readings;
         for (const r of rows) all.push(r);
-        if (loaded.length > 0) this.stmts.deletePendingIds.run(loaded[0]!.id, loaded[loaded.length - 1]!.id);
+        if (loaded.lastId !== undefined) this.chunks.deleteUpTo(loaded.lastId);
         let seq = this.nextSeq;
         const lowWater = this.stmts.minSeq.get()?.m ?? seq;
         let start = 0;
@@ -233,32 +197,37 @@ export class SqliteBuffer {
           const synced = all[start]!.synced;
           let end = start;
           while (end < all.length && end - start < maxReadings && all[end]!.synced === synced) end++;
-          const complete = end - start === maxReadings || end < all.length;
+          const complete = sealAll || end - start === maxReadings || end < all.length;
           if (!complete) break;
-          const readings = all.slice(start, end);
-          const payload = encode(seq, readings, synced, lowWater);
-          let firstTs = Infinity;
-          let lastTs = -Infinity;
-          for (const r of readings) {
-            if (r.ts < firstTs) firstTs = r.ts;
-            if (r.ts > lastTs) lastTs = r.ts;
-          }
-          this.stmts.insertBatch.run(seq, Buffer.from(payload), readings.length, synced ? 1 : 0, firstTs, lastTs, nowMs);
-          sealed.push({ seq, payload, readings: readings.length, synced, firstTs, lastTs, createdMs: nowMs });
+          sealed.push(this.storeBatch(seq, all.slice(start, end), synced, lowWater, encode, nowMs));
           seq++;
           start = end;
         }
         tail = all.slice(start);
-        for (const r of tail) this.stmts.insertReading.run(r.sensor, r.ts, r.value, r.synced ? 1 : 0);
-        this.stmts.setMeta.run('next_seq', seq);
+        if (tail.length > 0) this.chunks.insert(tail);
+        if (sealed.length > 0) this.stmts.setMeta.run('next_seq', seq);
       })();
     } catch (err) {
       this.queue = rows.concat(this.queue);
       throw new StorageError(`buffer commit failed: ${(err as Error).message}`, { cause: err });
     }
+    this.acked.clear();
     if (sealed.length > 0) this.nextSeq = sealed[sealed.length - 1]!.seq + 1;
     this.pendingCount = tail.length;
     return { committed: queued, sealed };
+  }
+
+  /** Encodes and inserts one batch (inside the caller's transaction). */
+  private storeBatch(seq: number, readings: BufferedReading[], synced: boolean, lowWater: number, encode: BatchEncoder, nowMs: number): SealedBatch {
+    const payload = encode(seq, readings, synced, lowWater);
+    let firstTs = Infinity;
+    let lastTs = -Infinity;
+    for (const r of readings) {
+      if (r.ts < firstTs) firstTs = r.ts;
+      if (r.ts > lastTs) lastTs = r.ts;
+    }
+    this.stmts.insertBatch.run(seq, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), readings.length, synced ? 1 : 0, firstTs, lastTs, nowMs);
+    return { seq, payload, readings: readings.length, synced, firstTs, lastTs, createdMs: nowMs };
   }
 
   /**
@@ -268,38 +237,31 @@ export class SqliteBuffer {
    */
   seal(maxReadings: number, encode: BatchEncoder, nowMs: number): SealedBatch | undefined {
     if (this.pendingCount === 0) return undefined;
-    const rows = this.stmts.firstPending.all(maxReadings);
-    if (rows.length === 0) {
+    const seq = this.nextSeq;
+    const batch = this.db.transaction(() => {
+      this.deleteAcked();
+      const readings = this.chunks.take(maxReadings, true);
+      if (readings.length === 0) return undefined;
+      const lowWater = this.stmts.minSeq.get()?.m ?? seq;
+      const b = this.storeBatch(seq, readings, readings[0]!.synced, lowWater, encode, nowMs);
+      this.stmts.setMeta.run('next_seq', seq + 1);
+      return b;
+    })();
+    this.acked.clear();
+    if (batch === undefined) {
       this.pendingCount = 0;
       return undefined;
     }
-    const synced = rows[0]!.synced === 1;
-    let end = rows.findIndex((r) => (r.synced === 1) !== synced);
-    if (end === -1) end = rows.length;
-    const take = rows.slice(0, end);
-    const readings: BufferedReading[] = take.map((r) => ({ sensor: r.sensor, ts: r.ts, value: r.value, synced }));
-    const seq = this.nextSeq;
-    const payload = encode(seq, readings, synced, this.stmts.minSeq.get()?.m ?? seq);
-    let firstTs = Infinity;
-    let lastTs = -Infinity;
-    for (const r of readings) {
-      if (r.ts < firstTs) firstTs = r.ts;
-      if (r.ts > lastTs) lastTs = r.ts;
-    }
-    const lastId = take[take.length - 1]!.id;
-    this.db.transaction(() => {
-      this.stmts.insertBatch.run(seq, Buffer.from(payload), readings.length, synced ? 1 : 0, firstTs, lastTs, nowMs);
-      this.stmts.deletePendingIds.run(take[0]!.id, lastId);
-      this.stmts.setMeta.run('next_seq', seq + 1);
-    })();
     this.nextSeq = seq + 1;
-    this.pendingCount -= readings.length;
-    return { seq, payload, readings: readings.length, synced, firstTs, lastTs, createdMs: nowMs };
+    this.pendingCount -= batch.readings;
+    return batch;
   }
 
   /** Sealed, unacknowledged batches with seq > afterSeq, oldest first. */
   batchesAfter(afterSeq: number, limit: number): SealedBatch[] {
-    return this.stmts.batchesAfter.all(afterSeq, limit).map((r) => ({
+    let rows = this.stmts.batchesAfter.all(afterSeq, limit + this.acked.size);
+    if (this.acked.size > 0) rows = rows.filter((r) => !this.acked.has(r.seq)).slice(0, limit);
+    return rows.map((r) => ({
       seq: r.seq,
       payload: new Uint8Array(r.payload),
       readings: r.readings,
@@ -310,9 +272,35 @@ export class SqliteBuffer {
     }));
   }
 
-  /** Records the first publish of `seq`: its payload is frozen from now on. Idempotent. */
-  markSent(seq: number, nowMs: number): void {
-    this.stmts.markSent.run(nowMs, seq);
+  /**
+   * Records the first publish of `seq`: its payload is frozen from now on. Idempotent. Kept in memory, not
+   * written (a write per batch is SD-card wear): it only matters to clock correction, which rewrites batches
+   * of this run only (an earlier run's batches count as sent).
+   */
+  markSent(seq: number, _nowMs: number): void {
+    this.sentThisRun.add(seq);
+  }
+
+  /** Deletes the acked batches on disk; inside the caller's transaction. */
+  private deleteAcked(): void {
+    for (const seq of this.acked) this.stmts.deleteBatch.run(seq);
+  }
+
+  /**
+   * Deletes acked batches now, before an operation that reads or drops batches itself. A small write with
+   * synchronous=NORMAL: crash-consistent (WAL), durable with the next FULL commit — its loss only resends.
+   * Returns whether there was anything to delete.
+   */
+  flushAcked(): boolean {
+    if (this.acked.size === 0) return false;
+    this.stmts.syncNormal.run();
+    try {
+      this.db.transaction(() => this.deleteAcked())();
+    } finally {
+      this.stmts.syncFull.run();
+    }
+    this.acked.clear();
+    return true;
   }
 
   /**
@@ -320,12 +308,16 @@ export class SqliteBuffer {
    * nobody has seen yet (clock-correction.ts). Returns the corrected reading count.
    */
   correctUnsynced(stepMs: number, firstSeq: number, reencode: BatchReencoder): number {
-    return this.clock.correct(this.queue, stepMs, firstSeq, reencode);
+    this.flushAcked();
+    return this.clock.correct(this.queue, stepMs, firstSeq, this.sentThisRun, reencode);
   }
 
   /** The collector acknowledged `seq`: the batch may now be forgotten. Idempotent. */
   remove(seq: number): boolean {
-    return this.stmts.deleteBatch.run(seq).changes > 0;
+    this.sentThisRun.delete(seq);
+    if (this.acked.has(seq) || this.stmts.hasBatch.get(seq) === undefined) return false;
+    this.acked.add(seq); // deleted with the next transaction (a write of its own per ack is SD-card wear)
+    return true;
   }
 
   recordDrop(reason: string, readings: number): void {
@@ -344,11 +336,13 @@ export class SqliteBuffer {
 
   /** Deletes up to `maxBatches` of the oldest sealed batches, counting their readings under `reason`. */
   dropOldestBatches(maxBatches: number, reason: string): number {
+    this.flushAcked(); // an acked batch is not dropped, and its readings are not counted as dropped
     return this.drops.dropOldestBatches(maxBatches, reason);
   }
 
   /** Deletes up to `max` of the oldest committed, unsealed readings, counting them under `reason`. */
   dropOldestPending(max: number, reason: string): number {
+    this.flushAcked();
     const dropped = this.drops.dropOldestPending(max, reason);
     this.pendingCount -= dropped;
     return dropped;
@@ -356,6 +350,7 @@ export class SqliteBuffer {
 
   /** Deletes readings with a trusted event time before `cutoffTs`, counting them under `reason`. */
   dropExpired(cutoffTs: number, reason: string): number {
+    this.flushAcked();
     const { readings, pending } = this.drops.dropExpired(cutoffTs, reason);
     this.pendingCount -= pending;
     return readings;
@@ -375,8 +370,9 @@ export class SqliteBuffer {
   }
 
   stats(): BufferStats {
+    this.flushAcked();
     const b = this.stmts.batchStats.get()!;
-    const p = this.stmts.pendingStats.get()!;
+    const p = this.chunks.span();
     const oldest = [b.oldest, p.oldest].filter((x): x is number => x !== null);
     const newest = [b.newest, p.newest].filter((x): x is number => x !== null);
     const sealedReadings = b.readings ?? 0;
@@ -396,6 +392,12 @@ export class SqliteBuffer {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    try {
+      this.flushAcked();
+    } catch {
+      // Those batches stay and are resent after the restart; the collector acks them as duplicates.
+    }
+    this.db.close();
   }
 }

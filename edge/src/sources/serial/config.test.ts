@@ -15,6 +15,7 @@ describe('serial source config', () => {
       max_line_length: 4096,
       reconnect_min_ms: 500,
       reconnect_max_ms: 10_000,
+      read_interval_ms: 20,
       parser: { format: 'kv', separator: '=' },
     });
   });

@@ -23,6 +23,8 @@ export type SerialSourceConfig = {
   max_line_length: number;
   reconnect_min_ms: number;
   reconnect_max_ms: number;
+  /** Read the port every this many ms (0: as each chunk arrives, through serialport's stream). */
+  read_interval_ms: number;
   parser: SerialParserConfig;
 };
 
@@ -100,6 +102,7 @@ export const serialSourceSchema = z
     max_line_length: zInt({ min: 16, max: 1_048_576 }).default(4096),
     reconnect_min_ms: zInt({ min: 1 }).default(500),
     reconnect_max_ms: zInt({ min: 1 }).default(10_000),
+    read_interval_ms: zInt({ min: 0, max: 1000 }).default(20),
     parser: serialParserSchema,
   })
   .superRefine((s, ctx) => {

@@ -64,10 +64,11 @@ function track(source: SerialSource): SerialSource {
 const write = (device: string, text: string | Buffer) => fs.promises.writeFile(device, text);
 
 describe('SerialSource on a pty', () => {
-  it('frames, parses and counts: split lines, CR/LF/CRLF, bad lines by reason, recent errors', async () => {
+  // read_interval_ms 20 reads on a timer (port-poller.ts), 0 through serialport's stream: same result.
+  it.each([20, 0])('frames, parses and counts: split lines, CR/LF/CRLF, bad lines by reason, recent errors (read_interval_ms %i)', async (interval) => {
     const pty = await openPtyPair();
     const ctx = testContext();
-    const source = track(new SerialSource(serialConfig(pty.a, { max_line_length: 32 }), ctx));
+    const source = track(new SerialSource(serialConfig(pty.a, { max_line_length: 32, read_interval_ms: interval }), ctx));
     await source.start();
     expect(source.connected).toBe(true);
     expect(await ctx.connected()).toBe(1);

@@ -17,6 +17,7 @@ import type { SerialSourceConfig } from './config.js';
 import { DeviceWatch } from './device-watch.js';
 import { LineFramer, type FramerSink } from './line-framer.js';
 import { createParser, type LineParser, type ParseErrorReason, type ParseResult } from './parsers/index.js';
+import { PortPoller } from './port-poller.js';
 import { reconnectDelay } from './reconnect-backoff.js';
 import { RecentErrors, type RecentError } from './recent-errors.js';
 import { stablePathFor } from './stable-path.js';
@@ -53,6 +54,7 @@ export class SerialSource implements Source {
   private connecting: Promise<void> | undefined;
   private port: SerialPort | undefined;
   private watch: DeviceWatch | undefined;
+  private poller: PortPoller | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   /** Consecutive failed opens since the port was last open (or since start). */
   private failures = 0;
@@ -143,6 +145,7 @@ export class SerialSource implements Source {
     await this.connecting;
     const port = this.port;
     this.port = undefined;
+    this.stopPoller();
     this.watch?.stop();
     this.watch = undefined;
     this.batch = [];
@@ -199,7 +202,7 @@ export class SerialSource implements Source {
     this.failures = 0;
     this.lastFailure = undefined;
     this.downSince = undefined;
-    port.on('data', (chunk: Buffer) => this.onData(port, chunk));
+    this.read(port);
     port.on('close', (err: Error | null) => this.lost(port, err?.message ?? 'port closed'));
     this.startIdleCheck(port);
     const watch = new DeviceWatch(c.path, (why) => this.lost(port, why));
@@ -230,6 +233,7 @@ export class SerialSource implements Source {
     this.port = undefined;
     this.stopIdleCheck();
     this.idleAtOpen = undefined;
+    this.stopPoller();
     this.watch?.stop();
     this.watch = undefined;
     // Closing ends serialport's read loop too, which on a hung-up tty would spin on zero-byte reads.
@@ -275,6 +279,25 @@ export class SerialSource implements Source {
   private stopIdleCheck(): void {
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
+  }
+
+  /** Reads the port on a timer (read_interval_ms), or through serialport's stream when it is 0. */
+  private read(port: SerialPort): void {
+    const fd = (port as unknown as { port?: { fd?: unknown } }).port?.fd;
+    if (this.config.read_interval_ms === 0 || typeof fd !== 'number') {
+      port.on('data', (chunk: Buffer) => this.onData(port, chunk));
+      return;
+    }
+    this.poller = new PortPoller(fd, this.config.read_interval_ms, {
+      data: (chunk) => this.onData(port, chunk),
+      lost: (why) => this.lost(port, why),
+    });
+    this.poller.start();
+  }
+
+  private stopPoller(): void {
+    this.poller?.stop();
+    this.poller = undefined;
   }
 
   private scheduleReconnect(): number {

@@ -1,0 +1,51 @@
+import fs from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openPtyPair, requireTool, useProcessReaper, waitFor } from '@tidemark/shared/testing';
+import { PortPoller } from './port-poller.js';
+
+requireTool('socat', 'socat');
+useProcessReaper();
+
+describe('PortPoller on a pty', () => {
+  const cleanup: (() => void)[] = [];
+  afterEach(() => {
+    for (const c of cleanup.splice(0)) c();
+  });
+
+  async function setup(intervalMs: number) {
+    const pty = await openPtyPair();
+    const fd = fs.openSync(pty.a, fs.constants.O_RDWR | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
+    const chunks: string[] = [];
+    const lost: string[] = [];
+    const poller = new PortPoller(fd, intervalMs, { data: (c) => chunks.push(c.toString()), lost: (why) => lost.push(why) });
+    cleanup.push(() => {
+      poller.stop();
+      fs.closeSync(fd);
+    });
+    return { pty, poller, chunks, lost };
+  }
+
+  it('drains what arrived between ticks in one read, and reads nothing once stopped', async () => {
+    const { pty, poller, chunks } = await setup(200);
+    const out = fs.openSync(pty.b, fs.constants.O_WRONLY | fs.constants.O_NOCTTY);
+    cleanup.push(() => fs.closeSync(out));
+    poller.start();
+    for (let i = 0; i < 20; i++) fs.writeSync(out, `${i}\n`); // well inside one 200 ms interval
+    await waitFor(() => chunks.join('').split('\n').length > 20, { description: '20 lines' });
+    expect(chunks.join('')).toBe(Array.from({ length: 20 }, (_, i) => `${i}\n`).join(''));
+    expect(chunks.length).toBeLessThanOrEqual(2); // one tick (two if the writes straddled one)
+    poller.stop();
+    fs.writeSync(out, 'late\n');
+    await new Promise((r) => setTimeout(r, 450)); // two intervals: proving a read does NOT happen needs a pause
+    expect(chunks.join('')).not.toContain('late');
+  });
+
+  it('reports the port lost when the other end goes away, and stops', async () => {
+    const { pty, poller, lost } = await setup(10);
+    poller.start();
+    await pty.close();
+    await waitFor(() => lost.length > 0, { description: 'the loss reported' });
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatch(/EIO|hung up/);
+  });
+});
