@@ -12,7 +12,7 @@
 //   s0 with a unique value 1000 + k (rule `spike`: s0 above 900, clear below 200); the moment the line is
 //   written is recorded. Latency = the receiver's arrival time of the firing webhook with that value − the
 //   write time. Then, same load without any rule, the collector's CPU again (one run each: noisy).
-// One JSON line per result, progress on stderr. Run: npm run bench -- alerts (about 5 minutes).
+// One JSON line per result, progress on stderr. Run: npm run bench -- alerts (about 6 minutes).
 // Scale: BENCH_AGENTS (10), BENCH_RATE (20000 readings/s in all), BENCH_SENSORS (4 per agent),
 //   BENCH_SPIKES (120), BENCH_SPIKE_MS (1000), BENCH_WARMUP_SECONDS (10), BENCH_CPU_SECONDS (30: the
 //   no-rules window), BENCH_CPU_READINGS (1000000), BENCH_PROFILE=1 (profile the evaluator's drain),
@@ -103,13 +103,38 @@ async function live(): Promise<void> {
       },
     },
   });
-  log(`load flowing with ${rules.length} rules; warm-up ${WARMUP_S} s, then ${SPIKES} spikes every ${SPIKE_MS} ms`);
+  log(`load flowing with ${rules.length} rules; warm-up ${WARMUP_S} s and until the outbox is empty, then ${SPIKES} spikes every ${SPIKE_MS} ms`);
   await sleepUntil(Date.now() + WARMUP_S * 1000);
+  // The agents' start leaves a burst of anomaly transitions in the outbox, which is sent oldest first: measure
+  // the steady state, and report how big that burst was and how long it took to send.
+  const tWarm = Date.now();
+  let startBacklog = 0;
+  await waitFor(
+    async () => {
+      const depth = metric(await (await fetch(`${p.api}/metrics`)).text(), 'alert_outbox_depth');
+      startBacklog = Math.max(startBacklog, depth);
+      return depth === 0;
+    },
+    { timeoutMs: 180_000, intervalMs: 500, description: 'the start-up burst of notifications sent' },
+  );
+  const startup = { outbox_depth_after_warmup_max: startBacklog, outbox_drained_s_after_warmup: Math.round((Date.now() - tWarm) / 100) / 10 };
   const written = new Map<number, { at: number; device: string }>();
   const m0 = await (await fetch(`${p.api}/metrics`)).text();
   const meter = new Meter([p.collector.pid, ...p.agents.map((a) => a.pid)]);
   const load0 = loadavg()[0]!;
   const t0 = Date.now();
+  // Once a second: how far the evaluator trails the aggregator, and the outbox (where a spike can wait).
+  const trail = { evaluator_behind_aggregator_records_max: 0, outbox_depth_max: 0, outbox_oldest_age_s_max: 0 };
+  const sampler = setInterval(() => {
+    void fetch(`${p.api}/metrics`)
+      .then((r) => r.text())
+      .then((m) => {
+        trail.evaluator_behind_aggregator_records_max = Math.max(trail.evaluator_behind_aggregator_records_max, metric(m, 'aggregator_offset') - metric(m, 'alert_evaluator_offset'));
+        trail.outbox_depth_max = Math.max(trail.outbox_depth_max, metric(m, 'alert_outbox_depth'));
+        trail.outbox_oldest_age_s_max = Math.max(trail.outbox_oldest_age_s_max, metric(m, 'alert_outbox_oldest_age_seconds'));
+      })
+      .catch(() => undefined);
+  }, 1000);
   for (let k = 1; k <= SPIKES; k++) {
     await sleepUntil(t0 + k * SPIKE_MS);
     const agent = (k - 1) % AGENTS;
@@ -117,6 +142,7 @@ async function live(): Promise<void> {
     p.load.inject(agent, 0, value.toFixed(2), (at) => written.set(value, { at, device: ids[agent]! }));
   }
   await sleepUntil(Date.now() + SPIKE_MS);
+  clearInterval(sampler);
   const cpu = meter.read();
   const windowS = cpu.wallMs / 1000;
   const m1 = await (await fetch(`${p.api}/metrics`)).text();
@@ -134,6 +160,7 @@ async function live(): Promise<void> {
   );
   const arrivals = firingOf();
   const lat: number[] = [];
+  const timeline: [number, number][] = []; // [seconds since the first spike, latency ms], for the report
   const stamp: number[] = [];
   const afterStamp: number[] = [];
   for (const r of receiver.delivered) {
@@ -141,14 +168,17 @@ async function live(): Promise<void> {
     const w = written.get(b.value);
     if (b.rule !== 'spike' || b.state !== 'firing' || !w || arrivals.get(b.value) !== r.receivedAt) continue;
     lat.push(r.receivedAt - w.at);
+    timeline.push([Math.round((w.at - t0) / 100) / 10, r.receivedAt - w.at]);
     stamp.push(Date.parse(b.event_time) - w.at);
     afterStamp.push(r.receivedAt - Date.parse(b.event_time));
   }
   const byRule: Record<string, number> = {};
+  const anomalySeries = new Map<string, number>();
   for (const r of receiver.delivered) {
-    const b = JSON.parse(r.body) as { rule: string; state: string };
+    const b = JSON.parse(r.body) as { rule: string; state: string; alert_id: string };
     const k = `${b.rule.replace(/^r\d+-/, '')}:${b.state}`;
     byRule[k] = (byRule[k] ?? 0) + 1;
+    if (b.rule.endsWith('anomaly') && b.state === 'firing') anomalySeries.set(b.alert_id, (anomalySeries.get(b.alert_id) ?? 0) + 1);
   }
   const s = summarize(lat);
   const delta = (name: string, labels = '') => metric(m1, name, labels) - metric(m0, name, labels);
@@ -165,6 +195,12 @@ async function live(): Promise<void> {
     met: lat.length === written.size && s.p99_ms <= TARGET_P99_MS,
     breakdown: { line_written_to_agent_stamp: summarize(stamp), agent_stamp_to_webhook: summarize(afterStamp) },
     webhooks_by_kind_state: byRule,
+    webhook_ids_distinct: new Set(receiver.delivered.map((r) => r.id)).size,
+    webhooks_delivered: receiver.delivered.length,
+    anomaly_firings_by_series: Object.fromEntries([...anomalySeries].sort((a, b) => b[1] - a[1]).slice(0, 12)),
+    trail,
+    startup,
+    timeline,
     bad_signatures: receiver.badSignatures.length,
     readings_per_s: Math.round(delta('readings_total', 'status="ok"') / windowS),
     collector_cpu_pct: Math.round((1000 * cpu.oursMs[0]!) / cpu.wallMs) / 10,
