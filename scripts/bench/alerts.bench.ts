@@ -12,6 +12,7 @@
 //   s0 with a unique value 1000 + k (rule `spike`: s0 above 900, clear below 200); the moment the line is
 //   written is recorded. Latency = the receiver's arrival time of the firing webhook with that value − the
 //   write time. Then, same load without any rule, the collector's CPU again (one run each: noisy).
+// Spikes start after the warm-up and once the outbox is empty (the agents' start leaves a burst; reported).
 // One JSON line per result, progress on stderr. Run: npm run bench -- alerts (about 6 minutes).
 // Scale: BENCH_AGENTS (10), BENCH_RATE (20000 readings/s in all), BENCH_SENSORS (4 per agent),
 //   BENCH_SPIKES (120), BENCH_SPIKE_MS (1000), BENCH_WARMUP_SECONDS (10), BENCH_CPU_SECONDS (30: the
