@@ -50,6 +50,17 @@ interface Series {
   rule: CompiledRule;
 }
 
+/**
+ * The sensor-level rules of one (device, sensor), and their series once looked up: a reading finds its series
+ * without building an id string and hashing it per rule. The series are valid for one generation of the
+ * in-memory series map (load() replaces the map and starts a new generation).
+ */
+interface RuleSlot {
+  rules: CompiledRule[];
+  series: (Series | undefined)[];
+  generation: number;
+}
+
 export type TransitionListener = (transitions: readonly AlertTransition[]) => void;
 
 const SENSOR_KINDS = new Set(['threshold', 'rate', 'anomaly', 'no_data']);
@@ -62,7 +73,9 @@ export class AlertEvaluator implements Component, ChunkProcessor {
   private kv: Map<string, string> = new Map();
   /** device → alert ids of its no_data series. */
   private noData = new Map<string, Set<string>>();
-  private readonly sensorRules = new Map<string, CompiledRule[]>();
+  private readonly sensorRules = new Map<string, RuleSlot>();
+  /** Bumped whenever `series` is replaced, so RuleSlot series from an older map are never used. */
+  private generation = 0;
   private readonly deviceRules = new Map<string, CompiledRule[]>();
   private readonly listeners: TransitionListener[] = [];
   private readonly m;
@@ -124,6 +137,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     }
     this.kv = this.store.loadKv();
     this.series = series;
+    this.generation++;
     this.refreshFiring();
     return series;
   }
@@ -161,8 +175,13 @@ export class AlertEvaluator implements Component, ChunkProcessor {
         for (const r of batch.readings) {
           if (!readingTrusted(r.ts, record.receivedMs, this.opts.maxFutureSkewMs)) continue;
           if (r.ts > wm) wm = r.ts;
-          const rules = this.rulesOf(device, r.sensor);
-          for (let i = 0; i < rules.length; i++) this.reading(changes, series, rules[i]!, device, r.sensor, record, r.ts, r.value);
+          const slot = this.rulesOf(device, r.sensor);
+          const rules = slot.rules;
+          for (let i = 0; i < rules.length; i++) {
+            const c = rules[i]!;
+            const s = (slot.series[i] ??= this.seriesFor(series, c, device, r.sensor));
+            this.reading(changes, series, c, s, device, r.sensor, record, r.ts, r.value);
+          }
         }
         if (wm > wmBefore) {
           changes.kv.set(`wm\u0000${device}`, String(wm));
@@ -216,15 +235,19 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     for (const e of counts.values()) this.m.firing.set({ rule: e.rule, severity: e.severity }, e.n);
   }
 
-  private rulesOf(device: string, sensor: string): CompiledRule[] {
+  private rulesOf(device: string, sensor: string): RuleSlot {
     const key = `${device}\u0000${sensor}`;
-    let list = this.sensorRules.get(key);
-    if (!list) {
-      list = this.compiled.filter((c) => SENSOR_KINDS.has(c.rule.kind) && c.device(device) && c.sensor(sensor));
+    let slot = this.sensorRules.get(key);
+    if (!slot) {
+      const rules = this.compiled.filter((c) => SENSOR_KINDS.has(c.rule.kind) && c.device(device) && c.sensor(sensor));
       if (this.sensorRules.size > 100_000) this.sensorRules.clear();
-      this.sensorRules.set(key, list);
+      slot = { rules, series: new Array<Series | undefined>(rules.length), generation: this.generation };
+      this.sensorRules.set(key, slot);
+    } else if (slot.generation !== this.generation) {
+      slot.series = new Array<Series | undefined>(slot.rules.length);
+      slot.generation = this.generation;
     }
-    return list;
+    return slot;
   }
 
   private rulesOfDevice(device: string): CompiledRule[] {
@@ -267,8 +290,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
   }
 
   /** One trusted reading for a sensor-level rule. */
-  private reading(ch: Chunk, series: Map<string, Series>, c: CompiledRule, device: string, sensor: string, record: StreamRecord, ts: number, value: number): void {
-    const s = this.seriesFor(series, c, device, sensor);
+  private reading(ch: Chunk, series: Map<string, Series>, c: CompiledRule, s: Series, device: string, sensor: string, record: StreamRecord, ts: number, value: number): void {
     const mem = s.machine.mem;
     const rule = c.rule;
     switch (rule.kind) {

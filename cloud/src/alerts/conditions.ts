@@ -77,12 +77,108 @@ function median(sorted: readonly number[]): number {
 }
 
 /**
+ * Each anomaly window's values in ascending order, kept beside the window (never persisted): robustZ is the only
+ * writer of a window, and updates both. A window loaded from the store is a new array, so it gets a new sorted
+ * copy; a copy whose length disagrees with its window is rebuilt.
+ */
+const sortedWindows = new WeakMap<number[], number[]>();
+
+/** First index in `a` (ascending) whose value is > v (after), or ≥ v (not after). */
+function bound(a: readonly number[], v: number, after: boolean): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! < v || (after && a[mid] === v)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function sortedOf(window: number[]): number[] | undefined {
+  let sorted = sortedWindows.get(window);
+  if (sorted && sorted.length === window.length) return sorted;
+  for (const x of window) if (x !== x) return undefined; // NaN: no order to keep
+  sorted = [...window].sort((a, b) => a - b);
+  sortedWindows.set(window, sorted);
+  return sorted;
+}
+
+/**
  * Robust z-score of `value` against the window before it: (value − median) / (1.4826 · MAD), the MAD
  * replaced by 1.2533 · mean absolute deviation when more than half the window is identical, so a mostly
  * flat signal is not infinitely sensitive. Returns undefined until the window holds `minHistory` readings.
  * The value then joins the window (spikes included: the median and MAD shrug them off).
+ *
+ * Hot path (every reading of every anomaly series), so no sort per reading: the window's values are kept in
+ * order beside it (a binary-search insert and removal per reading), and the absolute deviations are produced
+ * in ascending order by merging the two sides of the median, only as far as their median (all of them only
+ * for the flat-window fallback). For finite values this gives exactly what robustZReference gives: the same
+ * ordered values, the same deviations in the same order, so the same median, MAD and fallback sum (a test
+ * checks it). NaN anywhere takes robustZReference.
  */
 export function robustZ(mem: SeriesMemory, value: number, windowSize: number, minHistory: number): number | undefined {
+  const window = (mem.window ??= []);
+  const sorted = value === value ? sortedOf(window) : undefined;
+  if (!sorted) {
+    sortedWindows.delete(window);
+    return robustZReference(mem, value, windowSize, minHistory);
+  }
+  let z: number | undefined;
+  const n = sorted.length;
+  if (n >= minHistory) {
+    const mid = n >> 1;
+    const m = n % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    // Ascending |x − m|: left of the split, m − x grows as i falls; right of it, x − m grows as j rises.
+    let i = bound(sorted, m, false) - 1;
+    let j = i + 1;
+    const full = n; // how many deviations the merge may need (stops early below)
+    let prev = 0;
+    let cur = 0;
+    let sum = 0;
+    let k = 0;
+    for (; k <= mid; k++) {
+      const left = i >= 0 ? Math.abs(sorted[i]! - m) : Infinity;
+      const right = j < full ? Math.abs(sorted[j]! - m) : Infinity;
+      prev = cur;
+      if (left <= right) {
+        cur = left;
+        i--;
+      } else {
+        cur = right;
+        j++;
+      }
+      sum += cur;
+    }
+    let scale = 1.4826 * (n % 2 === 1 ? cur : (prev + cur) / 2);
+    if (scale === 0) {
+      for (; k < n; k++) {
+        const left = i >= 0 ? Math.abs(sorted[i]! - m) : Infinity;
+        const right = j < full ? Math.abs(sorted[j]! - m) : Infinity;
+        if (left <= right) {
+          sum += left;
+          i--;
+        } else {
+          sum += right;
+          j++;
+        }
+      }
+      scale = (1.2533 * sum) / n;
+    }
+    const d = value - m;
+    z = d === 0 ? 0 : scale === 0 ? Math.sign(d) * Infinity : d / scale;
+  }
+  window.push(value);
+  sorted.splice(bound(sorted, value, true), 0, value);
+  if (window.length > windowSize) {
+    const gone = window.splice(0, window.length - windowSize);
+    for (const x of gone) sorted.splice(bound(sorted, x, false), 1);
+  }
+  return z;
+}
+
+/** robustZ as first written (sorts copies of the window and of the deviations): the reference it must equal. */
+export function robustZReference(mem: SeriesMemory, value: number, windowSize: number, minHistory: number): number | undefined {
   const window = (mem.window ??= []);
   let z: number | undefined;
   if (window.length >= minHistory) {

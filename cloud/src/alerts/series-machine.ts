@@ -37,25 +37,27 @@ export interface StepResult {
  * `forMs` is how long the fire condition must hold before firing (0: fire at once, without pending).
  */
 export function stepSeries(s: SeriesState, verdict: Verdict, t: number, value: number | null, forMs: number): StepResult | undefined {
-  const previous = s.state;
-  const move = (state: AlertState, since: number): StepResult => {
-    s.state = state;
-    s.since = since;
-    s.eventTime = t;
-    s.value = value;
-    s.ordinal += 1;
-    return { state, previous, since };
-  };
+  // Called for every reading of every series: no closure here, move() is a plain function.
   switch (s.state) {
     case 'normal':
     case 'resolved':
       if (verdict !== 'fire') return undefined;
-      return forMs <= 0 ? move('firing', t) : move('pending', t);
+      return forMs <= 0 ? move(s, 'firing', t, t, value) : move(s, 'pending', t, t, value);
     case 'pending':
-      if (verdict !== 'fire') return move('normal', t);
-      if (t - s.since >= forMs) return move('firing', s.since);
+      if (verdict !== 'fire') return move(s, 'normal', t, t, value);
+      if (t - s.since >= forMs) return move(s, 'firing', s.since, t, value);
       return undefined;
     case 'firing':
-      return verdict === 'clear' ? move('resolved', t) : undefined;
+      return verdict === 'clear' ? move(s, 'resolved', t, t, value) : undefined;
   }
+}
+
+function move(s: SeriesState, state: AlertState, since: number, t: number, value: number | null): StepResult {
+  const previous = s.state;
+  s.state = state;
+  s.since = since;
+  s.eventTime = t;
+  s.value = value;
+  s.ordinal += 1;
+  return { state, previous, since };
 }

@@ -83,6 +83,8 @@ export class CsvLoad {
   private t0 = 0;
   private readonly written: number[];
   private readonly walk: number[][];
+  /** Per writer, values to put in the next due line instead of the walk (a spike), and who wants to know when. */
+  private readonly injections: { column: number; value: string; written: (at: number) => void }[][];
 
   constructor(
     private readonly outs: readonly PtyWriter[],
@@ -91,6 +93,15 @@ export class CsvLoad {
   ) {
     this.written = outs.map(() => 0);
     this.walk = outs.map(() => Array.from({ length: columns }, () => 50));
+    this.injections = outs.map(() => []);
+  }
+
+  /**
+   * Puts `value` in `column` of writer `writer`'s next due line (the walk goes on underneath); `written` gets
+   * Date.now() taken just before the write that carries it.
+   */
+  inject(writer: number, column: number, value: string, written: (at: number) => void): void {
+    this.injections[writer]!.push({ column, value, written });
   }
 
   start(): void {
@@ -103,14 +114,19 @@ export class CsvLoad {
     this.outs.forEach((out, i) => {
       const w = this.walk[i]!;
       let text = '';
+      const injected: ((at: number) => void)[] = [];
       for (; this.written[i]! < due; this.written[i]!++) {
+        const spike = this.injections[i]!.shift();
+        if (spike) injected.push(spike.written);
         for (let c = 0; c < this.columns; c++) {
           w[c] = Math.min(100, Math.max(0, w[c]! + Math.random() - 0.5));
-          text += (c > 0 ? ',' : '') + w[c]!.toFixed(2);
+          text += (c > 0 ? ',' : '') + (spike?.column === c ? spike.value : w[c]!.toFixed(2));
         }
         text += '\n';
       }
+      const at = Date.now();
       if (text !== '') out.write(text);
+      for (const f of injected) f(at);
     });
   }
 

@@ -1,0 +1,166 @@
+// What alert evaluation costs next to aggregation, in one process without the network: the aggregation
+// benchmark's fleet (support/aggregate-fixture.ts: 50 devices × 4 sensors, 1,000-reading batches) in a
+// SQLite stream store, then the real Aggregator drains it into a fresh aggregate store and the real
+// AlertEvaluator, with the benchmark's 1,000 rules (support/alert-rules.ts), drains it into a fresh alert
+// store. process.cpuUsage() around each drain (GC threads included); both warmed up first on a throwaway
+// store. Optionally (profile) the evaluator's drain runs under the V8 CPU profiler and its hot spots are
+// summarised by self time.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { createLogger, MetricsRegistry } from '../../../shared/src/index.js';
+import { Aggregator } from '../../../cloud/src/aggregate/aggregator.js';
+import { SqliteAggregateStore } from '../../../cloud/src/aggregate/sqlite-aggregate-store.js';
+import { AlertEvaluator } from '../../../cloud/src/alerts/alert-evaluator.js';
+import { SqliteAlertStore } from '../../../cloud/src/alerts/sqlite-alert-store.js';
+import { defaultCloudConfig } from '../../../cloud/src/config.js';
+import { SqliteStreamStore } from '../../../cloud/src/store/sqlite-stream-store.js';
+import { buildFleet, DEVICES, deviceId, fillStream, SENSORS } from './aggregate-fixture.js';
+import { benchRules, type RuleInput } from './alert-rules.js';
+
+const logger = createLogger({ name: 'bench-alerts', level: 'silent' });
+const round = (x: number, places = 3) => Number(x.toFixed(places));
+const cpuS = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
+/** The cloud config with these rules (parsed and checked as a config file would be). */
+const cloudConfig = (rules: RuleInput[]) => defaultCloudConfig({ alerts: { rules } } as Parameters<typeof defaultCloudConfig>[0]);
+
+export interface CpuShareOptions {
+  readings: number;
+  profile: boolean;
+  emit: (line: Record<string, unknown>) => void;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+/** Self time by function, largest first (share of all samples, idle and GC included). */
+function hotSpots(profile: { nodes: ProfileNode[] }, top = 15): { fn: string; at: string; pct: number }[] {
+  const by = new Map<string, number>();
+  let total = 0;
+  for (const n of profile.nodes) {
+    const hits = n.hitCount ?? 0;
+    total += hits;
+    const url = n.callFrame.url.replace(/^file:\/\//, '').replace(/^.*\/(cloud|shared|proto|node_modules)\//, '$1/');
+    const key = `${n.callFrame.functionName || '(anonymous)'}\u0000${url ? `${url}:${n.callFrame.lineNumber + 1}` : '(native)'}`;
+    by.set(key, (by.get(key) ?? 0) + hits);
+  }
+  return [...by]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([k, hits]) => {
+      const [fn, at] = k.split('\u0000') as [string, string];
+      return { fn, at, pct: round((100 * hits) / total, 1) };
+    });
+}
+
+export async function cpuShare(o: CpuShareOptions): Promise<void> {
+  const dir = mkdtempSync(join(os.tmpdir(), 'tidemark-bench-alerts-cpu-'));
+  try {
+    const devices = Array.from({ length: DEVICES }, (_, i) => deviceId(i));
+    const ruleInput = benchRules({ fleetGlob: 'gw-*', devices, sensors: SENSORS });
+    const config = cloudConfig(ruleInput);
+    const resolutions = config.aggregation.resolutions;
+    const { plan, items } = buildFleet(o.readings);
+    const stream = new SqliteStreamStore({ path: join(dir, 'stream.db') });
+    await stream.start();
+    await fillStream(stream, items);
+
+    const aggOpts = { resolutions, allowedLatenessMs: config.aggregation.allowed_lateness, maxFutureSkewMs: config.ingest.max_future_skew };
+    const evOpts = (rules = config.alerts.rules) => ({
+      rules,
+      notifiers: ['webhook:bench'],
+      flapping: config.alerts.flapping,
+      allowedLatenessMs: config.aggregation.allowed_lateness,
+      maxFutureSkewMs: config.ingest.max_future_skew,
+    });
+    const aggregate = async (file: string, steps?: number) => {
+      const store = new SqliteAggregateStore(join(dir, file));
+      await store.start();
+      const agg = new Aggregator(stream, store, steps ? { ...aggOpts, chunkRecords: 50 } : aggOpts, logger, new MetricsRegistry(file.replace(/\W/g, '_')));
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      if (steps) for (let i = 0; i < steps; i++) await agg.step();
+      else await agg.drain();
+      const r = { cpu_s: cpuS(process.cpuUsage(c0)), wall_s: (performance.now() - t0) / 1000 };
+      await store.stop();
+      return r;
+    };
+    const evaluate = async (file: string, rules: typeof config.alerts.rules, steps?: number, profile = false) => {
+      const store = new SqliteAlertStore(join(dir, file));
+      await store.start();
+      store.setOrigins([1]); // a new alert store starts at the stream's end: start at its beginning instead
+      let transitions = 0;
+      const ev = new AlertEvaluator([stream], store, { ...evOpts(rules), ...(steps ? { chunkRecords: 50 } : {}) }, logger, new MetricsRegistry(file.replace(/\W/g, '_')));
+      ev.onTransitions((t) => (transitions += t.length));
+      const session = profile ? new Session() : undefined;
+      if (session) {
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.setSamplingInterval', { interval: 500 });
+        await session.post('Profiler.start');
+      }
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      if (steps) for (let i = 0; i < steps; i++) await ev.step();
+      else await ev.drain();
+      const r = { cpu_s: cpuS(process.cpuUsage(c0)), wall_s: (performance.now() - t0) / 1000, transitions, series: store.loadSeries().length };
+      let hot: ReturnType<typeof hotSpots> | undefined;
+      if (session) {
+        const { profile: p } = await session.post('Profiler.stop');
+        session.disconnect();
+        hot = hotSpots(p as unknown as { nodes: ProfileNode[] });
+      }
+      await store.stop();
+      return { ...r, hot };
+    };
+
+    // Warm-up: the long-running processes are JIT-compiled.
+    await aggregate('agg-warm.db', 4);
+    await evaluate('alerts-warm.db', config.alerts.rules, 4);
+
+    const agg = await aggregate('aggregates.db');
+    const ev = await evaluate('alerts.db', config.alerts.rules, undefined, o.profile);
+    const noAnomaly = cloudConfig(benchRules({ fleetGlob: 'gw-*', devices, sensors: SENSORS, withoutAnomaly: true })).alerts.rules;
+    const evNoAnomaly = await evaluate('alerts-no-anomaly.db', noAnomaly);
+    const oneRule = cloudConfig([{ name: 'one', kind: 'threshold', devices: '*', sensor: '*', above: 1e6 }]).alerts.rules;
+    const evOne = await evaluate('alerts-one.db', oneRule);
+
+    const perS = (cpu: number) => Math.round(plan.totalReadings / cpu);
+    const kinds = (rules: typeof config.alerts.rules) => rules.reduce<Record<string, number>>((m, r) => ((m[r.kind] = (m[r.kind] ?? 0) + 1), m), {});
+    o.emit({
+      bench: 'alerts-cpu-share',
+      readings: plan.totalReadings,
+      batches: plan.batches,
+      devices: DEVICES,
+      sensors_per_device: SENSORS.length,
+      chunk_records: 500,
+      aggregator: { resolutions: resolutions.map((r) => r.label), cpu_s: round(agg.cpu_s), wall_s: round(agg.wall_s), readings_per_cpu_s: perS(agg.cpu_s) },
+      evaluator_1000_rules: {
+        rules: config.alerts.rules.length,
+        kinds: kinds(config.alerts.rules),
+        rules_per_reading: 9,
+        cpu_s: round(ev.cpu_s),
+        wall_s: round(ev.wall_s),
+        readings_per_cpu_s: perS(ev.cpu_s),
+        series: ev.series,
+        transitions: ev.transitions,
+      },
+      evaluator_without_anomaly: { rules: noAnomaly.length, cpu_s: round(evNoAnomaly.cpu_s), readings_per_cpu_s: perS(evNoAnomaly.cpu_s), transitions: evNoAnomaly.transitions },
+      evaluator_one_threshold_rule: { cpu_s: round(evOne.cpu_s), readings_per_cpu_s: perS(evOne.cpu_s) },
+      ratio_evaluator_to_aggregator: round(ev.cpu_s / agg.cpu_s, 2),
+      ratio_without_anomaly: round(evNoAnomaly.cpu_s / agg.cpu_s, 2),
+      ratio_one_rule: round(evOne.cpu_s / agg.cpu_s, 2),
+      target_ratio: 0.15,
+      met: ev.cpu_s / agg.cpu_s <= 0.15,
+      ...(ev.hot ? { evaluator_hot_spots_self: ev.hot } : {}),
+      loadavg_1m: round(os.loadavg()[0]!, 2),
+    });
+    await stream.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
