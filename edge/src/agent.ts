@@ -11,6 +11,7 @@ import type { SqliteBuffer, BatchEncoder, BufferedReading } from './buffer/sqlit
 import { Clock } from './clock.js';
 import type { EdgeConfig } from './config.js';
 import { createSource } from './sources/registry.js';
+import { TransformPipeline, type RemovedHandler } from './transforms/pipeline.js';
 import type { Source, SourceReading } from './sources/source.js';
 import { MqttUplink, type DeviceStatus } from './uplink/mqtt-uplink.js';
 import { BatchSender } from './uplink/sender.js';
@@ -50,6 +51,9 @@ export class Agent {
   private statusServer: StatusServer | undefined;
   private running = false;
   private readonly counters;
+  /** Replaced as a whole on reload; read once per accept call. */
+  private transforms: TransformPipeline;
+  private readonly removedPending = new Map<string, number>();
 
   constructor(
     readonly config: EdgeConfig,
@@ -63,8 +67,10 @@ export class Agent {
       committed: this.metrics.counter('readings_committed_total', 'Readings durably committed to the buffer'),
       sealed: this.metrics.counter('batches_sealed_total', 'Batches sealed from committed readings'),
       backlog: this.metrics.gauge('buffer_readings', 'Readings in the buffer (pending and sealed)'),
+      removed: this.metrics.counter('transform_removed_total', 'Readings a transform removed on purpose, by transform and reason', ['transform', 'reason']),
       corrected: this.metrics.counter('readings_clock_corrected_total', 'Buffered readings re-stamped when the wall clock became synchronised'),
     };
+    this.transforms = TransformPipeline.build(config.transforms ?? []);
     this.clock = new Clock({ syncCheck: config.clock.sync_check, minPlausibleTime: config.clock.min_plausible_time });
     this.sources = config.sources.map((s, i) =>
       createSource(s, i, {
@@ -126,13 +132,10 @@ export class Agent {
     const synced = this.clock.synced;
     const now = this.clock.now();
     const out: BufferedReading[] = [];
+    const transforms = this.transforms;
     for (const r of readings) {
       if (!isValidName(r.sensor)) {
         this.counters.invalid.inc({ source, reason: 'invalid_sensor_name' });
-        continue;
-      }
-      if (!Number.isFinite(r.value)) {
-        this.counters.invalid.inc({ source, reason: 'non_finite_value' });
         continue;
       }
       const ts = r.ts ?? now;
@@ -140,8 +143,17 @@ export class Agent {
         this.counters.invalid.inc({ source, reason: 'invalid_timestamp' });
         continue;
       }
-      out.push({ sensor: r.sensor, value: r.value, ts, synced });
+      const reading: BufferedReading = { sensor: r.sensor, value: r.value, ts, synced };
+      // Transforms see non-finite values (a filter counts them as its own removals); what is left after the
+      // chain, including a value a scale pushed past the float range, is checked here.
+      if (transforms.size > 0 && !transforms.run(reading, this.onRemoved)) continue;
+      if (!Number.isFinite(reading.value)) {
+        this.counters.invalid.inc({ source, reason: 'non_finite_value' });
+        continue;
+      }
+      out.push(reading);
     }
+    if (this.removedPending.size > 0) this.flushRemoved();
     if (out.length === 0) return;
     this.buffer.append(out);
     if (this.oldestPendingSince === undefined) {
@@ -149,6 +161,20 @@ export class Agent {
       this.armDeadline();
     }
     this.counters.received.inc({ source }, out.length);
+  }
+
+  /** Removals are tallied per accept call and added to the counter once: a prom-client inc per reading costs. */
+  private readonly onRemoved: RemovedHandler = (transform, reason) => {
+    const key = `${transform}\u0000${reason}`;
+    this.removedPending.set(key, (this.removedPending.get(key) ?? 0) + 1);
+  };
+
+  private flushRemoved(): void {
+    for (const [key, n] of this.removedPending) {
+      const [transform, reason] = key.split('\u0000') as [string, string];
+      this.counters.removed.inc({ transform, reason }, n);
+    }
+    this.removedPending.clear();
   }
 
   private readonly encode: BatchEncoder = (seq, readings, synced, lowWaterSeq) =>
