@@ -8,6 +8,7 @@ import type { Transform, TransformReading } from './transform.js';
 
 interface Last {
   value: number;
+  /** -Infinity until the first kept reading. */
   ts: number;
 }
 
@@ -24,11 +25,21 @@ export class DeadbandTransform implements Transform {
     this.maxInterval = config.max_interval ?? Infinity;
   }
 
-  apply(r: TransformReading): string | undefined {
-    if (!Number.isFinite(r.value)) return undefined;
-    const last = this.last.get(r.sensor);
+  stateFor(sensor: string): Last {
+    let last = this.last.get(sensor);
     if (last === undefined) {
-      this.last.set(r.sensor, { value: r.value, ts: r.ts });
+      last = { value: NaN, ts: -Infinity };
+      this.last.set(sensor, last);
+    }
+    return last;
+  }
+
+  apply(r: TransformReading, state?: unknown): string | undefined {
+    if (!Number.isFinite(r.value)) return undefined;
+    const last = (state as Last | undefined) ?? this.stateFor(r.sensor);
+    if (last.ts === -Infinity) {
+      last.value = r.value;
+      last.ts = r.ts;
       return undefined;
     }
     if (r.ts < last.ts) return undefined;

@@ -3,20 +3,33 @@
 // leaves the state alone (it cannot be placed in a schedule that has moved on).
 import type { Transform, TransformReading } from './transform.js';
 
+interface LastKept {
+  /** -Infinity until the first kept reading. */
+  ts: number;
+}
+
 export class MinIntervalTransform implements Transform {
   readonly type = 'min_interval';
-  private readonly lastKept = new Map<string, number>();
+  private readonly lastKept = new Map<string, LastKept>();
 
   constructor(private readonly interval: number) {}
 
-  apply(r: TransformReading): string | undefined {
-    const last = this.lastKept.get(r.sensor);
-    if (last !== undefined && r.ts >= last) {
-      if (r.ts - last < this.interval) return 'min_interval';
-    } else if (last !== undefined) {
-      return undefined;
+  stateFor(sensor: string): LastKept {
+    let s = this.lastKept.get(sensor);
+    if (s === undefined) {
+      s = { ts: -Infinity };
+      this.lastKept.set(sensor, s);
     }
-    this.lastKept.set(r.sensor, r.ts);
+    return s;
+  }
+
+  apply(r: TransformReading, state?: unknown): string | undefined {
+    const last = (state as LastKept | undefined) ?? this.stateFor(r.sensor);
+    if (last.ts !== -Infinity) {
+      if (r.ts < last.ts) return undefined;
+      if (r.ts - last.ts < this.interval) return 'min_interval';
+    }
+    last.ts = r.ts;
     return undefined;
   }
 }

@@ -2,6 +2,9 @@
 // in config order; a transform applies only to the sensors its glob matches (matched against the name the
 // reading has at that point, so a transform after a rename sees the new name). A removed reading stops
 // there and is reported once, by the removing transform's label and its reason.
+// Which transforms a sensor meets depends only on its name (renames are fixed by config), so the pipeline
+// plans the path of each sensor name once — its stages and each stateful transform's state for it — and a
+// reading then costs one map lookup plus its transforms, not a glob test per stage.
 // Rebuilding the chain from a new config keeps the instance (and so the per-sensor state) of every
 // transform whose config did not change: a reload restarts only what changed.
 import type { TransformConfig } from './config.js';
@@ -25,6 +28,16 @@ interface Stage {
   matches: SensorMatcher;
   transform: Transform;
 }
+
+/** A sensor's planned path: each transform bound to its state for that sensor, and its label. */
+interface Plan {
+  /** Closures, not transform objects: a call through a property of five different classes is megamorphic. */
+  apply: ((r: TransformReading) => string | undefined)[];
+  labels: string[];
+}
+
+/** Plans cached per sensor name; a source inventing endless names is planned per reading past this. */
+const MAX_PLANS = 10_000;
 
 export function createTransform(config: TransformConfig): Transform {
   switch (config.type) {
@@ -50,6 +63,7 @@ export function transformLabel(config: TransformConfig, index: number): string {
 
 export class TransformPipeline {
   private readonly stages: Stage[];
+  private readonly plans = new Map<string, Plan>();
 
   private constructor(stages: Stage[]) {
     this.stages = stages;
@@ -90,16 +104,31 @@ export class TransformPipeline {
    * (after telling `onRemoved`); true when it goes on to the buffer.
    */
   run(r: TransformReading, onRemoved: RemovedHandler): boolean {
-    const stages = this.stages;
-    for (let i = 0; i < stages.length; i++) {
-      const s = stages[i]!;
-      if (!s.matches(r.sensor)) continue;
-      const reason = s.transform.apply(r);
+    const plan = this.plans.get(r.sensor) ?? this.plan(r.sensor);
+    const apply = plan.apply;
+    for (let i = 0; i < apply.length; i++) {
+      const reason = apply[i]!(r);
       if (reason !== undefined) {
-        onRemoved(s.label, reason);
+        onRemoved(plan.labels[i]!, reason);
         return false;
       }
     }
     return true;
+  }
+
+  /** The stages a reading named `sensor` meets, in order, following renames along the way. */
+  private plan(sensor: string): Plan {
+    const plan: Plan = { apply: [], labels: [] };
+    let name = sensor;
+    for (const s of this.stages) {
+      if (!s.matches(name)) continue;
+      const t = s.transform;
+      const state = t.stateFor?.(name);
+      plan.apply.push(state === undefined ? (r) => t.apply(r) : (r) => t.apply(r, state));
+      plan.labels.push(s.label);
+      if (t.renamesTo !== undefined) name = t.renamesTo;
+    }
+    if (this.plans.size < MAX_PLANS) this.plans.set(sensor, plan);
+    return plan;
   }
 }

@@ -3,10 +3,10 @@ import type { Transform, TransformReading } from './transform.js';
 
 export class RenameTransform implements Transform {
   readonly type = 'rename';
-  constructor(private readonly to: string) {}
+  constructor(readonly renamesTo: string) {}
 
   apply(r: TransformReading): undefined {
-    r.sensor = this.to;
+    r.sensor = this.renamesTo;
     return undefined;
   }
 }

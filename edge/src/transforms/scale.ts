@@ -19,16 +19,16 @@ export class ScaleTransform implements Transform {
   readonly type = 'scale';
   private readonly factor: number;
   private readonly offset: number;
-  private readonly rename: string | undefined;
+  readonly renamesTo: string | undefined;
 
   constructor(config: Pick<ScaleTransformConfig, 'factor' | 'offset' | 'input_range' | 'output_range' | 'rename'>) {
     ({ factor: this.factor, offset: this.offset } = scaleCoefficients(config));
-    this.rename = config.rename;
+    this.renamesTo = config.rename;
   }
 
   apply(r: TransformReading): undefined {
     r.value = r.value * this.factor + this.offset;
-    if (this.rename !== undefined) r.sensor = this.rename;
+    if (this.renamesTo !== undefined) r.sensor = this.renamesTo;
     return undefined;
   }
 }

@@ -11,6 +11,13 @@ export interface TransformReading {
 
 export interface Transform {
   readonly type: string;
+  /** The name every reading leaves with, for a transform that renames (the pipeline plans with it). */
+  readonly renamesTo?: string;
+  /**
+   * The transform's state for one sensor name, made (or found) once per name: the pipeline hands it back
+   * to `apply` with every reading of that sensor, so a stateful transform does no lookup per reading.
+   */
+  stateFor?(sensor: string): unknown;
   /** undefined: keep the reading (as changed in place); a string: remove it, for that reason. */
-  apply(r: TransformReading): string | undefined;
+  apply(r: TransformReading, state?: unknown): string | undefined;
 }
