@@ -10,9 +10,10 @@ import { openBuffer } from './buffer/recovery.js';
 import type { SqliteBuffer, BatchEncoder, BufferedReading } from './buffer/sqlite-buffer.js';
 import { Clock } from './clock.js';
 import type { EdgeConfig } from './config.js';
-import { createSource } from './sources/registry.js';
+import { refusedChanges, type ReloadOutcome } from './reload/reload-plan.js';
+import { SourceSet } from './sources/source-set.js';
 import { TransformPipeline, type RemovedHandler } from './transforms/pipeline.js';
-import type { Source, SourceReading } from './sources/source.js';
+import type { SourceReading } from './sources/source.js';
 import { MqttUplink, type DeviceStatus } from './uplink/mqtt-uplink.js';
 import { BatchSender } from './uplink/sender.js';
 import type { StatusServer } from './status/status-server.js';
@@ -37,7 +38,7 @@ export class Agent {
   private readonly guard: BufferGuard;
   private readonly tickErrors: RateLimitedLogger;
   private readonly clock: Clock;
-  private readonly sources: Source[];
+  private readonly sources: SourceSet;
   private readonly uplink: MqttUplink;
   private readonly sender: BatchSender;
   private commitTimer: NodeJS.Timeout | undefined;
@@ -55,10 +56,11 @@ export class Agent {
   private transforms: TransformPipeline;
   private readonly removedPending = new Map<string, number>();
 
-  constructor(
-    readonly config: EdgeConfig,
-    opts: AgentOptions = {},
-  ) {
+  /** The running config: replaced as a whole by a reload. */
+  private cfg: EdgeConfig;
+
+  constructor(config: EdgeConfig, opts: AgentOptions = {}) {
+    this.cfg = config;
     this.logger = opts.logger ?? createLogger({ name: 'tidemark-edge', level: config.log.level });
     this.metrics = opts.metrics ?? new MetricsRegistry('tidemark_edge');
     this.counters = {
@@ -72,14 +74,16 @@ export class Agent {
     };
     this.transforms = TransformPipeline.build(config.transforms ?? []);
     this.clock = new Clock({ syncCheck: config.clock.sync_check, minPlausibleTime: config.clock.min_plausible_time });
-    this.sources = config.sources.map((s, i) =>
-      createSource(s, i, {
+    this.sources = new SourceSet(
+      (s) => ({
         sink: (readings) => this.accept(s.name, readings),
         logger: this.logger.child({ component: 'source', source: s.name }),
         metrics: this.metrics,
         now: () => this.clock.now(),
       }),
+      this.logger.child({ component: 'sources' }),
     );
+    this.sources.create(config.sources);
     mkdirSync(config.data_dir, { recursive: true });
     const opened = openBuffer({ path: join(config.data_dir, 'buffer.db'), deviceId: config.device.id });
     this.buffer = opened.buffer;
@@ -125,6 +129,30 @@ export class Agent {
       this.logger.child({ component: 'sender' }),
       this.metrics,
     );
+  }
+
+  get config(): EdgeConfig {
+    return this.cfg;
+  }
+
+  /**
+   * Applies a validated config to the running agent: sources and transforms that changed restart (unchanged
+   * ones keep running, with their state), batch limits and the log level take effect; the buffer, its stream
+   * and batches in flight are never touched. A change a reload cannot make refuses the whole file
+   * (reload/reload-plan.ts); the running config then stays as it was.
+   */
+  async reload(next: EdgeConfig): Promise<ReloadOutcome> {
+    if (!this.running) return { taken: false, errors: [{ path: '', message: 'the agent is not running (starting or stopping)' }] };
+    const refused = refusedChanges(this.cfg, next);
+    if (refused.length > 0) return { taken: false, errors: refused };
+    const transformsChanged = JSON.stringify(this.cfg.transforms ?? []) !== JSON.stringify(next.transforms ?? []);
+    // Transforms first, so a source started by this reload never sees the old chain.
+    this.transforms = TransformPipeline.build(next.transforms ?? [], this.transforms);
+    this.cfg = next;
+    this.logger.level = next.log.level;
+    this.armDeadline(); // batch.max_delay_ms may have changed
+    const sources = await this.sources.apply(next.sources);
+    return { taken: true, sources, transforms_changed: transformsChanged };
   }
 
   /** The sink every source writes to: validate, stamp, queue for the next group commit. */
@@ -290,14 +318,14 @@ export class Agent {
       if (ticks % EXPIRE_INTERVAL_S === 0) this.guard.expire(this.clock.now());
     }, 1000);
     await this.uplink.start();
-    for (const s of this.sources) await s.start();
+    await this.sources.startAll();
     this.running = true;
   }
 
   /** The document served at /status (and read by `doctor`). */
   async statusDocument(): Promise<AgentStatusDocument> {
     const connected = this.uplink.connected;
-    return { ...this.status(connected), device: this.config.device.id, connected, sources: await sourceStatuses(this.sources, this.metrics) };
+    return { ...this.status(connected), device: this.config.device.id, connected, sources: await sourceStatuses(this.sources.sources, this.metrics) };
   }
 
   private armDeadline(): void {
@@ -351,9 +379,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.running = false;
-    for (const s of this.sources) {
-      await s.stop().catch((err) => this.logger.error({ err, source: s.name }, 'source stop failed'));
-    }
+    await this.sources.stopAll();
     if (this.commitTimer) clearInterval(this.commitTimer);
     this.commitTimer = undefined;
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
