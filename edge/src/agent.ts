@@ -7,14 +7,16 @@ import { decodeBatch, encodeBatch, isValidName, topics } from '@tidemark/proto';
 import { createLogger, MetricsRegistry, RateLimitedLogger, type Logger } from '@tidemark/shared';
 import { BufferGuard } from './buffer/buffer-guard.js';
 import { openBuffer } from './buffer/recovery.js';
-import type { SqliteBuffer, BatchEncoder, BufferedReading } from './buffer/sqlite-buffer.js';
+import type { BatchEncoder, BufferedReading, EdgeBuffer } from './buffer/edge-buffer.js';
 import { Clock } from './clock.js';
 import type { EdgeConfig } from './config.js';
 import { refusedChanges, type ReloadOutcome } from './reload/reload-plan.js';
 import { SourceSet } from './sources/source-set.js';
-import { TransformPipeline, type RemovedHandler } from './transforms/pipeline.js';
+import { TransformPipeline } from './transforms/pipeline.js';
+import { RemovalTally } from './transforms/removal-tally.js';
 import type { SourceReading } from './sources/source.js';
 import { MqttUplink, type DeviceStatus } from './uplink/mqtt-uplink.js';
+import type { Uplink, UplinkFactory } from './uplink/uplink.js';
 import { BatchSender } from './uplink/sender.js';
 import type { StatusServer } from './status/status-server.js';
 import type { AgentStatusDocument } from './status/status-document.js';
@@ -29,17 +31,21 @@ const EXPIRE_INTERVAL_S = 60;
 export interface AgentOptions {
   logger?: Logger;
   metrics?: MetricsRegistry;
+  /** The buffer (owned by the agent from now on: it closes it). Default: data_dir/buffer.db, with corrupt-file recovery. */
+  buffer?: EdgeBuffer;
+  /** Makes the link to the collector. Default: MqttUplink with the config's uplink settings. */
+  uplink?: UplinkFactory;
 }
 
 export class Agent {
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
-  readonly buffer: SqliteBuffer;
+  readonly buffer: EdgeBuffer;
   private readonly guard: BufferGuard;
   private readonly tickErrors: RateLimitedLogger;
   private readonly clock: Clock;
   private readonly sources: SourceSet;
-  private readonly uplink: MqttUplink;
+  private readonly uplink: Uplink;
   private readonly sender: BatchSender;
   private commitTimer: NodeJS.Timeout | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
@@ -54,7 +60,7 @@ export class Agent {
   private readonly counters;
   /** Replaced as a whole on reload; read once per accept call. */
   private transforms: TransformPipeline;
-  private readonly removedPending = new Map<string, number>();
+  private readonly removals: RemovalTally;
 
   /** The running config: replaced as a whole by a reload. */
   private cfg: EdgeConfig;
@@ -73,6 +79,7 @@ export class Agent {
       corrected: this.metrics.counter('readings_clock_corrected_total', 'Buffered readings re-stamped when the wall clock became synchronised'),
     };
     this.transforms = TransformPipeline.build(config.transforms ?? []);
+    this.removals = new RemovalTally(this.counters.removed);
     this.clock = new Clock({ syncCheck: config.clock.sync_check, minPlausibleTime: config.clock.min_plausible_time });
     this.sources = new SourceSet(
       (s) => ({
@@ -85,7 +92,7 @@ export class Agent {
     );
     this.sources.create(config.sources);
     mkdirSync(config.data_dir, { recursive: true });
-    const opened = openBuffer({ path: join(config.data_dir, 'buffer.db'), deviceId: config.device.id });
+    const opened = opts.buffer ? { buffer: opts.buffer, recovered: undefined } : openBuffer({ path: join(config.data_dir, 'buffer.db'), deviceId: config.device.id });
     this.buffer = opened.buffer;
     if (opened.recovered) {
       this.logger.error(
@@ -101,10 +108,9 @@ export class Agent {
       this.logger.child({ component: 'buffer' }),
       this.metrics,
     );
-    this.uplink = new MqttUplink(
-      config.uplink,
-      config.device.id,
-      () => this.status(false),
+    const makeUplink: UplinkFactory =
+      opts.uplink ?? ((events, offline) => new MqttUplink(config.uplink, config.device.id, offline, events, this.logger.child({ component: 'uplink' })));
+    this.uplink = makeUplink(
       {
         onConnect: () => {
           this.sender.reset();
@@ -120,7 +126,7 @@ export class Agent {
           void this.sender.pump();
         },
       },
-      this.logger.child({ component: 'uplink' }),
+      () => this.status(false),
     );
     this.sender = new BatchSender(
       this.buffer,
@@ -174,14 +180,14 @@ export class Agent {
       const reading: BufferedReading = { sensor: r.sensor, value: r.value, ts, synced };
       // Transforms see non-finite values (a filter counts them as its own removals); what is left after the
       // chain, including a value a scale pushed past the float range, is checked here.
-      if (transforms.size > 0 && !transforms.run(reading, this.onRemoved)) continue;
+      if (transforms.size > 0 && !transforms.run(reading, this.removals.onRemoved)) continue;
       if (!Number.isFinite(reading.value)) {
         this.counters.invalid.inc({ source, reason: 'non_finite_value' });
         continue;
       }
       out.push(reading);
     }
-    if (this.removedPending.size > 0) this.flushRemoved();
+    this.removals.flush();
     if (out.length === 0) return;
     this.buffer.append(out);
     if (this.oldestPendingSince === undefined) {
@@ -189,20 +195,6 @@ export class Agent {
       this.armDeadline();
     }
     this.counters.received.inc({ source }, out.length);
-  }
-
-  /** Removals are tallied per accept call and added to the counter once: a prom-client inc per reading costs. */
-  private readonly onRemoved: RemovedHandler = (transform, reason) => {
-    const key = `${transform}\u0000${reason}`;
-    this.removedPending.set(key, (this.removedPending.get(key) ?? 0) + 1);
-  };
-
-  private flushRemoved(): void {
-    for (const [key, n] of this.removedPending) {
-      const [transform, reason] = key.split('\u0000') as [string, string];
-      this.counters.removed.inc({ transform, reason }, n);
-    }
-    this.removedPending.clear();
   }
 
   private readonly encode: BatchEncoder = (seq, readings, synced, lowWaterSeq) =>
