@@ -72,7 +72,7 @@ describe('config reload (SIGHUP) end to end', () => {
     await waitFor(async () => {
       const s = await status().catch(() => undefined);
       return s?.connected && s.sources.every((x) => x.state === 'open');
-    }, { timeoutMs: 20_000, description: 'agent connected with its port open' });
+    }, { timeoutMs: 40_000, description: 'agent connected with its port open' });
     const stream = (await status()).stream_id;
     const pidFile = join(dirname(edge.configPath), 'edge', 'gw-reload', 'agent.pid');
     expect(JSON.parse(readFileSync(pidFile, 'utf8'))).toMatchObject({ pid: agent.pid, config_path: edge.configPath });

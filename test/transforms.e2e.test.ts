@@ -109,7 +109,7 @@ describe('transforms end to end', () => {
         const { body } = await getJson<{ connected: boolean; sources: { state: string }[] }>(`${statusUrl}/status`).catch(() => ({ body: undefined }));
         return body?.connected && body.sources.every((s) => s.state === 'open');
       },
-      { timeoutMs: 20_000, description: 'agent connected with its port open' },
+      { timeoutMs: 40_000, description: 'agent connected with its port open' },
     );
 
     const base = Date.now() - 120_000;
@@ -148,6 +148,10 @@ describe('transforms end to end', () => {
     const totalRemoved = Object.values(want.removed).reduce((a, b) => a + b, 0);
     expect(sampleSum(metrics, 'tidemark_edge_transform_removed_total')).toBe(totalRemoved);
     expect(totalRemoved + want.out.length).toBe(N * 5); // nothing else went missing
+    // The agent's own accounting: what the source handed over = refused + removed + accepted into the buffer.
+    expect(sampleSum(metrics, 'tidemark_edge_source_readings_total', 'source="plc"')).toBe(N * 5);
+    expect(sampleSum(metrics, 'tidemark_edge_readings_invalid_total')).toBe(0);
+    expect(sampleSum(metrics, 'tidemark_edge_readings_received_total', 'source="plc"')).toBe(want.out.length);
 
     expect((await agent.kill('SIGTERM')).code, agent.output()).toBe(0);
     await pty.close();

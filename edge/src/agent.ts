@@ -70,6 +70,7 @@ export class Agent {
     this.logger = opts.logger ?? createLogger({ name: 'tidemark-edge', level: config.log.level });
     this.metrics = opts.metrics ?? new MetricsRegistry('tidemark_edge');
     this.counters = {
+      sourceReadings: this.metrics.counter('source_readings_total', 'Readings each source handed to the agent, before validation and transforms', ['source']),
       received: this.metrics.counter('readings_received_total', 'Readings accepted from sources', ['source']),
       invalid: this.metrics.counter('readings_invalid_total', 'Readings refused before buffering, by reason', ['source', 'reason']),
       committed: this.metrics.counter('readings_committed_total', 'Readings durably committed to the buffer'),
@@ -163,6 +164,9 @@ export class Agent {
 
   /** The sink every source writes to: validate, stamp, queue for the next group commit. */
   private accept(source: string, readings: readonly SourceReading[]): void {
+    if (readings.length === 0) return;
+    // Every reading a source hands over is accounted for: readings_invalid + transform_removed + readings_received.
+    this.counters.sourceReadings.inc({ source }, readings.length);
     const synced = this.clock.synced;
     const now = this.clock.now();
     const out: BufferedReading[] = [];
