@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { TransformConfig } from './config.js';
 import { TransformPipeline } from './pipeline.js';
@@ -60,5 +61,60 @@ describe('TransformPipeline', () => {
     const p = TransformPipeline.build([]);
     expect(p.size).toBe(0);
     expect(runAll(p, [{ sensor: 'a', value: NaN, ts: 0 }]).kept).toHaveLength(1);
+  });
+});
+
+describe('TransformPipeline (property)', () => {
+  const sensorNames = ['temp_a', 'temp_b', 'raw_p', 'vib', 'flat'];
+  const glob = fc.constantFrom('*', 'temp_*', 'raw_p', 'vib', 'fl?t', 'nothing');
+  const transform: fc.Arbitrary<TransformConfig> = fc.oneof(
+    fc.record({ type: fc.constant('filter' as const), sensors: glob, min: fc.integer({ min: -50, max: 0 }), max: fc.integer({ min: 1, max: 50 }) }),
+    fc.record({ type: fc.constant('scale' as const), sensors: glob, factor: fc.double({ min: -3, max: 3, noNaN: true }), offset: fc.integer({ min: -5, max: 5 }) }),
+    fc.record({ type: fc.constant('scale' as const), sensors: fc.constantFrom(...sensorNames), factor: fc.constant(2), rename: fc.constantFrom('renamed', 'vib') }),
+    fc.record({ type: fc.constant('rename' as const), sensors: fc.constantFrom(...sensorNames), to: fc.constantFrom('temp_z', 'other') }),
+    fc.record({ type: fc.constant('deadband' as const), sensors: glob, absolute: fc.double({ min: 0, max: 5, noNaN: true }), max_interval: fc.integer({ min: 1, max: 500 }) }),
+    fc.record({ type: fc.constant('min_interval' as const), sensors: glob, interval: fc.integer({ min: 1, max: 300 }) }),
+    fc.record({ type: fc.constant('round' as const), sensors: glob, decimals: fc.integer({ min: 0, max: 4 }) }),
+  );
+  const readingArb = fc.record({
+    sensor: fc.constantFrom(...sensorNames),
+    value: fc.oneof(fc.double({ min: -100, max: 100, noNaN: true }), fc.constant(NaN)),
+    dt: fc.integer({ min: 0, max: 100 }),
+  });
+
+  it('every reading is either kept (with a valid name) or reported removed exactly once, and a rebuild with an unchanged config changes no outcome', () => {
+    fc.assert(
+      fc.property(fc.array(transform, { maxLength: 6 }), fc.array(readingArb, { maxLength: 60 }), (configs, inputs) => {
+        const steady = TransformPipeline.build(configs);
+        let rebuilt = TransformPipeline.build(configs);
+        let ts = 1_000;
+        let kept = 0;
+        let removed = 0;
+        inputs.forEach((x, i) => {
+          ts += x.dt;
+          if (i === Math.floor(inputs.length / 2)) rebuilt = TransformPipeline.build(configs, rebuilt); // a reload with no change
+          const r = { sensor: x.sensor, value: x.value, ts };
+          const twin = { ...r };
+          const reasons: string[] = [];
+          const ok = steady.run(r, (t, reason) => reasons.push(`${t}/${reason}`));
+          const twinReasons: string[] = [];
+          expect(rebuilt.run(twin, (t, reason) => twinReasons.push(`${t}/${reason}`))).toBe(ok);
+          expect(twinReasons).toEqual(reasons);
+          if (ok) {
+            kept++;
+            expect(reasons).toEqual([]);
+            expect(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(r.sensor)).toBe(true);
+            expect(r.ts).toBe(ts);
+            expect(twin.sensor).toBe(r.sensor);
+            expect(Object.is(twin.value, r.value)).toBe(true);
+          } else {
+            removed++;
+            expect(reasons).toHaveLength(1);
+          }
+        });
+        expect(kept + removed).toBe(inputs.length);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
