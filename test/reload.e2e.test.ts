@@ -2,7 +2,8 @@
 // continuously, also while reloads happen) and a real collector. A bad config file (SIGHUP through
 // `tidemark-edge reload`) is refused with every error and its path, in the CLI's output and the agent's log,
 // and the running config stays; a change a reload cannot make (device.id) is refused with its reason; a good
-// file adds a source and a transform and later removes a source, without restarting what did not change.
+// file adds a source and a transform and changes the uplink (reconnected), later removes a source, without
+// restarting what did not change.
 // Through all of it every written line reaches the collector exactly once, in one stream.
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -98,14 +99,17 @@ describe('config reload (SIGHUP) end to end', () => {
     expect(refused.stderr).toMatch(/device\.id: cannot be changed by a reload/);
     expect((await status()).sources.map((s) => s.name)).toEqual(['plc']);
 
-    // 3. A good file: a new source and a transform; plc is unchanged and keeps running (never restarted).
+    // 3. A good file: a new source, a transform and new uplink settings (the link reconnects while batches are
+    // in flight: they are resent, and de-duplicated); plc is unchanged and keeps running (never restarted).
+    const uplink = { ...(original.uplink as Record<string, unknown>), keepalive_s: 20, max_inflight: 4 };
     writeConfig({
       sources: [plc, { type: 'serial', name: 'meter', path: meterPty.a, parser: { format: 'json' } }],
       transforms: [{ type: 'scale', sensors: 'flow_raw', factor: 10, rename: 'flow' }],
+      uplink,
     });
     const good = await reload();
     expect(good.code, good.stderr).toBe(0);
-    expect(good.stdout).toMatch(/reload taken: sources started meter; kept plc; transforms changed/);
+    expect(good.stdout).toMatch(/reload taken: sources started meter; kept plc; transforms changed; uplink restarted/);
     await waitFor(async () => (await status()).sources.map((s) => `${s.name}:${s.state}`).join() === 'plc:open,meter:open', {
       timeoutMs: 10_000,
       description: 'plc and meter open',
@@ -126,6 +130,7 @@ describe('config reload (SIGHUP) end to end', () => {
     writeConfig({
       sources: [{ type: 'serial', name: 'meter', path: meterPty.a, parser: { format: 'json' } }],
       transforms: [{ type: 'scale', sensors: 'flow_raw', factor: 10, rename: 'flow' }],
+      uplink,
     });
     const removed = await reload();
     expect(removed.code, removed.stderr).toBe(0);

@@ -39,7 +39,7 @@ describe('Agent with an injected buffer and uplink', () => {
       logger: createLogger({ name: 'agent-test', level: 'silent' }),
       metrics,
       buffer,
-      uplink: (e) => {
+      uplink: (_settings, e) => {
         events = e;
         return link.asUplink();
       },

@@ -16,7 +16,7 @@ import { TransformPipeline } from './transforms/pipeline.js';
 import { RemovalTally } from './transforms/removal-tally.js';
 import type { SourceReading } from './sources/source.js';
 import { MqttUplink, type DeviceStatus } from './uplink/mqtt-uplink.js';
-import type { Uplink, UplinkFactory } from './uplink/uplink.js';
+import { UplinkSlot, type UplinkFactory } from './uplink/uplink-slot.js';
 import { BatchSender } from './uplink/sender.js';
 import type { StatusServer } from './status/status-server.js';
 import type { AgentStatusDocument } from './status/status-document.js';
@@ -45,7 +45,9 @@ export class Agent {
   private readonly tickErrors: RateLimitedLogger;
   private readonly clock: Clock;
   private readonly sources: SourceSet;
-  private readonly uplink: Uplink;
+  private readonly uplink: UplinkSlot;
+  /** Read by the sender on every pump: a reload of `uplink` updates it in place. */
+  private readonly senderOptions: { maxInflight: number; ackTimeoutMs: number };
   private readonly sender: BatchSender;
   private commitTimer: NodeJS.Timeout | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
@@ -110,8 +112,10 @@ export class Agent {
       this.metrics,
     );
     const makeUplink: UplinkFactory =
-      opts.uplink ?? ((events, offline) => new MqttUplink(config.uplink, config.device.id, offline, events, this.logger.child({ component: 'uplink' })));
-    this.uplink = makeUplink(
+      opts.uplink ?? ((settings, events, offline) => new MqttUplink(settings, config.device.id, offline, events, this.logger.child({ component: 'uplink' })));
+    this.uplink = new UplinkSlot(
+      makeUplink,
+      config.uplink,
       {
         onConnect: () => {
           this.sender.reset();
@@ -132,7 +136,7 @@ export class Agent {
     this.sender = new BatchSender(
       this.buffer,
       this.uplink,
-      { maxInflight: config.uplink.max_inflight, ackTimeoutMs: config.uplink.ack_timeout_ms },
+      (this.senderOptions = { maxInflight: config.uplink.max_inflight, ackTimeoutMs: config.uplink.ack_timeout_ms }),
       this.logger.child({ component: 'sender' }),
       this.metrics,
     );
@@ -153,13 +157,19 @@ export class Agent {
     const refused = refusedChanges(this.cfg, next);
     if (refused.length > 0) return { taken: false, errors: refused };
     const transformsChanged = JSON.stringify(this.cfg.transforms ?? []) !== JSON.stringify(next.transforms ?? []);
+    const uplinkChanged = JSON.stringify(this.cfg.uplink) !== JSON.stringify(next.uplink);
     // Transforms first, so a source started by this reload never sees the old chain.
     this.transforms = TransformPipeline.build(next.transforms ?? [], this.transforms);
     this.cfg = next;
     this.logger.level = next.log.level;
     this.armDeadline(); // batch.max_delay_ms may have changed
+    if (uplinkChanged) {
+      this.senderOptions.maxInflight = next.uplink.max_inflight;
+      this.senderOptions.ackTimeoutMs = next.uplink.ack_timeout_ms;
+      await this.uplink.replace(next.uplink);
+    }
     const sources = await this.sources.apply(next.sources);
-    return { taken: true, sources, transforms_changed: transformsChanged };
+    return { taken: true, sources, transforms_changed: transformsChanged, uplink_restarted: uplinkChanged };
   }
 
   /** The sink every source writes to: validate, stamp, queue for the next group commit. */

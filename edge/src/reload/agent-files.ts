@@ -24,6 +24,7 @@ export interface ReloadResultFile {
   errors: ConfigIssue[];
   sources?: SourceChanges;
   transforms_changed?: boolean;
+  uplink_restarted?: boolean;
 }
 
 export const pidFilePath = (dataDir: string) => join(dataDir, 'agent.pid');

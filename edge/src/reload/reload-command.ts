@@ -40,7 +40,7 @@ function describe(r: ReloadResultFile): string[] {
   const parts = s
     ? [['started', s.started], ['restarted', s.restarted], ['stopped', s.stopped], ['kept', s.kept]].filter(([, v]) => (v as string[]).length > 0).map(([k, v]) => `${k} ${(v as string[]).join(', ')}`)
     : [];
-  const lines = [`reload taken: sources ${parts.join('; ') || 'none'}; transforms ${r.transforms_changed ? 'changed' : 'unchanged'}`];
+  const lines = [`reload taken: sources ${parts.join('; ') || 'none'}; transforms ${r.transforms_changed ? 'changed' : 'unchanged'}${r.uplink_restarted ? '; uplink restarted' : ''}`];
   for (const f of s?.failed ?? []) lines.push(`  source failed to start: ${f}`);
   return lines;
 }

@@ -14,29 +14,29 @@ const base: EdgeConfig = {
 };
 
 describe('refusedChanges', () => {
-  it('allows sources, transforms, batch limits and the log level to change', () => {
+  it('allows sources, transforms, batch limits, the log level and the uplink to change', () => {
     const next: EdgeConfig = {
       ...base,
       sources: [],
       transforms: [{ type: 'round', sensors: '*', decimals: 1 }],
       batch: { max_readings: 10, max_delay_ms: 5 },
       log: { level: 'debug' },
+      uplink: { ...base.uplink, password: 'rotated', keepalive_s: 10 },
     };
     expect(refusedChanges(base, next)).toEqual([]);
   });
 
-  it('refuses device.id, data_dir, buffer, uplink, clock and status changes, each with its reason', () => {
+  it('refuses device.id, data_dir, buffer, clock and status changes, each with its reason', () => {
     const next: EdgeConfig = {
       ...base,
       device: { id: 'gw-2' },
       data_dir: '/elsewhere',
       buffer: { ...base.buffer, on_full: 'block' },
-      uplink: { ...base.uplink, password: 'new' },
       clock: { ...base.clock, sync_check: 'auto' },
       status: { listen: { host: '127.0.0.1', port: 9101 } },
     };
     const issues = refusedChanges(base, next);
-    expect(issues.map((i) => i.path)).toEqual(['device.id', 'data_dir', 'buffer', 'uplink', 'clock', 'status']);
+    expect(issues.map((i) => i.path)).toEqual(['device.id', 'data_dir', 'buffer', 'clock', 'status']);
     for (const i of issues) expect(i.message).toMatch(/^cannot be changed by a reload: .*restart the agent/);
   });
 });

@@ -32,7 +32,7 @@ const hup = () => process.emit('SIGHUP', 'SIGHUP');
 
 describe('handleReloads', () => {
   it('writes the pid file, and the outcome of each reload, numbered', async () => {
-    const taken: ReloadOutcome = { taken: true, sources: { kept: ['a'], started: [], stopped: [], restarted: [], failed: [] }, transforms_changed: true };
+    const taken: ReloadOutcome = { taken: true, sources: { kept: ['a'], started: [], stopped: [], restarted: [], failed: [] }, transforms_changed: true, uplink_restarted: false };
     const { dir, result, handle } = setup(async () => ({}) as EdgeConfig, async () => taken);
     expect(JSON.parse(readFileSync(pidFilePath(dir), 'utf8'))).toMatchObject({ pid: process.pid, config_path: join(dir, 'edge.yaml') });
     hup();

@@ -42,7 +42,7 @@ export function handleReloads(agent: Reloadable, configPath: string, load: (path
       outcome = { taken: false, errors };
     }
     if (outcome.taken) {
-      logger.info({ reload: number, sources: outcome.sources, transforms_changed: outcome.transforms_changed }, 'config reloaded');
+      logger.info({ reload: number, sources: outcome.sources, transforms_changed: outcome.transforms_changed, uplink_restarted: outcome.uplink_restarted }, 'config reloaded');
     } else {
       for (const e of outcome.errors) {
         logger.error({ reload: number, path: e.path, line: e.line, reason: e.message }, `config reload refused: ${e.path || '(root)'}: ${e.message}`);
@@ -50,7 +50,7 @@ export function handleReloads(agent: Reloadable, configPath: string, load: (path
       logger.warn({ reload: number, errors: outcome.errors.length }, 'config reload refused; the running config stays');
     }
     const result: ReloadResultFile = outcome.taken
-      ? { pid: process.pid, n: number, at: new Date().toISOString(), taken: true, errors: [], sources: outcome.sources, transforms_changed: outcome.transforms_changed }
+      ? { pid: process.pid, n: number, at: new Date().toISOString(), taken: true, errors: [], sources: outcome.sources, transforms_changed: outcome.transforms_changed, uplink_restarted: outcome.uplink_restarted }
       : { pid: process.pid, n: number, at: new Date().toISOString(), taken: false, errors: outcome.errors };
     try {
       writeJsonAtomic(reloadResultPath(dataDir), result);

@@ -1,5 +1,5 @@
 // The uplink family's contract: the agent's link to the collector. MqttUplink is the implementation; tests
-// inject others through UplinkFactory. A link only moves bytes and says when it is up: which batches to send,
+// inject others through UplinkFactory (uplink-slot.ts). A link only moves bytes and says when it is up: which batches to send,
 // resend or delete is the sender's business, and only the collector's ack (delivered through
 // UplinkEvents.onAck) frees a batch — a resolved publish() is transport-level (PUBACK) only.
 import type { DeviceStatus, UplinkEvents } from './mqtt-uplink.js';
@@ -16,5 +16,4 @@ export interface Uplink {
   stop(finalStatus?: DeviceStatus): Promise<void>;
 }
 
-/** Makes the agent's uplink, wired to the agent's event handlers and its offline status (the will). */
-export type UplinkFactory = (events: UplinkEvents, offlineStatus: () => DeviceStatus) => Uplink;
+export type { UplinkFactory, UplinkSettings } from './uplink-slot.js';
