@@ -3,7 +3,7 @@
 // Order on stop: stop sources (no new input) → final commit → final status → close link → close buffer.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeBatch, encodeBatch, isValidName, topics } from '@tidemark/proto';
+import { isValidName, topics } from '@tidemark/proto';
 import { createLogger, MetricsRegistry, RateLimitedLogger, type Logger } from '@tidemark/shared';
 import { BufferGuard } from './buffer/buffer-guard.js';
 import { openBuffer } from './buffer/recovery.js';
@@ -12,6 +12,7 @@ import { Clock } from './clock.js';
 import type { EdgeConfig } from './config.js';
 import { refusedChanges, type ReloadOutcome } from './reload/reload-plan.js';
 import { SourceSet } from './sources/source-set.js';
+import { batchEncoder, clockStepReencoder } from './runner/batch-encoding.js';
 import { TransformPipeline } from './transforms/pipeline.js';
 import { RemovalTally } from './transforms/removal-tally.js';
 import type { SourceReading } from './sources/source.js';
@@ -60,6 +61,7 @@ export class Agent {
   private statusServer: StatusServer | undefined;
   private running = false;
   private readonly counters;
+  private readonly encode: BatchEncoder;
   /** Replaced as a whole on reload; read once per accept call. */
   private transforms: TransformPipeline;
   private readonly removals: RemovalTally;
@@ -97,6 +99,7 @@ export class Agent {
     mkdirSync(config.data_dir, { recursive: true });
     const opened = opts.buffer ? { buffer: opts.buffer, recovered: undefined } : openBuffer({ path: join(config.data_dir, 'buffer.db'), deviceId: config.device.id });
     this.buffer = opened.buffer;
+    this.encode = batchEncoder(config.device.id, this.buffer.streamId, () => this.clock.anchor);
     if (opened.recovered) {
       this.logger.error(
         { moved_to: opened.recovered.movedTo, reason: opened.recovered.reason, stream: this.buffer.streamIdHex },
@@ -211,16 +214,6 @@ export class Agent {
     this.counters.received.inc({ source }, out.length);
   }
 
-  private readonly encode: BatchEncoder = (seq, readings, synced, lowWaterSeq) =>
-    encodeBatch({
-      deviceId: this.config.device.id,
-      streamId: this.buffer.streamId,
-      seq,
-      lowWaterSeq,
-      clock: { synced, anchorWallMs: this.clock.anchor.wallMs, anchorMonoMs: this.clock.anchor.monoMs },
-      readings: readings.map((r) => ({ sensor: r.sensor, ts: r.ts, value: r.value })),
-    });
-
   /** Group commit inside the buffer's bounds; a full disk applies on_full instead of failing the agent. */
   private commit(now: number): number {
     if (this.buffer.queuedCount === 0 || !this.guard.beforeCommit()) return 0;
@@ -269,16 +262,8 @@ export class Agent {
    * seen yet are moved by the clock's step and become trusted. Sent batches keep their flagged times.
    */
   private correctClock(stepMs: number): void {
-    const reencode = (payload: Uint8Array, step: number) => {
-      const batch = decodeBatch(payload);
-      const readings = batch.readings.map((r) => ({ ...r, ts: r.ts + step }));
-      const anchor = this.clock.anchor;
-      const fixed = encodeBatch({ ...batch, readings, clock: { synced: true, anchorWallMs: anchor.wallMs, anchorMonoMs: anchor.monoMs } });
-      const times = readings.map((r) => r.ts);
-      return { payload: fixed, firstTs: Math.min(...times), lastTs: Math.max(...times), readings: readings.length };
-    };
     try {
-      const n = this.buffer.correctUnsynced(stepMs, this.firstSeqThisRun, reencode);
+      const n = this.buffer.correctUnsynced(stepMs, this.firstSeqThisRun, clockStepReencoder(() => this.clock.anchor));
       this.counters.corrected.inc(n);
       this.logger.info({ step_ms: stepMs, corrected: n }, 'wall clock synchronised: buffered readings of this run corrected');
     } catch (err) {
