@@ -8,7 +8,8 @@ import { createLogger } from '@tidemark/shared';
 import { waitFor } from '@tidemark/shared/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent } from './agent.js';
-import type { BatchEncoder } from './buffer/sqlite-buffer.js';
+import type { BatchEncoder, EdgeBuffer } from './buffer/edge-buffer.js';
+import { SqliteBuffer } from './buffer/sqlite-buffer.js';
 import { doctorConfig } from './doctor/test-support/doctor-config.js';
 
 const dirs: string[] = [];
@@ -28,10 +29,8 @@ function agentWith(batch: { max_readings: number; max_delay_ms: number }, rateHz
     batch,
     clock: { sync_check: 'assume_synced' },
   });
-  const agent = new Agent(config, { logger: createLogger({ name: 'agent-test', level: 'silent' }) });
-  agents.push(agent);
   // Sealing encodes the batch: record how old its oldest reading is at that moment (readings are stamped
-  // with the agent's clock when the source produces them).
+  // with the agent's clock when the source produces them). The agent gets a buffer that wraps the encoder.
   const ages: number[] = [];
   const sizes: number[] = [];
   const wrap = (encode: BatchEncoder): BatchEncoder => (seq, readings, synced, low) => {
@@ -39,11 +38,17 @@ function agentWith(batch: { max_readings: number; max_delay_ms: number }, rateHz
     sizes.push(readings.length);
     return encode(seq, readings, synced, low);
   };
-  const buffer = agent.buffer;
-  const seal = buffer.seal.bind(buffer);
-  const commitAndSeal = buffer.commitAndSeal.bind(buffer);
-  buffer.seal = (max, encode, now) => seal(max, wrap(encode), now);
-  buffer.commitAndSeal = (max, encode, now) => commitAndSeal(max, wrap(encode), now);
+  const inner = SqliteBuffer.open({ path: join(dir, 'buffer.db'), deviceId: config.device.id });
+  const buffer: EdgeBuffer = new Proxy(inner, {
+    get(target, key) {
+      if (key === 'seal') return (max: number, encode: BatchEncoder, now: number) => target.seal(max, wrap(encode), now);
+      if (key === 'commitAndSeal') return (max: number, encode: BatchEncoder, now: number) => target.commitAndSeal(max, wrap(encode), now);
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  const agent = new Agent(config, { logger: createLogger({ name: 'agent-test', level: 'silent' }), buffer });
+  agents.push(agent);
   return { agent, ages, sizes };
 }
 

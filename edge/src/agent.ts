@@ -3,16 +3,21 @@
 // Order on stop: stop sources (no new input) → final commit → final status → close link → close buffer.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeBatch, encodeBatch, isValidName, topics } from '@tidemark/proto';
+import { isValidName, topics } from '@tidemark/proto';
 import { createLogger, MetricsRegistry, RateLimitedLogger, type Logger } from '@tidemark/shared';
 import { BufferGuard } from './buffer/buffer-guard.js';
 import { openBuffer } from './buffer/recovery.js';
-import type { SqliteBuffer, BatchEncoder, BufferedReading } from './buffer/sqlite-buffer.js';
+import type { BatchEncoder, BufferedReading, EdgeBuffer } from './buffer/edge-buffer.js';
 import { Clock } from './clock.js';
 import type { EdgeConfig } from './config.js';
-import { createSource } from './sources/registry.js';
-import type { Source, SourceReading } from './sources/source.js';
+import { refusedChanges, type ReloadOutcome } from './reload/reload-plan.js';
+import { SourceSet } from './sources/source-set.js';
+import { batchEncoder, clockStepReencoder } from './runner/batch-encoding.js';
+import { TransformPipeline } from './transforms/pipeline.js';
+import { RemovalTally } from './transforms/removal-tally.js';
+import type { SourceReading } from './sources/source.js';
 import { MqttUplink, type DeviceStatus } from './uplink/mqtt-uplink.js';
+import { UplinkSlot, type UplinkFactory } from './uplink/uplink-slot.js';
 import { BatchSender } from './uplink/sender.js';
 import type { StatusServer } from './status/status-server.js';
 import type { AgentStatusDocument } from './status/status-document.js';
@@ -27,17 +32,23 @@ const EXPIRE_INTERVAL_S = 60;
 export interface AgentOptions {
   logger?: Logger;
   metrics?: MetricsRegistry;
+  /** The buffer (owned by the agent from now on: it closes it). Default: data_dir/buffer.db, with corrupt-file recovery. */
+  buffer?: EdgeBuffer;
+  /** Makes the link to the collector. Default: MqttUplink with the config's uplink settings. */
+  uplink?: UplinkFactory;
 }
 
 export class Agent {
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
-  readonly buffer: SqliteBuffer;
+  readonly buffer: EdgeBuffer;
   private readonly guard: BufferGuard;
   private readonly tickErrors: RateLimitedLogger;
   private readonly clock: Clock;
-  private readonly sources: Source[];
-  private readonly uplink: MqttUplink;
+  private readonly sources: SourceSet;
+  private readonly uplink: UplinkSlot;
+  /** Read by the sender on every pump: a reload of `uplink` updates it in place. */
+  private readonly senderOptions: { maxInflight: number; ackTimeoutMs: number };
   private readonly sender: BatchSender;
   private commitTimer: NodeJS.Timeout | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
@@ -50,33 +61,45 @@ export class Agent {
   private statusServer: StatusServer | undefined;
   private running = false;
   private readonly counters;
+  private readonly encode: BatchEncoder;
+  /** Replaced as a whole on reload; read once per accept call. */
+  private transforms: TransformPipeline;
+  private readonly removals: RemovalTally;
 
-  constructor(
-    readonly config: EdgeConfig,
-    opts: AgentOptions = {},
-  ) {
+  /** The running config: replaced as a whole by a reload. */
+  private cfg: EdgeConfig;
+
+  constructor(config: EdgeConfig, opts: AgentOptions = {}) {
+    this.cfg = config;
     this.logger = opts.logger ?? createLogger({ name: 'tidemark-edge', level: config.log.level });
     this.metrics = opts.metrics ?? new MetricsRegistry('tidemark_edge');
     this.counters = {
+      sourceReadings: this.metrics.counter('source_readings_total', 'Readings each source handed to the agent, before validation and transforms', ['source']),
       received: this.metrics.counter('readings_received_total', 'Readings accepted from sources', ['source']),
       invalid: this.metrics.counter('readings_invalid_total', 'Readings refused before buffering, by reason', ['source', 'reason']),
       committed: this.metrics.counter('readings_committed_total', 'Readings durably committed to the buffer'),
       sealed: this.metrics.counter('batches_sealed_total', 'Batches sealed from committed readings'),
       backlog: this.metrics.gauge('buffer_readings', 'Readings in the buffer (pending and sealed)'),
+      removed: this.metrics.counter('transform_removed_total', 'Readings a transform removed on purpose, by transform and reason', ['transform', 'reason']),
       corrected: this.metrics.counter('readings_clock_corrected_total', 'Buffered readings re-stamped when the wall clock became synchronised'),
     };
+    this.transforms = TransformPipeline.build(config.transforms ?? []);
+    this.removals = new RemovalTally(this.counters.removed);
     this.clock = new Clock({ syncCheck: config.clock.sync_check, minPlausibleTime: config.clock.min_plausible_time });
-    this.sources = config.sources.map((s, i) =>
-      createSource(s, i, {
+    this.sources = new SourceSet(
+      (s) => ({
         sink: (readings) => this.accept(s.name, readings),
         logger: this.logger.child({ component: 'source', source: s.name }),
         metrics: this.metrics,
         now: () => this.clock.now(),
       }),
+      this.logger.child({ component: 'sources' }),
     );
+    this.sources.create(config.sources);
     mkdirSync(config.data_dir, { recursive: true });
-    const opened = openBuffer({ path: join(config.data_dir, 'buffer.db'), deviceId: config.device.id });
+    const opened = opts.buffer ? { buffer: opts.buffer, recovered: undefined } : openBuffer({ path: join(config.data_dir, 'buffer.db'), deviceId: config.device.id });
     this.buffer = opened.buffer;
+    this.encode = batchEncoder(config.device.id, this.buffer.streamId, () => this.clock.anchor);
     if (opened.recovered) {
       this.logger.error(
         { moved_to: opened.recovered.movedTo, reason: opened.recovered.reason, stream: this.buffer.streamIdHex },
@@ -91,10 +114,11 @@ export class Agent {
       this.logger.child({ component: 'buffer' }),
       this.metrics,
     );
-    this.uplink = new MqttUplink(
+    const makeUplink: UplinkFactory =
+      opts.uplink ?? ((settings, events, offline) => new MqttUplink(settings, config.device.id, offline, events, this.logger.child({ component: 'uplink' })));
+    this.uplink = new UplinkSlot(
+      makeUplink,
       config.uplink,
-      config.device.id,
-      () => this.status(false),
       {
         onConnect: () => {
           this.sender.reset();
@@ -110,29 +134,59 @@ export class Agent {
           void this.sender.pump();
         },
       },
-      this.logger.child({ component: 'uplink' }),
+      () => this.status(false),
     );
     this.sender = new BatchSender(
       this.buffer,
       this.uplink,
-      { maxInflight: config.uplink.max_inflight, ackTimeoutMs: config.uplink.ack_timeout_ms },
+      (this.senderOptions = { maxInflight: config.uplink.max_inflight, ackTimeoutMs: config.uplink.ack_timeout_ms }),
       this.logger.child({ component: 'sender' }),
       this.metrics,
     );
   }
 
+  get config(): EdgeConfig {
+    return this.cfg;
+  }
+
+  /**
+   * Applies a validated config to the running agent: sources and transforms that changed restart (unchanged
+   * ones keep running, with their state), batch limits and the log level take effect; the buffer, its stream
+   * and batches in flight are never touched. A change a reload cannot make refuses the whole file
+   * (reload/reload-plan.ts); the running config then stays as it was.
+   */
+  async reload(next: EdgeConfig): Promise<ReloadOutcome> {
+    if (!this.running) return { taken: false, errors: [{ path: '', message: 'the agent is not running (starting or stopping)' }] };
+    const refused = refusedChanges(this.cfg, next);
+    if (refused.length > 0) return { taken: false, errors: refused };
+    const transformsChanged = JSON.stringify(this.cfg.transforms ?? []) !== JSON.stringify(next.transforms ?? []);
+    const uplinkChanged = JSON.stringify(this.cfg.uplink) !== JSON.stringify(next.uplink);
+    // Transforms first, so a source started by this reload never sees the old chain.
+    this.transforms = TransformPipeline.build(next.transforms ?? [], this.transforms);
+    this.cfg = next;
+    this.logger.level = next.log.level;
+    this.armDeadline(); // batch.max_delay_ms may have changed
+    if (uplinkChanged) {
+      this.senderOptions.maxInflight = next.uplink.max_inflight;
+      this.senderOptions.ackTimeoutMs = next.uplink.ack_timeout_ms;
+      await this.uplink.replace(next.uplink);
+    }
+    const sources = await this.sources.apply(next.sources);
+    return { taken: true, sources, transforms_changed: transformsChanged, uplink_restarted: uplinkChanged };
+  }
+
   /** The sink every source writes to: validate, stamp, queue for the next group commit. */
   private accept(source: string, readings: readonly SourceReading[]): void {
+    if (readings.length === 0) return;
+    // Every reading a source hands over is accounted for: readings_invalid + transform_removed + readings_received.
+    this.counters.sourceReadings.inc({ source }, readings.length);
     const synced = this.clock.synced;
     const now = this.clock.now();
     const out: BufferedReading[] = [];
+    const transforms = this.transforms;
     for (const r of readings) {
       if (!isValidName(r.sensor)) {
         this.counters.invalid.inc({ source, reason: 'invalid_sensor_name' });
-        continue;
-      }
-      if (!Number.isFinite(r.value)) {
-        this.counters.invalid.inc({ source, reason: 'non_finite_value' });
         continue;
       }
       const ts = r.ts ?? now;
@@ -140,8 +194,17 @@ export class Agent {
         this.counters.invalid.inc({ source, reason: 'invalid_timestamp' });
         continue;
       }
-      out.push({ sensor: r.sensor, value: r.value, ts, synced });
+      const reading: BufferedReading = { sensor: r.sensor, value: r.value, ts, synced };
+      // Transforms see non-finite values (a filter counts them as its own removals); what is left after the
+      // chain, including a value a scale pushed past the float range, is checked here.
+      if (transforms.size > 0 && !transforms.run(reading, this.removals.onRemoved)) continue;
+      if (!Number.isFinite(reading.value)) {
+        this.counters.invalid.inc({ source, reason: 'non_finite_value' });
+        continue;
+      }
+      out.push(reading);
     }
+    this.removals.flush();
     if (out.length === 0) return;
     this.buffer.append(out);
     if (this.oldestPendingSince === undefined) {
@@ -150,16 +213,6 @@ export class Agent {
     }
     this.counters.received.inc({ source }, out.length);
   }
-
-  private readonly encode: BatchEncoder = (seq, readings, synced, lowWaterSeq) =>
-    encodeBatch({
-      deviceId: this.config.device.id,
-      streamId: this.buffer.streamId,
-      seq,
-      lowWaterSeq,
-      clock: { synced, anchorWallMs: this.clock.anchor.wallMs, anchorMonoMs: this.clock.anchor.monoMs },
-      readings: readings.map((r) => ({ sensor: r.sensor, ts: r.ts, value: r.value })),
-    });
 
   /** Group commit inside the buffer's bounds; a full disk applies on_full instead of failing the agent. */
   private commit(now: number, sealAll = false): number {
@@ -210,16 +263,8 @@ export class Agent {
    * seen yet are moved by the clock's step and become trusted. Sent batches keep their flagged times.
    */
   private correctClock(stepMs: number): void {
-    const reencode = (payload: Uint8Array, step: number) => {
-      const batch = decodeBatch(payload);
-      const readings = batch.readings.map((r) => ({ ...r, ts: r.ts + step }));
-      const anchor = this.clock.anchor;
-      const fixed = encodeBatch({ ...batch, readings, clock: { synced: true, anchorWallMs: anchor.wallMs, anchorMonoMs: anchor.monoMs } });
-      const times = readings.map((r) => r.ts);
-      return { payload: fixed, firstTs: Math.min(...times), lastTs: Math.max(...times), readings: readings.length };
-    };
     try {
-      const n = this.buffer.correctUnsynced(stepMs, this.firstSeqThisRun, reencode);
+      const n = this.buffer.correctUnsynced(stepMs, this.firstSeqThisRun, clockStepReencoder(() => this.clock.anchor));
       this.counters.corrected.inc(n);
       this.logger.info({ step_ms: stepMs, corrected: n }, 'wall clock synchronised: buffered readings of this run corrected');
     } catch (err) {
@@ -265,14 +310,14 @@ export class Agent {
       if (ticks % EXPIRE_INTERVAL_S === 0) this.guard.expire(this.clock.now());
     }, 1000);
     await this.uplink.start();
-    for (const s of this.sources) await s.start();
+    await this.sources.startAll();
     this.running = true;
   }
 
   /** The document served at /status (and read by `doctor`). */
   async statusDocument(): Promise<AgentStatusDocument> {
     const connected = this.uplink.connected;
-    return { ...this.status(connected), device: this.config.device.id, connected, sources: await sourceStatuses(this.sources, this.metrics) };
+    return { ...this.status(connected), device: this.config.device.id, connected, sources: await sourceStatuses(this.sources.sources, this.metrics) };
   }
 
   private armDeadline(): void {
@@ -326,9 +371,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.running = false;
-    for (const s of this.sources) {
-      await s.stop().catch((err) => this.logger.error({ err, source: s.name }, 'source stop failed'));
-    }
+    await this.sources.stopAll();
     if (this.commitTimer) clearInterval(this.commitTimer);
     this.commitTimer = undefined;
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);

@@ -1,4 +1,4 @@
-// tidemark-edge: run | validate | doctor | init | buffer stats | buffer export. The only place that turns
+// tidemark-edge: run | validate | reload | doctor | init | buffer stats | buffer export. The only place that turns
 // errors into exit codes (0 ok, 1 runtime failure, 2 usage or config error). Commands load their modules
 // lazily so `run` on a small gateway does not carry the doctor's code in memory.
 import { existsSync } from 'node:fs';
@@ -69,6 +69,25 @@ export async function main(argv: string[]): Promise<number> {
       })();
     });
 
+  program
+    .command('reload')
+    .description('make the running agent re-read its config (SIGHUP) and print whether the new config was taken')
+    .requiredOption('-c, --config <file>', 'the edge config file the agent runs with (YAML)')
+    .option('--timeout <ms>', 'how long to wait for the agent to answer', '30000')
+    .action((opts: { config: string; timeout: string }) => {
+      result = (async () => {
+        const timeoutMs = Number(opts.timeout);
+        if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+          throw new ConfigError([{ path: '--timeout', message: `expected a positive integer (ms), got "${opts.timeout}"` }]);
+        }
+        const { reloadCommand } = await import('./reload/reload-command.js');
+        const r = await reloadCommand(opts.config, timeoutMs);
+        const text = r.lines.map((l, i) => (i === 0 ? `${opts.config}: ${l}` : l)).join('\n');
+        (r.code === 0 ? process.stdout : process.stderr).write(`${text}\n`);
+        return r.code;
+      })();
+    });
+
   const buffer = program.command('buffer').description('inspect the local buffer');
   buffer
     .command('export')
@@ -118,10 +137,26 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function run(configPath: string): Promise<number> {
-  // Validated in a worker thread, so the long-running agent never holds the validator in memory.
+  // Validated in a child process, so the long-running agent never holds the validator in memory; SIGHUP
+  // re-validates the same way.
   const config = await loadEdgeConfigIsolated(configPath);
   const { Agent } = await import('./agent.js');
-  return runUntilSignal(new Agent(config));
+  const { handleReloads } = await import('./reload/reload-signal.js');
+  const agent = new Agent(config);
+  const reloads = handleReloads(agent, configPath, (path) => loadEdgeConfigIsolated(path));
+  try {
+    return await runUntilSignal({
+      logger: agent.logger,
+      start: () => agent.start(),
+      stop: async () => {
+        reloads.close();
+        await reloads.idle();
+        await agent.stop();
+      },
+    });
+  } finally {
+    reloads.close();
+  }
 }
 
 function iso(ms: number | null): string | null {

@@ -19,7 +19,7 @@ describe('EDGE_EXAMPLE_YAML', () => {
   });
 
   it('shows every section of the schema', () => {
-    for (const key of ['device', 'data_dir', 'sources', 'buffer', 'batch', 'uplink', 'clock', 'status', 'log']) {
+    for (const key of ['device', 'data_dir', 'sources', 'transforms', 'buffer', 'batch', 'uplink', 'clock', 'status', 'log']) {
       expect(EDGE_EXAMPLE_YAML).toMatch(new RegExp(`^${key}:`, 'm'));
     }
   });
@@ -60,5 +60,15 @@ describe('docs/configuration.md', () => {
     expect(block).toBeDefined();
     const c = parse(block!, { TIDEMARK_PASSWORD: 'pw' });
     expect(c.device.id).toBe('press-07');
+  });
+});
+
+describe('edge example config: transforms', () => {
+  it('every commented transform validates once uncommented', () => {
+    const commented = EDGE_EXAMPLE_YAML.split('\n').filter((l) => /^ {2}# - \{ type: /.test(l));
+    expect(commented.length).toBeGreaterThanOrEqual(5);
+    const yaml = EDGE_EXAMPLE_YAML.replace(/^ {2}# (- \{ type: .*)$/gm, '  $1');
+    const c = parseConfigText(yaml, edgeConfigSchema, { source: 'example', env: {} });
+    expect(c.transforms!.map((t) => t.type)).toEqual(['filter', 'scale', 'scale', 'rename', 'deadband', 'min_interval', 'round']);
   });
 });

@@ -72,6 +72,16 @@ sources:                               # at least one; every name unique
   #         - { name: oil_temp_c, table: holding, address: 100, type: float32, word_order: CDAB }   # ABCD | CDAB | BADC | DCBA
   #         - { name: motor_rpm, table: input, address: 7, type: uint16, scale: 0.1 }              # raw * scale + offset
   #         - { name: running, table: coil, address: 0 }
+# Optional: rules every reading passes between its source and the buffer, in this order. sensors: a name, a
+# glob (* and ?) or a list. Removed readings are counted in tidemark_edge_transform_removed_total{transform,reason}.
+transforms:
+  - { type: filter, sensors: "temp_*", min: -40, max: 150 }           # drops out-of-range and NaN values
+  # - { type: scale, sensors: raw_pressure, factor: 0.01, offset: -1.5, rename: pressure_bar }
+  # - { type: scale, sensors: level_ma, input_range: [4, 20], output_range: [0, 100] }
+  # - { type: rename, sensors: tmp1, to: temp_c }
+  # - { type: deadband, sensors: "*", absolute: 0.05, max_interval: 60s }  # or percent: 1 (of the last sent value)
+  # - { type: min_interval, sensors: vibration, interval: 100ms }
+  - { type: round, sensors: "*", decimals: 3 }
 
 buffer:
   max_bytes: 256MB                     # KB/MB/GB = 1000^n, KiB/MiB/GiB = 1024^n (default 256MB)

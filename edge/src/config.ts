@@ -25,8 +25,9 @@ import { gpioSourceSchema, type GpioSourceConfig } from './sources/gpio/config.j
 import { modbusSourceSchema, type ModbusSourceConfig } from './sources/modbus/config.js';
 import { serialSourceSchema, type SerialSourceConfig } from './sources/serial/config.js';
 import { simulatedSourceSchema, type SimulatedSourceConfig } from './sources/simulated/config.js';
+import { transformsSchema, type TransformConfig } from './transforms/config.js';
 
-export type { GpioSourceConfig, ModbusSourceConfig, SerialSourceConfig, SimulatedSourceConfig };
+export type { GpioSourceConfig, ModbusSourceConfig, SerialSourceConfig, SimulatedSourceConfig, TransformConfig };
 export type SourceConfig = SerialSourceConfig | GpioSourceConfig | SimulatedSourceConfig | ModbusSourceConfig;
 
 export type EdgeConfig = {
@@ -34,6 +35,8 @@ export type EdgeConfig = {
   /** Absolute after loadEdgeConfig. */
   data_dir: string;
   sources: SourceConfig[];
+  /** Between every source and the buffer, in order; absent = none. */
+  transforms?: TransformConfig[];
   buffer: {
     max_bytes: number;
     /** ms */
@@ -90,6 +93,7 @@ const edgeSchema = z
     device: z.strictObject({ id: zName('device id') }),
     data_dir: zString('a directory path').default('./data'),
     sources: z.array(sourceSchema).min(1, 'list at least one source'),
+    transforms: transformsSchema.optional(),
     buffer: z
       .strictObject({
         max_bytes: zByteSize({ min: 1 }).prefault('256MB'),

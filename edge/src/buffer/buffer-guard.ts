@@ -5,7 +5,7 @@
 //   drop_newest: refuse new readings while full;
 //   block:       hold new readings in memory (up to a cap) until there is room, committing nothing.
 import type { Logger, MetricsRegistry } from '@tidemark/shared';
-import type { SqliteBuffer } from './sqlite-buffer.js';
+import type { EdgeBuffer } from './edge-buffer.js';
 
 export type OnFull = 'drop_oldest' | 'drop_newest' | 'block';
 
@@ -28,7 +28,7 @@ export class BufferGuard {
   private full = false;
 
   constructor(
-    private readonly buffer: SqliteBuffer,
+    private readonly buffer: EdgeBuffer,
     private readonly limits: BufferLimits,
     private readonly logger: Logger,
     metrics: MetricsRegistry,

@@ -1,10 +1,11 @@
 // The MQTT link to the collector: connect (client id = username = device id), a retained status message
-// and a will that says offline, the ack subscription, QoS 1 publishes, and reconnect with exponential
-// backoff and full jitter. It knows nothing about batches' lifecycle: the sender owns that.
+// and a will that says offline, the ack subscription, QoS 1 publishes, and reconnect by the edge's one
+// reconnect policy (runner/backoff.ts). It knows nothing about batches' lifecycle: the sender owns that.
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { topics } from '@tidemark/proto';
 import { clientTlsOptions, NotConnectedError, type Component, type Logger } from '@tidemark/shared';
 import type { EdgeConfig } from '../config.js';
+import { Backoff } from '../runner/backoff.js';
 
 const STOP_STATUS_TIMEOUT_MS = 2000;
 
@@ -24,16 +25,10 @@ export interface UplinkEvents {
   onAck(payload: Uint8Array): void;
 }
 
-/** Full-jitter exponential backoff (AWS architecture blog): sleep = random(0, min(cap, base * 2^attempt)). */
-export function backoffDelay(attempt: number, minMs: number, maxMs: number, rng: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
-  return Math.max(minMs / 2, Math.floor(rng() * ceiling));
-}
-
 export class MqttUplink implements Component {
   readonly name = 'uplink';
   private client: MqttClient | undefined;
-  private attempt = 0;
+  private readonly backoff: Backoff;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private isConnected = false;
@@ -44,7 +39,9 @@ export class MqttUplink implements Component {
     private readonly offlineStatus: () => DeviceStatus,
     private readonly events: UplinkEvents,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.backoff = new Backoff({ minMs: cfg.reconnect_min_ms, maxMs: cfg.reconnect_max_ms });
+  }
 
   get connected(): boolean {
     return this.isConnected;
@@ -75,7 +72,7 @@ export class MqttUplink implements Component {
     const client = connect(this.cfg.url, options);
     this.client = client;
     client.on('connect', () => {
-      this.attempt = 0;
+      this.backoff.reset();
       this.isConnected = true;
       this.logger.info({ url: this.cfg.url }, 'connected to collector');
       client.subscribe(topics.ack(this.deviceId), { qos: 1 }, (err) => {
@@ -88,8 +85,8 @@ export class MqttUplink implements Component {
     });
     client.on('error', (err) => {
       // One warning per outage; the retries that follow are debug (the state is in the status and metrics).
-      if (this.attempt <= 1) this.logger.warn({ err: err.message }, 'uplink error; retrying with backoff');
-      else this.logger.debug({ err: err.message, attempt: this.attempt }, 'uplink error');
+      if (this.backoff.attempts <= 1) this.logger.warn({ err: err.message }, 'uplink error; retrying with backoff');
+      else this.logger.debug({ err: err.message, attempt: this.backoff.attempts }, 'uplink error');
     });
     client.on('close', () => {
       const was = this.isConnected;
@@ -101,8 +98,8 @@ export class MqttUplink implements Component {
 
   private scheduleReconnect(): void {
     if (this.stopping || this.reconnectTimer) return;
-    const delay = backoffDelay(this.attempt++, this.cfg.reconnect_min_ms, this.cfg.reconnect_max_ms);
-    this.logger.debug({ delay, attempt: this.attempt }, 'reconnecting');
+    const delay = this.backoff.next();
+    this.logger.debug({ delay, attempt: this.backoff.attempts }, 'reconnecting');
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (!this.stopping) this.client?.reconnect();

@@ -6,8 +6,8 @@
 // backlog drains through the window's free slots while fresh readings still arrive within a batch delay.
 import { decodeAck, topics, streamIdToHex } from '@tidemark/proto';
 import type { Logger, MetricsRegistry } from '@tidemark/shared';
-import type { SqliteBuffer } from '../buffer/sqlite-buffer.js';
-import type { MqttUplink } from './mqtt-uplink.js';
+import type { EdgeBuffer } from '../buffer/edge-buffer.js';
+import type { Uplink } from './uplink.js';
 
 export interface SenderOptions {
   maxInflight: number;
@@ -28,8 +28,8 @@ export class BatchSender {
   private readonly metrics;
 
   constructor(
-    private readonly buffer: SqliteBuffer,
-    private readonly uplink: MqttUplink,
+    private readonly buffer: EdgeBuffer,
+    private readonly uplink: Uplink,
     private readonly opts: SenderOptions,
     private readonly logger: Logger,
     metrics: MetricsRegistry,

@@ -194,7 +194,13 @@ describe('gpiod driver against fake-gpiomon', { timeout: 90_000 }, () => {
     await waitFor(() => w.errors.length >= 4, { timeoutMs: SLOW_MS, description: 'four failures' });
     expect(await w.connected()).toBe(0);
     const delays = w.errors.map((e) => Number(/(?:restarting|retrying) in (\d+) ms/.exec(e.message)?.[1]));
-    expect(delays.slice(0, 4)).toEqual([20, 40, 80, 160]);
+    // The edge's reconnect policy (runner/backoff.ts): the first wait is the minimum, then each is jittered
+    // below a ceiling that doubles per failure, up to the maximum.
+    expect(delays[0]).toBe(20);
+    delays.slice(0, 4).forEach((d, n) => {
+      expect(d).toBeGreaterThanOrEqual(20);
+      expect(d).toBeLessThanOrEqual(Math.min(160, 20 * 2 ** n));
+    });
     expect(w.errors[1]!.message).toContain('Device or resource busy');
 
     tools.failGpiomon(undefined);

@@ -34,13 +34,14 @@ import {
   type GpioLineWatcher,
   type WatchErrorHandler,
 } from './gpio-driver.js';
+import { backoffDelay } from '../../runner/backoff.js';
 
 export interface GpiodDriverOptions extends GpioDriverOptions {
   /** Where to look for gpiomon and gpioget (a PATH string). Default: this process's PATH. */
   searchPath?: string;
   /** Merged over this process's environment for the tools. */
   env?: NodeJS.ProcessEnv;
-  /** Backoff between gpiomon restarts: doubles from `initial` up to `max`. Default 500 ms … 30 s. */
+  /** Backoff between gpiomon restarts (the edge's reconnect policy, runner/backoff.ts) from `initial` up to `max`. Default 500 ms … 30 s. */
   restartDelayMs?: { initial: number; max: number };
   /** Longest wait for gpioget, `--version` or the 2.x banner. Default 5 s. */
   toolTimeoutMs?: number;
@@ -288,7 +289,7 @@ export class GpiodLineWatcher implements GpioLineWatcher {
   /** Arms the next restart attempt; returns its delay. */
   private scheduleRestart(): number {
     const { initial, max } = this.opts.restartDelayMs ?? { initial: 500, max: 30_000 };
-    const delay = Math.min(max, initial * 2 ** Math.min(this.failures, 30));
+    const delay = backoffDelay(this.failures, initial, max);
     this.failures++;
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => void this.restart(), delay);

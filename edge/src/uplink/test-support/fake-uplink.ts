@@ -1,4 +1,4 @@
-// A stand-in for MqttUplink in sender tests: a switchable connection, a record of every publish, and
+// A stand-in for the Uplink (uplink.ts) in sender and agent tests: a switchable connection, a record of every publish, and
 // publishes that resolve at once (PUBACK), fail, or wait until the test releases them.
 import { NotConnectedError } from '@tidemark/shared';
 import type { MqttUplink } from '../mqtt-uplink.js';
@@ -16,6 +16,18 @@ interface Held {
 
 export class FakeUplink {
   connected = true;
+  started = false;
+  stopped = false;
+
+  async start(): Promise<void> {
+    this.started = true;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.connected = false;
+  }
+
   /** What a publish does: resolve now, reject now, or wait for release()/fail(). */
   mode: 'ack' | 'fail' | 'hold' = 'ack';
   readonly publishes: RecordedPublish[] = [];

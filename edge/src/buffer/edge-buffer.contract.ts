@@ -1,0 +1,189 @@
+// The EdgeBuffer contract suite: what every edge buffer implementation must do, tested only through the
+// interface (edge-buffer.ts). An implementation's test file calls describeEdgeBufferContract with a factory.
+// Readings are numbered (value n, time T0 + n), so loss, duplication and order are visible after decoding.
+// Test-only: imports vitest and fast-check.
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeBatch, encodeBatch } from '@tidemark/proto';
+import type { BatchEncoder, BufferedReading, EdgeBuffer } from './edge-buffer.js';
+
+export interface EdgeBufferFixture {
+  /** A buffer over fresh, empty storage for device `gw-contract`. */
+  buffer: EdgeBuffer;
+  /** Closes the current instance (a clean shutdown) and opens a new one over the same storage. */
+  reopen: () => EdgeBuffer;
+  /** Closes whatever instance is open and deletes the storage. */
+  cleanup: () => void;
+}
+
+export const CONTRACT_DEVICE = 'gw-contract';
+const T0 = 1_700_000_000_000;
+
+const reading = (n: number, synced = true): BufferedReading => ({ sensor: 'temp_c', ts: T0 + n, value: n, synced });
+const readings = (from: number, to: number, synced = true) => Array.from({ length: to - from + 1 }, (_, i) => reading(from + i, synced));
+
+function encoderFor(buffer: EdgeBuffer): BatchEncoder {
+  return (seq, rs, synced, lowWaterSeq) =>
+    encodeBatch({
+      deviceId: buffer.deviceId,
+      streamId: buffer.streamId,
+      seq,
+      lowWaterSeq,
+      clock: { synced, anchorWallMs: T0, anchorMonoMs: 0 },
+      readings: rs.map((r) => ({ sensor: r.sensor, ts: r.ts, value: r.value })),
+    });
+}
+
+const numbersIn = (payload: Uint8Array) => decodeBatch(payload).readings.map((r) => r.value);
+
+export function describeEdgeBufferContract(name: string, make: () => EdgeBufferFixture): void {
+  describe(`EdgeBuffer contract: ${name}`, () => {
+    let fixture: EdgeBufferFixture | undefined;
+    afterEach(() => {
+      fixture?.cleanup();
+      fixture = undefined;
+    });
+    const open = () => (fixture = make());
+
+    it('has a fixed 16-byte stream id and starts at seq 1; both survive a reopen', () => {
+      const f = open();
+      const b = f.buffer;
+      expect(b.deviceId).toBe(CONTRACT_DEVICE);
+      expect(b.streamId).toHaveLength(16);
+      expect(b.streamIdHex).toBe(Buffer.from(b.streamId).toString('hex'));
+      expect(b.nextSequence).toBe(1);
+      b.append(readings(1, 3));
+      b.commit();
+      expect(b.seal(10, encoderFor(b), T0)?.seq).toBe(1);
+      const again = f.reopen();
+      expect(again.streamIdHex).toBe(b.streamIdHex);
+      expect(again.nextSequence).toBe(2);
+    });
+
+    it('holds appended readings in memory until commit; committed readings survive a reopen', () => {
+      const f = open();
+      const b = f.buffer;
+      b.append(readings(1, 5));
+      expect(b.queuedCount).toBe(5);
+      expect(b.pendingReadings).toBe(0);
+      expect(b.commit()).toBe(5);
+      expect(b.queuedCount).toBe(0);
+      expect(b.pendingReadings).toBe(5);
+      b.append(readings(6, 7)); // never committed: a clean reopen does not promise these
+      const again = f.reopen();
+      expect(again.pendingReadings).toBe(5);
+      const batch = again.seal(100, encoderFor(again), T0)!;
+      expect(numbersIn(batch.payload)).toEqual([1, 2, 3, 4, 5]);
+    });
+
+    it('seals the oldest pending readings in order into batches of at most maxReadings, with consecutive seqs', () => {
+      const b = open().buffer;
+      b.append(readings(1, 25));
+      const { committed, sealed } = b.commitAndSeal(10, encoderFor(b), T0);
+      expect(committed).toBe(25);
+      expect(sealed.map((s) => [s.seq, s.readings])).toEqual([[1, 10], [2, 10]]); // only full batches
+      expect(b.pendingReadings).toBe(5);
+      const last = b.seal(10, encoderFor(b), T0)!;
+      expect([last.seq, last.readings, last.firstTs, last.lastTs]).toEqual([3, 5, T0 + 21, T0 + 25]);
+      expect(b.seal(10, encoderFor(b), T0)).toBeUndefined();
+      expect(b.batchesAfter(0, 10).flatMap((s) => numbersIn(s.payload))).toEqual(readings(1, 25).map((r) => r.value));
+    });
+
+    it('never mixes synced and unsynced readings in one batch', () => {
+      const b = open().buffer;
+      b.append([...readings(1, 3, true), ...readings(4, 6, false), ...readings(7, 8, true)]);
+      b.commit();
+      const batches = [];
+      for (let s; (s = b.seal(100, encoderFor(b), T0)); ) batches.push(s);
+      expect(batches.map((s) => [s.synced, ...numbersIn(s.payload)])).toEqual([[true, 1, 2, 3], [false, 4, 5, 6], [true, 7, 8]]);
+    });
+
+    it('serves sealed batches after a seq with a limit; a sent batch keeps its bytes; remove forgets it once', () => {
+      const f = open();
+      const b = f.buffer;
+      b.append(readings(1, 30));
+      b.commitAndSeal(10, encoderFor(b), T0);
+      expect(b.batchesAfter(1, 1).map((s) => s.seq)).toEqual([2]);
+      const before = b.batchesAfter(0, 10)[1]!.payload;
+      b.markSent(2, T0 + 1);
+      expect(b.remove(1)).toBe(true);
+      expect(b.remove(1)).toBe(false);
+      expect(b.batchesAfter(0, 10).map((s) => s.seq)).toEqual([2, 3]);
+      const again = f.reopen();
+      expect(again.batchesAfter(0, 10)[0]!.payload).toEqual(before); // the same bytes after a reopen
+      expect(again.nextSequence).toBe(4); // a removed seq is never reused
+    });
+
+    it('reports consistent stats, and counts what it discards by reason', () => {
+      const b = open().buffer;
+      b.append(readings(1, 12));
+      b.commitAndSeal(5, encoderFor(b), T0);
+      b.append(readings(13, 20));
+      expect(b.discardQueued(3, 'test_overflow')).toBe(5);
+      expect(b.queuedCount).toBe(3);
+      b.commit();
+      const s = b.stats();
+      expect(s).toMatchObject({ deviceId: CONTRACT_DEVICE, streamId: b.streamIdHex, nextSeq: 3, sealedBatches: 2, sealedReadings: 10, pendingReadings: 5, bufferedReadings: 15 });
+      expect(s.oldestTs).toBe(T0 + 1);
+      expect(s.newestTs).toBe(T0 + 15);
+      expect(s.drops.test_overflow).toBe(5);
+    });
+
+    it('model check: any interleaving of append, commit, seal and ack delivers every committed reading exactly once, in order', () => {
+      const op = fc.oneof(
+        fc.record({ kind: fc.constant('append' as const), n: fc.integer({ min: 1, max: 40 }) }),
+        fc.record({ kind: fc.constant('commit' as const) }),
+        fc.record({ kind: fc.constant('commitAndSeal' as const), max: fc.integer({ min: 1, max: 15 }) }),
+        fc.record({ kind: fc.constant('seal' as const), max: fc.integer({ min: 1, max: 15 }) }),
+        fc.record({ kind: fc.constant('ackOldest' as const) }),
+        fc.record({ kind: fc.constant('reopen' as const) }),
+      );
+      fc.assert(
+        fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+          const f = make();
+          try {
+            let b = f.buffer;
+            let next = 1;
+            let committedUpTo = 0; // readings 1..committedUpTo are durable
+            let lastSeq = 0;
+            const delivered: number[] = [];
+            for (const o of ops) {
+              if (o.kind === 'append') {
+                b.append(readings(next, next + o.n - 1));
+                next += o.n;
+              } else if (o.kind === 'commit') {
+                b.commit();
+                committedUpTo = next - 1;
+              } else if (o.kind === 'commitAndSeal' || o.kind === 'seal') {
+                const sealed = o.kind === 'seal' ? [b.seal(o.max, encoderFor(b), T0)].filter((s) => s !== undefined) : b.commitAndSeal(o.max, encoderFor(b), T0).sealed;
+                if (o.kind === 'commitAndSeal') committedUpTo = next - 1;
+                for (const s of sealed) {
+                  expect(s.seq).toBe(lastSeq + 1);
+                  expect(s.readings).toBeLessThanOrEqual(o.max);
+                  lastSeq = s.seq;
+                }
+              } else if (o.kind === 'ackOldest') {
+                const oldest = b.batchesAfter(0, 1)[0];
+                if (oldest) {
+                  delivered.push(...numbersIn(oldest.payload));
+                  expect(b.remove(oldest.seq)).toBe(true);
+                }
+              } else {
+                b = f.reopen();
+                next = committedUpTo + 1; // what was only queued is gone; the source would read on from here
+              }
+            }
+            b.commit();
+            committedUpTo = next - 1;
+            for (let s; (s = b.seal(1000, encoderFor(b), T0)); ) expect(s.seq).toBe(++lastSeq);
+            for (const s of b.batchesAfter(0, 10_000)) delivered.push(...numbersIn(s.payload));
+            expect(delivered).toEqual(Array.from({ length: committedUpTo }, (_, i) => i + 1));
+          } finally {
+            f.cleanup();
+          }
+        }),
+        { numRuns: 40 },
+      );
+    });
+  });
+}

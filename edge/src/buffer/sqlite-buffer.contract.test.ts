@@ -1,0 +1,25 @@
+// SqliteBuffer against the EdgeBuffer contract suite.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CONTRACT_DEVICE, describeEdgeBufferContract } from './edge-buffer.contract.js';
+import type { EdgeBuffer } from './edge-buffer.js';
+import { SqliteBuffer } from './sqlite-buffer.js';
+
+describeEdgeBufferContract('SqliteBuffer', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tidemark-buffer-contract-'));
+  const path = join(dir, 'buffer.db');
+  let current: EdgeBuffer = SqliteBuffer.open({ path, deviceId: CONTRACT_DEVICE });
+  return {
+    buffer: current,
+    reopen: () => {
+      current.close();
+      current = SqliteBuffer.open({ path, deviceId: CONTRACT_DEVICE });
+      return current;
+    },
+    cleanup: () => {
+      current.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
