@@ -43,7 +43,11 @@ export class BucketChart {
   lastDrawMs = 0;
   private drawStarted = 0;
 
-  constructor(private readonly title: string) {
+  /** `window`: the time range (ms) the x axis shows, asked at every draw so a live chart slides. */
+  constructor(
+    private readonly title: string,
+    private readonly window?: () => [number, number],
+  ) {
     this.plotHost = h('div', { class: 'chart-plot' });
     this.caption = h('figcaption', { class: 'chart-caption', 'aria-live': 'polite' });
     this.table = h('tbody');
@@ -214,7 +218,12 @@ export class BucketChart {
       title: this.title,
       width,
       height: 320,
-      scales: { x: { time: true } },
+      scales: {
+        x: {
+          time: true,
+          ...(this.window ? { range: (): uPlot.Range.MinMax => { const [a, b] = this.window!(); return [a / 1000, b / 1000]; } } : {}),
+        },
+      },
       series: [
         { label: 'time' },
         { label: 'min', stroke: 'transparent', points: { show: false }, value: (_u, v) => value(v) },
@@ -261,6 +270,13 @@ export function drawSparkline(canvas: HTMLCanvasElement, values: number[], color
   ctx.clearRect(0, 0, w, hgt);
   canvas.setAttribute('data-points', String(values.length));
   if (values.length === 0) return;
+  if (values.length === 1) {
+    ctx.fillStyle = color;
+    ctx.beginPath();
+    ctx.arc(w / 2, hgt / 2, 2.5, 0, Math.PI * 2);
+    ctx.fill();
+    return;
+  }
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of values) {

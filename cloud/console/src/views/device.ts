@@ -120,7 +120,11 @@ export function deviceView(root: HTMLElement, deviceId: string): ViewHandle {
       chartHost.replaceChildren(h('p', {}, 'Choose a sensor.'));
       return;
     }
-    const c = new BucketChart(`${deviceId} · ${sensor} · ${res} · last ${range}`);
+    const c = new BucketChart(`${deviceId} · ${sensor} · ${res} · last ${range}`, () => {
+      const t = Date.now();
+      const r = RESOLUTION_MS(res);
+      return [Math.floor((t - RANGES[range]!) / r) * r, Math.floor(t / r) * r + r];
+    });
     chartHost.replaceChildren(c.el);
     c.el.setAttribute('data-loading', 'true');
     const now = Date.now();
