@@ -4,10 +4,12 @@ import './style.css';
 import { auth, tryToken } from './api.js';
 import { parseRoute } from './route.js';
 import { alertsView } from './views/alerts.js';
-import { deviceView } from './views/device.js';
 import { fleetView } from './views/fleet.js';
-import { trackView } from './views/track.js';
 import type { ViewHandle } from './views/view.js';
+
+// The chart views (uPlot) load on first use: the fleet, the first screen, stays small.
+const loadDevice = () => import('./views/device.js');
+const loadTrack = () => import('./views/track.js');
 
 const main = document.getElementById('main')!;
 const gate = document.getElementById('token-gate')!;
@@ -18,17 +20,25 @@ const error = document.getElementById('token-error')!;
 const forget = document.getElementById('forget-token') as HTMLButtonElement;
 let current: ViewHandle | undefined;
 
+let showing = 0;
 function show(): void {
   current?.close();
   current = undefined;
+  const seq = ++showing;
   const r = parseRoute();
   for (const a of document.querySelectorAll<HTMLAnchorElement>('[data-nav]')) {
     if (a.dataset.nav === (r.view === 'track' ? 'fleet' : r.view === 'device' ? 'fleet' : r.view)) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
   document.title = `Tidemark · ${r.device ? `${r.device} · ` : ''}${r.view}`;
-  if (r.view === 'device' && r.device) current = deviceView(main, r.device);
-  else if (r.view === 'track' && r.device) current = trackView(main, r.device);
+  const lazy = (load: () => Promise<(root: HTMLElement, id: string) => ViewHandle>, id: string) => {
+    main.replaceChildren();
+    void load().then((view) => {
+      if (seq === showing && gate.hidden) current = view(main, id);
+    });
+  };
+  if (r.view === 'device' && r.device) lazy(() => loadDevice().then((m) => m.deviceView), r.device);
+  else if (r.view === 'track' && r.device) lazy(() => loadTrack().then((m) => m.trackView), r.device);
   else if (r.view === 'alerts') current = alertsView(main);
   else current = fleetView(main);
 }

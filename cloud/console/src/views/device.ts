@@ -6,7 +6,8 @@ import { fetchBuckets, listDevices, listSensors, resolutions, type Bucket, type 
 import { ago, count, h, RANGES, RESOLUTION_MS, value } from '../format.js';
 import { LiveStream } from '../live.js';
 import { navigate, parseRoute, updateParams } from '../route.js';
-import { BucketChart, drawSparkline, themeColors } from './bucket-chart.js';
+import { BucketChart, drawSparkline } from './bucket-chart.js';
+import { themeColors } from './theme.js';
 import type { ViewHandle } from './view.js';
 
 const SPARK_RANGE_MS = 3_600_000;

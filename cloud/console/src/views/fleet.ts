@@ -169,6 +169,7 @@ export function fleetView(root: HTMLElement): ViewHandle {
   const refresh = async (signal: AbortSignal) => {
     const now = Date.now();
     const items = await listDevices(signal);
+    if (!loaded) performance.mark('fleet-data');
     devices = items.map((d) => {
       const hist = history.get(d.id) ?? [];
       if (typeof d.readings === 'number') hist.push({ t: now, readings: d.readings });

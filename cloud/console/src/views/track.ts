@@ -7,7 +7,7 @@ import { fetchBuckets, resolutions, type Bucket } from '../api.js';
 import { h, localTime, RANGES, RESOLUTION_MS } from '../format.js';
 import { LiveStream } from '../live.js';
 import { parseRoute, updateParams } from '../route.js';
-import { themeColors } from './bucket-chart.js';
+import { themeColors } from './theme.js';
 import type { ViewHandle } from './view.js';
 
 export interface TrackPoint {
