@@ -5,6 +5,7 @@
 // Screenshots of every view go to test-results/console/.
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { connectAsync } from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPtyPair, requireTool, useProcessReaper, waitFor, type ManagedProcess } from '@tidemark/shared/testing';
@@ -193,6 +194,19 @@ describe('operators console in chromium against a live collector', () => {
     await until(page, 'press-07 online again', `document.querySelector('.fleet-row[data-device="press-07"]')?.dataset.online === 'true'`, 30_000);
   });
 
+  it('counts a batch the collector refused in the fleet, on the device that sent it', async () => {
+    const password = cloud.addDevice('gw-bad');
+    const client = await connectAsync(cloud.mqttUrl, { clientId: 'gw-bad', username: 'gw-bad', password, reconnectPeriod: 0 });
+    try {
+      await client.publishAsync('tidemark/v1/gw-bad/batch', Buffer.from('this is not a protobuf batch'), { qos: 1 });
+    } finally {
+      await client.endAsync();
+    }
+    await page.goto(`${cloud.api}/#/fleet?q=gw-bad`);
+    await until(page, 'gw-bad with one reject', `document.querySelector('.fleet-row[data-device="gw-bad"] .col-rejected')?.textContent === '1'`);
+    expect(await page.locator('.fleet-row[data-device="press-07"] .col-rejected').count()).toBe(0); // filtered out by the search
+  });
+
   it('draws the GPS track of the NMEA capture with its last position, a slider and a scale bar', async () => {
     await page.goto(`${cloud.api}/#/device/truck-gps`);
     await page.locator('#track-link:not([hidden])').waitFor({ timeout: 15_000 });
@@ -209,12 +223,13 @@ describe('operators console in chromium against a live collector', () => {
     expect(Number(await readout.getAttribute('data-lat'))).toBeCloseTo(48.904, 2);
     expect(Number(await readout.getAttribute('data-lon'))).toBeCloseTo(2.333, 2);
     expect(Number(await attr(page, '#track-canvas', 'data-scale-m'))).toBeGreaterThan(0);
+    await screenshot(page, 'track');
     // The slider goes back in time.
     await page.locator('#track-slider').focus();
     await page.keyboard.press('Home');
     expect(Number(await readout.getAttribute('data-lat'))).toBeCloseTo(lat[0]!.avg, 9);
     expect(page.url()).toContain('#/track/truck-gps');
-    await screenshot(page, 'track');
+    await screenshot(page, 'track-start');
   });
 
   it('shows that alerts are not configured on a server without them; dark theme readable; nothing left loopback', async () => {

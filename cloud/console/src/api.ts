@@ -24,9 +24,10 @@ export interface Device {
   agent_version?: string | null;
   batches?: number;
   readings?: number;
-  /** Optional counters a server may add; shown when present. */
-  drops?: number;
-  rejected?: number;
+  /** Readings the gateway dropped, when its status reports them (null: not reported). */
+  dropped_readings?: number | null;
+  /** Batches from the device the collector refused. */
+  rejected_batches?: number;
 }
 
 export interface SensorInfo {

@@ -51,7 +51,7 @@ describe('console route', () => {
   });
 
   it('exempts only the page and its assets from tokens', () => {
-    expect(['/', '/index.html', '/assets/index-x.js'].every(isConsolePath)).toBe(true);
-    expect(['/api/v1/devices', '/metrics', '/index.htm', '/assetsx'].some(isConsolePath)).toBe(false);
+    expect(['/', '/assets/index-x.js'].every(isConsolePath)).toBe(true);
+    expect(['/api/v1/devices', '/metrics', '/index.html', '/assetsx'].some(isConsolePath)).toBe(false);
   });
 });

@@ -27,7 +27,7 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inl
 
 /** Paths the console serves without a token. */
 export function isConsolePath(path: string): boolean {
-  return path === '/' || path === '/index.html' || path.startsWith('/assets/');
+  return path === '/' || path.startsWith('/assets/');
 }
 
 export function registerConsoleRoute(app: FastifyInstance, opts: { logger: Logger; dist?: string }): void {
@@ -52,7 +52,6 @@ export function registerConsoleRoute(app: FastifyInstance, opts: { logger: Logge
   const sendIndex = async (_req: unknown, reply: import('fastify').FastifyReply) =>
     reply.header('cache-control', 'no-cache').header('content-security-policy', CSP).header('x-content-type-options', 'nosniff').type(TYPES['.html']!).send(index);
   app.get('/', sendIndex);
-  app.get('/index.html', sendIndex);
   app.get('/assets/:name', async (req, reply) => {
     const { name } = req.params as { name: string };
     const body = assets.get(name);

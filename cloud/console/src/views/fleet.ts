@@ -27,8 +27,8 @@ const COLUMNS: { key: SortKey; label: string; title: string; num?: boolean }[] =
   { key: 'backlog_age', label: 'Backlog age', title: 'age of the oldest buffered reading', num: true },
   { key: 'clock', label: 'Clock', title: 'whether the gateway clock is synchronised' },
   { key: 'rate', label: 'Readings/s', title: 'readings accepted per second (last 10 s)', num: true },
-  { key: 'drops', label: 'Drops', title: 'readings dropped on the gateway (when reported)', num: true },
-  { key: 'rejected', label: 'Rejects', title: 'readings or batches the collector rejected (when reported)', num: true },
+  { key: 'drops', label: 'Drops', title: 'readings the gateway dropped (buffer full or too old), when its status reports them', num: true },
+  { key: 'rejected', label: 'Rejects', title: 'batches from this device the collector refused (rejected or undecodable)', num: true },
   { key: 'alerts', label: 'Alerts', title: 'firing alerts', num: true },
 ];
 
@@ -101,8 +101,8 @@ export function fleetView(root: HTMLElement): ViewHandle {
       case 'backlog_age': return r.backlogAgeMs ?? -1;
       case 'clock': return r.clock_synced === null ? -1 : r.clock_synced ? 1 : 0;
       case 'rate': return r.rate ?? -1;
-      case 'drops': return r.drops ?? -1;
-      case 'rejected': return r.rejected ?? -1;
+      case 'drops': return r.dropped_readings ?? -1;
+      case 'rejected': return r.rejected_batches ?? -1;
       case 'alerts': return r.alerts;
     }
   };
@@ -160,8 +160,8 @@ export function fleetView(root: HTMLElement): ViewHandle {
       cell('backlog_age', d.backlogAgeMs === null ? '—' : duration(d.backlogAgeMs), ' num'),
       cell('clock', h('span', { class: d.clock_synced === false ? 'warn' : '' }, clock)),
       cell('rate', d.rate === null ? '…' : count(d.rate), ' num'),
-      cell('drops', count(d.drops), ' num'),
-      cell('rejected', count(d.rejected), ' num'),
+      cell('drops', count(d.dropped_readings), ' num'),
+      cell('rejected', h('span', { class: (d.rejected_batches ?? 0) > 0 ? 'warn' : '' }, count(d.rejected_batches)), ' num'),
       cell('alerts', alertsAvailable ? h('span', { class: d.alerts > 0 ? 'badge crit' : '' }, String(d.alerts)) : '—', ' num'),
     );
   };
