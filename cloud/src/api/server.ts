@@ -172,7 +172,7 @@ export class ApiServer implements Component {
     this.app = app;
     this.opts.logger.info(
       { host: this.opts.listen.host, port: this.boundPort },
-      this.opts.opsOnly ? 'HTTP /healthz /readyz /metrics listening' : 'HTTP API listening',
+      this.opts.opsOnly ? 'HTTP /healthz /readyz /metrics listening' : `${this.opts.tls ? 'HTTPS' : 'HTTP'} API and console listening`,
     );
   }
 
