@@ -99,6 +99,13 @@ async function main() {
     broker: { mode: 'embedded', listen: `127.0.0.1:${mqttPort}` },
     auth: { devices_file: devicesFile },
     api: { listen: `127.0.0.1:${apiPort}` },
+    // A rule that fires within a minute: press-07's temperature is a 2-minute sine between 20 and 80 °C.
+    alerts: {
+      rules: [
+        { name: 'press-warm', devices: 'press-*', sensor: 'temp_c', kind: 'threshold', above: 45, clear_below: 40, for: '3s', severity: 'warning', message: '{{device}} is warm: {{sensor}} = {{value}}' },
+        { name: 'gateway-offline', kind: 'offline', after: '1m', severity: 'critical' },
+      ],
+    },
     log: { level },
   });
   const collector = new Collector(cloudConfig, {
@@ -139,6 +146,9 @@ Try:
   curl -s ${api}/api/v1/devices
   curl -s ${api}/api/v1/devices/press-07/sensors
   curl -s '${example}'
+  curl -s '${api}/api/v1/alerts?state=firing'          # rule press-warm fires within a minute
+  npx tidemark-cloud alerts list --url ${api}
+  curl -sN '${api}/api/v1/stream?device=press-07'       # bucket updates and alert transitions, live
   npx tidemark-cloud query --url ${api} --device press-07 --sensor temp_c --from -15m
   curl -s ${api}/metrics | grep tidemark_cloud_readings_total
 
@@ -161,7 +171,9 @@ async function printSummary(api) {
   try {
     const devices = (await (await fetch(`${api}/api/v1/devices`)).json()).items ?? [];
     const line = devices.map((d) => `${d.id} ${d.online ? 'online' : 'offline'} ${d.readings} readings`).join(' | ');
-    console.log(`[${new Date().toISOString().slice(11, 19)}] ${line || 'waiting for the first batches…'}`);
+    const firing = (await (await fetch(`${api}/api/v1/alerts?state=firing`)).json()).items ?? [];
+    const alerts = firing.length ? ` | firing: ${firing.map((a) => a.id).join(', ')}` : '';
+    console.log(`[${new Date().toISOString().slice(11, 19)}] ${line || 'waiting for the first batches…'}${alerts}`);
   } catch (err) {
     console.log(`summary unavailable: ${err.message}`);
   }

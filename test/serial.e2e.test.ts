@@ -159,4 +159,39 @@ describe('serial sources end to end (socat ptys)', () => {
     for (const p of [jsonPty, kvPty, gpsPty]) await p.close();
     expect((await collector.kill('SIGTERM')).code).toBe(0);
   });
+
+  it('an agent restart (SIGTERM or SIGKILL) against an idle serial device loses no line', async () => {
+    requireTool('socat', 'socat');
+    const cloud = await setupCloud();
+    const pty = await openPtyPair();
+    const statusPort = await freePort();
+    const edge = setupEdge(cloud, 'gw-idle', {
+      sources: [{ type: 'serial', name: 'meter', path: pty.a, baud_rate: 9600, parser: { format: 'csv', columns: ['ts', 'idle_t'], timestamp_column: 'ts' } }],
+      batch: { max_readings: 100, max_delay_ms: 100 },
+      status: { listen: `127.0.0.1:${statusPort}` },
+    });
+    const collector = await cloud.start();
+    type Status = { connected: boolean; sources: { name: string; state: string; parse_errors?: number; line_idle_at_open?: boolean }[] };
+    const idle = async () => {
+      const { body } = await getJson<Status>(`http://127.0.0.1:${statusPort}/status`).catch(() => ({ body: undefined }));
+      const meter = body?.sources.find((s) => s.name === 'meter');
+      return body?.connected && meter?.line_idle_at_open === true ? meter : undefined;
+    };
+    const base = Date.now() - 60_000;
+    // A device that reports rarely: each start of the agent meets an idle line, and its next line is whole.
+    for (let run = 0; run < 3; run++) {
+      const agent = edge.start();
+      await waitFor(idle, { timeoutMs: 20_000, description: `agent run ${run}: port open and the line seen idle` });
+      writeTo(pty.b, `${base + run * 1000},${10 + run}\n`);
+      await waitForAggregated(cloud.api, 'gw-idle', 'idle_t', run + 1);
+      const meter = await idle();
+      expect(meter?.parse_errors, agent.output()).toBe(0);
+      if (run === 1) await agent.kill('SIGKILL');
+      else expect((await agent.kill('SIGTERM')).code, agent.output()).toBe(0);
+    }
+    const got = await sumOf(cloud.api, 'gw-idle', 'idle_t', base, Date.now());
+    expect(got).toEqual({ count: 3, sum: 10 + 11 + 12 });
+    await pty.close();
+    expect((await collector.kill('SIGTERM')).code).toBe(0);
+  });
 });

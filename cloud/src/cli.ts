@@ -1,4 +1,4 @@
-// tidemark-cloud: run | validate | replay | query | device add|list|remove. The only place that turns errors into exit codes
+// tidemark-cloud: run | validate | replay | query | alerts list|ack | device add|list|remove. The only place that turns errors into exit codes
 // (0 ok, 1 runtime failure, 2 usage or config error).
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, executeCommand, runUntilSignal } from '@tidemark/shared';
@@ -9,6 +9,7 @@ import { loadCloudConfig } from './config.js';
 import { Collector, dataFiles, ROLES, type Role } from './collector.js';
 import { replay } from './aggregate/replay.js';
 import { runQuery } from './query-command.js';
+import { ALERT_STATES, runAlertsAck, runAlertsList } from './alerts-command.js';
 
 const PROG = 'tidemark-cloud';
 
@@ -58,7 +59,11 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(
           `replayed ${r.records} stream records in ${r.seconds.toFixed(2)} s` +
             `${r.from ? ` (buckets from ${r.from}; ${r.copiedBuckets} earlier buckets kept)` : ''}` +
-            `${r.previous ? `; previous store kept as ${r.previous}` : ''}\n`,
+            `${r.previous ? `; previous store kept as ${r.previous}` : ''}\n` +
+            (r.alerts
+              ? `rebuilt the alert history: ${r.alerts.transitions} transitions` +
+                `${r.alerts.unseen > 0 ? ` (${r.alerts.unseen} never seen live: recorded, not sent)` : ''}; previous alert store kept as ${r.alerts.previous}\n`
+              : ''),
         );
         return 0;
       })();
@@ -78,6 +83,29 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
     .action((opts) => {
       result = runQuery(opts, process.stdout);
+    });
+
+  const alerts = program.command('alerts').description('list and acknowledge alerts over the HTTP API');
+  alerts
+    .command('list')
+    .description('list alerts (every page of GET /api/v1/alerts)')
+    .requiredOption('--url <url>', 'API base URL, e.g. http://127.0.0.1:8080')
+    .addOption(new Option('--state <state>', 'only alerts in this state').choices(ALERT_STATES as unknown as string[]))
+    .option('--rule <name>', 'only this rule')
+    .option('--device <id>', 'only this device')
+    .option('--token <token>', 'bearer token (default: $TIDEMARK_API_TOKEN)')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .action((opts) => {
+      result = runAlertsList(opts);
+    });
+  alerts
+    .command('ack')
+    .description('acknowledge an alert (POST /api/v1/alerts/{id}/ack; needs the operate scope)')
+    .argument('<id>', 'alert id, as alerts list prints it')
+    .requiredOption('--url <url>', 'API base URL, e.g. http://127.0.0.1:8080')
+    .option('--token <token>', 'bearer token (default: $TIDEMARK_API_TOKEN)')
+    .action((id: string, opts: { url: string; token?: string }) => {
+      result = runAlertsAck(id, opts);
     });
 
   const device = program.command('device').description('manage device credentials');

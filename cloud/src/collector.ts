@@ -6,9 +6,17 @@ import { join } from 'node:path';
 import { createLogger, MetricsRegistry, startAll, stopAll, type Component, type Logger } from '@tidemark/shared';
 import { Aggregator } from './aggregate/aggregator.js';
 import { aggregatorGuard, openAggregateStore } from './aggregate/open-aggregate-store.js';
+import { AlertEvaluator } from './alerts/alert-evaluator.js';
+import { AlertStoreFeed } from './alerts/alert-feed.js';
+import { notifierNames } from './alerts/notifiers.js';
+import { DeliveryWorker } from './alerts/notify/delivery-worker.js';
+import { createNotifiers } from './alerts/notify/notifier-factory.js';
+import { retryScheduleOf } from './alerts/notify/notify-config.js';
+import { SqliteAlertStore } from './alerts/sqlite-alert-store.js';
+import { StatusAlertWatcher } from './alerts/status-watcher.js';
 import { ApiServer } from './api/server.js';
 import { StoreFollower } from './api/store-follower.js';
-import type { BucketUpdateSource } from './api/stream-hub.js';
+import type { AlertTransitionSource, BucketUpdateSource } from './api/stream-hub.js';
 import { loadTokens } from './api/tokens.js';
 import { DeviceAuthenticator } from './broker/device-auth.js';
 import { EmbeddedBroker } from './broker/embedded-broker.js';
@@ -36,6 +44,7 @@ export const dataFiles = (dataDir: string) => ({
   stream: join(dataDir, 'stream.db'),
   aggregates: join(dataDir, 'aggregates.db'),
   devices: join(dataDir, 'devices.db'),
+  alerts: join(dataDir, 'alerts.db'),
 });
 
 export class Collector {
@@ -111,6 +120,7 @@ export class Collector {
         metrics,
       );
       bus.onStatus((device, payload) => registry.status(device, payload, Date.now()));
+      this.bus = bus;
       // Stop order is the reverse: ingest flushes and acks what it holds before the broker closes.
       components.push(bus, ingestor);
       this.ingestor = ingestor;
@@ -149,13 +159,60 @@ export class Collector {
           {
             retentionMs: config.store.retention,
             ...(config.store.max_bytes !== undefined ? { maxBytes: config.store.max_bytes } : {}),
-            consumedBelow: (p) => aggregates.checkpoint(p),
+            // Only what every stream consumer has committed past may go.
+            consumedBelow: async (p) => {
+              const agg = await aggregates.checkpoint(p);
+              const alerts = this.alertStore?.checkpoint(p);
+              return alerts === undefined ? agg : Math.min(agg, alerts);
+            },
           },
           logger.child({ component: 'retention' }),
           metrics,
         ),
       );
       this.aggregator = aggregator;
+      if (config.alerts.rules.length > 0) {
+        const store = new SqliteAlertStore(files.alerts);
+        const evaluator = new AlertEvaluator(
+          partitions,
+          store,
+          {
+            rules: config.alerts.rules,
+            notifiers: notifierNames(config.alerts.notify),
+            flapping: config.alerts.flapping,
+            allowedLatenessMs: config.aggregation.allowed_lateness,
+            maxFutureSkewMs: config.ingest.max_future_skew,
+          },
+          logger.child({ component: 'alerts' }),
+          metrics,
+        );
+        this.ingestor?.onCommit(() => evaluator.notify());
+        const bus = this.bus;
+        const worker = new DeliveryWorker({
+          outbox: store,
+          notifiers: createNotifiers(config.alerts.notify, {
+            logger: logger.child({ component: 'alerts' }),
+            ...(bus ? { publish: (topic, payload, o) => bus.publish(topic, payload, o) } : {}),
+          }),
+          logger: logger.child({ component: 'alert-delivery' }),
+          metrics,
+          concurrency: config.alerts.delivery.concurrency,
+          retry: retryScheduleOf(config.alerts.delivery),
+        });
+        evaluator.onTransitions(() => worker.wake());
+        const statusWatcher = new StatusAlertWatcher(
+          registry,
+          store,
+          { rules: config.alerts.rules, notifiers: notifierNames(config.alerts.notify), flapping: config.alerts.flapping },
+          logger.child({ component: 'alert-status' }),
+        );
+        statusWatcher.onTransitions(() => worker.wake());
+        // Before retention (which asks the store for the evaluator's checkpoints) and after the aggregator.
+        components.splice(components.length - 1, 0, store, evaluator, statusWatcher, worker);
+        this.statusWatcher = statusWatcher;
+        this.alertStore = store;
+        this.evaluator = evaluator;
+      }
     }
 
     // The api role serves the whole HTTP API; a collector or aggregator process on its own still serves
@@ -174,6 +231,19 @@ export class Collector {
       components.push(follower);
       updates = follower;
     }
+    // Alerts for the API: the evaluator's own store in this process, else the aggregator's on this data_dir.
+    const { evaluator, statusWatcher } = this;
+    let alertTransitions: AlertTransitionSource | undefined =
+      evaluator && statusWatcher
+        ? { onTransitions: (l) => (evaluator.onTransitions(l), statusWatcher.onTransitions(l)) }
+        : undefined;
+    let alertStore = this.alertStore ? () => this.alertStore : undefined;
+    if (apiRole && !this.evaluator) {
+      const feed = new AlertStoreFeed(files.alerts, logger.child({ component: 'alert-feed' }));
+      components.push(feed);
+      alertTransitions = feed;
+      alertStore = () => feed.current();
+    }
     this.api = new ApiServer({
       listen: config.api.listen,
       listenSetting: opts.settings?.apiPort ?? (apiRole ? 'api.listen' : 'api.listen; run each role on a host with its own --listen ADDR'),
@@ -187,6 +257,8 @@ export class Collector {
       metrics,
       logger: logger.child({ component: apiRole ? 'api' : 'ops-http' }),
       ready: () => this.started,
+      ...(alertStore ? { alerts: alertStore } : {}),
+      ...(alertTransitions ? { alertTransitions } : {}),
       ...(apiRole ? (updates ? { updates } : {}) : { opsOnly: true }),
     });
     components.push(this.api);
@@ -194,6 +266,10 @@ export class Collector {
   }
 
   private registryTimer: NodeJS.Timeout | undefined;
+  alertStore: SqliteAlertStore | undefined;
+  private bus: MessageBus | undefined;
+  statusWatcher: StatusAlertWatcher | undefined;
+  evaluator: AlertEvaluator | undefined;
 
   async start(): Promise<void> {
     await startAll(this.components);

@@ -23,6 +23,20 @@ aggregation:
 api:
   listen: 0.0.0.0:8080
   tokens_file: tokens.yaml           # bearer tokens; absent = open (a warning at start)
+alerts:
+  rules:
+    - name: oven-hot
+      devices: "oven-*"
+      sensor: temp_c
+      kind: threshold
+      on: reading
+      above: 250
+      clear_below: 240
+      for: 2m
+      severity: critical
+  notify:
+    - { type: webhook, url: "https://ops.example/hooks/tidemark", secret: "\${TIDEMARK_WEBHOOK_SECRET}" }
+    - { type: mqtt }
 `;
 
 const DEFAULTS: CloudConfig = {
@@ -42,6 +56,12 @@ const DEFAULTS: CloudConfig = {
   },
   ingest: { max_batch_readings: 100_000, commit_interval_ms: 5, max_future_skew: 300_000 },
   api: { listen: { host: '0.0.0.0', port: 8080 }, max_page_size: 10_000 },
+  alerts: {
+    rules: [],
+    notify: [],
+    flapping: { max_notifications: 10, window: 3_600_000 },
+    delivery: { concurrency: 8, retry_base: 1000, retry_cap: 300_000, retry_horizon: 86_400_000 },
+  },
   log: { level: 'info' },
 };
 
@@ -60,12 +80,54 @@ const messages = (text: string) => issuesOf(() => parse(text)).map((i) => `${i.p
 
 describe('cloud config', () => {
   it('accepts the SPEC.md example', () => {
-    expect(parse(SPEC_EXAMPLE)).toEqual({
+    expect(parse(SPEC_EXAMPLE, { TIDEMARK_WEBHOOK_SECRET: 'whsec_c2VjcmV0' })).toEqual({
       ...DEFAULTS,
       data_dir: '/var/lib/tidemark-cloud',
       auth: { devices_file: 'devices.yaml', allow_anonymous: false },
       api: { ...DEFAULTS.api, tokens_file: 'tokens.yaml' },
+      alerts: {
+        ...DEFAULTS.alerts,
+        rules: [
+          {
+            name: 'oven-hot',
+            kind: 'threshold',
+            devices: 'oven-*',
+            sensor: 'temp_c',
+            on: { kind: 'reading' },
+            above: 250,
+            clear_below: 240,
+            for: 120_000,
+            severity: 'critical',
+            labels: {},
+            notify_late: true,
+          },
+        ],
+        notify: [{ type: 'webhook', url: 'https://ops.example/hooks/tidemark', secret: 'whsec_c2VjcmV0', timeout: 10_000 }, { type: 'mqtt' }],
+      },
     });
+  });
+
+  it('reports every bad alert rule and notifier with its path', () => {
+    const text = `alerts:
+  rules:
+    - { name: a, kind: threshold, sensor: temp_c, on: 1m.mean, above: 1 }
+    - { name: b, kind: threshold, sensor: "temp c", on: 1h.avg, for: 5m, above: 1 }
+    - { name: c, kind: rate, sensor: x }
+    - { name: d, kind: anomaly, sensor: x, above: 3 }
+    - { name: a, kind: no_data, sensor: x }
+  notify:
+    - { type: pagerduty }
+`;
+    expect(messages(text)).toEqual([
+      'alerts.rules[0].on: unknown bucket stat "mean"; expected one of avg, min, max, sum, count, first, last, stddev @3',
+      'alerts.rules[1].sensor: character " " at position 5 cannot appear in a device or sensor name (glob "temp c") @4',
+      'alerts.rules[1].for: 5m is shorter than the 1h buckets it watches (use 0s or at least 1h) @4',
+      'alerts.rules[2].above: kind rate needs "above" or "below" @5',
+      'alerts.rules[3].above: "above" does not apply to kind anomaly (it takes: sensor, threshold, clear_threshold, window, min_history) @6',
+      'alerts.rules[4].name: duplicate rule name "a" (also alerts.rules[0]) @7',
+      'alerts.rules[4].after: kind no_data needs "after" (a duration such as 5m) @7',
+      'alerts.notify[0].type: expected one of webhook | mqtt, got "pagerduty" @9',
+    ]);
   });
 
   it('makes an empty file the embedded defaults', () => {

@@ -29,6 +29,7 @@ import {
   type Resolution,
 } from '@tidemark/shared/config';
 import { DEFAULT_POSTGRES_SCHEMA, postgresSchemaProblem } from './aggregate/postgres-schema-name.js';
+import { alertsSchema, checkAlertResolutions, finishAlerts, type AlertsConfig } from './alerts/alert-config.js';
 
 export type EmbeddedBrokerConfig = {
   mode: 'embedded';
@@ -79,6 +80,7 @@ export type CloudConfig = {
   };
   ingest: { max_batch_readings: number; commit_interval_ms: number; /** ms */ max_future_skew: number };
   api: { listen: ListenAddress; tokens_file?: string; max_page_size: number; /** HTTPS for the API and console. */ tls?: { cert: string; key: string } };
+  alerts: AlertsConfig;
   log: { level: LogLevel };
 };
 
@@ -303,9 +305,12 @@ const cloudSchema = z
         tls: z.strictObject({ cert: zString('a file path'), key: zString('a file path') }).optional(),
       })
       .prefault({}),
+    alerts: alertsSchema().prefault({}),
     log: zLogConfig(),
   })
   .superRefine((c, ctx) => {
+    const resolutions = (c.aggregation as { resolutions?: unknown } | undefined)?.resolutions;
+    if (Array.isArray(resolutions)) checkAlertResolutions(c.alerts, resolutions as Resolution[], ctx);
     const broker = c.broker as { mode?: unknown; listen?: ListenAddress; tls_listen?: ListenAddress } | undefined;
     const api = (c.api as { listen?: ListenAddress } | undefined)?.listen;
     if (broker?.mode !== 'embedded' || typeof api?.port !== 'number') return;
@@ -314,7 +319,8 @@ const cloudSchema = z
         ctx.addIssue({ code: 'custom', path: ['api', 'listen'], input: api, message: `${formatListen(api)} is also broker.${key}` });
       }
     }
-  }, evenWithIssues);
+  }, evenWithIssues)
+  .transform((c) => ({ ...c, alerts: finishAlerts(c.alerts, c.aggregation.resolutions) }));
 
 /** Two listen addresses collide when they share a non-zero port and a host (or one is a wildcard). */
 function clash(a: ListenAddress, b: ListenAddress): boolean {

@@ -35,6 +35,15 @@ describe('EDGE_EXAMPLE_YAML', () => {
     }
   });
 
+  it('offers a Modbus source that validates once uncommented', () => {
+    const block = /^ {2}# (- type: modbus\n(?: {2}# {3}.*\n)+)/m.exec(EDGE_EXAMPLE_YAML);
+    expect(block).not.toBeNull();
+    const uncommented = block![0].replace(/^ {2}# /gm, '  ');
+    const c = parse(EDGE_EXAMPLE_YAML.replace(block![0], uncommented));
+    expect(c.sources.map((s) => s.type)).toEqual(['serial', 'gpio', 'simulated', 'modbus']);
+    expect(c.sources[3]).toMatchObject({ transport: 'rtu', slaves: [{ id: 3, timeout: 300, registers: [{ word_order: 'CDAB' }, { scale: 0.1 }, { type: 'bool' }] }] });
+  });
+
   it('offers a TLS block that validates once uncommented (with mqtts://)', () => {
     const tls = EDGE_EXAMPLE_YAML.replace(/^ {2}# (tls:.*)$/m, '  $1')
       .replace(/^ {2}# {3}((?:ca|cert|key|reject_unauthorized): \S+).*$/gm, '    $1')

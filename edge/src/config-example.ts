@@ -56,6 +56,22 @@ sources:                               # at least one; every name unique
         period_s: 60                   # wave period in seconds (default 60)
         decimals: 1                    # rounding, 0..9 (default 2)
 
+  # A Modbus bus, RTU (RS-485) or TCP; addresses are 0-BASED register numbers ("40101" in a manual = holding 100):
+  # - type: modbus
+  #   name: line-2
+  #   transport: rtu                   # rtu: path, baud_rate (19200), parity (even), stop_bits (1) | tcp: host, port (502)
+  #   path: /dev/serial/by-id/usb-RS485-if00
+  #   baud_rate: 19200
+  #   slaves:                          # polled one request at a time; a silent slave is backed off
+  #     - id: 3                        # slave address, 1..247 (tcp: unit id 0..255)
+  #       poll_interval: 1s            # default 1s
+  #       timeout: 300ms               # per request (default 1s)
+  #       retries: 1                   # extra attempts after a timeout (default 1)
+  #       registers:                   # table: holding | input | coil | discrete; type: int16 uint16 int32 uint32 int64 uint64 float32 float64 bool
+  #         - { name: oil_temp_c, table: holding, address: 100, type: float32, word_order: CDAB }   # ABCD | CDAB | BADC | DCBA
+  #         - { name: motor_rpm, table: input, address: 7, type: uint16, scale: 0.1 }              # raw * scale + offset
+  #         - { name: running, table: coil, address: 0 }
+
 buffer:
   max_bytes: 256MB                     # KB/MB/GB = 1000^n, KiB/MiB/GiB = 1024^n (default 256MB)
   max_age: 7d                          # readings older than this are dropped and counted (default 7d)

@@ -174,8 +174,8 @@ uplink:
   });
 
   it('names the source types', () => {
-    expect(issuesOf(withSource('  - { type: modbus, name: m }'))).toEqual([
-      { path: 'sources[0].type', message: 'expected one of serial | gpio | simulated, got "modbus"', line: 3 },
+    expect(issuesOf(withSource('  - { type: opcua, name: m }'))).toEqual([
+      { path: 'sources[0].type', message: 'expected one of serial | gpio | simulated | modbus, got "opcua"', line: 3 },
     ]);
   });
 

@@ -22,11 +22,12 @@ import {
   type LogLevel,
 } from '@tidemark/shared/config';
 import { gpioSourceSchema, type GpioSourceConfig } from './sources/gpio/config.js';
+import { modbusSourceSchema, type ModbusSourceConfig } from './sources/modbus/config.js';
 import { serialSourceSchema, type SerialSourceConfig } from './sources/serial/config.js';
 import { simulatedSourceSchema, type SimulatedSourceConfig } from './sources/simulated/config.js';
 
-export type { GpioSourceConfig, SerialSourceConfig, SimulatedSourceConfig };
-export type SourceConfig = SerialSourceConfig | GpioSourceConfig | SimulatedSourceConfig;
+export type { GpioSourceConfig, ModbusSourceConfig, SerialSourceConfig, SimulatedSourceConfig };
+export type SourceConfig = SerialSourceConfig | GpioSourceConfig | SimulatedSourceConfig | ModbusSourceConfig;
 
 export type EdgeConfig = {
   device: { id: string };
@@ -61,7 +62,7 @@ export type EdgeConfig = {
   log: { level: LogLevel };
 };
 
-export const sourceSchema = z.discriminatedUnion('type', [serialSourceSchema, gpioSourceSchema, simulatedSourceSchema]);
+export const sourceSchema = z.discriminatedUnion('type', [serialSourceSchema, gpioSourceSchema, simulatedSourceSchema, modbusSourceSchema]);
 
 const uplinkSchema = z
   .strictObject({

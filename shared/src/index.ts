@@ -8,4 +8,5 @@ export * from './logging/index.js';
 export * from './metrics/index.js';
 export * from './process/index.js';
 export * from './random/index.js';
+export * from './retry/index.js';
 export * from './tls/index.js';

@@ -15,15 +15,13 @@
 // Retention (aggregation.retention, bucket-retention.ts) is wall-clock: a bucket goes once its end is older
 // than its resolution's retention. The loop deletes expired buckets between chunks, and a reading for an
 // expired bucket does not bring it back (it would be a partial bucket); it is counted and stays in the stream.
-import { decodeBatch, type Batch } from '@tidemark/proto';
-import { settleWithin, type Component, type Logger, type MetricsRegistry } from '@tidemark/shared';
+import type { Component, Logger, MetricsRegistry } from '@tidemark/shared';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
+import { batchDistrust, decodeRecords, readingTrusted } from '../stream/reading-policy.js';
+import { StreamConsumer, type ChunkProcessor } from '../stream/stream-consumer.js';
 import { bucketKey, type AggregateStore, type BucketKey, type BucketRecord, type SensorDelta } from './aggregate-store.js';
 import { BucketRetention } from './bucket-retention.js';
 import { addValue, bucketStart, emptyStats } from './bucket-stats.js';
-
-/** How long stop() waits for the step in flight (the whole shutdown has 10 s). */
-const STOP_WAIT_MS = 2000;
 
 export interface Resolution {
   label: string;
@@ -66,18 +64,11 @@ function hotSensor(resolutions: number): HotSensor {
 
 export type BucketUpdateListener = (updates: readonly BucketRecord[], watermarks: ReadonlyMap<string, number>) => void;
 
-export class Aggregator implements Component {
+export class Aggregator implements Component, ChunkProcessor {
   readonly name = 'aggregator';
-  /** The stream's partitions (index = partition number). */
-  private readonly streams: readonly StreamStore[];
-  /** Per partition, the next offset to read; loaded from the store's checkpoints on start() or the first step(). */
-  private offsets: number[] | undefined;
-  /** The partition the next step tries first (round robin). */
-  private nextPartition = 0;
+  /** The read loop (partitions, checkpoints, fencing): the stream's consumer seam, shared with the alert evaluator. */
+  private readonly consumer: StreamConsumer;
   private lagRefreshAt = 0;
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
   private readonly listeners: BucketUpdateListener[] = [];
   private readonly retention: BucketRetention;
   private readonly m;
@@ -101,7 +92,7 @@ export class Aggregator implements Component {
         ['resolution'],
       ),
     };
-    this.streams = Array.isArray(stream) ? stream : [stream as StreamStore];
+    this.consumer = new StreamConsumer(stream, this, { chunkRecords: opts.chunkRecords ?? 500, idleMs: opts.idleMs ?? 200 }, logger, 'aggregator');
     this.retention = new BucketRetention(store, opts, logger, metrics);
   }
 
@@ -110,85 +101,54 @@ export class Aggregator implements Component {
     return this.retention.trimExpired();
   }
 
-
   onUpdate(listener: BucketUpdateListener): void {
     this.listeners.push(listener);
   }
 
   /** Wakes the loop now (the in-process collector calls this after each ingest commit). */
   notify(): void {
-    this.wake?.();
+    this.consumer.notify();
   }
 
-  async start(): Promise<void> {
-    const offsets = await this.loadOffsets();
-    this.running = true;
-    this.logger.info({ offsets }, 'aggregator resuming from checkpoint');
-    this.loop = this.run();
+  start(): Promise<void> {
+    return this.consumer.start();
   }
 
-  private async loadOffsets(): Promise<number[]> {
-    const offsets: number[] = [];
-    for (let p = 0; p < this.streams.length; p++) offsets.push(await this.store.checkpoint(p));
-    this.offsets = offsets;
-    return offsets;
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      await this.retention.maybeTrim();
-      let n = 0;
-      try {
-        n = await this.step();
-      } catch (err) {
-        this.logger.error({ err }, 'aggregation step failed; retrying from the committed checkpoint');
-      }
-      if (n === 0 && this.running) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, this.opts.idleMs ?? 200);
-          this.wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        this.wake = undefined;
-      }
-    }
+  stop(): Promise<void> {
+    return this.consumer.stop();
   }
 
   /**
    * Processes one chunk of the first partition (round robin) that has records; returns the number of stream
    * records consumed (0: every partition is caught up). Exposed for tests and replay.
    */
-  async step(): Promise<number> {
-    // Without start() (replay, tests) this must still resume from the checkpoint, never re-fold from 1.
-    const offsets = this.offsets ?? (await this.loadOffsets());
-    const n = this.streams.length;
-    for (let k = 0; k < n; k++) {
-      const p = (this.nextPartition + k) % n;
-      const records = await this.streams[p]!.read(offsets[p]!, this.opts.chunkRecords ?? 500);
-      if (records.length === 0) continue;
-      this.nextPartition = (p + 1) % n;
-      try {
-        await this.foldAndCommit(p, records);
-      } catch (err) {
-        // The store's checkpoints are the truth (another writer may have moved them): read them again next step.
-        this.offsets = undefined;
-        throw err;
-      }
-      return records.length;
-    }
-    this.m.lag.set(0);
-    return 0;
+  step(): Promise<number> {
+    return this.consumer.step();
   }
 
-  private async foldAndCommit(partition: number, records: readonly StreamRecord[]): Promise<void> {
-    const offsets = this.offsets!;
-    const next = records[records.length - 1]!.offset + 1;
+  /** Drains the stream to its current end (replay and tests). */
+  drain(): Promise<void> {
+    return this.consumer.drain();
+  }
+
+  // ChunkProcessor (called by the consumer loop).
+
+  checkpoint(partition: number): Promise<number> {
+    return this.store.checkpoint(partition);
+  }
+
+  async beforeStep(): Promise<void> {
+    await this.retention.maybeTrim();
+  }
+
+  async idle(): Promise<void> {
+    this.m.lag.set(0);
+  }
+
+  async process(partition: number, records: readonly StreamRecord[], expectedOffset: number, next: number): Promise<void> {
     const result = await this.fold(records);
     // Fenced on the checkpoint the records were read from: if another writer moved it, nothing is written.
-    await this.store.commit({ partition, offset: next, expectedOffset: offsets[partition]!, ...result });
-    offsets[partition] = next;
+    await this.store.commit({ partition, offset: next, expectedOffset, ...result });
     // Committed: count it and tell the listeners now, before anything else can fail or wait.
     this.m.offset.set({ partition: String(partition) }, next);
     for (const [reason, n] of result.unaggregated) this.m.unaggregated.inc({ reason }, n);
@@ -196,6 +156,8 @@ export class Aggregator implements Component {
     this.m.late.inc(result.late);
     result.expired.forEach((n, i) => n > 0 && this.m.expiredUpdates.inc({ resolution: this.opts.resolutions[i]!.label }, n));
     if (result.buckets.length > 0) for (const l of this.listeners) l(result.buckets, result.watermarks);
+    const offsets = [...(this.consumer.position ?? [])];
+    offsets[partition] = next;
     await this.refreshLag(offsets);
   }
 
@@ -205,29 +167,17 @@ export class Aggregator implements Component {
     this.lagRefreshAt = performance.now() + 1000;
     try {
       let lag = 0;
-      for (let p = 0; p < this.streams.length; p++) lag += Math.max(0, (await this.streams[p]!.endOffset()) - offsets[p]!);
+      const streams = this.consumer.streams;
+      for (let p = 0; p < streams.length; p++) lag += Math.max(0, (await streams[p]!.endOffset()) - (offsets[p] ?? 0));
       this.m.lag.set(lag);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'aggregator lag not refreshed');
     }
   }
 
-  /** Drains the stream to its current end (replay and tests). */
-  async drain(): Promise<void> {
-    while ((await this.step()) > 0) {
-      /* keep going */
-    }
-  }
-
   private async fold(records: readonly StreamRecord[]) {
     const { resolutions, allowedLatenessMs, maxFutureSkewMs } = this.opts;
-    const decoded: { record: StreamRecord; batch: Batch | undefined }[] = records.map((record) => {
-      try {
-        return { record, batch: decodeBatch(record.payload, { validate: false }) };
-      } catch {
-        return { record, batch: undefined };
-      }
-    });
+    const decoded = decodeRecords(records);
 
     // Load every bucket and watermark this chunk touches. Readings of a sensor come in time order, so most
     // fall in the bucket of the one before: only a change of bucket start costs a key.
@@ -271,8 +221,9 @@ export class Aggregator implements Component {
         this.logger.error({ offset: record.offset }, 'stream record does not decode; skipped');
         continue;
       }
-      if (!batch.clock.synced) {
-        skip('clock_unsynced', batch.readings.length);
+      const distrust = batchDistrust(batch);
+      if (distrust !== undefined) {
+        skip(distrust, batch.readings.length);
         continue;
       }
       const device = batch.deviceId;
@@ -285,7 +236,7 @@ export class Aggregator implements Component {
       // and the revision check: same record, same lateness, revision already bumped for this batch.
       const hot = new Map<string, HotSensor>();
       for (const r of batch.readings) {
-        if (r.ts > record.receivedMs + maxFutureSkewMs) {
+        if (!readingTrusted(r.ts, record.receivedMs, maxFutureSkewMs)) {
           skip('future_timestamp', 1);
           continue;
         }
@@ -348,11 +299,4 @@ export class Aggregator implements Component {
     return { buckets: [...dirty.values()], watermarks, sensors: [...sensors.values()], unaggregated, aggregated, late, expired };
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    // A step blocked on an unreachable stream store (a request waiting out its timeout) is left behind: it has
-    // not committed, its commit is atomic, and the next start resumes from the checkpoint.
-    if (!(await settleWithin(this.loop, STOP_WAIT_MS))) this.logger.warn('stopping while an aggregation step is still waiting on the stores');
-  }
 }

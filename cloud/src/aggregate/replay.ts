@@ -13,6 +13,7 @@
 // The aggregator must not be running: it would keep writing the old store.
 import { existsSync } from 'node:fs';
 import { createLogger, MetricsRegistry, PermanentError, type Logger } from '@tidemark/shared';
+import { replayAlerts, type AlertReplayResult } from '../alerts/alert-replay.js';
 import type { CloudConfig } from '../config.js';
 import { openStreamStore } from '../store/open-stream-store.js';
 import { PartitionedStreamStore } from '../store/partitioned-stream-store.js';
@@ -26,6 +27,8 @@ import { replayTarget } from './replay-targets.js';
 export { aggregatorPidFile } from './open-aggregate-store.js';
 
 export interface ReplayResult {
+  /** The alert history's rebuild (full replays with alert rules and an alert store), else undefined. */
+  alerts?: AlertReplayResult;
   records: number;
   seconds: number;
   from: string | null;
@@ -56,11 +59,44 @@ export interface ReplayOptions {
   onProgress?: (records: number) => void;
 }
 
-/** The CLI's entry: a replay of the configured stores (files under data_dir). */
+/** The CLI's entry: a replay of the configured stores (files under data_dir), alerts included. */
 export async function replay(
   config: CloudConfig,
-  files: { stream: string; aggregates: string },
+  files: { stream: string; aggregates: string; alerts?: string },
   opts: { from?: number; logger?: Logger; now?: () => Date } = {},
+): Promise<ReplayResult> {
+  const logger = opts.logger ?? createLogger({ name: 'tidemark-cloud', level: config.log.level });
+  const result = await replayStores(config, files, { ...opts, logger });
+  // A --from replay rebuilds part of the aggregates only; the alert history is rebuilt by full replays.
+  if (opts.from === undefined && files.alerts !== undefined && config.alerts.rules.length > 0) {
+    const source = config.store.type === 'jetstream' ? openStreamStore(config.store, { sqlitePath: files.stream, readOnly: true }) : openStreamsAt(files.stream);
+    await source.start();
+    try {
+      const alerts = await replayAlerts({
+        alerts: config.alerts,
+        path: files.alerts,
+        streams: source.partitions,
+        allowedLatenessMs: config.aggregation.allowed_lateness,
+        maxFutureSkewMs: config.ingest.max_future_skew,
+        logger,
+        ...(opts.now ? { now: opts.now } : {}),
+      });
+      if (alerts) result.alerts = alerts;
+    } finally {
+      await source.stop();
+    }
+  }
+  return result;
+}
+
+function openStreamsAt(path: string): PartitionedStreamStore {
+  return openStreams({ streamPath: path } as ReplayOptions);
+}
+
+async function replayStores(
+  config: CloudConfig,
+  files: { stream: string; aggregates: string },
+  opts: { from?: number; logger: Logger; now?: () => Date },
 ): Promise<ReplayResult> {
   const store = config.store;
   return replayAggregates({
@@ -74,7 +110,6 @@ export async function replay(
     maxFutureSkewMs: config.ingest.max_future_skew,
     retention: config.aggregation.retention,
     ...opts,
-    logger: opts.logger ?? createLogger({ name: 'tidemark-cloud', level: config.log.level }),
   });
 }
 

@@ -74,18 +74,22 @@ describe('/api/v1/openapi.json', () => {
     expect(doc.info.title).toBeTruthy();
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(doc.security).toEqual([{ bearerAuth: [] }]);
-    expect(doc.paths['/healthz']!.get.security).toEqual([]);
-    expect(doc.paths['/readyz']!.get.security).toEqual([]);
+    expect(doc.paths['/healthz']!.get!.security).toEqual([]);
+    expect(doc.paths['/readyz']!.get!.security).toEqual([]);
   });
 
   it('describes every route fastify serves, and serves every route it describes', async () => {
     const doc = await getDocument();
     const routes = registeredGetRoutes();
     expect(routes).toEqual(expect.arrayContaining(['/healthz', '/api/v1/aggregates', '/api/v1/devices/{id}/sensors', '/api/v1/stream', '/api/v1/openapi.json']));
-    expect(Object.keys(doc.paths).sort()).toEqual([...routes].sort());
-    for (const path of Object.keys(doc.paths)) {
-      expect(app.hasRoute({ method: 'GET', url: path.replace(/\{(\w+)\}/g, ':$1') }), path).toBe(true);
+    const described = (method: 'get' | 'post') => Object.keys(doc.paths).filter((p) => doc.paths[p]![method] !== undefined);
+    expect(described('get').sort()).toEqual([...routes].sort());
+    for (const method of ['get', 'post'] as const) {
+      for (const path of described(method)) {
+        expect(app.hasRoute({ method: method.toUpperCase() as 'GET' | 'POST', url: path.replace(/\{(\w+)\}/g, ':$1') }), `${method} ${path}`).toBe(true);
+      }
     }
+    expect(described('post')).toEqual(['/api/v1/alerts/{id}/ack']);
   });
 
   it('gives every operation an id, responses, and every parameter a schema; refs resolve', async () => {
@@ -94,18 +98,20 @@ describe('/api/v1/openapi.json', () => {
     for (const [, name] of text.matchAll(/"#\/components\/schemas\/(\w+)"/g)) expect(doc.components.schemas[name!], name).toBeDefined();
     const ids = new Set<string>();
     for (const [path, item] of Object.entries(doc.paths)) {
-      const op = item.get;
+      for (const op of [item.get, item.post]) {
+      if (op === undefined) continue;
       expect(ids.has(op.operationId), path).toBe(false);
       ids.add(op.operationId);
       expect(Object.keys(op.responses).length, path).toBeGreaterThan(0);
       for (const p of op.parameters ?? []) expect(p.schema, `${path} ${p.name}`).toBeDefined();
       for (const [, param] of path.matchAll(/\{(\w+)\}/g)) expect(op.parameters?.some((p) => p.in === 'path' && p.name === param && p.required)).toBe(true);
+      }
     }
   });
 
   it('states the parameters, limits and shapes of this deployment', async () => {
     const doc = await getDocument();
-    const agg = doc.paths['/api/v1/aggregates']!.get;
+    const agg = doc.paths['/api/v1/aggregates']!.get!;
     const param = (name: string) => agg.parameters!.find((p) => p.name === name)!;
     expect(['device', 'sensor', 'from', 'to'].map((n) => param(n).required)).toEqual([true, true, true, true]);
     expect(param('resolution').schema).toMatchObject({ enum: ['1m', '1h'], default: '1m' });
@@ -113,7 +119,7 @@ describe('/api/v1/openapi.json', () => {
     expect(param('device').schema.pattern).toBe('^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$');
     expect(agg.responses['400']!.content!['application/json']!.schema).toEqual({ $ref: '#/components/schemas/Error' });
     expect(doc.components.schemas.BucketItem!.required).toEqual(['device', 'sensor', 'resolution', 'start', 'count', 'sum', 'min', 'max', 'avg', 'stddev', 'first', 'last', 'final', 'revision']);
-    const stream = doc.paths['/api/v1/stream']!.get;
+    const stream = doc.paths['/api/v1/stream']!.get!;
     expect(stream.parameters!.filter((p) => p.in === 'query').map((p) => [p.name, p.required])).toEqual([
       ['device', false],
       ['sensor', false],

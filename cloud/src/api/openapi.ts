@@ -2,6 +2,7 @@
 // object (no generator dependency); a unit test checks that every route fastify serves is described here
 // and every described path is served. Limits and choices (resolutions, page size) come from the config,
 // so the document describes this deployment, not a generic one.
+import { alertPaths, alertSchemas } from './openapi-alerts.js';
 import type { Resolution } from '../aggregate/aggregator.js';
 
 type JsonSchema = {
@@ -23,7 +24,7 @@ type JsonSchema = {
   examples?: readonly unknown[];
 };
 
-interface Parameter {
+export interface Parameter {
   name: string;
   in: 'query' | 'path' | 'header';
   required?: boolean;
@@ -31,13 +32,13 @@ interface Parameter {
   schema: JsonSchema;
 }
 
-interface Response {
+export interface Response {
   description: string;
   headers?: Record<string, { description: string; schema: JsonSchema }>;
   content?: Record<string, { schema: JsonSchema; example?: unknown }>;
 }
 
-interface Operation {
+export interface Operation {
   operationId: string;
   summary: string;
   description?: string;
@@ -54,7 +55,7 @@ export interface OpenApiDocument {
   servers?: { url: string }[];
   security: Record<string, string[]>[];
   tags: { name: string; description: string }[];
-  paths: Record<string, { get: Operation }>;
+  paths: Record<string, { get?: Operation; post?: Operation }>;
   components: {
     securitySchemes: Record<string, { type: 'http'; scheme: 'bearer'; description: string }>;
     schemas: Record<string, JsonSchema>;
@@ -69,13 +70,13 @@ export interface OpenApiOptions {
   version?: string;
 }
 
-const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
-const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
-const json = (schema: JsonSchema) => ({ 'application/json': { schema } });
-const nullable = (type: string, extra: JsonSchema = {}): JsonSchema => ({ type: [type, 'null'], ...extra });
+export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+export const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+export const json = (schema: JsonSchema) => ({ 'application/json': { schema } });
+export const nullable = (type: string, extra: JsonSchema = {}): JsonSchema => ({ type: [type, 'null'], ...extra });
 
-const errorResponse = (description: string): Response => ({ description, content: json(ref('Error')) });
-const unauthorized: Response = {
+export const errorResponse = (description: string): Response => ({ description, content: json(ref('Error')) });
+export const unauthorized: Response = {
   description: 'Missing or unknown bearer token (only when api.tokens_file is set).',
   headers: { 'WWW-Authenticate': { description: 'Bearer realm="tidemark"', schema: { type: 'string' } } },
   content: json(ref('Error')),
@@ -119,6 +120,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
     tags: [
       { name: 'aggregates', description: 'Windowed aggregates, queried and live' },
       { name: 'devices', description: 'Devices and their sensors' },
+      { name: 'alerts', description: 'Alert series, their transitions, acknowledgement' },
       { name: 'operations', description: 'Health, readiness, metrics, this document' },
     ],
     paths: {
@@ -210,6 +212,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
           },
         },
       },
+      ...alertPaths(opts.maxPageSize),
       '/api/v1/openapi.json': {
         get: {
           operationId: 'getOpenApi',
@@ -344,6 +347,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
             rejected_batches: { type: 'integer', minimum: 0, description: 'Batches from the device the collector refused (rejected or undecodable).' },
           },
         },
+        ...alertSchemas(),
         Sensor: {
           type: 'object',
           required: ['name', 'first_seen', 'last_seen', 'readings'],

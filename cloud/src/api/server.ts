@@ -11,9 +11,11 @@ import { isConsolePath, registerConsoleRoute } from './console-route.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { decodeCursor, encodeCursor, parseAggregateQuery, QueryError } from './query-params.js';
 import { sendError } from './send-error.js';
-import { BucketUpdateHub, type BucketUpdateSource } from './stream-hub.js';
+import type { SqliteAlertStore } from '../alerts/sqlite-alert-store.js';
+import { registerAlertsRoutes } from './alerts-route.js';
+import { BucketUpdateHub, type AlertTransitionSource, type BucketUpdateSource } from './stream-hub.js';
 import { registerStreamRoute, type StreamSettings } from './stream-route.js';
-import { authorize, type ApiToken } from './tokens.js';
+import { authenticate, hasScope, type ApiToken, type Scope } from './tokens.js';
 
 export { sendError };
 
@@ -29,6 +31,10 @@ export interface ApiOptions {
   logger: Logger;
   /** Bearer tokens; undefined = the API is open (a warning is logged at start). */
   tokens?: readonly ApiToken[];
+  /** The alert store (GET/POST /api/v1/alerts); undefined → those routes answer 501. */
+  alerts?: () => SqliteAlertStore | undefined;
+  /** Committed alert transitions for `event: alert` on /api/v1/stream. */
+  alertTransitions?: AlertTransitionSource;
   /** Readiness: true once every role in this process has started. */
   ready?: () => boolean;
   /**
@@ -47,6 +53,20 @@ export interface ApiOptions {
 }
 
 const CLOSE_GRACE_MS = 1000;
+
+const requestTokens = new WeakMap<object, ApiToken>();
+
+/**
+ * For a route that needs `scope`: the caller's name (the token's, or `anonymous` when the API is open), or
+ * undefined after answering 403.
+ */
+export function requireScope(req: { raw: object }, reply: import('fastify').FastifyReply, scope: Scope, open: boolean): string | undefined {
+  if (open) return 'anonymous';
+  const token = requestTokens.get(req.raw);
+  if (token && hasScope(token, scope)) return token.name;
+  void sendError(reply, 403, 'forbidden', `this needs a token with the ${scope} scope${token ? ` ("${token.name}" has ${(token.scopes ?? ['read', 'operate']).join(', ')})` : ''}`);
+  return undefined;
+}
 
 export function buildApi(opts: ApiOptions): FastifyInstance {
   // Typed as the HTTP instance: the routes do not care which server carries them.
@@ -77,10 +97,14 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     app.addHook('onRequest', async (req, reply) => {
       const path = req.url.split('?')[0] ?? '';
       if (path === '/healthz' || path === '/readyz' || (!opts.opsOnly && isConsolePath(path))) return;
-      if (!authorize(req.headers.authorization, tokens)) {
+      const token = authenticate(req.headers.authorization, tokens);
+      if (!token) {
         reply.header('www-authenticate', 'Bearer realm="tidemark"');
         return sendError(reply, 401, 'unauthorized', 'a valid bearer token is required (Authorization: Bearer <token>)');
       }
+      // Every route needs read; routes that change something check their own scope (requestToken()).
+      if (!hasScope(token, 'read')) return sendError(reply, 403, 'forbidden', `token "${token.name}" lacks the read scope`);
+      requestTokens.set(req.raw, token);
     });
   }
 
@@ -137,7 +161,13 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
         logger: opts.logger,
       }).attach(opts.updates)
     : undefined;
+  if (hub && opts.alertTransitions) hub.attachAlerts(opts.alertTransitions);
   if (hub) app.addHook('onClose', async () => hub.close());
+  registerAlertsRoutes(app, {
+    store: opts.alerts ?? (() => undefined),
+    operator: (req, reply) => requireScope(req, reply, 'operate', !tokens),
+    maxPageSize: Math.min(1000, opts.maxPageSize),
+  });
   registerStreamRoute(app, { hub, resolutions: opts.resolutions, settings: opts.stream, metrics: opts.metrics, logger: opts.logger });
 
   const openapi = JSON.stringify(

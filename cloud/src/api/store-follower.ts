@@ -9,12 +9,12 @@
 // poll then publishes it again. Clients see every changed bucket, each state at least as new as the
 // previous event for it, never an older one. If records were trimmed before they could be read, or the
 // aggregates were rebuilt (checkpoint went back), the follower reports a gap instead of guessing.
-import { decodeBatch } from '@tidemark/proto';
 import { settleWithin, type Component, type Logger } from '@tidemark/shared';
 import { bucketKey, type AggregateStore, type BucketKey } from '../aggregate/aggregate-store.js';
 import type { BucketUpdateListener, Resolution } from '../aggregate/aggregator.js';
 import { bucketStart } from '../aggregate/bucket-stats.js';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
+import { batchDistrust, decodeRecords, readingTrusted } from '../stream/reading-policy.js';
 import type { BucketUpdateSource } from './stream-hub.js';
 
 export interface StoreFollowerOptions {
@@ -128,16 +128,11 @@ export class StoreFollower implements Component, BucketUpdateSource {
     const { resolutions, maxFutureSkewMs } = this.opts;
     const keys = new Map<string, BucketKey>();
     const devices = new Set<string>();
-    for (const record of records) {
-      let batch;
-      try {
-        batch = decodeBatch(record.payload, { validate: false });
-      } catch {
-        continue; // the aggregator skipped it too
-      }
-      if (!batch.clock.synced) continue;
+    for (const { record, batch } of decodeRecords(records)) {
+      // The aggregator's own rules (stream/reading-policy.ts): what it skipped changed no bucket.
+      if (!batch || batchDistrust(batch) !== undefined) continue;
       for (const r of batch.readings) {
-        if (r.ts > record.receivedMs + maxFutureSkewMs) continue;
+        if (!readingTrusted(r.ts, record.receivedMs, maxFutureSkewMs)) continue;
         devices.add(batch.deviceId);
         for (const res of resolutions) {
           const k = { device: batch.deviceId, sensor: r.sensor, resolution: res.label, start: bucketStart(r.ts, res.ms) };

@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@tidemark/shared';
 import type { BucketUpdateListener, Resolution } from '../aggregate/aggregator.js';
+import type { AlertTransition } from '../alerts/alert-types.js';
 import { toBucketItem } from './bucket-item.js';
 
 /** Anything that reports committed bucket changes like the Aggregator does (it satisfies this itself). */
@@ -34,8 +35,11 @@ export interface StreamFilter {
 }
 
 export interface HubEvent {
-  /** `bucket`: a changed bucket. `watermark`: a device's watermark advanced (buckets may have become final). */
-  type: 'bucket' | 'watermark';
+  /**
+   * `bucket`: a changed bucket. `watermark`: a device's watermark advanced (buckets may have become final).
+   * `alert`: an alert transition (the AlertTransition as JSON).
+   */
+  type: 'bucket' | 'watermark' | 'alert';
   id: string;
   device: string;
   /** Bucket events only. */
@@ -71,7 +75,15 @@ export const DEFAULT_IDLE_RETAIN_MS = 60_000;
 // Sensor and resolution filters narrow bucket events only: a device's watermark concerns all its buckets.
 const matches = (f: StreamFilter, e: HubEvent) =>
   (f.device === undefined || f.device === e.device) &&
-  (e.type !== 'bucket' || ((f.sensor === undefined || f.sensor === e.sensor) && (f.resolution === undefined || f.resolution === e.resolution)));
+  (e.type === 'watermark' ||
+    (e.type === 'alert'
+      ? f.sensor === undefined || e.sensor === undefined || f.sensor === e.sensor
+      : (f.sensor === undefined || f.sensor === e.sensor) && (f.resolution === undefined || f.resolution === e.resolution)));
+
+/** Committed alert transitions, for `event: alert` (the in-process evaluator, or a follower of the alert store). */
+export interface AlertTransitionSource {
+  onTransitions(listener: (transitions: readonly AlertTransition[]) => void): void;
+}
 
 export class BucketUpdateHub {
   readonly epoch = randomBytes(4).toString('hex');
@@ -144,6 +156,33 @@ export class BucketUpdateHub {
       const data = JSON.stringify({ device, watermark: new Date(wm).toISOString(), allowed_lateness_ms: allowedLatenessMs });
       events.push({ type: 'watermark', id: `${this.epoch}-${++this.seq}`, device, data });
     }
+    this.emit(events);
+  };
+
+  /** Feeds committed alert transitions into the same numbered stream (`event: alert`). */
+  attachAlerts(source: AlertTransitionSource): this {
+    source.onTransitions(this.publishAlerts);
+    return this;
+  }
+
+  readonly publishAlerts = (transitions: readonly AlertTransition[]): void => {
+    if (this.closed || transitions.length === 0) return;
+    if (this.idle) {
+      this.missedWhileIdle = true;
+      return;
+    }
+    this.emit(
+      transitions.map((t) => ({
+        type: 'alert' as const,
+        id: `${this.epoch}-${++this.seq}`,
+        device: t.device,
+        ...(t.sensor === null ? {} : { sensor: t.sensor }),
+        data: JSON.stringify(t),
+      })),
+    );
+  };
+
+  private emit(events: HubEvent[]): void {
     if (this.capacity > 0) {
       this.ring.push(...events);
       const excess = this.ring.length - this.capacity;
@@ -156,7 +195,7 @@ export class BucketUpdateHub {
       const mine = events.filter((e) => matches(filter, e));
       if (mine.length > 0) this.deliver(sub, () => sub.events(mine));
     }
-  };
+  }
 
   /** Updates were lost before reaching the hub: nobody can resume across this point. */
   gap(reason: string): void {

@@ -144,6 +144,14 @@ export class EmbeddedBroker implements MessageBus {
     );
   }
 
+  publish(topic: string, payload: Buffer, opts: { qos: 1; retain: boolean }): Promise<void> {
+    const aedes = this.aedes;
+    if (!aedes) return Promise.reject(new Error('broker not started'));
+    return new Promise((resolve, reject) =>
+      aedes.publish({ cmd: 'publish', topic, payload, qos: opts.qos, retain: opts.retain, dup: false }, (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
   async stop(): Promise<void> {
     const servers = [this.server, this.tlsServer].filter((x): x is Server => x !== undefined);
     const aedes = this.aedes;

@@ -102,6 +102,19 @@ export class ExternalBus implements MessageBus {
     });
   }
 
+  publish(topic: string, payload: Buffer, opts: { qos: 1; retain: boolean }): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) return Promise.reject(new NotConnectedError('not connected to the external broker'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new NotConnectedError('publish not confirmed by the external broker within 5 s')), ACK_PUBLISH_TIMEOUT_MS);
+      client.publish(topic, payload, { qos: opts.qos, retain: opts.retain }, (err) => {
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  }
+
   async stop(): Promise<void> {
     const client = this.client;
     this.client = undefined;

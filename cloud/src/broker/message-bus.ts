@@ -9,4 +9,6 @@ export interface MessageBus extends Component {
   onStatus(handler: MessageHandler): void;
   /** QoS 1 publish of an ack to `tidemark/v1/<device>/ack`. */
   publishAck(device: string, payload: Uint8Array): Promise<void>;
+  /** The collector's own QoS 1 publish (alert notifications on `tidemark/v1/alerts/…`), bounded in time. */
+  publish(topic: string, payload: Buffer, opts: { qos: 1; retain: boolean }): Promise<void>;
 }

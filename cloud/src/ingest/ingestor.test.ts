@@ -29,6 +29,7 @@ class MemoryBus implements MessageBus {
   async publishAck(device: string, payload: Uint8Array): Promise<void> {
     this.acks.push({ device, ack: decodeAck(payload) });
   }
+  async publish(): Promise<void> {}
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
 }

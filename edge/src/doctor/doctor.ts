@@ -8,6 +8,7 @@ import { brokerChecks, type AuthCheckMode } from './broker-check.js';
 import { clockCheck } from './clock-check.js';
 import { describeError } from './error-text.js';
 import { gpioCheck } from './gpio-check.js';
+import { modbusChecks } from './modbus-check.js';
 import { fail, pass, warn, type DoctorCheck, type DoctorReport } from './report.js';
 import { serialChecks } from './serial-check.js';
 import { storageChecks } from './storage-checks.js';
@@ -59,6 +60,8 @@ async function sourceChecks(src: SourceConfig, agent: AgentProbe, opts: DoctorOp
       return serialChecks(src, { agent, timeoutMs, ...(opts.serialListenMs !== undefined ? { listenMs: opts.serialListenMs } : {}) });
     case 'gpio':
       return [await gpioCheck(src, { timeoutMs })];
+    case 'modbus':
+      return modbusChecks(src, { agent });
     case 'simulated':
       return [warn(`simulated ${src.name}`, `synthetic readings (${src.sensors.map((s) => s.name).join(', ')}), not a sensor`, 'fine for demos; replace with a serial or gpio source on a real gateway')];
   }

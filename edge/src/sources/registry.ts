@@ -2,6 +2,7 @@
 import { ConfigError } from '@tidemark/shared';
 import type { SourceConfig } from '../config.js';
 import { GpioSource } from './gpio/gpio-source.js';
+import { ModbusSource } from './modbus/modbus-source.js';
 import { SerialSource } from './serial/serial-source.js';
 import { SimulatedSource } from './simulated/simulated-source.js';
 import type { Source, SourceContext } from './source.js';
@@ -14,6 +15,8 @@ export function createSource(config: SourceConfig, index: number, ctx: SourceCon
       return new GpioSource(config, ctx);
     case 'serial':
       return new SerialSource(config, ctx);
+    case 'modbus':
+      return new ModbusSource(config, ctx);
     default:
       throw new ConfigError([{ path: `sources[${index}].type`, message: `unknown source type` }]);
   }

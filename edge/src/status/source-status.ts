@@ -8,6 +8,7 @@ import type { SourceStatus } from './status-document.js';
 interface Observable {
   readonly connected?: unknown;
   recentErrors?: () => RecentError[];
+  readonly lineIdleAtOpen?: unknown;
 }
 
 export async function sourceStatuses(sources: readonly Source[], metrics: MetricsRegistry): Promise<SourceStatus[]> {
@@ -18,7 +19,9 @@ export async function sourceStatuses(sources: readonly Source[], metrics: Metric
       if (typeof o.recentErrors !== 'function') return { name: s.name, type: s.type, state };
       // Same name, help and labels as the sources register, so this returns their counter.
       const errors = metrics.counter('parse_errors_total', 'Lines or values refused by a source, by reason', ['source', 'reason']);
-      return { name: s.name, type: s.type, state, parse_errors: await counterValue(errors, { source: s.name }), recent_parse_errors: o.recentErrors() };
+      const status: SourceStatus = { name: s.name, type: s.type, state, parse_errors: await counterValue(errors, { source: s.name }), recent_parse_errors: o.recentErrors() };
+      if (typeof o.lineIdleAtOpen === 'boolean') status.line_idle_at_open = o.lineIdleAtOpen;
+      return status;
     }),
   );
 }

@@ -11,6 +11,11 @@ export interface SourceStatus {
   /** Refused lines since start, and the last few (oldest first: SerialSource.recentErrors()). */
   parse_errors?: number;
   recent_parse_errors?: RecentError[];
+  /**
+   * Serial: after the last open, true once the line was seen idle (its first line is kept whole), false if
+   * bytes were already arriving (the first segment was refused as possibly cut); absent while undecided.
+   */
+  line_idle_at_open?: boolean;
 }
 
 export interface AgentStatusDocument extends DeviceStatus {

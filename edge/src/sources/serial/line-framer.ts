@@ -1,7 +1,8 @@
 // Bytes → lines. CR, LF and CRLF all end a line and empty lines are dropped, so the output is the same
 // however the bytes were chunked. A line longer than `maxLineLength` bytes is reported once and skipped up
 // to its end; memory stays bounded by maxLineLength plus one chunk. After reset() (each (re)connect) the
-// bytes before the first line end are the "head": possibly the tail of a line sent before we were there.
+// bytes before the first line end are the "head": possibly the tail of a line sent before we were there —
+// unless the caller saw the line idle since the reset (lineIdle()): then the next segment is a whole line.
 
 export interface FramerSink {
   /** A complete, non-empty line (UTF-8 decoded, without its terminator). */
@@ -60,6 +61,16 @@ export class LineFramer {
     this.skipping = false;
     this.atHead = true;
     return dropped;
+  }
+
+  /**
+   * The line has been idle since reset(): nothing was received, so the next byte starts a line and the next
+   * segment is a whole line, not a head. Returns false (and changes nothing) if bytes already arrived.
+   */
+  lineIdle(): boolean {
+    if (!this.atHead || this.pendingBytes > 0 || this.skipping) return false;
+    this.atHead = false;
+    return true;
   }
 
   private endSegment(chunk: Buffer, start: number, end: number): void {

@@ -72,8 +72,8 @@ describe('SerialSource on a pty', () => {
     expect(source.connected).toBe(true);
     expect(await ctx.connected()).toBe(1);
 
-    // The first segment after connecting may be the tail of a line sent before we listened: refused.
-    await write(pty.b, 'ial,3\n21.5,101.3\r\n21');
+    // A leading line end: whole lines follow whether or not the line was seen idle at the open.
+    await write(pty.b, '\n21.5,101.3\r\n21');
     await write(pty.b, '.6,101.');
     await write(pty.b, '4\r21.7,101.5\n');
     await waitFor(() => ctx.readings.length >= 6, { description: 'three csv lines' });
@@ -89,16 +89,15 @@ describe('SerialSource on a pty', () => {
     await write(pty.b, `1,2,3\nhot,101\n${'9'.repeat(100)}\n,\n22.0,102.0\n`);
     await waitFor(() => ctx.readings.length >= 9, { description: 'the last good line' });
     expect(ctx.readings.slice(6).map((r) => r.value)).toEqual([101, 22, 102]); // `hot,101` keeps its good cell
-    expect(await ctx.errors('partial_line')).toBe(1);
+    expect(await ctx.errors('partial_line')).toBe(0);
     expect(await ctx.errors('wrong_field_count')).toBe(1);
     expect(await ctx.errors('not_a_number')).toBe(1);
     expect(await ctx.errors('line_too_long')).toBe(1);
     expect(await ctx.errors('no_readings')).toBe(1);
-    expect(await ctx.lines()).toBe(9);
+    expect(await ctx.lines()).toBe(8);
 
     const recent = source.recentErrors();
     expect(recent.map((e) => [e.reason, e.line])).toEqual([
-      ['partial_line', 'ial,3'],
       ['wrong_field_count', '1,2,3'],
       ['not_a_number', 'hot,101'],
       ['line_too_long', '9'.repeat(33)],
@@ -107,6 +106,53 @@ describe('SerialSource on a pty', () => {
     for (const e of recent) expect(Date.parse(e.at)).toBeGreaterThan(Date.now() - 60_000);
     // Never a log line per bad reading.
     expect(ctx.logs.filter((l) => l.level !== 'debug').map((l) => l.msg)).toEqual(['serial port open']);
+  });
+
+  it('an idle line at open: the first line is whole and is kept (a restart loses no reading)', async () => {
+    const pty = await openPtyPair();
+    const ctx = testContext();
+    const source = track(new SerialSource(serialConfig(pty.a), ctx));
+    await source.start();
+    await waitFor(() => source.lineIdleAtOpen === true, { description: 'the line seen idle after the open' });
+    await write(pty.b, '21.5,101.3\n');
+    await waitFor(() => ctx.readings.length === 2, { description: 'the first line' });
+    expect(ctx.readings.map((r) => r.value)).toEqual([21.5, 101.3]);
+    expect(await ctx.errors()).toBe(0);
+
+    // The same after a restart of the source against the same idle device.
+    await source.stop();
+    await source.start();
+    await waitFor(() => source.lineIdleAtOpen === true, { description: 'idle again after the restart' });
+    await write(pty.b, '21.6,101.4\n');
+    await waitFor(() => ctx.readings.length === 4, { description: 'the first line after the restart' });
+    expect(ctx.readings.slice(2).map((r) => r.value)).toEqual([21.6, 101.4]);
+    expect(await ctx.errors()).toBe(0);
+  });
+
+  it('a line already streaming at open: its head is refused as possibly cut, never parsed as a whole line', async () => {
+    const pty = await openPtyPair();
+    const ctx = testContext();
+    const source = track(new SerialSource(serialConfig(pty.a), ctx));
+    // The device sends without pause while the port opens (socat drops what is written before the open).
+    const out = fs.openSync(pty.b, 'w');
+    let streaming = true;
+    const writer = (async () => {
+      while (streaming) await new Promise<void>((resolve) => fs.write(out, '21.5,101.3\n', () => setTimeout(resolve, 2)));
+    })();
+    try {
+      await source.start();
+      await waitFor(() => ctx.readings.length >= 10, { description: 'lines while streaming' });
+    } finally {
+      streaming = false;
+      await writer;
+      fs.closeSync(out);
+    }
+    expect(source.lineIdleAtOpen).toBe(false);
+    // The head (whole or cut, it cannot be known) is refused; every reading comes from a whole line.
+    expect(await ctx.errors('partial_line')).toBe(1);
+    expect(await ctx.errors()).toBe(1);
+    expect(ctx.readings.length % 2).toBe(0);
+    ctx.readings.forEach((r, i) => expect([r.sensor, r.value]).toEqual(i % 2 === 0 ? ['temp_c', 21.5] : ['pressure_kpa', 101.3]));
   });
 
   it('keeps only the last 10 refused lines', async () => {
@@ -213,7 +259,8 @@ describe('SerialSource unplug and replug', () => {
     const first = await openPtyAtPath(device);
     await source.start();
     expect(await ctx.connected()).toBe(1);
-    await write(first.peer, '\n1.0,2.0\n1.1,2.1\n');
+    // The unplug cuts the third line: its half is counted, never parsed.
+    await write(first.peer, '\n1.0,2.0\n1.1,2.1\n1.2,2');
     await waitFor(() => ctx.readings.length === 4, { description: 'readings before the unplug' });
 
     // Unplug: socat dies abruptly and the device path disappears.
@@ -226,14 +273,13 @@ describe('SerialSource unplug and replug', () => {
     // Replug at the same path.
     const second = await openPtyAtPath(device);
     await waitFor(async () => (await ctx.connected()) === 1, { description: 'source_connected back to 1' });
-    const before = await ctx.errors('partial_line');
-    // What the device sends first may be the tail of a line, then garbage, then good lines.
-    await write(second.peer, Buffer.concat([Buffer.from('.7,101.3\n'), Buffer.from([0x00, 0xff, 0xfe, 0x2c, 0x0a]), Buffer.from('3.0,4.0\r\n3.1,4.1\r\n')]));
+    // Garbage, then good lines.
+    await write(second.peer, Buffer.concat([Buffer.from('\n'), Buffer.from([0x00, 0xff, 0xfe, 0x2c, 0x0a]), Buffer.from('3.0,4.0\r\n3.1,4.1\r\n')]));
     await waitFor(() => ctx.readings.length === 8, { description: 'readings after the replug' });
     expect(ctx.readings.slice(4).map((r) => r.value)).toEqual([3.0, 4.0, 3.1, 4.1]);
-    expect((await ctx.errors('partial_line')) - before).toBe(1);
+    expect(await ctx.errors('partial_line')).toBe(1);
     expect(await ctx.errors('not_a_number')).toBe(1);
-    expect(source.recentErrors().at(-2)).toMatchObject({ reason: 'partial_line', line: '.7,101.3' });
+    expect(source.recentErrors().at(-2)).toMatchObject({ reason: 'partial_line', line: '1.2,2' });
 
     // State changes are logged, retries are not (beyond the first failure).
     const notDebug = ctx.logs.filter((l) => l.level !== 'debug').map((l) => l.msg);

@@ -3,6 +3,13 @@
 // forever, and reports its state in `source_connected{source}`. Nothing here throws into the runner or ends
 // the process; every refused line is counted in `parse_errors_total{source,reason}` and the last few are
 // kept for `/status` (recentErrors()). Nothing reaches the sink once stop() has resolved.
+//
+// The first line after an open: if bytes were already arriving when the port opened (or waited in the
+// kernel's input queue), what precedes the first line end may be the tail of a line cut by our arrival and is
+// refused as `partial_line`. If the line stays quiet for IDLE_AT_OPEN (see idleWindowMs) after the open, the
+// device was between lines, so its next line is whole and is parsed: a device that reports once a minute
+// loses nothing on a restart. Quiet is only believed when the event loop was responsive throughout (timer
+// ticks on time), so a busy start can never pass a cut line off as whole.
 import type { SerialPort } from 'serialport';
 import { RateLimitedLogger } from '@tidemark/shared';
 import type { Source, SourceContext, SourceReading } from '../source.js';
@@ -16,6 +23,15 @@ import { stablePathFor } from './stable-path.js';
 
 /** How many refused lines recentErrors() keeps. */
 export const RECENT_ERRORS_KEPT = 10;
+
+/**
+ * How long the line must be silent after an open before it counts as idle: 20 character times (10 bits
+ * each), at least 50 ms — longer than a USB serial adapter's latency timer (FTDI: 16 ms), so bytes already
+ * on their way when the port opened arrive inside the window.
+ */
+export function idleWindowMs(baudRate: number): number {
+  return Math.max(50, Math.ceil((20 * 10 * 1000) / baudRate));
+}
 
 type Inc = { inc(value?: number): void };
 
@@ -44,6 +60,9 @@ export class SerialSource implements Source {
   /** When the port was lost (or start, while never open): for the "reconnected after" log line. */
   private downSince: number | undefined;
   private headerPending = false;
+  /** Checks for an idle line after an open (see the header); undefined once decided. */
+  private idleTimer: NodeJS.Timeout | undefined;
+  private idleAtOpen: boolean | undefined;
   private batch: SourceReading[] = [];
   private lines = 0;
 
@@ -79,6 +98,14 @@ export class SerialSource implements Source {
     return this.port !== undefined;
   }
 
+  /**
+   * After the last open: true once the line was seen idle (its next line is whole), false if bytes were
+   * arriving at the open (the head was treated as possibly cut), undefined while undecided or closed.
+   */
+  get lineIdleAtOpen(): boolean | undefined {
+    return this.idleAtOpen;
+  }
+
   /** The last few refused lines, oldest first. */
   recentErrors(): RecentError[] {
     return this.recent.list();
@@ -110,6 +137,8 @@ export class SerialSource implements Source {
   private async shutdown(): Promise<void> {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
+    this.stopIdleCheck();
+    this.idleAtOpen = undefined;
     // An open in flight sees `running` false and closes its own port.
     await this.connecting;
     const port = this.port;
@@ -172,6 +201,7 @@ export class SerialSource implements Source {
     this.downSince = undefined;
     port.on('data', (chunk: Buffer) => this.onData(port, chunk));
     port.on('close', (err: Error | null) => this.lost(port, err?.message ?? 'port closed'));
+    this.startIdleCheck(port);
     const watch = new DeviceWatch(c.path, (why) => this.lost(port, why));
     this.watch = watch;
     await watch.start();
@@ -198,6 +228,8 @@ export class SerialSource implements Source {
   private lost(port: SerialPort, why: string): void {
     if (port !== this.port) return;
     this.port = undefined;
+    this.stopIdleCheck();
+    this.idleAtOpen = undefined;
     this.watch?.stop();
     this.watch = undefined;
     // Closing ends serialport's read loop too, which on a hung-up tty would spin on zero-byte reads.
@@ -213,6 +245,38 @@ export class SerialSource implements Source {
     this.ctx.logger.warn({ path: this.config.path, err: why, retry_in_ms: delay }, 'serial port lost; reconnecting');
   }
 
+  /**
+   * Decides whether the line was idle at the open: two consecutive ticks of half the idle window, each on
+   * time, with no byte received. A late tick (the event loop was busy, so bytes may be waiting unread)
+   * starts the count again; the first byte ends the check (the head stays "possibly cut").
+   */
+  private startIdleCheck(port: SerialPort): void {
+    this.stopIdleCheck();
+    this.idleAtOpen = undefined;
+    const tick = idleWindowMs(this.config.baud_rate) / 2;
+    const tolerance = Math.max(10, tick / 2);
+    let quietTicks = 0;
+    const arm = () => {
+      const due = performance.now() + tick;
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = undefined;
+        if (port !== this.port || !this.running) return;
+        quietTicks = performance.now() - due <= tolerance ? quietTicks + 1 : 0;
+        if (quietTicks < 2) return arm();
+        if (!this.framer.lineIdle()) return;
+        this.idleAtOpen = true;
+        // As if the open had landed on a line end: with skip_header the next line is the header.
+        this.onHead('');
+      }, tick);
+    };
+    arm();
+  }
+
+  private stopIdleCheck(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
   private scheduleReconnect(): number {
     const delay = reconnectDelay(this.failures, this.config.reconnect_min_ms, this.config.reconnect_max_ms);
     clearTimeout(this.reconnectTimer);
@@ -225,6 +289,11 @@ export class SerialSource implements Source {
 
   private onData(port: SerialPort, chunk: Buffer): void {
     if (port !== this.port || !this.running) return;
+    if (this.idleTimer !== undefined) {
+      // Bytes were arriving at the open: the head may be the tail of a cut line.
+      this.stopIdleCheck();
+      this.idleAtOpen = false;
+    }
     try {
       this.framer.push(chunk);
     } catch (err) {

@@ -1,0 +1,206 @@
+// The alert evaluator on real SQLite stores: each rule kind fires and resolves as its rule says, in event
+// time; a run cut into crashes at every commit gives the same transitions (ids included) as one run; and a
+// rebuilt store reproduces the history byte for byte.
+import path from 'node:path';
+import fc from 'fast-check';
+import { createLogger, MetricsRegistry } from '@tidemark/shared';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStreamStore } from '../store/sqlite-stream-store.js';
+import { append, batch, MINUTE, T0, type TestBatch } from '../aggregate/testing/aggregator-workload.js';
+import { TestResources } from '../aggregate/testing/test-resources.js';
+import { alertsSchema, finishAlerts, type AlertRuleConfig } from './alert-config.js';
+import { AlertEvaluator, type AlertEvaluatorOptions } from './alert-evaluator.js';
+import type { AlertTransition } from './alert-types.js';
+import { SqliteAlertStore } from './sqlite-alert-store.js';
+
+const logger = createLogger({ name: 'alerts-test', level: 'silent' });
+const res = new TestResources('tidemark-alerts-');
+afterEach(res.closeAll);
+
+const RESOLUTIONS = [
+  { label: '1m', ms: 60_000 },
+  { label: '1h', ms: 3_600_000 },
+];
+
+function rules(input: unknown[]): AlertRuleConfig[] {
+  const parsed = alertsSchema().parse({ rules: input });
+  return finishAlerts(parsed, RESOLUTIONS).rules;
+}
+
+interface Rig {
+  stream: SqliteStreamStore;
+  dir: string;
+  evaluator(file?: string, over?: Partial<AlertEvaluatorOptions>): Promise<{ ev: AlertEvaluator; store: SqliteAlertStore }>;
+}
+
+async function rig(ruleInput: unknown[], over: Partial<AlertEvaluatorOptions> = {}): Promise<Rig> {
+  const dir = await res.tempDir();
+  const stream = await res.started(new SqliteStreamStore({ path: path.join(dir, 'stream.db') }));
+  const opts: AlertEvaluatorOptions = {
+    rules: rules(ruleInput),
+    notifiers: ['webhook:0'],
+    flapping: { max_notifications: 100, window: 3_600_000 },
+    allowedLatenessMs: 5 * MINUTE,
+    maxFutureSkewMs: 5 * MINUTE,
+    chunkRecords: 3,
+    now: () => 1,
+    ...over,
+  };
+  return {
+    stream,
+    dir,
+    async evaluator(file = 'alerts.db', o = {}) {
+      const store = await res.started(new SqliteAlertStore(path.join(dir, file)));
+      const ev = new AlertEvaluator([stream], store, { ...opts, ...o }, logger, new MetricsRegistry('tidemark_cloud'));
+      return { ev, store };
+    },
+  };
+}
+
+const history = (store: SqliteAlertStore): AlertTransition[] => store.listTransitions({ limit: 100_000 }).items;
+const brief = (ts: readonly AlertTransition[]) => ts.map((t) => `${t.alert_id} ${t.state}@${(Date.parse(t.event_time) - T0) / 1000}`);
+
+/** One reading per second of `device`/`sensor` from T0 + startS, one batch each. */
+function series(device: string, sensor: string, values: number[], startS = 0, over: Partial<TestBatch> = {}): TestBatch[] {
+  return values.map((v, i) => batch(device, [[sensor, T0 + (startS + i) * 1000, v]], over));
+}
+
+describe('AlertEvaluator', () => {
+  it('threshold with for and hysteresis: pending, firing after `for`, no flap between the thresholds, resolved on the clear', async () => {
+    const r = await rig([{ name: 'hot', kind: 'threshold', devices: 'oven-*', sensor: 'temp_c', above: 250, clear_below: 240, for: '3s', severity: 'critical' }]);
+    // 0-1 normal, 2 crosses (pending from 2s), 3-5 still above (5: `for` elapsed → firing, since 2s),
+    // 6-7 between the thresholds (stays firing), 8 clears (resolved), 9 above again (pending), 10 below (normal).
+    const { ev, store } = await r.evaluator();
+    await ev.drain(); // a new store starts at the stream's end: here, the beginning
+    await append(r.stream, ...series('oven-02', 'temp_c', [100, 200, 251, 260, 255, 252, 245, 241, 239, 251, 100]));
+    await append(r.stream, ...series('press-07', 'temp_c', [900, 900, 900, 900, 900])); // not an oven
+    await ev.drain();
+    expect(brief(history(store))).toEqual([
+      'hot:oven-02:temp_c pending@2',
+      'hot:oven-02:temp_c firing@5',
+      'hot:oven-02:temp_c resolved@8',
+      'hot:oven-02:temp_c pending@9',
+      'hot:oven-02:temp_c normal@10',
+    ]);
+    const firing = history(store)[1]!;
+    expect(firing).toMatchObject({ severity: 'critical', previous: 'pending', value: 252, since: new Date(T0 + 2000).toISOString(), late: false });
+    // The list shows series that are not normal unless asked.
+    expect(store.listAlerts({ limit: 10 }).items).toEqual([]);
+    expect(store.listAlerts({ state: 'normal', limit: 10 }).items.map((i) => i.id)).toEqual(['hot:oven-02:temp_c']);
+    // Only firing and resolved are notified; pending and a cancelled pending are recorded, not sent.
+    const due = store.due(10, 100);
+    expect(due.map((d) => d.transition.state)).toEqual(['firing', 'resolved']);
+    expect(due.every((d) => d.notifier === 'webhook:0')).toBe(true);
+  });
+
+  it('the same stream gives the same transitions and ids with a crash (a fresh evaluator) after every commit', async () => {
+    const ruleInput = [
+      { name: 'hot', kind: 'threshold', sensor: 'temp_c', above: 50, for: '2s' },
+      { name: 'jump', kind: 'rate', sensor: 'temp_c', above: 600 },
+      { name: 'avg', kind: 'threshold', sensor: 'temp_c', on: '1m.avg', above: 40 },
+      { name: 'quiet', kind: 'no_data', sensor: '*', after: '20s' },
+      { name: 'spike', kind: 'anomaly', sensor: 'temp_c', min_history: 10 },
+    ];
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 100 }), { minLength: 20, maxLength: 120 }), fc.integer({ min: 1, max: 7 }), async (values, chunk) => {
+        const r = await rig(ruleInput, { chunkRecords: chunk });
+        const once = await r.evaluator('once.db');
+        await once.ev.drain();
+        const first = await r.evaluator('crashy.db');
+        await first.ev.drain();
+        await first.store.stop();
+        const batches = values.map((v, i) => batch(i % 3 === 0 ? 'gw-a' : 'gw-b', [['temp_c', T0 + i * 7000, v], ['rpm', T0 + i * 7000 + (i % 5 === 0 ? 0 : 1), v * 10]]));
+        await append(r.stream, ...batches);
+        await once.ev.drain();
+        // Crash after each commit: a new evaluator (new memory) on the same store file every step.
+        for (;;) {
+          const fresh = await r.evaluator('crashy.db');
+          const n = await fresh.ev.step();
+          await fresh.store.stop();
+          if (n === 0) break;
+        }
+        const crashy = await r.evaluator('crashy.db');
+        expect(history(once.store).length).toBeGreaterThan(0);
+        expect(history(crashy.store)).toEqual(history(once.store));
+        expect(crashy.store.listAlerts({ limit: 1000 })).toEqual(once.store.listAlerts({ limit: 1000 }));
+      }),
+      { numRuns: 10 },
+    );
+  }, 120_000);
+
+  it('bucket-stat rules fire at the bucket end; rate per minute; no_data in event time; clock from the batch', async () => {
+    const r = await rig([
+      { name: 'avg-hot', kind: 'threshold', sensor: 'temp_c', on: '1m.avg', above: 50 },
+      { name: 'fast', kind: 'rate', sensor: 'level', above: 30, clear_below: 10 },
+      { name: 'silent', kind: 'no_data', sensor: 'level', after: '2m' },
+      { name: 'clock', kind: 'clock' },
+    ]);
+    const { ev, store } = await r.evaluator();
+    await ev.drain();
+    const b: TestBatch[] = [];
+    // temp_c: minute 0 avg 40, minute 1 avg 60 (fires at the end of minute 1, i.e. when minute 2 starts), minute 2 avg 10.
+    for (let m = 0; m < 3; m++) for (let s = 0; s < 60; s += 10) b.push(batch('gw', [['temp_c', T0 + m * MINUTE + s * 1000, [40, 60, 10][m]!]]));
+    b.push(batch('gw', [['temp_c', T0 + 3 * MINUTE, 10]]));
+    await append(r.stream, ...b);
+    // level: +1/s (60/min → fires), then flat (0/min → clears), then silent for 3 minutes while temp_c goes on.
+    await append(r.stream, batch('gw', [['level', T0 + 4 * MINUTE, 0]]), batch('gw', [['level', T0 + 4 * MINUTE + 1000, 1]]), batch('gw', [['level', T0 + 4 * MINUTE + 2000, 1]]));
+    await append(r.stream, batch('gw', [['temp_c', T0 + 7 * MINUTE, 10]]));
+    // An unsynced batch fires the clock rule; the next synced one resolves it.
+    await append(r.stream, batch('gw', [['level', T0 + 8 * MINUTE, 5]], { synced: false, receivedMs: T0 + 8 * MINUTE }));
+    await append(r.stream, batch('gw', [['level', T0 + 9 * MINUTE, 5]], { receivedMs: T0 + 9 * MINUTE + 500 }));
+    await ev.drain();
+    expect(brief(history(store))).toEqual([
+      'avg-hot:gw:temp_c firing@120',
+      'avg-hot:gw:temp_c resolved@180',
+      'fast:gw:level firing@241',
+      'fast:gw:level resolved@242',
+      'silent:gw:level firing@362',
+      'clock:gw firing@480',
+      'clock:gw resolved@540.5',
+      'silent:gw:level resolved@540',
+    ].sort((a, b) => Number(a.split('@')[1]) - Number(b.split('@')[1])));
+    expect(history(store).find((t) => t.rule === 'avg-hot')!.value).toBe(60);
+    expect(history(store).find((t) => t.rule === 'fast')!.value).toBe(60);
+  });
+
+  it('a backlog yields its historical transitions with their event times, marked late; notify_late: false records without sending', async () => {
+    const r = await rig([
+      { name: 'hot', kind: 'threshold', sensor: 'temp_c', above: 50 },
+      { name: 'hot-quiet', kind: 'threshold', sensor: 'temp_c', above: 50, notify_late: false },
+    ]);
+    const { ev, store } = await r.evaluator();
+    await ev.drain();
+    const arrived = T0 + 3 * 3_600_000;
+    const values = [10, 60, 60, 10];
+    await append(r.stream, ...values.map((v, i) => batch('gw', [['temp_c', T0 + (i * 3_600_000) / 4, v]], { receivedMs: arrived })));
+    await ev.drain();
+    const h = history(store);
+    expect(brief(h).sort()).toEqual(['hot-quiet:gw:temp_c firing@900', 'hot-quiet:gw:temp_c resolved@2700', 'hot:gw:temp_c firing@900', 'hot:gw:temp_c resolved@2700']);
+    expect(h.every((t) => t.late)).toBe(true);
+    expect(store.due(10, 100).map((d) => d.transition.alert_id)).toEqual(['hot:gw:temp_c', 'hot:gw:temp_c']);
+  });
+
+  it('the flapping guard bounds notifications per rule and device in event time; every transition is still recorded', async () => {
+    const r = await rig([{ name: 'flap', kind: 'threshold', sensor: 'x', above: 5 }], { flapping: { max_notifications: 3, window: 3_600_000 } });
+    const { ev, store } = await r.evaluator();
+    await ev.drain();
+    await append(r.stream, ...series('gw', 'x', Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? 10 : 0))));
+    await ev.drain();
+    expect(history(store)).toHaveLength(40);
+    const due = store.due(10, 1000);
+    // 3 firings notified, each with its resolve; the other 17 episodes are recorded, not sent.
+    expect(due.map((d) => d.transition.state)).toEqual(['firing', 'resolved', 'firing', 'resolved', 'firing', 'resolved']);
+  });
+
+  it('a new alert store starts at the end of the stream (alerts are about what happens from now on)', async () => {
+    const r = await rig([{ name: 'hot', kind: 'threshold', sensor: 'x', above: 5 }]);
+    await append(r.stream, ...series('gw', 'x', [10, 0]));
+    const { ev, store } = await r.evaluator();
+    await ev.drain();
+    expect(history(store)).toEqual([]);
+    await append(r.stream, ...series('gw', 'x', [10], 5));
+    await ev.drain();
+    expect(brief(history(store))).toEqual(['hot:gw:x firing@5']);
+    expect(store.origin(0)).toBe(3);
+  });
+});

@@ -1,0 +1,343 @@
+// The alert evaluator: the stream's second consumer (stream/stream-consumer.ts). It reads the same records
+// as the aggregator, applies the same rule of which readings count (stream/reading-policy.ts), and runs
+// every matching rule's state machine in event time. A chunk's series states, the transitions they produced
+// and their outbox rows commit with the partition's next offset in ONE transaction (sqlite-alert-store.ts),
+// so kill -9 anywhere resumes to the same states, and the same stream always yields the same transitions
+// with the same ids: replay reproduces the history, and a redelivery carries the id of the original.
+//
+// Nothing here reads the wall clock to decide a state: `for`, no_data silences and flapping windows are
+// event time; a transition is `late` when it happened more than allowed_lateness before its batch arrived.
+import type { Component, Logger, MetricsRegistry } from '@tidemark/shared';
+import type { StreamRecord, StreamStore } from '../store/stream-store.js';
+import { batchDistrust, decodeRecords, readingTrusted } from '../stream/reading-policy.js';
+import { StreamConsumer, type ChunkProcessor } from '../stream/stream-consumer.js';
+import type { AlertRuleConfig } from './alert-config.js';
+import type { AlertState, AlertTransition } from './alert-types.js';
+import { ANOMALY_DEFAULTS, anomalyVerdict, bucketStatValue, foldBucket, ratePerMinute, robustZ, thresholdVerdict, type SeriesMemory } from './conditions.js';
+import { compileGlob } from './glob.js';
+import { decideNotify } from './notify-decision.js';
+import { buildTransition } from './transition.js';
+import { initialSeries, stepSeries, type SeriesState, type Verdict } from './series-machine.js';
+import type { CommittedTransition, SeriesItem, SqliteAlertStore, StoredSeries } from './sqlite-alert-store.js';
+
+export interface AlertEvaluatorOptions {
+  rules: readonly AlertRuleConfig[];
+  /** Names of the configured notifiers: each notified transition gets one outbox row per notifier. */
+  notifiers: readonly string[];
+  flapping: { max_notifications: number; window: number };
+  allowedLatenessMs: number;
+  maxFutureSkewMs: number;
+  chunkRecords?: number;
+  idleMs?: number;
+  /** Wall clock for outbox timestamps only (never for alert states). */
+  now?: () => number;
+}
+
+interface CompiledRule {
+  rule: AlertRuleConfig;
+  device: (name: string) => boolean;
+  sensor: (name: string) => boolean;
+}
+
+interface Machine {
+  s: SeriesState;
+  mem: SeriesMemory;
+}
+
+interface Series {
+  item: SeriesItem;
+  machine: Machine;
+  rule: CompiledRule;
+}
+
+export type TransitionListener = (transitions: readonly AlertTransition[]) => void;
+
+const SENSOR_KINDS = new Set(['threshold', 'rate', 'anomaly', 'no_data']);
+
+export class AlertEvaluator implements Component, ChunkProcessor {
+  readonly name = 'alert-evaluator';
+  private readonly consumer: StreamConsumer;
+  private readonly compiled: CompiledRule[];
+  private series: Map<string, Series> | undefined;
+  private kv: Map<string, string> = new Map();
+  /** device → alert ids of its no_data series. */
+  private noData = new Map<string, Set<string>>();
+  private readonly sensorRules = new Map<string, CompiledRule[]>();
+  private readonly deviceRules = new Map<string, CompiledRule[]>();
+  private readonly listeners: TransitionListener[] = [];
+  private readonly m;
+
+  constructor(
+    private readonly streams: readonly StreamStore[],
+    private readonly store: SqliteAlertStore,
+    private readonly opts: AlertEvaluatorOptions,
+    private readonly logger: Logger,
+    metrics: MetricsRegistry,
+  ) {
+    this.compiled = opts.rules.map((rule) => ({ rule, device: compileGlob(rule.devices), sensor: rule.sensor ? compileGlob(rule.sensor) : () => false }));
+    this.consumer = new StreamConsumer(streams, this, { chunkRecords: opts.chunkRecords ?? 500, idleMs: opts.idleMs ?? 200 }, logger, 'alert evaluator');
+    this.m = {
+      transitions: metrics.counter('alert_transitions_total', 'Alert state transitions committed, by rule and new state', ['rule', 'state']),
+      suppressed: metrics.counter('alert_notifications_suppressed_total', 'Transitions recorded but not notified, by rule and reason', ['rule', 'reason']),
+      firing: metrics.gauge('alerts_firing', 'Alert series now firing, by rule and severity', ['rule', 'severity']),
+      tooLate: metrics.counter('alert_bucket_readings_too_late_total', 'Readings older than the open bucket of a bucket-stat rule (the aggregates still count them)', ['rule']),
+      offset: metrics.gauge('alert_evaluator_offset', 'Next stream offset the alert evaluator reads, per partition', ['partition']),
+    };
+  }
+
+  onTransitions(listener: TransitionListener): void {
+    this.listeners.push(listener);
+  }
+
+  notify(): void {
+    this.consumer.notify();
+  }
+
+  async start(): Promise<void> {
+    this.load();
+    await this.consumer.start();
+  }
+
+  stop(): Promise<void> {
+    return this.consumer.stop();
+  }
+
+  step(): Promise<number> {
+    return this.consumer.step();
+  }
+
+  drain(): Promise<void> {
+    return this.consumer.drain();
+  }
+
+  /** (Re)loads every series from the store: the committed state is the truth. */
+  private load(): Map<string, Series> {
+    const series = new Map<string, Series>();
+    this.noData = new Map();
+    const byName = new Map(this.compiled.map((c) => [c.rule.name, c]));
+    for (const stored of this.store.loadSeries()) {
+      const rule = byName.get(stored.item.rule);
+      if (!rule) continue; // a rule removed from the config: its history stays, its series no longer evaluates
+      const s: Series = { item: stored.item, machine: stored.machine as Machine, rule };
+      series.set(stored.item.id, s);
+      if (rule.rule.kind === 'no_data') this.indexNoData(s);
+    }
+    this.kv = this.store.loadKv();
+    this.series = series;
+    this.refreshFiring();
+    return series;
+  }
+
+  private indexNoData(s: Series): void {
+    let set = this.noData.get(s.item.device);
+    if (!set) this.noData.set(s.item.device, (set = new Set()));
+    set.add(s.item.id);
+  }
+
+  async checkpoint(partition: number): Promise<number> {
+    if (this.store.checkpoint(partition) === undefined) {
+      // A new alert store starts at the stream's end: alerts are about what happens from now on (replay
+      // starts from this origin too, so it rebuilds the same history).
+      const end = await this.streams[partition]!.endOffset();
+      return this.store.checkpointOr(partition, () => end);
+    }
+    return this.store.checkpoint(partition)!;
+  }
+
+  async process(partition: number, records: readonly StreamRecord[], expectedOffset: number, next: number): Promise<void> {
+    const series = this.series ?? this.load();
+    const changes = new Chunk();
+    try {
+      for (const { record, batch } of decodeRecords(records)) {
+        if (!batch) continue;
+        const device = batch.deviceId;
+        const distrust = batchDistrust(batch);
+        for (const c of this.rulesOfDevice(device)) {
+          if (c.rule.kind === 'clock') this.observe(changes, series, c, device, null, record, distrust === 'clock_unsynced' ? 'fire' : 'clear', record.receivedMs, null);
+        }
+        if (distrust !== undefined) continue;
+        let wm = Number(this.kv.get(`wm\u0000${device}`) ?? -Infinity);
+        const wmBefore = wm;
+        for (const r of batch.readings) {
+          if (!readingTrusted(r.ts, record.receivedMs, this.opts.maxFutureSkewMs)) continue;
+          if (r.ts > wm) wm = r.ts;
+          const rules = this.rulesOf(device, r.sensor);
+          for (let i = 0; i < rules.length; i++) this.reading(changes, series, rules[i]!, device, r.sensor, record, r.ts, r.value);
+        }
+        if (wm > wmBefore) {
+          changes.kv.set(`wm\u0000${device}`, String(wm));
+          this.kv.set(`wm\u0000${device}`, String(wm));
+          this.silences(changes, series, device, record, wm);
+        }
+      }
+      this.store.commit({
+        partition,
+        offset: next,
+        expectedOffset,
+        series: [...changes.dirty].map((id) => {
+          const s = series.get(id)!;
+          return { item: s.item, machine: s.machine } satisfies StoredSeries;
+        }),
+        transitions: changes.transitions,
+        kv: changes.kv,
+        now: (this.opts.now ?? Date.now)(),
+      });
+    } catch (err) {
+      // The in-memory series may hold this chunk's uncommitted changes: the store is the truth.
+      this.series = undefined;
+      throw err;
+    }
+    this.m.offset.set({ partition: String(partition) }, next);
+    if (changes.transitions.length === 0) return;
+    for (const t of changes.transitions) {
+      this.m.transitions.inc({ rule: t.transition.rule, state: t.transition.state });
+      if (t.suppressed) this.m.suppressed.inc({ rule: t.transition.rule, reason: t.suppressed });
+    }
+    this.refreshFiring();
+    const list = changes.transitions.map((t) => t.transition);
+    for (const l of this.listeners) {
+      try {
+        l(list);
+      } catch (err) {
+        this.logger.error({ err }, 'an alert transition listener threw');
+      }
+    }
+  }
+
+  private refreshFiring(): void {
+    const counts = new Map<string, { rule: string; severity: string; n: number }>();
+    for (const c of this.compiled) for (const sev of ['info', 'warning', 'critical']) counts.set(`${c.rule.name}\u0000${sev}`, { rule: c.rule.name, severity: sev, n: 0 });
+    for (const s of this.series?.values() ?? []) {
+      if (s.item.state !== 'firing') continue;
+      const k = `${s.item.rule}\u0000${s.item.severity}`;
+      const e = counts.get(k);
+      if (e) e.n++;
+    }
+    for (const e of counts.values()) this.m.firing.set({ rule: e.rule, severity: e.severity }, e.n);
+  }
+
+  private rulesOf(device: string, sensor: string): CompiledRule[] {
+    const key = `${device}\u0000${sensor}`;
+    let list = this.sensorRules.get(key);
+    if (!list) {
+      list = this.compiled.filter((c) => SENSOR_KINDS.has(c.rule.kind) && c.device(device) && c.sensor(sensor));
+      if (this.sensorRules.size > 100_000) this.sensorRules.clear();
+      this.sensorRules.set(key, list);
+    }
+    return list;
+  }
+
+  private rulesOfDevice(device: string): CompiledRule[] {
+    let list = this.deviceRules.get(device);
+    if (!list) {
+      list = this.compiled.filter((c) => c.rule.kind === 'clock' && c.device(device));
+      if (this.deviceRules.size > 100_000) this.deviceRules.clear();
+      this.deviceRules.set(device, list);
+    }
+    return list;
+  }
+
+  private seriesFor(series: Map<string, Series>, c: CompiledRule, device: string, sensor: string | null): Series {
+    const id = sensor === null ? `${c.rule.name}:${device}` : `${c.rule.name}:${device}:${sensor}`;
+    let s = series.get(id);
+    if (!s) {
+      const machine: Machine = { s: initialSeries(), mem: {} };
+      s = {
+        rule: c,
+        machine,
+        item: {
+          id,
+          rule: c.rule.name,
+          device,
+          sensor,
+          severity: c.rule.severity,
+          state: 'normal',
+          value: null,
+          since: new Date(0).toISOString(),
+          event_time: new Date(0).toISOString(),
+          late: false,
+          message: '',
+          labels: c.rule.labels,
+        },
+      };
+      series.set(id, s);
+      if (c.rule.kind === 'no_data') this.indexNoData(s);
+    }
+    return s;
+  }
+
+  /** One trusted reading for a sensor-level rule. */
+  private reading(ch: Chunk, series: Map<string, Series>, c: CompiledRule, device: string, sensor: string, record: StreamRecord, ts: number, value: number): void {
+    const s = this.seriesFor(series, c, device, sensor);
+    const mem = s.machine.mem;
+    const rule = c.rule;
+    switch (rule.kind) {
+      case 'threshold': {
+        if (rule.on.kind === 'reading') return this.observe(ch, series, c, device, sensor, record, thresholdVerdict(rule, value), ts, value, s);
+        const res = rule.on.resolution.ms;
+        const closed = foldBucket(mem, res, ts, value);
+        ch.dirty.add(s.item.id);
+        if (closed === 'late') return this.m.tooLate.inc({ rule: rule.name });
+        if (!closed) return;
+        const v = bucketStatValue(closed.stats, rule.on.stat);
+        return this.observe(ch, series, c, device, sensor, record, thresholdVerdict(rule, v), closed.start + res, v, s);
+      }
+      case 'rate': {
+        const rate = ratePerMinute(mem, ts, value);
+        ch.dirty.add(s.item.id);
+        if (rate === undefined) return;
+        return this.observe(ch, series, c, device, sensor, record, thresholdVerdict(rule, rate), ts, rate, s);
+      }
+      case 'anomaly': {
+        const z = robustZ(mem, value, rule.window ?? ANOMALY_DEFAULTS.window, rule.min_history ?? ANOMALY_DEFAULTS.minHistory);
+        ch.dirty.add(s.item.id);
+        if (z === undefined) return;
+        return this.observe(ch, series, c, device, sensor, record, anomalyVerdict(rule, z), ts, value, s);
+      }
+      case 'no_data': {
+        if (mem.prevTs === undefined || ts > mem.prevTs) mem.prevTs = ts;
+        ch.dirty.add(s.item.id);
+        if (s.machine.s.state === 'firing') this.observe(ch, series, c, device, sensor, record, 'clear', ts, value, s);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** no_data: the device's watermark moved; every sensor of it silent for `after` in event time fires. */
+  private silences(ch: Chunk, series: Map<string, Series>, device: string, record: StreamRecord, wm: number): void {
+    const ids = this.noData.get(device);
+    if (!ids) return;
+    for (const id of ids) {
+      const s = series.get(id)!;
+      const after = s.rule.rule.after!;
+      const last = s.machine.mem.prevTs;
+      if (last === undefined || s.machine.s.state === 'firing' || wm - last < after) continue;
+      this.observe(ch, series, s.rule, device, s.item.sensor, record, 'fire', last + after, (wm - last) / 1000, s);
+    }
+  }
+
+  /** Feeds one verdict to a series' state machine and records the transition it causes. */
+  private observe(ch: Chunk, series: Map<string, Series>, c: CompiledRule, device: string, sensor: string | null, record: StreamRecord, verdict: Verdict, t: number, value: number | null, known?: Series): void {
+    const s = known ?? this.seriesFor(series, c, device, sensor);
+    const rule = c.rule;
+    const forMs = rule.kind === 'no_data' ? 0 : rule.for;
+    const step = stepSeries(s.machine.s, verdict, t, value, forMs);
+    if (!step) return;
+    ch.dirty.add(s.item.id);
+    const late = t < record.receivedMs - this.opts.allowedLatenessMs;
+    const transition = buildTransition(s.item.id, s.machine.s.ordinal, rule, device, sensor, step, t, value, late);
+    s.item = { ...s.item, state: step.state, value, since: transition.since, event_time: transition.event_time, late, message: transition.message };
+    const kv = { get: (k: string) => this.kv.get(k), set: (k: string, v: string) => (this.kv.set(k, v), ch.kv.set(k, v)) };
+    const suppressed = decideNotify(s.machine.s, transition, rule.notify_late, this.opts, kv);
+    ch.transitions.push(suppressed === undefined ? { transition, notifiers: this.opts.notifiers } : { transition, notifiers: [], suppressed });
+  }
+}
+
+/** What one chunk changed. */
+class Chunk {
+  readonly dirty = new Set<string>();
+  readonly transitions: CommittedTransition[] = [];
+  readonly kv = new Map<string, string>();
+}

@@ -1,0 +1,141 @@
+// The Outbox contract suite: what every outbox (the SQLite alert store's, the in-memory test fake) must do
+// for the DeliveryWorker, tested only through the interface. A backend's test file calls
+// describeOutboxContract with a factory. Test-only: imports vitest and fast-check. Order is part of the
+// contract: due rows come oldest createdAt first, ties in the order they were written (for one transition,
+// the order of its notifiers list) — the SQLite outbox orders by (created_at, rowid).
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AlertTransition } from '../alert-types.js';
+import type { Outbox, OutboxItem } from './notifier.js';
+import { MemoryOutbox } from './testing/memory-outbox.js';
+import { makeTransition } from './testing/transition-fixture.js';
+
+export interface OutboxFixture {
+  /** An outbox over fresh, empty storage. */
+  outbox: Outbox;
+  /** Writes one row per notifier for `transition`, as the evaluator's transaction does. */
+  add(transition: AlertTransition, notifiers: readonly string[], createdAt: number): void | Promise<void>;
+  /** Closes the storage and opens it again; absent when the backend is not persistent (those tests are skipped). */
+  reopen?: () => Promise<Outbox>;
+  cleanup: () => Promise<void>;
+}
+
+const T0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+const key = (i: Pick<OutboxItem, 'transitionId' | 'notifier'>) => `${i.notifier}|${i.transitionId}`;
+
+export function describeOutboxContract(name: string, makeFixture: () => Promise<OutboxFixture>): void {
+  describe(`Outbox contract: ${name}`, () => {
+    let fx: OutboxFixture | undefined;
+    const open = async () => (fx = await makeFixture());
+    afterEach(async () => {
+      await fx?.cleanup();
+      fx = undefined;
+    });
+
+    it('a new row is due at once, with its transition intact', async () => {
+      const { outbox, add } = await open();
+      const t = makeTransition({ sensor: null, value: null, late: true, labels: { site: 'plant-3', line: '2' }, message: 'unicode ✓ "quoted"' });
+      await add(t, ['webhook:a'], T0);
+      expect(outbox.due(T0, 10)).toEqual([{ transitionId: t.id, notifier: 'webhook:a', attempts: 0, createdAt: T0, transition: t }]);
+      expect(outbox.depth()).toEqual({ count: 1, oldestCreatedAt: T0 });
+    });
+
+    it('serves due rows oldest first, at most `limit`, one row per (transition, notifier)', async () => {
+      const { outbox, add } = await open();
+      const ts = [2, 0, 1].map((k) => ({ t: makeTransition(), at: T0 + k * 1_000 }));
+      for (const { t, at } of ts) await add(t, ['log', 'mqtt'], at);
+      const due = outbox.due(T0 + 10_000, 100);
+      expect(due).toHaveLength(6);
+      expect(due.map((d) => d.createdAt)).toEqual([...due.map((d) => d.createdAt)].sort((a, b) => a - b));
+      expect(new Set(due.map(key)).size).toBe(6);
+      expect(outbox.due(T0 + 10_000, 2).map((d) => d.createdAt)).toEqual([T0, T0]);
+      expect(outbox.due(T0 + 10_000, 0)).toEqual([]);
+      expect(outbox.depth()).toEqual({ count: 6, oldestCreatedAt: T0 });
+    });
+
+    it('delivered and failed rows leave the queue; the other notifiers’ rows stay', async () => {
+      const { outbox, add } = await open();
+      const t = makeTransition();
+      const u = makeTransition();
+      await add(t, ['log', 'mqtt', 'webhook:a'], T0);
+      await add(u, ['log'], T0 + 5);
+      outbox.delivered(t.id, 'log', T0 + 10);
+      outbox.failed(t.id, 'webhook:a', 'HTTP 400', T0 + 10);
+      expect(outbox.due(T0 + 20, 10).map(key)).toEqual([`mqtt|${t.id}`, `log|${u.id}`]);
+      expect(outbox.depth()).toEqual({ count: 2, oldestCreatedAt: T0 });
+      outbox.delivered(t.id, 'mqtt', T0 + 30);
+      expect(outbox.depth()).toEqual({ count: 1, oldestCreatedAt: T0 + 5 });
+      outbox.failed(u.id, 'log', 'gone', T0 + 30);
+      expect(outbox.due(T0 + 40, 10)).toEqual([]);
+      expect(outbox.depth()).toEqual({ count: 0, oldestCreatedAt: null });
+    });
+
+    it('a row scheduled for retry is not due before its time, counts in depth, and carries its attempts', async () => {
+      const { outbox, add } = await open();
+      const t = makeTransition();
+      await add(t, ['webhook:a'], T0);
+      outbox.retryAt(t.id, 'webhook:a', 1, T0 + 5_000, 'HTTP 503');
+      expect(outbox.due(T0 + 4_999, 10)).toEqual([]);
+      expect(outbox.depth()).toEqual({ count: 1, oldestCreatedAt: T0 });
+      expect(outbox.due(T0 + 5_000, 10)).toEqual([{ transitionId: t.id, notifier: 'webhook:a', attempts: 1, createdAt: T0, transition: t }]);
+      outbox.retryAt(t.id, 'webhook:a', 2, T0 + 9_000, 'ECONNREFUSED');
+      expect(outbox.due(T0 + 9_000, 10)[0]!.attempts).toBe(2);
+    });
+
+    it('keeps rows, attempts and schedules across a reopen', async (ctx) => {
+      const f = await open();
+      if (!f.reopen) return ctx.skip();
+      const t = makeTransition();
+      const u = makeTransition();
+      await f.add(t, ['log', 'webhook:a'], T0);
+      await f.add(u, ['webhook:a'], T0 + 1);
+      f.outbox.delivered(t.id, 'log', T0 + 2);
+      f.outbox.retryAt(t.id, 'webhook:a', 3, T0 + 60_000, 'HTTP 500');
+      const again = await f.reopen();
+      expect(again.due(T0 + 10, 10).map(key)).toEqual([`webhook:a|${u.id}`]);
+      expect(again.due(T0 + 60_000, 10).map((d) => [key(d), d.attempts])).toEqual([
+        [`webhook:a|${t.id}`, 3],
+        [`webhook:a|${u.id}`, 0],
+      ]);
+      expect(again.depth()).toEqual({ count: 2, oldestCreatedAt: T0 });
+    });
+
+    it('behaves like the reference model over random operation sequences', async () => {
+      const op = fc.oneof(
+        fc.record({ kind: fc.constant('add' as const), notifiers: fc.subarray(['log', 'mqtt', 'webhook:a'], { minLength: 1 }), dt: fc.integer({ min: 0, max: 3 }) }),
+        fc.record({ kind: fc.constantFrom('delivered' as const, 'failed' as const, 'retry' as const), pick: fc.nat(), dt: fc.integer({ min: 0, max: 50 }) }),
+        fc.record({ kind: fc.constant('due' as const), limit: fc.integer({ min: 0, max: 8 }), dt: fc.integer({ min: 0, max: 50 }) }),
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
+          await fx?.cleanup();
+          const f = await open();
+          const model = new MemoryOutbox();
+          let now = T0;
+          for (const o of ops) {
+            now += o.dt;
+            if (o.kind === 'add') {
+              const t = makeTransition();
+              await f.add(t, o.notifiers, now);
+              model.add(t, o.notifiers, now);
+            } else if (o.kind === 'due') {
+              expect(f.outbox.due(now, o.limit).map(key)).toEqual(model.due(now, o.limit).map(key));
+            } else {
+              const pending = model.due(Number.MAX_SAFE_INTEGER, 1_000);
+              if (pending.length === 0) continue;
+              const row = pending[o.pick % pending.length]!;
+              for (const ob of [f.outbox, model]) {
+                if (o.kind === 'delivered') ob.delivered(row.transitionId, row.notifier, now);
+                else if (o.kind === 'failed') ob.failed(row.transitionId, row.notifier, 'x', now);
+                else ob.retryAt(row.transitionId, row.notifier, row.attempts + 1, now + 20, 'x');
+              }
+            }
+            expect(f.outbox.depth()).toEqual(model.depth());
+          }
+        }),
+        { numRuns: 25 },
+      );
+    });
+  });
+}

@@ -1,0 +1,481 @@
+// The alert store (SQLite, WAL, `alerts.db` in data_dir): every alert series' state, the transitions they
+// produced, the notification outbox, operator acks, and the evaluator's stream checkpoints. commit() writes a
+// chunk's series, transitions, outbox rows and the partition's next offset in ONE transaction, fenced on the
+// offset the chunk was read from: kill -9 anywhere resumes to the same states, and a transition is in the
+// outbox if and only if it is committed. Acks and delivery outcomes are operator/notifier state, kept apart
+// from what the stream determines, so a replay can rebuild the latter and carry the former over.
+import Database from 'better-sqlite3';
+import { StorageError, type Component } from '@tidemark/shared';
+import type { AlertState, AlertTransition } from './alert-types.js';
+import type { Outbox, OutboxItem } from './notify/notifier.js';
+
+const SCHEMA_VERSION = 1;
+const SCHEMA = `
+CREATE TABLE checkpoints (
+  partition INTEGER PRIMARY KEY,
+  offset    INTEGER NOT NULL,
+  origin    INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE series (
+  alert_id TEXT PRIMARY KEY,
+  item     TEXT NOT NULL,  -- the API item (JSON): rule, device, sensor, severity, state, value, since, event_time, late, message, labels
+  state    TEXT NOT NULL,
+  rule     TEXT NOT NULL,
+  device   TEXT NOT NULL,
+  machine  TEXT NOT NULL   -- the evaluator's memory of the series (JSON)
+) STRICT;
+CREATE INDEX series_state ON series(state, alert_id);
+
+CREATE TABLE transitions (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  id         TEXT NOT NULL UNIQUE,
+  alert_id   TEXT NOT NULL,
+  event_time INTEGER NOT NULL,
+  body       TEXT NOT NULL,  -- the AlertTransition (JSON)
+  notified   INTEGER NOT NULL,
+  suppressed TEXT            -- why it was not notified (pending, late, flapping, replay), or NULL
+) STRICT;
+CREATE INDEX transitions_alert ON transitions(alert_id, event_time, id);
+
+CREATE TABLE outbox (
+  transition_id TEXT    NOT NULL,
+  notifier      TEXT    NOT NULL,
+  created_at    INTEGER NOT NULL,
+  attempts      INTEGER NOT NULL DEFAULT 0,
+  next_at       INTEGER NOT NULL,
+  status        TEXT    NOT NULL DEFAULT 'pending',  -- pending | delivered | failed
+  error         TEXT,
+  done_at       INTEGER,
+  PRIMARY KEY (transition_id, notifier)
+) STRICT;
+CREATE INDEX outbox_due ON outbox(status, next_at);
+
+CREATE TABLE acks (
+  alert_id  TEXT PRIMARY KEY,
+  since     INTEGER NOT NULL,  -- the firing episode acked (series since); a new episode is unacked
+  acked_by  TEXT    NOT NULL,
+  acked_at  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE kv (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+`;
+
+/** The API's view of one alert series. */
+export interface AlertItem {
+  id: string;
+  rule: string;
+  device: string;
+  sensor: string | null;
+  severity: string;
+  state: AlertState;
+  value: number | null;
+  since: string;
+  event_time: string;
+  late: boolean;
+  message: string;
+  labels: Record<string, string>;
+  acked_by: string | null;
+  acked_at: string | null;
+}
+
+export type SeriesItem = Omit<AlertItem, 'acked_by' | 'acked_at'>;
+
+export interface StoredSeries {
+  item: SeriesItem;
+  machine: unknown;
+}
+
+/** A transition as the history lists it. */
+export type HistoryItem = AlertTransition & { notified: boolean; suppressed: string | null };
+
+export interface CommittedTransition {
+  transition: AlertTransition;
+  /** Notifiers to write outbox rows for (empty: recorded, not notified). */
+  notifiers: readonly string[];
+  /** Why it is not notified (when notifiers is empty). */
+  suppressed?: string;
+}
+
+export interface AlertCommit {
+  partition: number;
+  offset: number;
+  expectedOffset: number;
+  series: readonly StoredSeries[];
+  transitions: readonly CommittedTransition[];
+  /** Small evaluator state beside the series (flapping windows, watermarks): key → JSON. */
+  kv: ReadonlyMap<string, string>;
+  now: number;
+}
+
+export interface AlertQuery {
+  state?: AlertState;
+  rule?: string;
+  device?: string;
+  /** Return alert ids greater than this (paging). */
+  after?: string;
+  limit: number;
+}
+
+export interface TransitionQuery {
+  alertId?: string;
+  rule?: string;
+  device?: string;
+  /** Transitions after this (event_time, id) position (paging). */
+  after?: { eventTime: number; id: string };
+  limit: number;
+}
+
+export type AckResult = { ok: true; item: AlertItem } | { ok: false; reason: 'not_found' | 'not_firing' };
+
+export class SqliteAlertStore implements Component, Outbox {
+  readonly name = 'alert-store';
+  private db: Database.Database | undefined;
+  private stmts: ReturnType<SqliteAlertStore['prepare']> | undefined;
+
+  constructor(
+    readonly path: string,
+    /** mustExist: another process (the aggregator role) creates the file; this one only opens it. */
+    private readonly opts: { mustExist?: boolean } = {},
+  ) {}
+
+  async start(): Promise<void> {
+    this.open();
+  }
+
+  /** Opens now (synchronous; replay and tests). */
+  open(): void {
+    if (this.db) return;
+    try {
+      const db = new Database(this.path, this.opts.mustExist ? { fileMustExist: true } : {});
+      db.pragma('busy_timeout = 5000');
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (!this.opts.mustExist) {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = FULL');
+      }
+      if (version === 0 && !this.opts.mustExist) {
+        db.transaction(() => {
+          db.exec(SCHEMA);
+          db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        })();
+      } else if (version !== SCHEMA_VERSION) {
+        throw new StorageError(`${this.path}: alert store schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);
+      }
+      this.db = db;
+      this.stmts = this.prepare(db);
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw new StorageError(`cannot open alert store ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.db?.close();
+    this.db = undefined;
+    this.stmts = undefined;
+  }
+
+  private get s() {
+    if (!this.stmts) throw new StorageError(`alert store ${this.path} is not open`);
+    return this.stmts;
+  }
+
+  private prepare(db: Database.Database) {
+    return {
+      checkpoint: db.prepare<[number], { offset: number; origin: number }>('SELECT offset, origin FROM checkpoints WHERE partition = ?'),
+      initCheckpoint: db.prepare<[number, number, number]>('INSERT OR IGNORE INTO checkpoints(partition, offset, origin) VALUES (?, ?, ?)'),
+      setCheckpoint: db.prepare<[number, number]>('UPDATE checkpoints SET offset = ? WHERE partition = ?'),
+      allSeries: db.prepare<[], { item: string; machine: string }>('SELECT item, machine FROM series'),
+      putSeries: db.prepare<[string, string, string, string, string, string]>(
+        `INSERT INTO series(alert_id, item, state, rule, device, machine) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(alert_id) DO UPDATE SET item = excluded.item, state = excluded.state, machine = excluded.machine`,
+      ),
+      putTransition: db.prepare<[string, string, number, string, number, string | null]>(
+        'INSERT INTO transitions(id, alert_id, event_time, body, notified, suppressed) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
+      ),
+      putOutbox: db.prepare<[string, string, number, number]>(
+        'INSERT INTO outbox(transition_id, notifier, created_at, next_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      kvGet: db.prepare<[], { key: string; value: string }>('SELECT key, value FROM kv'),
+      kvPut: db.prepare<[string, string]>('INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      due: db.prepare<[number, number], { transition_id: string; notifier: string; attempts: number; created_at: number; body: string }>(
+        `SELECT o.transition_id, o.notifier, o.attempts, o.created_at, t.body FROM outbox o JOIN transitions t ON t.id = o.transition_id
+         WHERE o.status = 'pending' AND o.next_at <= ? ORDER BY o.created_at, o.rowid LIMIT ?`,
+      ),
+      delivered: db.prepare<[number, string, string]>("UPDATE outbox SET status = 'delivered', done_at = ?, attempts = attempts + 1, error = NULL WHERE transition_id = ? AND notifier = ?"),
+      retryAt: db.prepare<[number, number, string, string, string]>("UPDATE outbox SET attempts = ?, next_at = ?, error = ? WHERE transition_id = ? AND notifier = ? AND status = 'pending'"),
+      failed: db.prepare<[string, number, string, string]>("UPDATE outbox SET status = 'failed', error = ?, done_at = ?, attempts = attempts + 1 WHERE transition_id = ? AND notifier = ?"),
+      depth: db.prepare<[], { n: number; oldest: number | null }>("SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE status = 'pending'"),
+      ackGet: db.prepare<[string], { since: number; acked_by: string; acked_at: number }>('SELECT since, acked_by, acked_at FROM acks WHERE alert_id = ?'),
+      ackPut: db.prepare<[string, number, string, number]>(
+        'INSERT INTO acks(alert_id, since, acked_by, acked_at) VALUES (?, ?, ?, ?) ON CONFLICT(alert_id) DO UPDATE SET since = excluded.since, acked_by = excluded.acked_by, acked_at = excluded.acked_at',
+      ),
+      seriesItem: db.prepare<[string], { item: string }>('SELECT item FROM series WHERE alert_id = ?'),
+      transitionsAfter: db.prepare<[number, number], { seq: number; body: string }>('SELECT seq, body FROM transitions WHERE seq > ? ORDER BY seq LIMIT ?'),
+      maxSeq: db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM transitions'),
+    };
+  }
+
+  // --- the evaluator's side
+
+  /** The partition's checkpoint; a partition never seen starts at `initial` (recorded as its origin). */
+  checkpointOr(partition: number, initial: () => number): number {
+    const row = this.s.checkpoint.get(partition);
+    if (row) return row.offset;
+    const start = initial();
+    this.s.initCheckpoint.run(partition, start, start);
+    return this.s.checkpoint.get(partition)!.offset;
+  }
+
+  checkpoint(partition: number): number | undefined {
+    return this.s.checkpoint.get(partition)?.offset;
+  }
+
+  /** Where the evaluator began reading `partition` when this store was created (replay starts there). */
+  origin(partition: number): number | undefined {
+    return this.s.checkpoint.get(partition)?.origin;
+  }
+
+  loadSeries(): StoredSeries[] {
+    return this.s.allSeries.all().map((r) => ({ item: JSON.parse(r.item) as SeriesItem, machine: JSON.parse(r.machine) as unknown }));
+  }
+
+  loadKv(): Map<string, string> {
+    return new Map(this.s.kvGet.all().map((r) => [r.key, r.value]));
+  }
+
+  commit(c: AlertCommit): void {
+    this.write(c, c);
+  }
+
+  /**
+   * Series driven by device status (offline, backlog) rather than the stream: the same tables and outbox,
+   * without a stream checkpoint.
+   */
+  commitStatus(c: Omit<AlertCommit, 'partition' | 'offset' | 'expectedOffset'>): void {
+    this.write(c, undefined);
+  }
+
+  private write(c: Omit<AlertCommit, 'partition' | 'offset' | 'expectedOffset'>, at: Pick<AlertCommit, 'partition' | 'offset' | 'expectedOffset'> | undefined): void {
+    const db = this.db;
+    if (!db) throw new StorageError(`alert store ${this.path} is not open`);
+    const s = this.s;
+    db.transaction(() => {
+      if (at) {
+        const row = s.checkpoint.get(at.partition);
+        if (!row || row.offset !== at.expectedOffset) {
+          throw new StorageError(
+            `alert store: partition ${at.partition} checkpoint is ${row?.offset ?? 'unset'}, not ${at.expectedOffset} (another evaluator or a replay moved it); re-reading`,
+          );
+        }
+      }
+      for (const x of c.series) {
+        const i = x.item;
+        s.putSeries.run(i.id, JSON.stringify(i), i.state, i.rule, i.device, JSON.stringify(x.machine));
+      }
+      for (const t of c.transitions) {
+        const tr = t.transition;
+        s.putTransition.run(tr.id, tr.alert_id, Date.parse(tr.event_time), JSON.stringify(tr), t.notifiers.length > 0 ? 1 : 0, t.suppressed ?? null);
+        for (const n of t.notifiers) s.putOutbox.run(tr.id, n, c.now, c.now);
+      }
+      for (const [k, v] of c.kv) s.kvPut.run(k, v);
+      if (at) s.setCheckpoint.run(at.offset, at.partition);
+    })();
+  }
+
+  /** Copies the series and transitions of these rules from `old` (status-driven rules, which replay cannot rebuild). */
+  copyRulesFrom(old: SqliteAlertStore, rules: readonly string[]): number {
+    if (rules.length === 0) return 0;
+    const oldDb = old.db!;
+    const db = this.db!;
+    const marks = rules.map(() => '?').join(', ');
+    let n = 0;
+    db.transaction(() => {
+      for (const r of oldDb.prepare<string[], { alert_id: string; item: string; state: string; rule: string; device: string; machine: string }>(`SELECT * FROM series WHERE rule IN (${marks})`).all(...rules)) {
+        this.s.putSeries.run(r.alert_id, r.item, r.state, r.rule, r.device, r.machine);
+        const ts = oldDb.prepare<[string], { id: string; alert_id: string; event_time: number; body: string; notified: number; suppressed: string | null }>('SELECT * FROM transitions WHERE alert_id = ? ORDER BY seq').all(r.alert_id);
+        for (const t of ts) this.s.putTransition.run(t.id, t.alert_id, t.event_time, t.body, t.notified, t.suppressed);
+        n += ts.length;
+      }
+    })();
+    return n;
+  }
+
+  // --- the outbox (delivery worker)
+
+  due(now: number, limit: number): OutboxItem[] {
+    return this.s.due.all(now, limit).map((r) => ({
+      transitionId: r.transition_id,
+      notifier: r.notifier,
+      attempts: r.attempts,
+      createdAt: r.created_at,
+      transition: JSON.parse(r.body) as AlertTransition,
+    }));
+  }
+
+  delivered(transitionId: string, notifier: string, now: number): void {
+    this.s.delivered.run(now, transitionId, notifier);
+  }
+
+  retryAt(transitionId: string, notifier: string, attempts: number, nextAt: number, error: string): void {
+    this.s.retryAt.run(attempts, nextAt, error, transitionId, notifier);
+  }
+
+  failed(transitionId: string, notifier: string, error: string, now: number): void {
+    this.s.failed.run(error, now, transitionId, notifier);
+  }
+
+  depth(): { count: number; oldestCreatedAt: number | null } {
+    const r = this.s.depth.get()!;
+    return { count: r.n, oldestCreatedAt: r.oldest };
+  }
+
+  // --- the API's side
+
+  private withAck(item: SeriesItem): AlertItem {
+    const ack = this.s.ackGet.get(item.id);
+    const current = ack !== undefined && item.state === 'firing' && ack.since === Date.parse(item.since);
+    return { ...item, acked_by: current ? ack.acked_by : null, acked_at: current ? new Date(ack.acked_at).toISOString() : null };
+  }
+
+  listAlerts(q: AlertQuery): { items: AlertItem[]; next: string | null } {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.state) {
+      where.push('state = ?');
+      args.push(q.state);
+    } else where.push("state != 'normal'");
+    if (q.rule) {
+      where.push('rule = ?');
+      args.push(q.rule);
+    }
+    if (q.device) {
+      where.push('device = ?');
+      args.push(q.device);
+    }
+    if (q.after) {
+      where.push('alert_id > ?');
+      args.push(q.after);
+    }
+    const rows = this.db!
+      .prepare<(string | number)[], { item: string }>(`SELECT item FROM series WHERE ${where.join(' AND ')} ORDER BY alert_id LIMIT ?`)
+      .all(...args, q.limit + 1);
+    const items = rows.slice(0, q.limit).map((r) => this.withAck(JSON.parse(r.item) as SeriesItem));
+    return { items, next: rows.length > q.limit ? items[items.length - 1]!.id : null };
+  }
+
+  getAlert(id: string): AlertItem | undefined {
+    const row = this.s.seriesItem.get(id);
+    return row ? this.withAck(JSON.parse(row.item) as SeriesItem) : undefined;
+  }
+
+  /**
+   * Transitions in event-time order, each with whether it was notified and, if not, why (pending, normal,
+   * late, flapping, firing_not_notified, no_notifiers).
+   */
+  listTransitions(q: TransitionQuery): { items: HistoryItem[]; next: { eventTime: number; id: string } | null } {
+    const where: string[] = ['1 = 1'];
+    const args: (string | number)[] = [];
+    if (q.alertId) {
+      where.push('alert_id = ?');
+      args.push(q.alertId);
+    }
+    if (q.rule || q.device) {
+      where.push('alert_id IN (SELECT alert_id FROM series WHERE (? IS NULL OR rule = ?) AND (? IS NULL OR device = ?))');
+      args.push(q.rule ?? null!, q.rule ?? null!, q.device ?? null!, q.device ?? null!);
+    }
+    if (q.after) {
+      where.push('(event_time > ? OR (event_time = ? AND id > ?))');
+      args.push(q.after.eventTime, q.after.eventTime, q.after.id);
+    }
+    const rows = this.db!
+      .prepare<(string | number)[], { body: string; event_time: number; id: string; notified: number; suppressed: string | null }>(
+        `SELECT body, event_time, id, notified, suppressed FROM transitions WHERE ${where.join(' AND ')} ORDER BY event_time, id LIMIT ?`,
+      )
+      .all(...args, q.limit + 1);
+    const items = rows.slice(0, q.limit).map((r) => ({ ...(JSON.parse(r.body) as AlertTransition), notified: r.notified === 1, suppressed: r.suppressed }));
+    const last = rows.length > q.limit ? rows[q.limit - 1]! : undefined;
+    return { items, next: last ? { eventTime: last.event_time, id: last.id } : null };
+  }
+
+  /** Acks the current firing episode of an alert series. */
+  ack(id: string, by: string, now: number): AckResult {
+    const row = this.s.seriesItem.get(id);
+    if (!row) return { ok: false, reason: 'not_found' };
+    const item = JSON.parse(row.item) as SeriesItem;
+    if (item.state !== 'firing') return { ok: false, reason: 'not_firing' };
+    this.s.ackPut.run(id, Date.parse(item.since), by, now);
+    return { ok: true, item: this.withAck(item) };
+  }
+
+  /** Committed transitions after `seq`, in commit order (the live feed for other processes). */
+  transitionsAfter(seq: number, limit = 1000): { seq: number; transition: AlertTransition }[] {
+    return this.s.transitionsAfter.all(seq, limit).map((r) => ({ seq: r.seq, transition: JSON.parse(r.body) as AlertTransition }));
+  }
+
+  lastSeq(): number {
+    return this.s.maxSeq.get()?.seq ?? 0;
+  }
+
+  /** Every operator ack and delivery outcome, to carry over into a rebuilt store (replay). */
+  carryOverFrom(old: SqliteAlertStore): { acks: number; outbox: number } {
+    const oldDb = old.db!;
+    const db = this.db!;
+    let acks = 0;
+    let outbox = 0;
+    db.transaction(() => {
+      for (const a of oldDb.prepare<[], { alert_id: string; since: number; acked_by: string; acked_at: number }>('SELECT * FROM acks').all()) {
+        this.s.ackPut.run(a.alert_id, a.since, a.acked_by, a.acked_at);
+        acks++;
+      }
+      const rows = oldDb
+        .prepare<[], { transition_id: string; notifier: string; created_at: number; attempts: number; next_at: number; status: string; error: string | null; done_at: number | null }>(
+          'SELECT * FROM outbox',
+        )
+        .all();
+      const put = db.prepare(
+        `INSERT INTO outbox(transition_id, notifier, created_at, attempts, next_at, status, error, done_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(transition_id, notifier) DO UPDATE SET created_at = excluded.created_at, attempts = excluded.attempts, next_at = excluded.next_at,
+           status = excluded.status, error = excluded.error, done_at = excluded.done_at`,
+      );
+      const known = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM transitions WHERE id = ?');
+      for (const r of rows) {
+        if (known.get(r.transition_id)!.n === 0) continue;
+        put.run(r.transition_id, r.notifier, r.created_at, r.attempts, r.next_at, r.status, r.error, r.done_at);
+        outbox++;
+      }
+    })();
+    return { acks, outbox };
+  }
+
+  /** Replay: rows the rebuild wrote for transitions never seen live are not sent (history, not news). */
+  suppressOutboxExcept(keep: ReadonlySet<string>, now: number): number {
+    const db = this.db!;
+    const pending = db.prepare<[], { transition_id: string; notifier: string }>("SELECT transition_id, notifier FROM outbox WHERE status = 'pending'").all();
+    let n = 0;
+    db.transaction(() => {
+      for (const r of pending) {
+        if (keep.has(r.transition_id)) continue;
+        this.s.failed.run('not sent: found by replay', now, r.transition_id, r.notifier);
+        n++;
+      }
+    })();
+    return n;
+  }
+
+  /** Ids of every transition in this store. */
+  transitionIds(): Set<string> {
+    return new Set(this.db!.prepare<[], { id: string }>('SELECT id FROM transitions').all().map((r) => r.id));
+  }
+
+  setOrigins(origins: readonly number[]): void {
+    const db = this.db!;
+    db.transaction(() => {
+      origins.forEach((o, p) => db.prepare('INSERT INTO checkpoints(partition, offset, origin) VALUES (?, ?, ?) ON CONFLICT(partition) DO UPDATE SET offset = excluded.offset, origin = excluded.origin').run(p, o, o));
+    })();
+  }
+}

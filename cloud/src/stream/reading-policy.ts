@@ -1,0 +1,35 @@
+// Which stream readings count: the one rule the aggregator, the API's live-stream follower and the alert
+// evaluator share, so none of them can disagree on what was aggregated. A batch whose device clock is not
+// synced is kept in the stream but not trusted; a reading stamped further ahead of its batch's receipt than
+// `maxFutureSkewMs` is not trusted either. Retention (per resolution) is a further, aggregator-only rule.
+import { decodeBatch, type Batch } from '@tidemark/proto';
+import type { StreamRecord } from '../store/stream-store.js';
+
+export type UntrustedReason = 'clock_unsynced' | 'future_timestamp';
+
+/** Why a whole batch is not trusted, or undefined when its readings may count. */
+export function batchDistrust(batch: Batch): UntrustedReason | undefined {
+  return batch.clock.synced ? undefined : 'clock_unsynced';
+}
+
+/** Whether one reading's event time is trusted, given when its batch was received. */
+export function readingTrusted(ts: number, receivedMs: number, maxFutureSkewMs: number): boolean {
+  return ts <= receivedMs + maxFutureSkewMs;
+}
+
+export interface DecodedRecord {
+  record: StreamRecord;
+  /** undefined: the payload does not decode (counted as `undecodable` by its consumer). */
+  batch: Batch | undefined;
+}
+
+/** Decodes stream records without re-validating (ingest validated them before they were stored). */
+export function decodeRecords(records: readonly StreamRecord[]): DecodedRecord[] {
+  return records.map((record) => {
+    try {
+      return { record, batch: decodeBatch(record.payload, { validate: false }) };
+    } catch {
+      return { record, batch: undefined };
+    }
+  });
+}
