@@ -2,7 +2,8 @@
 // agents — a simulated press, a PLC on a serial line (socat pty) with device timestamps so a late reading can
 // be sent on purpose, and a vehicle gateway replaying a real NMEA capture (test/fixtures/nmea/, GPSD project)
 // through the `nmea` parser. The console is checked only through what it shows; the API is the reference.
-// Screenshots of every view go to test-results/console/.
+// A threshold rule fires on the press and is acked in the alerts view. Screenshots of every view go to
+// test-results/console/.
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
@@ -64,7 +65,11 @@ describe('operators console in chromium against a live collector', () => {
     requireTool('socat', 'socat');
     browser = await launchChromium();
     // 1s first: the GPS track is drawn from the finest resolution the server keeps.
-    cloud = await setupCloud({ aggregation: { resolutions: ['1s', '1m', '1h', '1d'], allowed_lateness: '1m' } });
+    cloud = await setupCloud({
+      aggregation: { resolutions: ['1s', '1m', '1h', '1d'], allowed_lateness: '1m' },
+      // press-07's sine (20..80, 30 s) crosses 70 within half a minute; it never falls below 0, so it stays firing.
+      alerts: { rules: [{ name: 'press-hot', devices: 'press-*', sensor: 'temp_c', kind: 'threshold', above: 70, clear_below: 0, severity: 'critical', message: '{{device}} hot: {{value}}' }] },
+    });
     press = setupEdge(cloud, 'press-07', {
       sources: [{ type: 'simulated', name: 'sim', rate_hz: 20, seed: 3, sensors: [{ name: 'temp_c', shape: 'sine', min: 20, max: 80, period_s: 30, decimals: 2 }] }],
       batch: { max_readings: 50, max_delay_ms: 100 },
@@ -232,12 +237,16 @@ describe('operators console in chromium against a live collector', () => {
     await screenshot(page, 'track-start');
   });
 
-  it('shows that alerts are not configured on a server without them; dark theme readable; nothing left loopback', async () => {
-    await page.goto(`${cloud.api}/#/alerts`);
-    await until(page, 'the alerts view answered', `document.querySelector('.alerts')?.dataset.configured !== undefined`);
-    const configured = await attr(page, '.alerts', 'data-configured');
-    if (configured === 'false') expect(await page.locator('#alerts-message').textContent()).toMatch(/not configured/);
-    else expect(await page.locator('.alerts[data-ready="true"]').count()).toBe(1);
+  it('an alert fires, shows and is acked; dark theme readable; nothing left loopback', async () => {
+    await page.goto(`${cloud.api}/#/alerts?state=firing`);
+    const row = page.locator('tr[data-alert][data-state="firing"]:has-text("press-hot")');
+    await row.waitFor({ timeout: 60_000 });
+    expect(await row.textContent()).toContain('press-07');
+    await screenshot(page, 'alerts-firing-live');
+    await row.locator('button.ack').click();
+    await page.locator('tr[data-alert]:has-text("press-hot") button.ack:has-text("acked by")').waitFor({ timeout: 15_000 });
+    const firing = (await (await fetch(`${cloud.api}/api/v1/alerts?state=firing&rule=press-hot`)).json()) as { items: { device: string; acked_by: string | null }[] };
+    expect(firing.items.find((a) => a.device === 'press-07')?.acked_by).toBeTruthy();
     await screenshot(page, 'alerts');
     await page.click('#theme-toggle');
     await page.goto(`${cloud.api}/#/fleet`);
