@@ -1,8 +1,8 @@
 // The console's alerts view in chromium against the alerts API contract (SPEC "HTTP API": GET /api/v1/alerts,
-// POST /api/v1/alerts/{id}/ack with scope operate, `event: alert` on the stream). The collector's alerts
-// backend is built in its own issue; until it is merged this test serves the contract from an in-process
-// stub next to the real console route, so the view's reading of the shape, its ack flow and its messages
-// are checked now. The end-to-end part with a real rule firing on a real collector joins this file then.
+// POST /api/v1/alerts/{id}/ack with scope operate). An in-process stub serves the contract beside the real
+// console route, so the cases a live collector makes slow or awkward are checked quickly: an alert appearing
+// while the view is open, a 403 for a token without operate explained to the user, the fleet's alert count,
+// and resolved alerts as history. test/console.e2e.test.ts fires and acks a real rule on a real collector.
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Browser } from 'playwright-core';
