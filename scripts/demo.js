@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // `npm start`: the whole pipeline on embedded defaults in one process — a collector (embedded MQTT broker,
-// SQLite stream store, aggregator, HTTP API) and three simulated gateways, each with its own durable
-// buffer and its own credentials. Data lives in .tidemark-demo/ (delete it to start over).
+// SQLite stream store, aggregator, HTTP API and the operators' console at /) and four simulated gateways,
+// each with its own durable buffer and its own credentials. `yard-04` reaches the broker through a TCP
+// proxy that cuts its network for 45 s every 3 minutes, so it goes offline, buffers, and catches up;
+// `truck-19` is a vehicle gateway with GPS (lat/lon), drawn on the console's track view.
+// Data lives in .tidemark-demo/ (delete it to start over).
 // Ports: TIDEMARK_MQTT_PORT (default 1883), TIDEMARK_API_PORT (default 8080).
 import { mkdirSync } from 'node:fs';
+import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Collector, addDevice, defaultCloudConfig } from '@tidemark/cloud';
@@ -31,8 +35,61 @@ const level = process.env.TIDEMARK_LOG_LEVEL ?? 'warn';
 const GATEWAYS = [
   { id: 'press-07', sensors: [{ name: 'temp_c', shape: 'sine', min: 20, max: 80, period_s: 120, decimals: 2 }, { name: 'pressure_kpa', shape: 'random_walk', min: 95, max: 105, decimals: 1 }] },
   { id: 'oven-02', sensors: [{ name: 'temp_c', shape: 'step', min: 150, max: 240, period_s: 240, decimals: 1 }, { name: 'door_open', shape: 'square', min: 0, max: 1, period_s: 90, decimals: 0 }] },
-  { id: 'truck-19', sensors: [{ name: 'speed_kmh', shape: 'random_walk', min: 0, max: 110, decimals: 1 }, { name: 'coolant_c', shape: 'noise', min: 85, max: 95, decimals: 2 }] },
+  {
+    id: 'truck-19',
+    // A vehicle on a loop north of Paris: two sines of different periods trace its path (the e2e test
+    // replays a real NMEA capture through the serial nmea parser; the demo needs no serial port).
+    sensors: [
+      { name: 'lat', shape: 'sine', min: 48.88, max: 48.93, period_s: 900, decimals: 6 },
+      { name: 'lon', shape: 'sine', min: 2.28, max: 2.38, period_s: 1260, decimals: 6 },
+      { name: 'speed_kmh', shape: 'random_walk', min: 0, max: 110, decimals: 1 },
+      { name: 'coolant_c', shape: 'noise', min: 85, max: 95, decimals: 2 },
+    ],
+  },
+  { id: 'yard-04', flaky: true, sensors: [{ name: 'level_m', shape: 'sine', min: 1, max: 4, period_s: 300, decimals: 3 }] },
 ];
+
+/** yard-04's network: a TCP proxy to the broker that goes down for `downMs` every `everyMs`. */
+function flakyLink(targetPort, { everyMs = 180_000, downMs = 45_000 } = {}) {
+  const sockets = new Set();
+  let down = false;
+  const server = net.createServer((client) => {
+    if (down) return client.destroy();
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    const pair = [client, upstream];
+    for (const s of pair) {
+      sockets.add(s);
+      s.on('error', () => pair.forEach((x) => x.destroy()));
+      s.on('close', () => {
+        sockets.delete(s);
+        pair.forEach((x) => x.destroy());
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const cycle = setInterval(() => {
+    down = true;
+    for (const s of sockets) s.destroy();
+    console.log(`[${new Date().toISOString().slice(11, 19)}] yard-04 lost its network for ${downMs / 1000} s (it keeps reading and buffering)`);
+    setTimeout(() => {
+      down = false;
+      console.log(`[${new Date().toISOString().slice(11, 19)}] yard-04 is back on the network: catching up`);
+    }, downMs).unref();
+  }, everyMs);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: server.address().port,
+        close: () => {
+          clearInterval(cycle);
+          for (const s of sockets) s.destroy();
+          server.close();
+        },
+      }),
+    );
+  });
+}
 
 async function main() {
   mkdirSync(dataDir, { recursive: true });
@@ -57,6 +114,7 @@ async function main() {
   await collector.start();
 
   const agents = [];
+  const link = await flakyLink(mqttPort);
   for (const [i, gw] of GATEWAYS.entries()) {
     // Real credentials: each demo gateway is registered like a field device would be.
     const password = await addDevice(devicesFile, gw.id);
@@ -64,7 +122,7 @@ async function main() {
       device: { id: gw.id },
       data_dir: join(dataDir, 'edge', gw.id),
       sources: [{ type: 'simulated', name: 'sim', rate_hz: 10, seed: i + 1, sensors: gw.sensors }],
-      uplink: { url: `mqtt://127.0.0.1:${mqttPort}`, username: gw.id, password },
+      uplink: { url: `mqtt://127.0.0.1:${gw.flaky ? link.port : mqttPort}`, username: gw.id, password, reconnect_max_ms: 5000 },
       clock: { sync_check: 'assume_synced' },
       log: { level },
     });
@@ -77,9 +135,12 @@ async function main() {
   const example = `${api}/api/v1/aggregates?device=press-07&sensor=temp_c&resolution=1m&from=${new Date(Date.now() - 3600_000).toISOString().slice(0, 13)}:00:00Z&to=2100-01-01T00:00:00Z`;
   console.log(`
 Tidemark demo is running (data in ${dataDir}).
+  Console      ${api}/   ← open this in a browser (fleet, device charts, GPS track, alerts)
   MQTT broker  mqtt://127.0.0.1:${mqttPort}   (TIDEMARK_MQTT_PORT)
-  HTTP API     ${api}   (TIDEMARK_API_PORT)
+  HTTP API     ${api}/api/v1   (TIDEMARK_API_PORT)
   gateways     ${GATEWAYS.map((g) => g.id).join(', ')} — 10 Hz simulated sensors each
+               truck-19 has GPS (lat/lon): ${api}/#/track/truck-19
+               yard-04 drops off the network for 45 s every 3 minutes and catches up
 
 Try:
   curl -s ${api}/api/v1/devices
@@ -101,6 +162,7 @@ Ctrl-C stops everything cleanly.
   clearInterval(summary);
   console.log('\nstopping…');
   for (const a of agents) await a.stop();
+  link.close();
   await collector.stop();
   console.log('stopped.');
 }

@@ -253,6 +253,7 @@ export class Collector {
       aggregates,
       devices: registry,
       tokens: config.api.tokens_file ? loadTokens(config.api.tokens_file) : undefined,
+      ...(config.api.tls ? { tls: config.api.tls } : {}),
       metrics,
       logger: logger.child({ component: apiRole ? 'api' : 'ops-http' }),
       ready: () => this.started,

@@ -262,6 +262,10 @@ describe('loadCloudConfig', () => {
     expect(c.auth.devices_file).toBe(join(dir, 'devices.yaml'));
     expect(c.api.tokens_file).toBe('/etc/tokens.yaml');
     expect(c.broker).toMatchObject({ tls: { cert: join(dir, 's.pem'), key: join(dir, 'k.pem') } });
+    writeFileSync(file, 'api: { tls: { cert: certs/api.crt, key: /etc/api.key } }\n');
+    expect(loadCloudConfig(file, {}).api.tls).toEqual({ cert: join(dir, 'certs/api.crt'), key: '/etc/api.key' });
+    writeFileSync(file, 'api: { tls: { cert: a.crt } }\n');
+    expect(() => loadCloudConfig(file, {})).toThrow(/api\.tls\.key/);
     writeFileSync(file, 'store: { type: jetstream, servers: [nats://n:4222], tls: { ca: certs/ca.pem } }\n');
     expect(loadCloudConfig(file, {}).store).toMatchObject({ tls: { ca: join(dir, 'certs/ca.pem') } });
   });

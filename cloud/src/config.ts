@@ -79,7 +79,7 @@ export type CloudConfig = {
     retention: Record<string, number | null>;
   };
   ingest: { max_batch_readings: number; commit_interval_ms: number; /** ms */ max_future_skew: number };
-  api: { listen: ListenAddress; tokens_file?: string; max_page_size: number };
+  api: { listen: ListenAddress; tokens_file?: string; max_page_size: number; /** HTTPS for the API and console. */ tls?: { cert: string; key: string } };
   alerts: AlertsConfig;
   log: { level: LogLevel };
 };
@@ -302,6 +302,7 @@ const cloudSchema = z
         listen: zListen(8080).prefault('0.0.0.0:8080'),
         tokens_file: zString('a file path').optional(),
         max_page_size: zInt({ min: 1 }).default(10_000),
+        tls: z.strictObject({ cert: zString('a file path'), key: zString('a file path') }).optional(),
       })
       .prefault({}),
     alerts: alertsSchema().prefault({}),
@@ -360,7 +361,11 @@ export function resolveCloudPaths(config: CloudConfig, baseDir: string): CloudCo
       ...opt('devices_file', config.auth.devices_file),
       ...opt('mosquitto_password_file', config.auth.mosquitto_password_file),
     },
-    api: { ...config.api, ...opt('tokens_file', config.api.tokens_file) },
+    api: {
+      ...config.api,
+      ...opt('tokens_file', config.api.tokens_file),
+      ...(config.api.tls ? { tls: { cert: r(config.api.tls.cert), key: r(config.api.tls.key) } } : {}),
+    },
   };
 }
 

@@ -242,6 +242,31 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
           },
         },
       },
+      '/': {
+        get: {
+          operationId: 'getConsole',
+          summary: "The operators' console (HTML; it asks for a token itself and reads only this API)",
+          tags: ['console'],
+          security: [],
+          responses: {
+            '200': { description: 'The console page (cache-control: no-cache).', content: { 'text/html': { schema: { type: 'string' } } } },
+            '503': { description: 'The console was not built in this installation (npm run build).', content: { 'text/plain': { schema: { type: 'string' } } } },
+          },
+        },
+      },
+      '/assets/{name}': {
+        get: {
+          operationId: 'getConsoleAsset',
+          summary: "A content-hashed file of the console (cache-control: immutable, one year)",
+          tags: ['console'],
+          security: [],
+          parameters: [{ name: 'name', in: 'path', required: true, description: 'File name with its content hash, as index.html refers to it.', schema: { type: 'string' } }],
+          responses: {
+            '200': { description: 'The file.', content: { 'text/javascript': { schema: { type: 'string' } }, 'text/css': { schema: { type: 'string' } } } },
+            '404': { description: 'No such file in this build.', content: { 'text/plain': { schema: { type: 'string' } } } },
+          },
+        },
+      },
       '/metrics': {
         get: {
           operationId: 'getMetrics',
@@ -307,7 +332,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
         StreamReset: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } },
         Device: {
           type: 'object',
-          required: ['id', 'online', 'last_seen', 'backlog_readings', 'oldest_buffered_time', 'clock_synced', 'agent_version', 'batches', 'readings'],
+          required: ['id', 'online', 'last_seen', 'backlog_readings', 'oldest_buffered_time', 'clock_synced', 'agent_version', 'batches', 'readings', 'dropped_readings', 'rejected_batches'],
           properties: {
             id: { type: 'string', pattern: NAME_PATTERN },
             online: { type: 'boolean' },
@@ -318,6 +343,8 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
             agent_version: nullable('string'),
             batches: { type: 'integer', minimum: 0 },
             readings: { type: 'integer', minimum: 0 },
+            dropped_readings: nullable('integer', { description: 'Readings the gateway dropped, when its status reports `dropped_readings`.' }),
+            rejected_batches: { type: 'integer', minimum: 0, description: 'Batches from the device the collector refused (rejected or undecodable).' },
           },
         },
         ...alertSchemas(),

@@ -1,11 +1,13 @@
 // The HTTP query API (SPEC.md "HTTP API"). Every user input is validated here and answered with a 400
 // naming the parameter; a 500 means a bug or a storage failure, never a bad request.
+import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { PortInUseError, type Component, type Logger, type MetricsRegistry } from '@tidemark/shared';
 import type { AggregateStore } from '../aggregate/aggregate-store.js';
 import type { Resolution } from '../aggregate/aggregator.js';
 import type { DeviceRegistry } from '../ingest/device-registry.js';
 import { toBucketItem } from './bucket-item.js';
+import { isConsolePath, registerConsoleRoute } from './console-route.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { decodeCursor, encodeCursor, parseAggregateQuery, QueryError } from './query-params.js';
 import { sendError } from './send-error.js';
@@ -46,6 +48,8 @@ export interface ApiOptions {
    * so its counters (ingest, late and unaggregated readings, lag) can be scraped.
    */
   opsOnly?: boolean;
+  /** api.tls: serve HTTPS with this certificate and key (PEM file paths). */
+  tls?: { cert: string; key: string };
 }
 
 const CLOSE_GRACE_MS = 1000;
@@ -65,7 +69,10 @@ export function requireScope(req: { raw: object }, reply: import('fastify').Fast
 }
 
 export function buildApi(opts: ApiOptions): FastifyInstance {
-  const app = Fastify({ logger: false });
+  // Typed as the HTTP instance: the routes do not care which server carries them.
+  const app = (opts.tls
+    ? Fastify({ logger: false, https: { cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) } })
+    : Fastify({ logger: false })) as unknown as FastifyInstance;
   const { aggregates, devices } = opts;
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
@@ -88,8 +95,8 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   const tokens = opts.tokens;
   if (tokens) {
     app.addHook('onRequest', async (req, reply) => {
-      const path = req.url.split('?')[0];
-      if (path === '/healthz' || path === '/readyz') return;
+      const path = req.url.split('?')[0] ?? '';
+      if (path === '/healthz' || path === '/readyz' || (!opts.opsOnly && isConsolePath(path))) return;
       const token = authenticate(req.headers.authorization, tokens);
       if (!token) {
         reply.header('www-authenticate', 'Bearer realm="tidemark"');
@@ -111,6 +118,8 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     return opts.metrics.metrics();
   });
   if (opts.opsOnly) return app;
+
+  registerConsoleRoute(app, { logger: opts.logger });
 
   app.get('/api/v1/aggregates', async (req) => {
     const q = parseAggregateQuery(req.query as Record<string, unknown>, {
@@ -193,7 +202,7 @@ export class ApiServer implements Component {
     this.app = app;
     this.opts.logger.info(
       { host: this.opts.listen.host, port: this.boundPort },
-      this.opts.opsOnly ? 'HTTP /healthz /readyz /metrics listening' : 'HTTP API listening',
+      this.opts.opsOnly ? 'HTTP /healthz /readyz /metrics listening' : `${this.opts.tls ? 'HTTPS' : 'HTTP'} API and console listening`,
     );
   }
 

@@ -50,7 +50,9 @@ describe.each(backends)('device registry (%s)', (_name, backend) => {
     const open = await backend();
     const reg = open();
     await reg.start();
-    reg.status('press-07', status({ online: true, agent_version: '0.1.0', backlog_readings: 12, oldest_buffered_time: '2026-11-27T11:59:00.000Z', clock_synced: true }), T);
+    reg.status('press-07', status({ online: true, agent_version: '0.1.0', backlog_readings: 12, oldest_buffered_time: '2026-11-27T11:59:00.000Z', clock_synced: true, dropped_readings: 3 }), T);
+    reg.rejected('press-07');
+    reg.rejected('press-07');
     reg.seen('press-07', T + 1000, 1000);
     reg.seen('press-07', T + 2000, 500);
     reg.seen('van.3', T + 500, 10);
@@ -67,20 +69,48 @@ describe.each(backends)('device registry (%s)', (_name, backend) => {
         agent_version: '0.1.0',
         batches: 2,
         readings: 1500,
+        dropped_readings: 3,
+        rejected_batches: 2,
       },
-      { id: 'van.3', online: false, last_seen: new Date(T + 500).toISOString(), backlog_readings: null, oldest_buffered_time: null, clock_synced: null, agent_version: null, batches: 1, readings: 10 },
+      {
+        id: 'van.3', online: false, last_seen: new Date(T + 500).toISOString(), backlog_readings: null, oldest_buffered_time: null, clock_synced: null, agent_version: null,
+        batches: 1, readings: 10, dropped_readings: null, rejected_batches: 0,
+      },
     ]);
-    // The will: offline; last seen stays what it was, the version is kept.
+    reg.rejected('press-07');
+    // The will: offline; last seen stays what it was, the version (and the last drop count) is kept.
     reg.status('press-07', status({ online: false, backlog_readings: 40, clock_synced: false }), T + 60_000);
     await reg.stop();
 
     const again = open();
     await again.start();
     try {
-      expect(await again.get('press-07')).toMatchObject({ online: false, last_seen: new Date(T + 2000).toISOString(), backlog_readings: 40, clock_synced: false, agent_version: '0.1.0', batches: 2 });
+      expect(await again.get('press-07')).toMatchObject({ online: false, last_seen: new Date(T + 2000).toISOString(), backlog_readings: 40, clock_synced: false, agent_version: '0.1.0', batches: 2, dropped_readings: 3, rejected_batches: 3 });
       expect(await again.get('nobody')).toBeUndefined();
     } finally {
       await again.stop();
+    }
+  });
+});
+
+describe('device registry (sqlite) opened on a devices.db from before drops and rejects were kept', () => {
+  it('adds the new columns and keeps the rows', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tidemark-devices-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'devices.db');
+    const { default: Database } = await import('better-sqlite3');
+    const old = new Database(file);
+    old.exec(`CREATE TABLE devices (id TEXT PRIMARY KEY, online INTEGER NOT NULL DEFAULT 0, last_seen_ms INTEGER, backlog_readings INTEGER,
+      oldest_buffered_time TEXT, clock_synced INTEGER, agent_version TEXT, batches INTEGER NOT NULL DEFAULT 0, readings INTEGER NOT NULL DEFAULT 0) STRICT`);
+    old.prepare('INSERT INTO devices(id, online, batches, readings) VALUES (?, 1, 4, 40)').run('press-07');
+    old.close();
+    const reg = new SqliteDeviceRegistry(file, logger);
+    await reg.start();
+    try {
+      reg.rejected('press-07');
+      expect(await reg.get('press-07')).toMatchObject({ id: 'press-07', batches: 4, readings: 40, dropped_readings: null, rejected_batches: 1 });
+    } finally {
+      await reg.stop();
     }
   });
 });

@@ -9,6 +9,8 @@ import type { Component, Logger } from '@tidemark/shared';
 export interface DeviceRegistry extends Component {
   /** Records an accepted batch (coalesced until flush()). */
   seen(device: string, atMs: number, readings: number): void;
+  /** Records a batch from the device that was refused (rejected or undecodable; coalesced until flush()). */
+  rejected(device: string): void;
   /** Applies a status message (JSON per SPEC.md). A malformed one is logged and ignored. */
   status(device: string, payload: Uint8Array, atMs: number): void;
   flush(): Promise<void>;
@@ -23,6 +25,8 @@ export interface DeviceStatusFields {
   oldestBufferedTime: string | null;
   clockSynced: boolean | null;
   agentVersion: string | null;
+  /** Readings the gateway dropped (buffer full or too old), when its status reports them. */
+  droppedReadings: number | null;
 }
 
 export function parseStatus(payload: Uint8Array): DeviceStatusFields | { error: string } {
@@ -42,6 +46,7 @@ export function parseStatus(payload: Uint8Array): DeviceStatusFields | { error: 
     oldestBufferedTime: str(s.oldest_buffered_time),
     clockSynced: bool(s.clock_synced),
     agentVersion: str(s.agent_version),
+    droppedReadings: num(s.dropped_readings),
   };
 }
 
@@ -55,6 +60,10 @@ export interface DeviceRow {
   agent_version: string | null;
   batches: number;
   readings: number;
+  /** From the status message's optional `dropped_readings`; null when the gateway does not report it. */
+  dropped_readings: number | null;
+  /** Batches from this device the collector refused (rejected or undecodable). */
+  rejected_batches: number;
 }
 
 const SCHEMA = `
@@ -67,9 +76,17 @@ CREATE TABLE IF NOT EXISTS devices (
   clock_synced         INTEGER,
   agent_version        TEXT,
   batches              INTEGER NOT NULL DEFAULT 0,
-  readings             INTEGER NOT NULL DEFAULT 0
+  readings             INTEGER NOT NULL DEFAULT 0,
+  dropped_readings     INTEGER,
+  rejected_batches     INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 `;
+
+/** Columns added after the first release: a devices.db made before them gets them on open. */
+const ADDED_COLUMNS: [name: string, definition: string][] = [
+  ['dropped_readings', 'INTEGER'],
+  ['rejected_batches', 'INTEGER NOT NULL DEFAULT 0'],
+];
 
 /** A devices row as either backend returns it (SQLite booleans are 0/1). */
 export interface StoredDeviceRow {
@@ -82,12 +99,15 @@ export interface StoredDeviceRow {
   agent_version: string | null;
   batches: number;
   readings: number;
+  dropped_readings?: number | null;
+  rejected_batches?: number | string | null;
 }
 
 export class SqliteDeviceRegistry implements DeviceRegistry {
   readonly name = 'device-registry';
   private db: Database.Database | undefined;
   private pending = new Map<string, { lastSeenMs: number; batches: number; readings: number }>();
+  private rejectedPending = new Map<string, number>();
 
   constructor(
     private readonly path: string,
@@ -99,6 +119,16 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
     db.pragma('journal_mode = WAL');
     db.pragma('busy_timeout = 5000');
     db.exec(SCHEMA);
+    const have = new Set((db.prepare('PRAGMA table_info(devices)').all() as { name: string }[]).map((c) => c.name));
+    for (const [name, definition] of ADDED_COLUMNS) {
+      if (have.has(name)) continue;
+      try {
+        db.exec(`ALTER TABLE devices ADD COLUMN ${name} ${definition}`);
+      } catch (err) {
+        // Another role opening the same file at the same moment added it first.
+        if (!/duplicate column/i.test((err as Error).message)) throw err;
+      }
+    }
     this.db = db;
   }
 
@@ -111,20 +141,29 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
     this.pending.set(device, p);
   }
 
+  rejected(device: string): void {
+    this.rejectedPending.set(device, (this.rejectedPending.get(device) ?? 0) + 1);
+  }
+
   async flush(): Promise<void> {
     this.flushNow();
   }
 
   private flushNow(): void {
     const db = this.db;
-    if (!db || this.pending.size === 0) return;
+    if (!db || (this.pending.size === 0 && this.rejectedPending.size === 0)) return;
     const pending = this.pending;
+    const rejected = this.rejectedPending;
     this.pending = new Map();
+    this.rejectedPending = new Map();
+    const reject = db.prepare(`INSERT INTO devices(id, rejected_batches) VALUES (?, ?)
+      ON CONFLICT(id) DO UPDATE SET rejected_batches = rejected_batches + excluded.rejected_batches`);
     const stmt = db.prepare(`INSERT INTO devices(id, last_seen_ms, batches, readings) VALUES (?, ?, ?, ?)
       ON CONFLICT(id) DO UPDATE SET last_seen_ms = max(coalesce(last_seen_ms, 0), excluded.last_seen_ms),
         batches = batches + excluded.batches, readings = readings + excluded.readings`);
     db.transaction(() => {
       for (const [id, p] of pending) stmt.run(id, p.lastSeenMs, p.batches, p.readings);
+      for (const [id, n] of rejected) reject.run(id, n);
     })();
   }
 
@@ -138,13 +177,14 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
     }
     const bit = (b: boolean | null) => (b === null ? null : b ? 1 : 0);
     db.prepare(
-      `INSERT INTO devices(id, online, last_seen_ms, backlog_readings, oldest_buffered_time, clock_synced, agent_version)
-       VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO devices(id, online, last_seen_ms, backlog_readings, oldest_buffered_time, clock_synced, agent_version, dropped_readings)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(id) DO UPDATE SET online = excluded.online,
          last_seen_ms = CASE WHEN excluded.online = 1 THEN max(coalesce(last_seen_ms, 0), excluded.last_seen_ms) ELSE last_seen_ms END,
          backlog_readings = excluded.backlog_readings, oldest_buffered_time = excluded.oldest_buffered_time,
-         clock_synced = excluded.clock_synced, agent_version = coalesce(excluded.agent_version, agent_version)`,
-    ).run(device, s.online ? 1 : 0, atMs, s.backlogReadings, s.oldestBufferedTime, bit(s.clockSynced), s.agentVersion);
+         clock_synced = excluded.clock_synced, agent_version = coalesce(excluded.agent_version, agent_version),
+         dropped_readings = coalesce(excluded.dropped_readings, dropped_readings)`,
+    ).run(device, s.online ? 1 : 0, atMs, s.backlogReadings, s.oldestBufferedTime, bit(s.clockSynced), s.agentVersion, s.droppedReadings);
   }
 
   async list(): Promise<DeviceRow[]> {
@@ -155,6 +195,7 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
   }
 
   async get(id: string): Promise<DeviceRow | undefined> {
+    this.flushNow();
     const row = this.db?.prepare('SELECT * FROM devices WHERE id = ?').get(id) as StoredDeviceRow | undefined;
     return row ? toDevice(row) : undefined;
   }
@@ -177,5 +218,7 @@ export function toDevice(r: StoredDeviceRow): DeviceRow {
     agent_version: r.agent_version,
     batches: r.batches,
     readings: r.readings,
+    dropped_readings: r.dropped_readings ?? null,
+    rejected_batches: Number(r.rejected_batches ?? 0),
   };
 }

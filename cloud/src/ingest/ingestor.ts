@@ -121,6 +121,7 @@ export class Ingestor implements Component {
         continue;
       }
       this.m.rejected.inc({ reason: verdict.reason });
+      this.registry?.rejected(msg.device);
       this.m.batches.inc({ status: verdict.identity ? 'rejected' : 'undecodable' });
       this.warn.warn(msg.device, { device: msg.device, reason: verdict.reason, detail: verdict.detail }, 'batch refused');
       // A payload too large for the store is kept cut to what fits: its identity and first series.

@@ -19,6 +19,7 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
   readonly name = 'device-registry';
   private pool: pg.Pool | undefined;
   private seenPending = new Map<string, { lastSeenMs: number; batches: number; readings: number }>();
+  private rejectedPending = new Map<string, number>();
   /** The latest status per device since the last flush (an older one would be overwritten anyway). */
   private statusPending = new Map<string, { s: DeviceStatusFields; atMs: number }>();
   private flushing: Promise<void> | undefined;
@@ -49,6 +50,9 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
           agent_version        text,
           batches              bigint NOT NULL DEFAULT 0,
           readings             bigint NOT NULL DEFAULT 0)`);
+        // Columns added after the first release.
+        await client.query(`ALTER TABLE ${this.q}.devices ADD COLUMN IF NOT EXISTS dropped_readings bigint`);
+        await client.query(`ALTER TABLE ${this.q}.devices ADD COLUMN IF NOT EXISTS rejected_batches bigint NOT NULL DEFAULT 0`);
         await client.query('COMMIT');
         client.release();
       } catch (err) {
@@ -71,6 +75,10 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
     this.seenPending.set(device, p);
   }
 
+  rejected(device: string): void {
+    this.rejectedPending.set(device, (this.rejectedPending.get(device) ?? 0) + 1);
+  }
+
   status(device: string, payload: Uint8Array, atMs: number): void {
     const s = parseStatus(payload);
     if ('error' in s) {
@@ -90,11 +98,13 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
 
   private async write(): Promise<void> {
     const pool = this.pool;
-    if (!pool || (this.seenPending.size === 0 && this.statusPending.size === 0)) return;
+    if (!pool || (this.seenPending.size === 0 && this.statusPending.size === 0 && this.rejectedPending.size === 0)) return;
     const seen = this.seenPending;
     const statuses = this.statusPending;
+    const rejected = this.rejectedPending;
     this.seenPending = new Map();
     this.statusPending = new Map();
+    this.rejectedPending = new Map();
     const q = this.q;
     try {
       // Two statements (the same row may be in both; one statement cannot upsert a row twice). The status
@@ -102,12 +112,13 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
       if (statuses.size > 0) {
         const st = [...statuses.values()];
         await pool.query(
-          `INSERT INTO ${q}.devices AS d (id, online, last_seen_ms, backlog_readings, oldest_buffered_time, clock_synced, agent_version)
-           SELECT * FROM unnest($1::text[], $2::bool[], $3::int8[], $4::int8[], $5::text[], $6::bool[], $7::text[])
+          `INSERT INTO ${q}.devices AS d (id, online, last_seen_ms, backlog_readings, oldest_buffered_time, clock_synced, agent_version, dropped_readings)
+           SELECT * FROM unnest($1::text[], $2::bool[], $3::int8[], $4::int8[], $5::text[], $6::bool[], $7::text[], $8::int8[])
            ON CONFLICT (id) DO UPDATE SET online = EXCLUDED.online,
              last_seen_ms = CASE WHEN EXCLUDED.online THEN GREATEST(coalesce(d.last_seen_ms, 0), EXCLUDED.last_seen_ms) ELSE d.last_seen_ms END,
              backlog_readings = EXCLUDED.backlog_readings, oldest_buffered_time = EXCLUDED.oldest_buffered_time,
-             clock_synced = EXCLUDED.clock_synced, agent_version = coalesce(EXCLUDED.agent_version, d.agent_version)`,
+             clock_synced = EXCLUDED.clock_synced, agent_version = coalesce(EXCLUDED.agent_version, d.agent_version),
+             dropped_readings = coalesce(EXCLUDED.dropped_readings, d.dropped_readings)`,
           [
             [...statuses.keys()],
             st.map((x) => x.s.online),
@@ -116,6 +127,7 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
             st.map((x) => x.s.oldestBufferedTime),
             st.map((x) => x.s.clockSynced),
             st.map((x) => x.s.agentVersion),
+            st.map((x) => x.s.droppedReadings),
           ],
         );
       }
@@ -130,9 +142,19 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
         );
         seen.clear(); // written: not to be put back below
       }
+      if (rejected.size > 0) {
+        await pool.query(
+          `INSERT INTO ${q}.devices AS d (id, rejected_batches)
+           SELECT * FROM unnest($1::text[], $2::int8[])
+           ON CONFLICT (id) DO UPDATE SET rejected_batches = d.rejected_batches + EXCLUDED.rejected_batches`,
+          [[...rejected.keys()], [...rejected.values()]],
+        );
+        rejected.clear();
+      }
     } catch (err) {
       // Put back what was not written (newer statuses that arrived meanwhile win; counts add up).
       for (const [id, x] of statuses) if (!this.statusPending.has(id)) this.statusPending.set(id, x);
+      for (const [id, k] of rejected) this.rejectedPending.set(id, (this.rejectedPending.get(id) ?? 0) + k);
       for (const [id, x] of seen) {
         const p = this.seenPending.get(id);
         this.seenPending.set(id, p ? { lastSeenMs: Math.max(p.lastSeenMs, x.lastSeenMs), batches: p.batches + x.batches, readings: p.readings + x.readings } : x);
