@@ -17,6 +17,7 @@
 // expired bucket does not bring it back (it would be a partial bucket); it is counted and stays in the stream.
 import { decodeBatch, type Batch } from '@tidemark/proto';
 import { settleWithin, type Component, type Logger, type MetricsRegistry } from '@tidemark/shared';
+import type { ResourceReporter } from '../health/resource-health.js';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
 import { bucketKey, type AggregateStore, type BucketKey, type BucketRecord, type SensorDelta } from './aggregate-store.js';
 import { BucketRetention } from './bucket-retention.js';
@@ -49,6 +50,11 @@ export interface AggregatorOptions {
   /** How often expired buckets are deleted (default 60 s). */
   retentionIntervalMs?: number;
   now?: () => number;
+  /**
+   * Resource health (the run loop): a failed stream read is reported on `stream`, a failed aggregate-store
+   * load or commit on `aggregates`; the loop then waits their backoff and resumes from the checkpoint.
+   */
+  health?: { stream: ResourceReporter; aggregates: ResourceReporter };
 }
 
 /** Per batch and sensor: the bucket each resolution last folded into (see fold). */
@@ -138,14 +144,18 @@ export class Aggregator implements Component {
     while (this.running) {
       await this.retention.maybeTrim();
       let n = 0;
+      let waitMs = this.opts.idleMs ?? 200;
       try {
         n = await this.step();
       } catch (err) {
-        this.logger.error({ err }, 'aggregation step failed; retrying from the committed checkpoint');
+        const h = this.opts.health;
+        const failed = h ? (h.stream.failing ? h.stream : h.aggregates.failing ? h.aggregates : undefined) : undefined;
+        if (failed) waitMs = Math.max(waitMs, failed.nextDelayMs());
+        else this.logger.error({ err }, 'aggregation step failed; retrying from the committed checkpoint');
       }
       if (n === 0 && this.running) {
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, this.opts.idleMs ?? 200);
+          const t = setTimeout(resolve, waitMs);
           this.wake = () => {
             clearTimeout(t);
             resolve();
@@ -162,11 +172,28 @@ export class Aggregator implements Component {
    */
   async step(): Promise<number> {
     // Without start() (replay, tests) this must still resume from the checkpoint, never re-fold from 1.
-    const offsets = this.offsets ?? (await this.loadOffsets());
+    const h = this.opts.health;
+    let offsets = this.offsets;
+    if (!offsets) {
+      try {
+        offsets = await this.loadOffsets();
+      } catch (err) {
+        h?.aggregates.fail(err);
+        throw err;
+      }
+      h?.aggregates.ok();
+    }
     const n = this.streams.length;
     for (let k = 0; k < n; k++) {
       const p = (this.nextPartition + k) % n;
-      const records = await this.streams[p]!.read(offsets[p]!, this.opts.chunkRecords ?? 500);
+      let records: StreamRecord[];
+      try {
+        records = await this.streams[p]!.read(offsets[p]!, this.opts.chunkRecords ?? 500);
+      } catch (err) {
+        h?.stream.fail(err);
+        throw err;
+      }
+      h?.stream.ok();
       if (records.length === 0) continue;
       this.nextPartition = (p + 1) % n;
       try {
@@ -174,8 +201,10 @@ export class Aggregator implements Component {
       } catch (err) {
         // The store's checkpoints are the truth (another writer may have moved them): read them again next step.
         this.offsets = undefined;
+        h?.aggregates.fail(err);
         throw err;
       }
+      h?.aggregates.ok();
       return records.length;
     }
     this.m.lag.set(0);

@@ -76,6 +76,7 @@ export class StoreFollower implements Component, BucketUpdateSource {
 
   private schedule(): void {
     if (!this.running) return;
+    // guard-audit: poll() failures end in its catch; schedule() only arms the next timer
     this.timer = setTimeout(() => {
       this.inFlight = this.poll()
         .catch((err: unknown) => this.logger.error({ err }, 'following the aggregate store failed; retrying'))

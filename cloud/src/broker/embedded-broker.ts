@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { topics } from '@tidemark/proto';
-import { PortInUseError, type Logger, type MetricsRegistry } from '@tidemark/shared';
+import { guard, PortInUseError, type Logger, type MetricsRegistry } from '@tidemark/shared';
 import { identityProblem, mayPublish, maySubscribe } from './acl.js';
 import type { DeviceAuthenticator } from './device-auth.js';
 import type { MessageBus, MessageHandler } from './message-bus.js';
@@ -96,15 +96,22 @@ export class EmbeddedBroker implements MessageBus {
         done(null, null); // SUBACK 0x80 for this topic; the client's other subscriptions stay
       },
     });
+    // guard-audit: sets a gauge to a number; prom-client does not throw for an unlabelled gauge
     aedes.on('clientReady', () => this.m.connected.set(aedes.connectedClients));
+    // guard-audit: sets a gauge to a number; prom-client does not throw for an unlabelled gauge
     aedes.on('clientDisconnect', () => this.m.connected.set(aedes.connectedClients));
     const deliver = (handler: () => MessageHandler) => (packet: { topic: string; payload: Buffer | string }, cb: () => void) => {
-      const t = topics.parse(packet.topic);
-      if (t) handler()(t.device, typeof packet.payload === 'string' ? Buffer.from(packet.payload) : new Uint8Array(packet.payload));
+      try {
+        const t = topics.parse(packet.topic);
+        if (t) handler()(t.device, typeof packet.payload === 'string' ? Buffer.from(packet.payload) : new Uint8Array(packet.payload));
+      } catch (err) {
+        // A handler that throws must neither break aedes' delivery chain nor take the broker down.
+        logger.error({ err, topic: packet.topic }, 'message handler failed');
+      }
       // Never synchronously: once aedes' emitter has queued messages (its concurrency limit is taken by QoS 1
       // acks on their way to devices), each callback starts the next queued message on the same stack, and a
       // burst of a few thousand batches overflowed it and crashed the collector (mcollina/mqemitter#204).
-      process.nextTick(cb);
+      process.nextTick(guard(logger, 'aedes delivery callback', cb));
     };
     await new Promise<void>((resolve) => aedes.subscribe(`${topics.ROOT}/+/batch`, deliver(() => this.batchHandler), resolve));
     await new Promise<void>((resolve) => aedes.subscribe(`${topics.ROOT}/+/status`, deliver(() => this.statusHandler), resolve));

@@ -1,7 +1,7 @@
 // Enforces store.retention / store.max_bytes on the stream store in the background. Runs beside the
 // aggregator, because only records it has consumed (below its checkpoint) may go: retention never loses a
 // reading that has not reached the aggregates. Records trimmed away can no longer be replayed.
-import { settleWithin, type Component, type Logger, type MetricsRegistry } from '@tidemark/shared';
+import { safeInterval, settleWithin, type Component, type Logger, type MetricsRegistry } from '@tidemark/shared';
 import type { StreamStore } from './stream-store.js';
 
 export interface RetentionOptions {
@@ -32,7 +32,8 @@ export class StreamRetention implements Component {
   }
 
   async start(): Promise<void> {
-    this.timer = setInterval(() => void this.runOnce(), this.opts.intervalMs ?? 60_000);
+    // runOnce() never rejects; the guard is for the audit and for whatever a later change adds.
+    this.timer = safeInterval(this.logger, 'stream retention timer', this.opts.intervalMs ?? 60_000, () => this.runOnce());
     this.timer.unref();
   }
 

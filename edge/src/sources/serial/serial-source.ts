@@ -4,7 +4,7 @@
 // the process; every refused line is counted in `parse_errors_total{source,reason}` and the last few are
 // kept for `/status` (recentErrors()). Nothing reaches the sink once stop() has resolved.
 import type { SerialPort } from 'serialport';
-import { RateLimitedLogger } from '@tidemark/shared';
+import { guard, RateLimitedLogger } from '@tidemark/shared';
 import type { Source, SourceContext, SourceReading } from '../source.js';
 import type { SerialSourceConfig } from './config.js';
 import { DeviceWatch } from './device-watch.js';
@@ -170,8 +170,8 @@ export class SerialSource implements Source {
     this.failures = 0;
     this.lastFailure = undefined;
     this.downSince = undefined;
-    port.on('data', (chunk: Buffer) => this.onData(port, chunk));
-    port.on('close', (err: Error | null) => this.lost(port, err?.message ?? 'port closed'));
+    port.on('data', guard(this.ctx.logger, 'serial data handler', (chunk: Buffer) => this.onData(port, chunk)));
+    port.on('close', guard(this.ctx.logger, 'serial close handler', (err: Error | null) => this.lost(port, err?.message ?? 'port closed')));
     const watch = new DeviceWatch(c.path, (why) => this.lost(port, why));
     this.watch = watch;
     await watch.start();
@@ -216,10 +216,10 @@ export class SerialSource implements Source {
   private scheduleReconnect(): number {
     const delay = reconnectDelay(this.failures, this.config.reconnect_min_ms, this.config.reconnect_max_ms);
     clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => {
+    this.reconnectTimer = setTimeout(guard(this.ctx.logger, 'serial reconnect timer', () => {
       this.reconnectTimer = undefined;
-      if (this.running) void this.connect();
-    }, delay);
+      if (this.running) return this.connect();
+    }), delay);
     return delay;
   }
 
