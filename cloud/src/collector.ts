@@ -169,6 +169,7 @@ export class Collector {
             retentionMs: config.store.retention,
             ...(config.store.max_bytes !== undefined ? { maxBytes: config.store.max_bytes } : {}),
             consumedBelow: (p) => aggregates.checkpoint(p),
+            health: this.health.reporter('stream-retention'),
           },
           logger.child({ component: 'retention' }),
           metrics,
@@ -187,7 +188,7 @@ export class Collector {
       const follower = new StoreFollower(
         partitions,
         aggregates,
-        { resolutions, maxFutureSkewMs: config.ingest.max_future_skew },
+        { resolutions, maxFutureSkewMs: config.ingest.max_future_skew, health: this.health.reporter('aggregate-follower') },
         logger.child({ component: 'stream-follower' }),
       );
       components.push(follower);

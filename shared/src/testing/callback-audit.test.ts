@@ -69,5 +69,5 @@ describe('callback audit: cloud/src and edge/src', () => {
     const findings = files.flatMap((f) => auditSource(relative(ROOT, f), readFileSync(f, 'utf8')));
     const report = findings.map((f) => `${f.file}:${f.line}: ${f.call}\n    ${f.why}`).join('\n');
     expect(findings, `unguarded callbacks (wrap them with guard()/safeInterval() from @tidemark/shared, or try/catch):\n${report}`).toEqual([]);
-  });
+  }, 60_000); // parses ~200 files: a few seconds, more on a loaded machine
 });
