@@ -145,18 +145,23 @@ export class Aggregator implements Component {
       await this.retention.maybeTrim();
       let n = 0;
       let waitMs = this.opts.idleMs ?? 200;
+      let backoff = false;
       try {
         n = await this.step();
       } catch (err) {
         const h = this.opts.health;
         const failed = h ? (h.stream.failing ? h.stream : h.aggregates.failing ? h.aggregates : undefined) : undefined;
-        if (failed) waitMs = Math.max(waitMs, failed.nextDelayMs());
-        else this.logger.error({ err }, 'aggregation step failed; retrying from the committed checkpoint');
+        if (failed) {
+          // Backing off: ingest commits do not cut this wait short (stop() still does).
+          waitMs = Math.max(waitMs, failed.nextDelayMs());
+          backoff = true;
+        } else this.logger.error({ err }, 'aggregation step failed; retrying from the committed checkpoint');
       }
       if (n === 0 && this.running) {
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, waitMs);
           this.wake = () => {
+            if (backoff && this.running) return;
             clearTimeout(t);
             resolve();
           };
