@@ -83,6 +83,7 @@ export class ExternalBus implements MessageBus {
       // guard-audit: removing a listener and resolving the start promise do not throw
       client.once('connect', () => {
         client.off('error', fail);
+        resolve();
       });
     });
     const granted = await client.subscribeAsync(
