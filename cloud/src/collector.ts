@@ -3,7 +3,7 @@
 // files and the aggregator polls the stream store.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger, MetricsRegistry, startAll, stopAll, type Component, type Logger } from '@tidemark/shared';
+import { createLogger, MetricsRegistry, safeInterval, startAll, stopAll, type Component, type Logger } from '@tidemark/shared';
 import { Aggregator } from './aggregate/aggregator.js';
 import { aggregatorGuard, openAggregateStore } from './aggregate/open-aggregate-store.js';
 import { AlertEvaluator } from './alerts/alert-evaluator.js';
@@ -23,6 +23,7 @@ import { EmbeddedBroker } from './broker/embedded-broker.js';
 import { ExternalBus } from './broker/external-bus.js';
 import type { MessageBus } from './broker/message-bus.js';
 import type { CloudConfig } from './config.js';
+import { ResourceHealth } from './health/resource-health.js';
 import { SqliteDeviceRegistry, type DeviceRegistry } from './ingest/device-registry.js';
 import { PostgresDeviceRegistry } from './ingest/postgres-device-registry.js';
 import { Ingestor } from './ingest/ingestor.js';
@@ -51,6 +52,8 @@ export class Collector {
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
   readonly role: Role;
+  /** Every resource this process depends on: ok or failing; feeds /readyz, metrics and the log. */
+  readonly health: ResourceHealth;
   private components: Component[] = [];
   private started = false;
   broker: EmbeddedBroker | undefined;
@@ -65,6 +68,7 @@ export class Collector {
     this.role = opts.role ?? 'all';
     this.logger = opts.logger ?? createLogger({ name: 'tidemark-cloud', level: config.log.level });
     this.metrics = opts.metrics ?? new MetricsRegistry('tidemark_cloud');
+    this.health = new ResourceHealth(this.logger.child({ component: 'health' }), this.metrics);
     this.assemble(opts);
   }
 
@@ -115,19 +119,33 @@ export class Collector {
           maxBatchReadings: config.ingest.max_batch_readings,
           commitIntervalMs: config.ingest.commit_interval_ms,
           ...faultInjection(),
+          health: { stream: this.health.reporter('stream-store'), deadLetters: this.health.reporter('dead-letters') },
         },
         logger.child({ component: 'ingest' }),
         metrics,
       );
+      // status() never throws: a write the registry cannot make now stays pending for its next flush.
       bus.onStatus((device, payload) => registry.status(device, payload, Date.now()));
       this.bus = bus;
       // Stop order is the reverse: ingest flushes and acks what it holds before the broker closes.
       components.push(bus, ingestor);
       this.ingestor = ingestor;
+      const registryHealth = this.health.reporter('device-registry');
+      let retryAt = 0;
       const flushTimer: Component = {
         name: 'registry-flush',
         start: async () => {
-          this.registryTimer = setInterval(() => void registry.flush(), 1000);
+          // A registry that cannot write (disk full, database down) keeps its writes pending and is retried with backoff.
+          this.registryTimer = safeInterval(logger, 'registry flush timer', 1000, async () => {
+            if (Date.now() < retryAt) return;
+            try {
+              await registry.flush();
+              registryHealth.ok();
+            } catch (err) {
+              registryHealth.fail(err);
+              retryAt = Date.now() + registryHealth.nextDelayMs();
+            }
+          });
         },
         stop: async () => {
           if (this.registryTimer) clearInterval(this.registryTimer);
@@ -145,6 +163,7 @@ export class Collector {
           allowedLatenessMs: config.aggregation.allowed_lateness,
           maxFutureSkewMs: config.ingest.max_future_skew,
           retention: config.aggregation.retention,
+          health: { stream: this.health.reporter('stream-reader'), aggregates: this.health.reporter('aggregate-store') },
         },
         logger.child({ component: 'aggregator' }),
         metrics,
@@ -165,6 +184,7 @@ export class Collector {
               const alerts = this.alertStore?.checkpoint(p);
               return alerts === undefined ? agg : Math.min(agg, alerts);
             },
+            health: this.health.reporter('stream-retention'),
           },
           logger.child({ component: 'retention' }),
           metrics,
@@ -225,7 +245,7 @@ export class Collector {
       const follower = new StoreFollower(
         partitions,
         aggregates,
-        { resolutions, maxFutureSkewMs: config.ingest.max_future_skew },
+        { resolutions, maxFutureSkewMs: config.ingest.max_future_skew, health: this.health.reporter('aggregate-follower') },
         logger.child({ component: 'stream-follower' }),
       );
       components.push(follower);
@@ -259,6 +279,7 @@ export class Collector {
       ready: () => this.started,
       ...(alertStore ? { alerts: alertStore } : {}),
       ...(alertTransitions ? { alertTransitions } : {}),
+      failing: () => this.health.failing(),
       ...(apiRole ? (updates ? { updates } : {}) : { opsOnly: true }),
     });
     components.push(this.api);

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isValidName, topics } from '@tidemark/proto';
-import { createLogger, MetricsRegistry, RateLimitedLogger, type Logger } from '@tidemark/shared';
+import { createLogger, guard, MetricsRegistry, RateLimitedLogger, type Logger } from '@tidemark/shared';
 import { BufferGuard } from './buffer/buffer-guard.js';
 import { openBuffer } from './buffer/recovery.js';
 import type { BatchEncoder, BufferedReading, EdgeBuffer } from './buffer/edge-buffer.js';
@@ -302,13 +302,18 @@ export class Agent {
     this.guard.expire(this.clock.now());
     this.commitTimer = setInterval(() => this.safeTick(), this.config.buffer.commit_interval_ms);
     let ticks = 0;
-    this.pumpTimer = setInterval(() => {
-      this.counters.backlog.set(this.buffer.stats().bufferedReadings);
-      void this.sender.pump();
-      // The retained status (backlog, clock) is refreshed every STATUS_INTERVAL_S while connected.
-      if (++ticks % STATUS_INTERVAL_S === 0 && this.uplink.connected) void this.publishStatus(true);
-      if (ticks % EXPIRE_INTERVAL_S === 0) this.guard.expire(this.clock.now());
-    }, 1000);
+    // Buffer stats and expiry read and write SQLite: a full or read-only disk must not end the agent.
+    this.pumpTimer = setInterval(
+      guard(this.logger, 'agent pump timer', () => {
+        ++ticks;
+        this.counters.backlog.set(this.buffer.stats().bufferedReadings);
+        this.sender.pump().catch((err: unknown) => this.logger.error({ err }, 'sender pump failed'));
+        // The retained status (backlog, clock) is refreshed every STATUS_INTERVAL_S while connected.
+        if (ticks % STATUS_INTERVAL_S === 0 && this.uplink.connected) this.publishStatus(true).catch((err: unknown) => this.logger.warn({ err }, 'status publish failed'));
+        if (ticks % EXPIRE_INTERVAL_S === 0) this.guard.expire(this.clock.now());
+      }),
+      1000,
+    );
     await this.uplink.start();
     await this.sources.startAll();
     this.running = true;

@@ -3,6 +3,7 @@
 // The anchor (wall ms, monotonic ms) pair lets the cloud and later corrections relate the two clocks.
 import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { guard } from '@tidemark/shared';
 
 export type SyncCheck = 'auto' | 'assume_synced' | 'never_synced';
 
@@ -59,7 +60,8 @@ export class Clock {
   async start(): Promise<void> {
     if (this.opts.syncCheck !== 'auto') return;
     await this.check();
-    this.timer = setInterval(() => void this.check(), this.opts.recheckMs);
+    // No logger here: a failed re-check (a probe or listener that throws) becomes a process warning on stderr.
+    this.timer = setInterval(guard((err, what) => process.emitWarning(`${what} failed: ${String(err)}`), 'clock re-check', () => this.check()), this.opts.recheckMs);
     this.timer.unref();
   }
 

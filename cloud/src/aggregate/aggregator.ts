@@ -16,6 +16,7 @@
 // than its resolution's retention. The loop deletes expired buckets between chunks, and a reading for an
 // expired bucket does not bring it back (it would be a partial bucket); it is counted and stays in the stream.
 import type { Component, Logger, MetricsRegistry } from '@tidemark/shared';
+import type { ResourceReporter } from '../health/resource-health.js';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
 import { batchDistrust, decodeRecords, readingTrusted } from '../stream/reading-policy.js';
 import { StreamConsumer, type ChunkProcessor } from '../stream/stream-consumer.js';
@@ -47,6 +48,11 @@ export interface AggregatorOptions {
   /** How often expired buckets are deleted (default 60 s). */
   retentionIntervalMs?: number;
   now?: () => number;
+  /**
+   * Resource health (the run loop): a failed stream read is reported on `stream`, a failed aggregate-store
+   * load or commit on `aggregates`; the loop then waits their backoff and resumes from the checkpoint.
+   */
+  health?: { stream: ResourceReporter; aggregates: ResourceReporter };
 }
 
 /** Per batch and sensor: the bucket each resolution last folded into (see fold). */
@@ -92,7 +98,13 @@ export class Aggregator implements Component, ChunkProcessor {
         ['resolution'],
       ),
     };
-    this.consumer = new StreamConsumer(stream, this, { chunkRecords: opts.chunkRecords ?? 500, idleMs: opts.idleMs ?? 200 }, logger, 'aggregator');
+    this.consumer = new StreamConsumer(
+      stream,
+      this,
+      { chunkRecords: opts.chunkRecords ?? 500, idleMs: opts.idleMs ?? 200, ...(opts.health ? { health: { stream: opts.health.stream, store: opts.health.aggregates } } : {}) },
+      logger,
+      'aggregator',
+    );
     this.retention = new BucketRetention(store, opts, logger, metrics);
   }
 

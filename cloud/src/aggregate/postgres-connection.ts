@@ -53,7 +53,15 @@ export function createPool(o: PoolOptions): pg.Pool {
     },
   });
   // An idle connection that dies (server restart) must not crash the process; the pool replaces it.
-  pool.on('error', (err) => o.logger?.warn({ err }, 'idle PostgreSQL connection failed'));
+  pool.on('error', (err) => o.logger?.warn({ err: err.message }, 'idle PostgreSQL connection failed'));
+  // A connection that dies while checked out, between two queries (inside a transaction), emits 'error' on
+  // its client, where the pool listens only while it is idle: without a listener of its own that is an
+  // uncaught exception (a server restart killed the collector this way). The query in flight or the next one
+  // fails and is reported by its caller; the pool discards the broken client on release.
+  // guard-audit: only adds a listener (whose body logs), which does not throw
+  pool.on('connect', (client) => {
+    client.on('error', (err) => o.logger?.debug({ err: err.message }, 'PostgreSQL connection failed while in use'));
+  });
   return pool;
 }
 

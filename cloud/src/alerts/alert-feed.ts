@@ -1,7 +1,7 @@
 // Alert transitions for `event: alert` in a process that does not evaluate alerts (`--role api` beside an
 // aggregator on the same data_dir): follows the alert store's transitions table by its commit sequence. The
 // evaluator commits before anyone can see a transition, so the feed never shows one that could be undone.
-import type { Component, Logger } from '@tidemark/shared';
+import { guard, type Component, type Logger } from '@tidemark/shared';
 import type { AlertTransition } from './alert-types.js';
 import { SqliteAlertStore } from './sqlite-alert-store.js';
 
@@ -43,14 +43,17 @@ export class AlertStoreFeed implements Component {
   }
 
   private schedule(): void {
-    this.timer = setTimeout(() => {
-      try {
-        this.poll();
-      } catch (err) {
-        this.logger.warn({ err: (err as Error).message }, 'following the alert store failed; retrying');
-      }
-      this.schedule();
-    }, this.pollMs);
+    this.timer = setTimeout(
+      guard(this.logger, 'alert feed poll', () => {
+        try {
+          this.poll();
+        } catch (err) {
+          this.logger.warn({ err: (err as Error).message }, 'following the alert store failed; retrying');
+        }
+        this.schedule();
+      }),
+      this.pollMs,
+    );
   }
 
   private poll(): void {

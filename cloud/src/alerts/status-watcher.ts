@@ -3,7 +3,7 @@
 // `above`). The device registry is their input and the wall clock their time, so they are evaluated on a
 // timer, not by the stream consumer, and `replay` carries their history over instead of rebuilding it.
 // Their series, transitions and outbox rows go to the same alert store, in one transaction per tick.
-import type { Component, Logger } from '@tidemark/shared';
+import { guard, type Component, type Logger } from '@tidemark/shared';
 import type { DeviceRegistry, DeviceRow } from '../ingest/device-registry.js';
 import type { AlertRuleConfig } from './alert-config.js';
 import type { AlertTransition } from './alert-types.js';
@@ -70,7 +70,7 @@ export class StatusAlertWatcher implements Component {
 
   private schedule(): void {
     if (!this.running) return;
-    this.timer = setTimeout(() => {
+    this.timer = setTimeout(guard(this.logger, 'alert status tick', () => {
       this.tickInFlight = this.tick()
         .then(() => {
           if (this.failing) this.logger.info('device status alerts evaluated again');
@@ -82,7 +82,7 @@ export class StatusAlertWatcher implements Component {
           this.load(); // the committed state is the truth
         })
         .finally(() => this.schedule());
-    }, this.opts.intervalMs ?? 1000);
+    }), this.opts.intervalMs ?? 1000);
   }
 
   /** One evaluation of every status rule against the registry (exposed for tests). */

@@ -37,6 +37,8 @@ export interface ApiOptions {
   alertTransitions?: AlertTransitionSource;
   /** Readiness: true once every role in this process has started. */
   ready?: () => boolean;
+  /** Resources failing now (cloud/src/health): while any is, /readyz answers 503 "degraded" naming them. */
+  failing?: () => readonly { resource: string; reason: string; since: string }[];
   /**
    * Committed bucket updates for /api/v1/stream: the in-process Aggregator, or a StoreFollower in the
    * api-only role. Absent: the stream answers 501.
@@ -87,6 +89,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   // and browsers open them speculatively, e.g. after an aborted stream) as busy until headersTimeout (60 s).
   // Requests in flight get a moment; then whatever is left is closed, so shutdown stays within its 10 s.
   app.addHook('preClose', async () => {
+    // guard-audit: closeAllConnections() only destroys the server's sockets; it does not throw
     const force = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
     force.unref();
     app.server.once('close', () => clearTimeout(force));
@@ -111,7 +114,10 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const ready = opts.ready ? opts.ready() : true;
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'starting' });
+    if (!ready) return reply.code(503).send({ status: 'starting' });
+    const failing = opts.failing?.() ?? [];
+    if (failing.length > 0) return reply.code(503).send({ status: 'degraded', failing });
+    return reply.code(200).send({ status: 'ready' });
   });
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', opts.metrics.contentType);

@@ -13,6 +13,7 @@ import { settleWithin, type Component, type Logger } from '@tidemark/shared';
 import { bucketKey, type AggregateStore, type BucketKey } from '../aggregate/aggregate-store.js';
 import type { BucketUpdateListener, Resolution } from '../aggregate/aggregator.js';
 import { bucketStart } from '../aggregate/bucket-stats.js';
+import type { ResourceReporter } from '../health/resource-health.js';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
 import { batchDistrust, decodeRecords, readingTrusted } from '../stream/reading-policy.js';
 import type { BucketUpdateSource } from './stream-hub.js';
@@ -25,6 +26,8 @@ export interface StoreFollowerOptions {
   pollMs?: number;
   /** Stream records read per step. Default 500. */
   chunkRecords?: number;
+  /** Where a failed poll is reported (one log line per state change instead of one per poll). */
+  health?: ResourceReporter;
 }
 
 export class StoreFollower implements Component, BucketUpdateSource {
@@ -76,11 +79,16 @@ export class StoreFollower implements Component, BucketUpdateSource {
 
   private schedule(): void {
     if (!this.running) return;
+    // guard-audit: poll() failures end in its catch; schedule() only arms the next timer
     this.timer = setTimeout(() => {
+      const h = this.opts.health;
       this.inFlight = this.poll()
-        .catch((err: unknown) => this.logger.error({ err }, 'following the aggregate store failed; retrying'))
+        .then(
+          () => h?.ok(),
+          (err: unknown) => (h ? h.fail(err) : this.logger.error({ err }, 'following the aggregate store failed; retrying')),
+        )
         .finally(() => this.schedule());
-    }, this.opts.pollMs ?? 250);
+    }, Math.max(this.opts.pollMs ?? 250, this.opts.health?.nextDelayMs() ?? 0));
   }
 
   /** Publishes what the aggregator committed since the last poll; returns the stream records covered. */

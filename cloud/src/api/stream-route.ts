@@ -6,7 +6,7 @@
 // its connection closes, however it closes.
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import type { Logger, MetricsRegistry } from '@tidemark/shared';
+import { guard, type Logger, type MetricsRegistry } from '@tidemark/shared';
 import type { Resolution } from '../aggregate/aggregator.js';
 import { parseStreamQuery } from './query-params.js';
 import { sendError } from './send-error.js';
@@ -88,7 +88,7 @@ export function registerStreamRoute(app: FastifyInstance, opts: StreamRouteOptio
       }
       res.write(chunk);
     };
-    const heartbeat = setInterval(() => write(': ping\n\n'), settings.heartbeatMs);
+    const heartbeat = setInterval(guard(logger, 'stream heartbeat', () => write(': ping\n\n')), settings.heartbeatMs);
     const filter = {
       ...(q.device !== undefined ? { device: q.device } : {}),
       ...(q.sensor !== undefined ? { sensor: q.sensor } : {}),
@@ -112,13 +112,13 @@ export function registerStreamRoute(app: FastifyInstance, opts: StreamRouteOptio
     );
 
     let closed = false;
-    res.on('close', () => {
+    res.on('close', guard(logger, 'stream close handler', () => {
       if (closed) return;
       closed = true;
       clearInterval(heartbeat);
       unsubscribe();
       open.delete(res);
       m.clients.dec();
-    });
+    }));
   });
 }

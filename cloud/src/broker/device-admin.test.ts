@@ -25,4 +25,19 @@ describe('device administration', () => {
     expect(await auth.check('gw-a', Buffer.from(pa))).toBe(false);
     await expect(addDevice(file, 'bad id')).rejects.toThrow(/invalid device id/);
   });
+
+  it('remembers a verified password only for the hash it verified against', async () => {
+    const file = join(dir, 'devices-cache.yaml');
+    const auth = new DeviceAuthenticator(file, false);
+    const first = await addDevice(file, 'gw-c');
+    expect(await auth.check('gw-c', Buffer.from(first))).toBe(true);
+    expect(await auth.check('gw-c', Buffer.from(first))).toBe(true); // remembered
+    expect(await auth.check('gw-c', Buffer.from(`${first}x`))).toBe(false);
+    // A new password for the device: the remembered one no longer opens it.
+    const second = await addDevice(file, 'gw-c');
+    expect(await auth.check('gw-c', Buffer.from(first))).toBe(false);
+    expect(await auth.check('gw-c', Buffer.from(second))).toBe(true);
+    removeDevice(file, 'gw-c');
+    expect(await auth.check('gw-c', Buffer.from(second))).toBe(false);
+  });
 });

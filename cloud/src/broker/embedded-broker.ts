@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { topics } from '@tidemark/proto';
-import { PortInUseError, type Logger, type MetricsRegistry } from '@tidemark/shared';
+import { guard, PortInUseError, type Logger, type MetricsRegistry } from '@tidemark/shared';
 import { identityProblem, mayPublish, maySubscribe } from './acl.js';
 import type { DeviceAuthenticator } from './device-auth.js';
 import type { MessageBus, MessageHandler } from './message-bus.js';
@@ -84,7 +84,13 @@ export class EmbeddedBroker implements MessageBus {
           logger.warn({ client: client.id, bytes: packet.payload.length, max: this.opts.maxPacketBytes }, 'publish refused: larger than broker.max_packet_bytes');
           return done(new Error('packet too large'));
         }
-        if (client === null || mayPublish(client.id, packet.topic)) return done(null);
+        if (client === null || mayPublish(client.id, packet.topic)) {
+          // Nobody can read a retained status here (the ACL lets a device subscribe to its own ack topic only;
+          // the collector takes statuses live and keeps them in the device registry). Retained, 10,000 of them
+          // cost memory and made every SUBSCRIBE scan them all: a reconnect storm went quadratic.
+          if (packet.retain && topics.parse(packet.topic)?.kind === 'status') packet.retain = false;
+          return done(null);
+        }
         this.m.denied.inc({ action: 'publish' });
         logger.warn({ client: client.id, topic: packet.topic }, 'publish refused by ACL');
         done(new Error('not authorized'));
@@ -96,15 +102,22 @@ export class EmbeddedBroker implements MessageBus {
         done(null, null); // SUBACK 0x80 for this topic; the client's other subscriptions stay
       },
     });
+    // guard-audit: sets a gauge to a number; prom-client does not throw for an unlabelled gauge
     aedes.on('clientReady', () => this.m.connected.set(aedes.connectedClients));
+    // guard-audit: sets a gauge to a number; prom-client does not throw for an unlabelled gauge
     aedes.on('clientDisconnect', () => this.m.connected.set(aedes.connectedClients));
     const deliver = (handler: () => MessageHandler) => (packet: { topic: string; payload: Buffer | string }, cb: () => void) => {
-      const t = topics.parse(packet.topic);
-      if (t) handler()(t.device, typeof packet.payload === 'string' ? Buffer.from(packet.payload) : new Uint8Array(packet.payload));
+      try {
+        const t = topics.parse(packet.topic);
+        if (t) handler()(t.device, typeof packet.payload === 'string' ? Buffer.from(packet.payload) : new Uint8Array(packet.payload));
+      } catch (err) {
+        // A handler that throws must neither break aedes' delivery chain nor take the broker down.
+        logger.error({ err, topic: packet.topic }, 'message handler failed');
+      }
       // Never synchronously: once aedes' emitter has queued messages (its concurrency limit is taken by QoS 1
       // acks on their way to devices), each callback starts the next queued message on the same stack, and a
       // burst of a few thousand batches overflowed it and crashed the collector (mcollina/mqemitter#204).
-      process.nextTick(cb);
+      process.nextTick(guard(logger, 'aedes delivery callback', cb));
     };
     await new Promise<void>((resolve) => aedes.subscribe(`${topics.ROOT}/+/batch`, deliver(() => this.batchHandler), resolve));
     await new Promise<void>((resolve) => aedes.subscribe(`${topics.ROOT}/+/status`, deliver(() => this.statusHandler), resolve));
@@ -163,10 +176,15 @@ export class EmbeddedBroker implements MessageBus {
   }
 }
 
+const LISTEN_BACKLOG = 8192;
+
 function listen(server: Server, at: { host: string; port: number }, setting: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(at.port, at.host, setting) : err));
-    server.listen(at.port, at.host, () => resolve(server));
+    // A deep accept queue (the kernel caps it at net.core.somaxconn): when thousands of devices reconnect at
+    // once, Node's default of 511 overflows and every dropped SYN waits out TCP's retransmit backoff (1 s, 3 s,
+    // 7 s, 15 s …), which turned a 10,000-device reconnect into minutes of mostly idle waiting.
+    server.listen({ port: at.port, host: at.host, backlog: LISTEN_BACKLOG }, () => resolve(server));
   });
 }
 

@@ -5,7 +5,7 @@
 // restarts; anything beyond the broker's queue limit is simply resent by devices, which never got an ack.
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { topics } from '@tidemark/proto';
-import { clientTlsOptions, NotConnectedError, type Logger, type MetricsRegistry } from '@tidemark/shared';
+import { clientTlsOptions, guard, NotConnectedError, type Logger, type MetricsRegistry } from '@tidemark/shared';
 import type { ExternalBrokerConfig } from '../config.js';
 import type { MessageBus, MessageHandler } from './message-bus.js';
 
@@ -50,28 +50,37 @@ export class ExternalBus implements MessageBus {
     };
     const client = connect(this.cfg.url, options);
     this.client = client;
-    client.on('message', (topic, payload) => {
-      const t = topics.parse(topic);
-      if (!t) return;
-      if (t.kind === 'batch') this.batchHandler(t.device, new Uint8Array(payload));
-      else if (t.kind === 'status') this.statusHandler(t.device, new Uint8Array(payload));
-    });
-    client.on('connect', () => {
+    client.on(
+      'message',
+      guard(this.logger, 'external broker message handler', (topic: string, payload: Buffer) => {
+        const t = topics.parse(topic);
+        if (!t) return;
+        if (t.kind === 'batch') this.batchHandler(t.device, new Uint8Array(payload));
+        else if (t.kind === 'status') this.statusHandler(t.device, new Uint8Array(payload));
+      }),
+    );
+    client.on('connect', guard(this.logger, 'external broker connect handler', () => {
       // TCP_NODELAY (each new connection): an ack publish follows the PUBACK of its batch on this socket; with
       // Nagle on, it would wait for the broker's delayed TCP ACK (~40 ms on Linux).
       (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       this.connectedGauge.set(1);
       this.logger.info({ url: this.cfg.url }, 'connected to the external broker');
-    });
+    }));
+    // guard-audit: sets a gauge to a number; prom-client does not throw for an unlabelled gauge
     client.on('close', () => this.connectedGauge.set(0));
     client.on('error', (err) => this.logger.warn({ err: err.message }, 'external broker error'));
 
     await new Promise<void>((resolve, reject) => {
       const fail = (err: Error) => {
-        client.end(true);
+        try {
+          client.end(true);
+        } catch {
+          // Ending a client that never connected: nothing to release; the start still fails below.
+        }
         reject(new NotConnectedError(`cannot connect to the external broker ${this.cfg.url}: ${err.message}`, { cause: err }));
       };
       client.once('error', fail);
+      // guard-audit: removing a listener and resolving the start promise do not throw
       client.once('connect', () => {
         client.off('error', fail);
         resolve();

@@ -114,3 +114,34 @@ describe('device registry (sqlite) opened on a devices.db from before drops and 
     }
   });
 });
+
+describe('SQLite device registry on a full disk', () => {
+  it('never throws from status(), keeps every write pending while the disk is full, and writes it all once there is room', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tidemark-devices-'));
+    dirs.push(dir);
+    const reg = new SqliteDeviceRegistry(path.join(dir, 'devices.db'), logger);
+    await reg.start();
+    // The disk fills: this connection may not grow the file by another page (SQLITE_FULL, as on a full disk).
+    const db = (reg as unknown as { db: import('better-sqlite3').Database }).db;
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    db.pragma(`max_page_count = ${pages}`);
+    const many = Array.from({ length: 300 }, (_, i) => `gw-${String(i).padStart(4, '0')}-${'x'.repeat(40)}`);
+    for (const id of many) reg.seen(id, T, 7);
+    await expect(reg.flush()).rejects.toThrow(/database or disk is full/);
+    expect(() => reg.status(many[0]!, status({ online: true, backlog_readings: 5 }), T)).not.toThrow();
+    for (const id of many.slice(1)) reg.status(id, status({ online: true }), T);
+    await expect(reg.flush()).rejects.toThrow(/full/);
+    reg.seen(many[0]!, T + 1, 3);
+    // The reader gets what is stored (some statuses fitted in the last free page), never an error.
+    expect((await reg.list()).length).toBeLessThan(300);
+
+    db.pragma('max_page_count = 1073741823'); // room again
+    await reg.flush();
+    const rows = await reg.list();
+    expect(rows).toHaveLength(300);
+    expect(rows.every((r) => r.online)).toBe(true);
+    expect(rows.find((r) => r.id === many[0])).toMatchObject({ batches: 2, readings: 10, backlog_readings: 5 });
+    expect(rows.filter((r) => r.id !== many[0]).every((r) => r.batches === 1 && r.readings === 7)).toBe(true);
+    await reg.stop();
+  });
+});

@@ -2,8 +2,15 @@
 // (and the will), last seen from accepted batches. Stored (SQLite in data_dir, or PostgreSQL beside the
 // aggregates) so the API role — another process, maybe another host — and a restarted collector see it.
 // Writes from batches are coalesced: at most one per device per flush.
+// A write that fails (disk full, read-only filesystem, database down) loses nothing and throws nothing at
+// its caller's event handler: what was not written stays pending, and flush() — which does throw, so the
+// collector's flush timer can report the registry's health — writes it once the resource is back.
 import Database from 'better-sqlite3';
-import type { Component, Logger } from '@tidemark/shared';
+import { StorageError, type Component, type Logger } from '@tidemark/shared';
+
+function storageError(what: string, err: unknown): StorageError {
+  return new StorageError(`${what}: ${(err as Error).message}`, { cause: err });
+}
 
 /** The collector writes (seen, status; flushed every second), the API reads (list, get). */
 export interface DeviceRegistry extends Component {
@@ -11,8 +18,9 @@ export interface DeviceRegistry extends Component {
   seen(device: string, atMs: number, readings: number): void;
   /** Records a batch from the device that was refused (rejected or undecodable; coalesced until flush()). */
   rejected(device: string): void;
-  /** Applies a status message (JSON per SPEC.md). A malformed one is logged and ignored. */
+  /** Applies a status message (JSON per SPEC.md). A malformed one is logged and ignored. Never throws. */
   status(device: string, payload: Uint8Array, atMs: number): void;
+  /** Writes what is pending; rejects when the store refuses (and keeps it pending for the next call). */
   flush(): Promise<void>;
   list(): Promise<DeviceRow[]>;
   get(id: string): Promise<DeviceRow | undefined>;
@@ -108,6 +116,8 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
   private db: Database.Database | undefined;
   private pending = new Map<string, { lastSeenMs: number; batches: number; readings: number }>();
   private rejectedPending = new Map<string, number>();
+  /** Status messages whose write failed, the latest per device, written by the next flush. */
+  private statusPending = new Map<string, { payload: Uint8Array; atMs: number }>();
 
   constructor(
     private readonly path: string,
@@ -151,25 +161,63 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
 
   private flushNow(): void {
     const db = this.db;
-    if (!db || (this.pending.size === 0 && this.rejectedPending.size === 0)) return;
+    if (!db) return;
+    if (this.statusPending.size > 0) {
+      const statuses = this.statusPending;
+      this.statusPending = new Map();
+      try {
+        // The status upsert is idempotent: written again after a partial failure, the row ends the same.
+        db.transaction(() => {
+          for (const [device, x] of statuses) this.writeStatus(db, device, x.payload, x.atMs);
+        })();
+      } catch (err) {
+        for (const [id, x] of statuses) if (!this.statusPending.has(id)) this.statusPending.set(id, x);
+        throw storageError('device registry status write failed', err);
+      }
+    }
+    if (this.pending.size === 0 && this.rejectedPending.size === 0) return;
     const pending = this.pending;
     const rejected = this.rejectedPending;
     this.pending = new Map();
     this.rejectedPending = new Map();
-    const reject = db.prepare(`INSERT INTO devices(id, rejected_batches) VALUES (?, ?)
-      ON CONFLICT(id) DO UPDATE SET rejected_batches = rejected_batches + excluded.rejected_batches`);
-    const stmt = db.prepare(`INSERT INTO devices(id, last_seen_ms, batches, readings) VALUES (?, ?, ?, ?)
-      ON CONFLICT(id) DO UPDATE SET last_seen_ms = max(coalesce(last_seen_ms, 0), excluded.last_seen_ms),
-        batches = batches + excluded.batches, readings = readings + excluded.readings`);
-    db.transaction(() => {
-      for (const [id, p] of pending) stmt.run(id, p.lastSeenMs, p.batches, p.readings);
-      for (const [id, n] of rejected) reject.run(id, n);
-    })();
+    try {
+      const reject = db.prepare(`INSERT INTO devices(id, rejected_batches) VALUES (?, ?)
+        ON CONFLICT(id) DO UPDATE SET rejected_batches = rejected_batches + excluded.rejected_batches`);
+      const stmt = db.prepare(`INSERT INTO devices(id, last_seen_ms, batches, readings) VALUES (?, ?, ?, ?)
+        ON CONFLICT(id) DO UPDATE SET last_seen_ms = max(coalesce(last_seen_ms, 0), excluded.last_seen_ms),
+          batches = batches + excluded.batches, readings = readings + excluded.readings`);
+      db.transaction(() => {
+        for (const [id, p] of pending) stmt.run(id, p.lastSeenMs, p.batches, p.readings);
+        for (const [id, n] of rejected) reject.run(id, n);
+      })();
+    } catch (err) {
+      // The transaction rolled back: put the counts back (adding to what arrived meanwhile) for the next flush.
+      for (const [id, x] of pending) {
+        const p = this.pending.get(id);
+        this.pending.set(id, p ? { lastSeenMs: Math.max(p.lastSeenMs, x.lastSeenMs), batches: p.batches + x.batches, readings: p.readings + x.readings } : x);
+      }
+      for (const [id, n] of rejected) this.rejectedPending.set(id, (this.rejectedPending.get(id) ?? 0) + n);
+      throw storageError('device registry write failed', err);
+    }
   }
 
   status(device: string, payload: Uint8Array, atMs: number): void {
     const db = this.db;
     if (!db) return;
+    if (this.statusPending.size > 0) {
+      // Writes are failing: keep order per device by queueing behind the pending ones.
+      this.statusPending.set(device, { payload, atMs });
+      return;
+    }
+    try {
+      this.writeStatus(db, device, payload, atMs);
+    } catch {
+      // Kept for the next flush, which reports the failure (the registry flush timer; one log line per state).
+      this.statusPending.set(device, { payload, atMs });
+    }
+  }
+
+  private writeStatus(db: Database.Database, device: string, payload: Uint8Array, atMs: number): void {
     const s = parseStatus(payload);
     if ('error' in s) {
       this.logger.warn({ device, err: s.error }, 'malformed status message ignored');
@@ -190,7 +238,11 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
   async list(): Promise<DeviceRow[]> {
     const db = this.db;
     if (!db) return [];
-    this.flushNow();
+    try {
+      this.flushNow();
+    } catch {
+      // Serve what is stored; the pending writes stay for the flush timer, which reports the failure.
+    }
     return (db.prepare('SELECT * FROM devices ORDER BY id').all() as StoredDeviceRow[]).map(toDevice);
   }
 
@@ -201,9 +253,12 @@ export class SqliteDeviceRegistry implements DeviceRegistry {
   }
 
   async stop(): Promise<void> {
-    this.flushNow();
-    this.db?.close();
-    this.db = undefined;
+    try {
+      this.flushNow();
+    } finally {
+      this.db?.close();
+      this.db = undefined;
+    }
   }
 }
 

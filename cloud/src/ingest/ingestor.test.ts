@@ -9,6 +9,7 @@ import { counterValue, createLogger, MetricsRegistry } from '@tidemark/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MessageBus, MessageHandler } from '../broker/message-bus.js';
 import { SqliteStreamStore } from '../store/sqlite-stream-store.js';
+import { ResourceHealth } from '../health/resource-health.js';
 import { Ingestor } from './ingestor.js';
 
 const dirs: string[] = [];
@@ -79,6 +80,89 @@ describe('Ingestor', () => {
     expect(results[1]!.reason).toMatch(/^too_large: \d+ bytes is more than the stream store takes in one record \(2000\)/);
     expect((await store.read(1, 10)).map((r) => r.seq)).toEqual([1, 3]);
     expect(await counterValue(metrics.counter('rejected_total', '', ['reason']), { reason: 'too_large' })).toBe(1);
+    await ingestor.stop();
+  });
+});
+
+/** A SQLite stream store that refuses appends while `full` is set, as a full disk does. */
+class FillableStore extends SqliteStreamStore {
+  full = false;
+  appends = 0;
+  override async append(items: Parameters<SqliteStreamStore['append']>[0]) {
+    this.appends++;
+    if (this.full) throw Object.assign(new Error('stream append failed: database or disk is full'), { code: 'STORAGE' });
+    return super.append(items);
+  }
+}
+
+describe('Ingestor while the stream store refuses writes', () => {
+  it('acks nothing it could not store, reports the store failing, backs off, and stores the resends once it is back', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tidemark-ingest-'));
+    dirs.push(dir);
+    const store = new FillableStore({ path: path.join(dir, 'stream.db') });
+    await store.start();
+    stores.push(store);
+    const bus = new MemoryBus();
+    const metrics = new MetricsRegistry('tidemark_cloud');
+    const logger = createLogger({ name: 't', level: 'silent' });
+    const health = new ResourceHealth(logger, metrics, { initialMs: 60_000, maxMs: 60_000 });
+    const stream = health.reporter('stream-store');
+    const ingestor = new Ingestor(
+      store,
+      bus,
+      undefined,
+      { maxBatchReadings: 100_000, commitIntervalMs: 1000, health: { stream, deadLetters: health.reporter('dead-letters') } },
+      logger,
+      metrics,
+    );
+    const streamId = new Uint8Array(16).fill(7);
+    const batch = (seq: number) =>
+      encodeBatch({ deviceId: 'gw-1', streamId, seq, clock: { synced: true, anchorWallMs: 1, anchorMonoMs: 1 }, readings: [{ sensor: 's', ts: 1_764_000_000_000 + seq, value: seq }] });
+
+    store.full = true;
+    bus.handler!('gw-1', batch(1));
+    await ingestor.flush();
+    expect(bus.acks).toEqual([]);
+    expect(health.failing()).toMatchObject([{ resource: 'stream-store', reason: expect.stringContaining('disk is full') }]);
+    // Backing off (60 s here): the next group is refused without another append, still unacked.
+    bus.handler!('gw-1', batch(2));
+    await ingestor.flush();
+    expect(store.appends).toBe(1);
+    expect(bus.acks).toEqual([]);
+    expect(await counterValue(metrics.counter('ingest_unstored_batches_total', '', ['reason']), { reason: 'store_failing' })).toBe(2);
+
+    // Space is back and the backoff has passed: the device's resends are stored and acked, and health recovers.
+    store.full = false;
+    (ingestor as unknown as { retryAppendAt: number }).retryAppendAt = 0;
+    for (const seq of [1, 2]) bus.handler!('gw-1', batch(seq));
+    await ingestor.flush();
+    expect(bus.acks.flatMap((a) => a.ack.results).map((r) => [r.seq, r.status])).toEqual([
+      [1, 'ok'],
+      [2, 'ok'],
+    ]);
+    expect(health.failing()).toEqual([]);
+    expect((await store.read(1, 10)).map((r) => r.seq)).toEqual([1, 2]);
+    await ingestor.stop();
+  });
+
+  it('bounds the queue in bytes: beyond it a batch is refused unacked, never held', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tidemark-ingest-'));
+    dirs.push(dir);
+    const store = new FillableStore({ path: path.join(dir, 'stream.db') });
+    await store.start();
+    stores.push(store);
+    const bus = new MemoryBus();
+    const metrics = new MetricsRegistry('tidemark_cloud');
+    const ingestor = new Ingestor(store, bus, undefined, { maxBatchReadings: 100_000, commitIntervalMs: 1000, maxQueuedBytes: 1000, maxGroup: 10_000 }, createLogger({ name: 't', level: 'silent' }), metrics);
+    const streamId = new Uint8Array(16).fill(8);
+    const payload = (seq: number) =>
+      encodeBatch({ deviceId: 'gw-2', streamId, seq, clock: { synced: true, anchorWallMs: 1, anchorMonoMs: 1 }, readings: Array.from({ length: 20 }, (_, i) => ({ sensor: 's', ts: 1_764_000_000_000 + seq * 100 + i, value: i })) });
+    const size = payload(1).byteLength;
+    const fits = Math.floor(1000 / size);
+    for (let seq = 1; seq <= fits + 5; seq++) bus.handler!('gw-2', payload(seq));
+    expect(await counterValue(metrics.counter('ingest_unstored_batches_total', '', ['reason']), { reason: 'queue_full' })).toBe(5);
+    await ingestor.flush();
+    expect(bus.acks.flatMap((a) => a.ack.results)).toHaveLength(fits);
     await ingestor.stop();
   });
 });

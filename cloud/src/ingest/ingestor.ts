@@ -2,10 +2,15 @@
 // in ONE stream-store transaction, and only after it commits publish the acks. Bad input never crashes
 // the collector: undecodable payloads are dead-lettered and counted; identifiable but invalid batches are
 // dead-lettered and acked `rejected` with the reason, so the device stops resending them.
+// A stream store that refuses writes (disk full, read-only, NATS down) is a state, not a crash: nothing is
+// acked that was not stored (devices keep it buffered and resend), the failure goes to resource health
+// (/readyz, metrics, one log line per change), and appends are retried with backoff until the store is back.
+// The queue between the broker and the store is bounded in bytes: beyond it a batch is refused unacked.
 import { decodeBatch, encodeAck, peekBatchIdentity, streamIdToHex, validateBatch, type AckResult, type Batch } from '@tidemark/proto';
-import { isTidemarkError, RateLimitedLogger, type Component, type Logger, type MetricsRegistry } from '@tidemark/shared';
+import { guard, isTidemarkError, RateLimitedLogger, safeInterval, type Component, type Logger, type MetricsRegistry } from '@tidemark/shared';
 import type { MessageBus } from '../broker/message-bus.js';
-import type { AppendItem, StreamAppender } from '../store/stream-store.js';
+import type { ResourceReporter } from '../health/resource-health.js';
+import type { AppendItem, AppendOutcome, StreamAppender } from '../store/stream-store.js';
 import type { DeviceRegistry } from './device-registry.js';
 
 export interface IngestOptions {
@@ -18,6 +23,10 @@ export interface IngestOptions {
    * N-th stream commit, before its acks are published — the worst moment for the delivery contract.
    */
   faultKillAfterCommit?: number;
+  /** Batches waiting for a commit are bounded by their payload bytes (default 64 MiB); beyond, refused unacked. */
+  maxQueuedBytes?: number;
+  /** Where append and dead-letter failures are reported (resources `stream-store`, `dead-letters`). */
+  health?: { stream: ResourceReporter; deadLetters: ResourceReporter };
 }
 
 interface Incoming {
@@ -33,6 +42,9 @@ interface Accepted {
 export class Ingestor implements Component {
   readonly name = 'ingest';
   private queue: Incoming[] = [];
+  private queuedBytes = 0;
+  /** While the stream store fails, no append is tried before this (backoff); batches meanwhile go unacked. */
+  private retryAppendAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private stopped = false;
@@ -56,12 +68,18 @@ export class Ingestor implements Component {
       duplicates: metrics.counter('duplicates_total', 'Duplicate batches (acked again, not stored)'),
       commitSeconds: metrics.histogram('ingest_commit_seconds', 'Stream-store commit time per group', [], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]),
       ackSeconds: metrics.histogram('ack_latency_seconds', 'From batch receipt to ack publish', [], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5]),
+      refused: metrics.counter(
+        'ingest_unstored_batches_total',
+        'Batches not stored and not acked (the device keeps them and resends), by reason: store_failing, queue_full',
+        ['reason'],
+      ),
+      queuedBytes: metrics.gauge('ingest_queued_bytes', 'Payload bytes of batches waiting for a stream-store commit'),
       groupSize: metrics.histogram('ingest_group_batches', 'Batches per stream-store transaction', [], [1, 2, 5, 10, 20, 50, 100, 200, 500]),
     };
     // One log line per device per minute for bad input; everything is counted in metrics regardless.
     this.warn = new RateLimitedLogger(this.logger, 60_000);
     // Subscribe at construction so nothing that arrives before start() is lost: it queues until the timer runs.
-    this.bus.onBatch((device, payload) => this.enqueue(device, payload));
+    this.bus.onBatch(guard(this.logger, 'batch handler', (device: string, payload: Uint8Array) => this.enqueue(device, payload)));
   }
 
   /** Called after each committed group, so an in-process aggregator can catch up at once. */
@@ -70,13 +88,25 @@ export class Ingestor implements Component {
   }
 
   async start(): Promise<void> {
-    this.timer = setInterval(() => void this.flush(), this.opts.commitIntervalMs);
+    this.timer = safeInterval(this.logger, 'ingest commit timer', this.opts.commitIntervalMs, () => this.flush());
   }
 
   enqueue(device: string, payload: Uint8Array): void {
     if (this.stopped) return;
+    if (this.queuedBytes + payload.byteLength > (this.opts.maxQueuedBytes ?? 64 * 1024 * 1024) && this.queue.length > 0) {
+      // The store is slower than the devices (or refusing): keep memory bounded; the device resends after its ack timeout.
+      this.m.refused.inc({ reason: 'queue_full' });
+      this.warn.warn('queue_full', { queued_bytes: this.queuedBytes, queued_batches: this.queue.length }, 'ingest queue full; batches refused unacked until the stream store catches up');
+      return;
+    }
     this.queue.push({ device, payload, receivedMs: Date.now() });
-    if (this.queue.length >= (this.opts.maxGroup ?? 500)) void this.flush();
+    this.queuedBytes += payload.byteLength;
+    this.m.queuedBytes.set(this.queuedBytes);
+    if (this.queue.length >= (this.opts.maxGroup ?? 500)) this.flushSoon();
+  }
+
+  private flushSoon(): void {
+    this.flush().catch((err: unknown) => this.logger.error({ err }, 'ingest flush failed'));
   }
 
   /** Commits everything queued; concurrent calls share the running flush, then run again if needed. */
@@ -85,6 +115,8 @@ export class Ingestor implements Component {
     if (this.queue.length === 0) return;
     const group = this.queue;
     this.queue = [];
+    this.queuedBytes = 0;
+    this.m.queuedBytes.set(0);
     this.flushing = this.process(group).finally(() => {
       this.flushing = undefined;
     });
@@ -127,25 +159,24 @@ export class Ingestor implements Component {
       // A payload too large for the store is kept cut to what fits: its identity and first series.
       const max = this.store.maxPayloadBytes;
       const kept = max !== undefined && msg.payload.byteLength > max ? msg.payload.subarray(0, max) : msg.payload;
-      await this.store
+      const deadLettered = await this.store
         .deadLetter({ deviceId: msg.device, reason: `${verdict.reason}: ${verdict.detail}`, receivedMs: msg.receivedMs, payload: kept })
-        .catch((err) => this.logger.error({ err }, 'dead-letter write failed'));
-      if (verdict.identity) {
+        .then(
+          () => (this.opts.health?.deadLetters.ok(), true),
+          (err: unknown) => {
+            if (this.opts.health) this.opts.health.deadLetters.fail(err);
+            else this.logger.error({ err }, 'dead-letter write failed');
+            return false;
+          },
+        );
+      // Not kept: not acked either, so the device resends it once the dead letters can be written again.
+      if (verdict.identity && deadLettered) {
         addAck(msg.device, verdict.identity.streamId, { seq: verdict.identity.seq, status: 'rejected', reason: `${verdict.reason}: ${verdict.detail}` }, msg.receivedMs);
       }
     }
 
-    if (accepted.length > 0) {
-      const endTimer = this.m.commitSeconds.startTimer();
-      let outcomes;
-      try {
-        outcomes = await this.store.append(accepted.map((a) => a.item));
-      } catch (err) {
-        // Nothing is acked: every device resends after its ack timeout, and dedup makes that safe.
-        this.logger.error({ err, batches: accepted.length }, 'stream append failed; batches will be resent by devices');
-        return;
-      }
-      endTimer();
+    const outcomes = accepted.length > 0 ? await this.append(accepted) : undefined;
+    if (outcomes) {
       if (this.opts.faultKillAfterCommit !== undefined && ++this.commits === this.opts.faultKillAfterCommit) {
         this.logger.warn({ commit: this.commits }, 'fault injection: SIGKILL between commit and ack');
         process.kill(process.pid, 'SIGKILL');
@@ -170,10 +201,35 @@ export class Ingestor implements Component {
           this.m.ackSeconds.observe((now - a.receivedMs) / 1000);
         } catch (err) {
           // The device resends and gets a `duplicate` ack: still correct, just later.
-          this.logger.warn({ device: a.device, err: (err as Error).message }, 'ack publish failed');
+          this.warn.warn('ack', { device: a.device, err: (err as Error).message }, 'ack publish failed');
         }
       }),
     );
+  }
+
+  /** Dedup + append of the group; undefined when it is not stored (refused now, or backing off). */
+  private async append(accepted: readonly Accepted[]): Promise<AppendOutcome[] | undefined> {
+    const health = this.opts.health?.stream;
+    if (health?.failing && Date.now() < this.retryAppendAt) {
+      // Backing off: the store refused the last try. Not acked, so each device keeps these and resends.
+      this.m.refused.inc({ reason: 'store_failing' }, accepted.length);
+      return undefined;
+    }
+    const endTimer = this.m.commitSeconds.startTimer();
+    try {
+      const outcomes = await this.store.append(accepted.map((a) => a.item));
+      endTimer();
+      health?.ok();
+      return outcomes;
+    } catch (err) {
+      // Nothing is acked: every device resends after its ack timeout, and dedup makes that safe.
+      this.m.refused.inc({ reason: 'store_failing' }, accepted.length);
+      if (health) {
+        health.fail(err);
+        this.retryAppendAt = Date.now() + health.nextDelayMs();
+      } else this.logger.error({ err, batches: accepted.length }, 'stream append failed; batches will be resent by devices');
+      return undefined;
+    }
   }
 
   private check(

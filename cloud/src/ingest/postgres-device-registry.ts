@@ -159,13 +159,15 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
         const p = this.seenPending.get(id);
         this.seenPending.set(id, p ? { lastSeenMs: Math.max(p.lastSeenMs, x.lastSeenMs), batches: p.batches + x.batches, readings: p.readings + x.readings } : x);
       }
-      this.opts.logger.warn({ err: (err as Error).message }, 'device registry write failed; will retry');
+      // The collector's flush timer reports it (resource health: one log line per state change).
+      throw new StorageError(`device registry write failed: ${(err as Error).message}`, { cause: err });
     }
   }
 
   async list(): Promise<DeviceRow[]> {
     if (!this.pool) return [];
-    await this.flush();
+    // Serve what is stored; pending writes stay for the flush timer, which reports the failure.
+    await this.flush().catch(() => undefined);
     return (await this.pool.query<StoredDeviceRow>(`SELECT * FROM ${this.q}.devices ORDER BY id`)).rows.map(toDevice);
   }
 

@@ -1,7 +1,8 @@
 // Enforces store.retention / store.max_bytes on the stream store in the background. Runs beside the
 // aggregator, because only records it has consumed (below its checkpoint) may go: retention never loses a
 // reading that has not reached the aggregates. Records trimmed away can no longer be replayed.
-import { settleWithin, type Component, type Logger, type MetricsRegistry } from '@tidemark/shared';
+import { safeInterval, settleWithin, type Component, type Logger, type MetricsRegistry } from '@tidemark/shared';
+import type { ResourceReporter } from '../health/resource-health.js';
 import type { StreamStore } from './stream-store.js';
 
 export interface RetentionOptions {
@@ -11,6 +12,8 @@ export interface RetentionOptions {
   /** The aggregator's next offset in a partition: everything below it is consumed. */
   consumedBelow: (partition: number) => Promise<number>;
   now?: () => number;
+  /** Where a failed pass is reported (resource health); without it, each failure is logged. */
+  health?: ResourceReporter;
 }
 
 export class StreamRetention implements Component {
@@ -32,7 +35,8 @@ export class StreamRetention implements Component {
   }
 
   async start(): Promise<void> {
-    this.timer = setInterval(() => void this.runOnce(), this.opts.intervalMs ?? 60_000);
+    // runOnce() never rejects; the guard is for the audit and for whatever a later change adds.
+    this.timer = safeInterval(this.logger, 'stream retention timer', this.opts.intervalMs ?? 60_000, () => this.runOnce());
     this.timer.unref();
   }
 
@@ -51,12 +55,14 @@ export class StreamRetention implements Component {
             ...(maxBytes !== undefined ? { maxBytes } : {}),
           });
         }
+        this.opts.health?.ok();
         if (n > 0) {
           this.trimmed.inc(n);
           this.logger.info({ records: n }, 'stream retention trimmed records');
         }
       } catch (err) {
-        this.logger.error({ err: (err as Error).message }, 'stream retention failed; will retry');
+        if (this.opts.health) this.opts.health.fail(err);
+        else this.logger.error({ err: (err as Error).message }, 'stream retention failed; will retry');
       } finally {
         this.running = undefined;
       }

@@ -7,6 +7,7 @@
 // The aggregator and the alert evaluator are two such consumers. Each keeps its own checkpoints; stream
 // retention trims only below the lowest of them (store/retention.ts `consumedBelow`).
 import { settleWithin, type Logger } from '@tidemark/shared';
+import type { ResourceReporter } from '../health/resource-health.js';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
 
 /** How long stop() waits for the step in flight (the whole shutdown has 10 s). */
@@ -27,6 +28,11 @@ export interface ChunkProcessor {
 }
 
 export interface StreamConsumerOptions {
+  /**
+   * Resource health: a failed stream read is reported on `stream`, a failed checkpoint load or commit on
+   * `store`; while either fails, the loop backs off (ingest wake-ups do not cut the wait short).
+   */
+  health?: { stream: ResourceReporter; store: ResourceReporter };
   /** Stream records per chunk (default 500). */
   chunkRecords?: number;
   /** Poll interval when caught up and nobody notifies (default 200 ms). */
@@ -79,16 +85,25 @@ export class StreamConsumer {
   private async run(): Promise<void> {
     while (this.running) {
       let n = 0;
+      let waitMs = this.opts.idleMs ?? 200;
+      let backoff = false;
       try {
         await this.processor.beforeStep?.();
         n = await this.step();
       } catch (err) {
-        this.logger.error({ err }, `${this.what} step failed; retrying from the committed checkpoint`);
+        const h = this.opts.health;
+        const failed = h ? (h.stream.failing ? h.stream : h.store.failing ? h.store : undefined) : undefined;
+        if (failed) {
+          // Backing off (the reporter logged the state change): ingest wake-ups do not cut this wait short.
+          waitMs = Math.max(waitMs, failed.nextDelayMs());
+          backoff = true;
+        } else this.logger.error({ err }, `${this.what} step failed; retrying from the committed checkpoint`);
       }
       if (n === 0 && this.running) {
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, this.opts.idleMs ?? 200);
+          const t = setTimeout(resolve, waitMs);
           this.wake = () => {
+            if (backoff && this.running) return;
             clearTimeout(t);
             resolve();
           };
@@ -104,11 +119,28 @@ export class StreamConsumer {
    */
   async step(): Promise<number> {
     // Without start() (replay, tests) this must still resume from the checkpoint, never re-fold from 1.
-    const offsets = this.offsets ?? (await this.loadOffsets());
+    const h = this.opts.health;
+    let offsets = this.offsets;
+    if (!offsets) {
+      try {
+        offsets = await this.loadOffsets();
+      } catch (err) {
+        h?.store.fail(err);
+        throw err;
+      }
+      h?.store.ok();
+    }
     const n = this.streams.length;
     for (let k = 0; k < n; k++) {
       const p = (this.nextPartition + k) % n;
-      const records = await this.streams[p]!.read(offsets[p]!, this.opts.chunkRecords ?? 500);
+      let records: StreamRecord[];
+      try {
+        records = await this.streams[p]!.read(offsets[p]!, this.opts.chunkRecords ?? 500);
+      } catch (err) {
+        h?.stream.fail(err);
+        throw err;
+      }
+      h?.stream.ok();
       if (records.length === 0) continue;
       this.nextPartition = (p + 1) % n;
       const next = records[records.length - 1]!.offset + 1;
@@ -117,8 +149,10 @@ export class StreamConsumer {
       } catch (err) {
         // The processor's checkpoints are the truth (another writer may have moved them): read them again.
         this.offsets = undefined;
+        h?.store.fail(err);
         throw err;
       }
+      h?.store.ok();
       offsets[p] = next;
       return records.length;
     }

@@ -297,8 +297,11 @@ function drained(out: Writable): Promise<void> {
     const onDrain = () => done();
     const onError = (err: Error) => done(err);
     const onClose = () => done(new StorageError('output closed before the export finished'));
+    // guard-audit: done() removes listeners and settles this promise; neither throws
     out.on('drain', onDrain);
+    // guard-audit: as above
     out.on('error', onError);
+    // guard-audit: as above
     out.on('close', onClose);
   });
 }

@@ -55,14 +55,17 @@ function httpGet(url: string, timeoutMs: number): Promise<{ status: number; body
     const req = http.get(url, { agent: false, timeout: timeoutMs, headers: { accept: 'application/json' } }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      // guard-audit: doctor is a one-shot check; this callback only settles its probe (destroy, resolve, format a result)
       res.on('data', (c: Buffer) => {
         size += c.length;
         if (size > 1_000_000) req.destroy(new Error('response too large'));
         else chunks.push(c);
       });
+      // guard-audit: doctor is a one-shot check; this callback only settles its probe (destroy, resolve, format a result)
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
       res.on('error', reject);
     });
+    // guard-audit: doctor is a one-shot check; this callback only settles its probe (destroy, resolve, format a result)
     req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
   });

@@ -61,6 +61,7 @@ export async function serialChecks(src: SerialSourceConfig, opts: SerialCheckOpt
     await withTimeout(new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve()))), timeoutMs, 'opening the port');
   } catch (err) {
     // A late open after our timeout must not leave the port held.
+    // guard-audit: doctor is a one-shot check; this callback only settles its probe (destroy, resolve, format a result)
     port.once('open', () => port.close());
     checks.push(openFailure(`${prefix}: open`, src.path, err));
     return checks;
@@ -166,8 +167,11 @@ function listen(port: SerialPort, ms: number, maxLines: number, maxLineLength: n
       framer.push(chunk);
       if (heard.lines.length >= maxLines) done();
     };
+    // guard-audit: doctor is a one-shot check; this callback only settles its probe (destroy, resolve, format a result)
     const timer = setTimeout(done, ms);
+    // guard-audit: doctor is a one-shot check; this callback only settles its probe (destroy, resolve, format a result)
     port.on('data', onData);
+    // guard-audit: doctor is a one-shot check; this callback only settles its probe (destroy, resolve, format a result)
     port.on('close', done);
   });
 }

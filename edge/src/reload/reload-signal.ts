@@ -4,6 +4,7 @@
 // during a reload runs one more reload after it. Every outcome is written to data_dir/reload-result.json
 // for `tidemark-edge reload`; data_dir/agent.pid says which process to signal.
 import { resolve } from 'node:path';
+import { guard } from '@tidemark/shared';
 import { ConfigError, type ConfigIssue, type Logger } from '@tidemark/shared';
 import type { EdgeConfig } from '../config.js';
 import type { ReloadOutcome } from './reload-plan.js';
@@ -74,7 +75,7 @@ export function handleReloads(agent: Reloadable, configPath: string, load: (path
       running = undefined;
     });
   };
-  process.on('SIGHUP', onHup);
+  process.on('SIGHUP', guard(logger, 'SIGHUP handler', onHup));
 
   return {
     idle: async () => {

@@ -3,7 +3,7 @@
 // reconnect policy (runner/backoff.ts). It knows nothing about batches' lifecycle: the sender owns that.
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { topics } from '@tidemark/proto';
-import { clientTlsOptions, NotConnectedError, type Component, type Logger } from '@tidemark/shared';
+import { clientTlsOptions, guard, NotConnectedError, type Component, type Logger } from '@tidemark/shared';
 import type { EdgeConfig } from '../config.js';
 import { Backoff } from '../runner/backoff.js';
 
@@ -71,7 +71,7 @@ export class MqttUplink implements Component {
     };
     const client = connect(this.cfg.url, options);
     this.client = client;
-    client.on('connect', () => {
+    client.on('connect', guard(this.logger, 'uplink connect handler', () => {
       this.backoff.reset();
       this.isConnected = true;
       this.logger.info({ url: this.cfg.url }, 'connected to collector');
@@ -79,31 +79,38 @@ export class MqttUplink implements Component {
         if (err) this.logger.error({ err }, 'ack subscription failed');
         else this.events.onConnect();
       });
-    });
-    client.on('message', (topic, payload) => {
-      if (topic === topics.ack(this.deviceId)) this.events.onAck(new Uint8Array(payload));
-    });
+    }));
+    // The ack handler deletes acked batches from the buffer: a failure there (disk full) must not end the agent.
+    client.on(
+      'message',
+      guard(this.logger, 'uplink ack handler', (topic: string, payload: Buffer) => {
+        if (topic === topics.ack(this.deviceId)) this.events.onAck(new Uint8Array(payload));
+      }),
+    );
     client.on('error', (err) => {
       // One warning per outage; the retries that follow are debug (the state is in the status and metrics).
       if (this.backoff.attempts <= 1) this.logger.warn({ err: err.message }, 'uplink error; retrying with backoff');
       else this.logger.debug({ err: err.message, attempt: this.backoff.attempts }, 'uplink error');
     });
-    client.on('close', () => {
+    client.on('close', guard(this.logger, 'uplink close handler', () => {
       const was = this.isConnected;
       this.isConnected = false;
-      if (was && !this.stopping) this.events.onDisconnect('connection closed');
-      this.scheduleReconnect();
-    });
+      try {
+        if (was && !this.stopping) this.events.onDisconnect('connection closed');
+      } finally {
+        this.scheduleReconnect();
+      }
+    }));
   }
 
   private scheduleReconnect(): void {
     if (this.stopping || this.reconnectTimer) return;
     const delay = this.backoff.next();
     this.logger.debug({ delay, attempt: this.backoff.attempts }, 'reconnecting');
-    this.reconnectTimer = setTimeout(() => {
+    this.reconnectTimer = setTimeout(guard(this.logger, 'uplink reconnect timer', () => {
       this.reconnectTimer = undefined;
       if (!this.stopping) this.client?.reconnect();
-    }, delay);
+    }), delay);
   }
 
   /** QoS 1 publish; resolves on PUBACK. PUBACK is not delivery: only the collector's ack frees a batch. */

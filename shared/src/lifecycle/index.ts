@@ -51,3 +51,5 @@ export async function settleWithin(work: Promise<unknown> | undefined, ms: numbe
     clearTimeout(timer);
   }
 }
+
+export { guard, safeInterval, safeTimeout, type GuardSink } from './guard.js';

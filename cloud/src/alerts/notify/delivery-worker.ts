@@ -6,7 +6,7 @@
 // (rejected, past the retry horizon, or its notifier gone/unconfigured), never silently. Timers never throw:
 // every callback is guarded and an outbox error only delays the row.
 import type { Component, Logger, MetricsRegistry } from '@tidemark/shared';
-import { logEvery } from '@tidemark/shared';
+import { guard, logEvery } from '@tidemark/shared';
 import type { Counter, Gauge } from 'prom-client';
 import type { DeliveryResult, Notifier, Outbox, OutboxItem } from './notifier.js';
 import { DEFAULT_RETRY_SCHEDULE, nextAttemptAt, type RetrySchedule } from './retry-schedule.js';
@@ -149,7 +149,7 @@ export class DeliveryWorker implements Component {
     if (this.timer && this.timerAt <= at) return;
     clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => {
+    this.timer = setTimeout(guard(this.log, 'alert outbox tick', () => {
       this.timer = undefined;
       this.timerAt = Infinity;
       try {
@@ -158,7 +158,7 @@ export class DeliveryWorker implements Component {
         logEvery(this.log, 'poll', 60_000).error({ err: describe(err) }, 'alert outbox poll failed; retrying');
       }
       this.scheduleTick(this.pollIntervalMs);
-    }, delayMs);
+    }), delayMs);
     this.timer.unref();
   }
 

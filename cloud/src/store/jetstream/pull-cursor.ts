@@ -62,7 +62,11 @@ export class PullCursor {
       let timer: NodeJS.Timeout | undefined;
       const finish = (err?: Error): void => {
         clearTimeout(timer);
-        sub.unsubscribe();
+        try {
+          sub.unsubscribe();
+        } catch {
+          // A closed connection has no subscription left to end; the read still settles below.
+        }
         if (err) reject(err);
         else resolve(out);
       };

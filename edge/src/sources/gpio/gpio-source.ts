@@ -1,7 +1,7 @@
 // A GPIO line as a 0/1 sensor: one reading of the level at start, then one per debounced level change,
 // stamped with the time of the edge. The driver (gpiod tools or the in-memory fake) only watches the line;
 // debouncing happens here so both behave alike. Nothing reaches the sink once stop() resolved.
-import { logEvery } from '@tidemark/shared';
+import { guard, logEvery } from '@tidemark/shared';
 import type { Source, SourceContext } from '../source.js';
 import type { GpioSourceConfig } from './config.js';
 import { Debouncer, type DebouncedEdge } from './debounce.js';
@@ -87,12 +87,15 @@ export class GpioSource implements Source {
     this.timer = undefined;
     const due = this.debouncer?.dueAt;
     if (due === undefined) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (!this.debouncer) return;
-      this.emit(this.debouncer.flush(Math.max(this.ctx.now(), due)));
-      this.arm();
-    }, Math.max(0, due - this.ctx.now()));
+    this.timer = setTimeout(
+      guard(this.ctx.logger, 'gpio debounce timer', () => {
+        this.timer = undefined;
+        if (!this.debouncer) return;
+        this.emit(this.debouncer.flush(Math.max(this.ctx.now(), due)));
+        this.arm();
+      }),
+      Math.max(0, due - this.ctx.now()),
+    );
   }
 
   private emit(edges: readonly DebouncedEdge[]): void {

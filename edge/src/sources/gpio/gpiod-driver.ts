@@ -9,7 +9,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
-import { logEvery, NotConnectedError, PermanentError } from '@tidemark/shared';
+import { guard, logEvery, NotConnectedError, PermanentError } from '@tidemark/shared';
 import type { GpioSourceConfig } from './config.js';
 import {
   describeToolExit,
@@ -211,6 +211,7 @@ export class GpiodLineWatcher implements GpioLineWatcher {
     child.on('error', () => {});
     let stderr = '';
     child.stderr?.setEncoding('utf8');
+    // guard-audit: string concatenation and slice of a string chunk do not throw
     child.stderr?.on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-4096);
     });
@@ -240,10 +241,13 @@ export class GpiodLineWatcher implements GpioLineWatcher {
           }
         };
         const lines = readline.createInterface({ input: child.stdout!, crlfDelay: Infinity });
-        lines.on('line', (line) => {
-          if (!ready && api === 2 && isGpiomonBanner(line)) settle();
-          else this.onMonitorLine(monitor, line);
-        });
+        lines.on(
+          'line',
+          guard(this.opts.logger, 'gpiomon line handler', (line: string) => {
+            if (!ready && api === 2 && isGpiomonBanner(line)) settle();
+            else this.onMonitorLine(monitor, line);
+          }),
+        );
         if (api === 1) child.once('spawn', () => settle());
         child.once('error', (err) => {
           if (!ready) settle(new NotConnectedError(`${this.what}: could not run ${gpiomon}: ${err.message}`, { cause: err }));
@@ -292,7 +296,7 @@ export class GpiodLineWatcher implements GpioLineWatcher {
     const delay = backoffDelay(this.failures, initial, max);
     this.failures++;
     clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => void this.restart(), delay);
+    this.restartTimer = setTimeout(guard(this.opts.logger, 'gpiomon restart', () => this.restart()), delay);
     return delay;
   }
 

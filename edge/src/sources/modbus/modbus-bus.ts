@@ -105,6 +105,7 @@ export class ModbusSerialBus implements ModbusBus {
     }
     // modbus-serial's TCP port skips its 'close' event after a socket error (reset by peer), so a dead link
     // is also noticed when a request finds the port closed (see `connected`).
+    // guard-audit: lost() only drops this bus's client reference and closes it quietly; it cannot throw.
     client.on('close', () => this.lost(client, 'connection closed'));
     this.lastFrameEnd = performance.now();
   }

@@ -2,6 +2,7 @@
 // (USB unplug, pty peer gone) reads 0 bytes forever, and serialport's unixRead retries zero-byte reads
 // without end instead of reporting a disconnect (serialport/bindings-cpp#162). Unplugging removes the device
 // node and its /dev/serial/by-id link, so polling the path's identity catches what the port misses.
+import { guard } from '@tidemark/shared';
 import fs from 'node:fs';
 
 /** How often an open device's path is checked. */
@@ -29,7 +30,8 @@ export class DeviceWatch {
     if (generation !== this.generation) return;
     if (first === undefined) return this.onGone('device path disappeared');
     this.identity = first.startsWith('!') ? '' : first;
-    this.timer = setInterval(() => void this.check(), this.intervalMs);
+    // No logger here: a check that throws (an onGone handler) becomes a process warning on stderr, never a crash.
+    this.timer = setInterval(guard((err, what) => process.emitWarning(`${what} failed: ${String(err)}`), 'serial device watch', () => this.check()), this.intervalMs);
   }
 
   /** Whether periodic checks are scheduled. */

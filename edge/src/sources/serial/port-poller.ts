@@ -6,6 +6,7 @@
 // USB-serial adapter already holds bytes up to 16 ms). The kernel keeps what arrives in between (4 KiB
 // N_TTY buffer = ~350 ms at 115200 baud, ~44 ms at 921600), and a tick reads until the tty is empty.
 import { readSync } from 'node:fs';
+import { guard } from '@tidemark/shared';
 
 export interface PollerSink {
   data(chunk: Buffer): void;
@@ -32,7 +33,17 @@ export class PortPoller {
   ) {}
 
   start(): void {
-    this.timer ??= setInterval(() => this.poll(), this.intervalMs);
+    this.timer ??= setInterval(
+      guard(
+        (err) => {
+          this.stop();
+          this.sink.lost(`serial read failed: ${(err as Error)?.message ?? String(err)}`);
+        },
+        'serial poll',
+        () => this.poll(),
+      ),
+      this.intervalMs,
+    );
   }
 
   /** Stops reading; call before the port's fd is closed. Idempotent. */

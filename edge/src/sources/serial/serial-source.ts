@@ -11,7 +11,7 @@
 // loses nothing on a restart. Quiet is only believed when the event loop was responsive throughout (timer
 // ticks on time), so a busy start can never pass a cut line off as whole.
 import type { SerialPort } from 'serialport';
-import { RateLimitedLogger } from '@tidemark/shared';
+import { guard, RateLimitedLogger } from '@tidemark/shared';
 import type { Source, SourceContext, SourceReading } from '../source.js';
 import type { SerialSourceConfig } from './config.js';
 import { DeviceWatch } from './device-watch.js';
@@ -203,7 +203,7 @@ export class SerialSource implements Source {
     this.lastFailure = undefined;
     this.downSince = undefined;
     this.read(port);
-    port.on('close', (err: Error | null) => this.lost(port, err?.message ?? 'port closed'));
+    port.on('close', guard(this.ctx.logger, 'serial close handler', (err: Error | null) => this.lost(port, err?.message ?? 'port closed')));
     this.startIdleCheck(port);
     const watch = new DeviceWatch(c.path, (why) => this.lost(port, why));
     this.watch = watch;
@@ -262,7 +262,7 @@ export class SerialSource implements Source {
     let quietTicks = 0;
     const arm = () => {
       const due = performance.now() + tick;
-      this.idleTimer = setTimeout(() => {
+      this.idleTimer = setTimeout(guard(this.ctx.logger, 'serial idle check', () => {
         this.idleTimer = undefined;
         if (port !== this.port || !this.running) return;
         quietTicks = performance.now() - due <= tolerance ? quietTicks + 1 : 0;
@@ -271,7 +271,7 @@ export class SerialSource implements Source {
         this.idleAtOpen = true;
         // As if the open had landed on a line end: with skip_header the next line is the header.
         this.onHead('');
-      }, tick);
+      }), tick);
     };
     arm();
   }
@@ -285,7 +285,7 @@ export class SerialSource implements Source {
   private read(port: SerialPort): void {
     const fd = (port as unknown as { port?: { fd?: unknown } }).port?.fd;
     if (this.config.read_interval_ms === 0 || typeof fd !== 'number') {
-      port.on('data', (chunk: Buffer) => this.onData(port, chunk));
+      port.on('data', guard(this.ctx.logger, 'serial data handler', (chunk: Buffer) => this.onData(port, chunk)));
       return;
     }
     this.poller = new PortPoller(fd, this.config.read_interval_ms, {
@@ -303,10 +303,10 @@ export class SerialSource implements Source {
   private scheduleReconnect(): number {
     const delay = reconnectDelay(this.failures, this.config.reconnect_min_ms, this.config.reconnect_max_ms);
     clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => {
+    this.reconnectTimer = setTimeout(guard(this.ctx.logger, 'serial reconnect timer', () => {
       this.reconnectTimer = undefined;
-      if (this.running) void this.connect();
-    }, delay);
+      if (this.running) return this.connect();
+    }), delay);
     return delay;
   }
 

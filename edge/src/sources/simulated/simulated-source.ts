@@ -1,5 +1,6 @@
 // Simulated sensors at a fixed rate, for demos, soak tests and benchmarks. Ticks are scheduled against the
 // wall clock, so a late timer emits the readings it owes (each with its own due time) rather than drifting.
+import { guard } from '@tidemark/shared';
 import type { Source, SourceContext, SourceReading } from '../source.js';
 import type { SimulatedSourceConfig } from './config.js';
 import { makeGenerator, mulberry32 } from './shapes.js';
@@ -28,7 +29,7 @@ export class SimulatedSource implements Source {
     this.startMs = this.ctx.now();
     this.nextTick = 0;
     // A 10 ms timer bounds latency while letting high rates emit in small bursts.
-    this.timer = setInterval(() => this.tick(), Math.max(10, Math.min(this.intervalMs, 1000)));
+    this.timer = setInterval(guard(this.ctx.logger, 'simulated source tick', () => this.tick()), Math.max(10, Math.min(this.intervalMs, 1000)));
     this.tick();
   }
 

@@ -73,7 +73,8 @@ export async function startTcpServer(slaves: Map<number, SimulatedSlave>, port?:
   const server = new ServerTCP(vector(slaves, requests) as never, { host: '127.0.0.1', port: listenPort, unitID: 255 });
   await new Promise<void>((resolve, reject) => {
     server.once('initialized', () => resolve());
-    server.once('serverError', (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))));
+    // guard-audit: test support; the listener only rejects a promise.
+      server.once('serverError', (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))));
   });
   return {
     slaves,
