@@ -69,7 +69,7 @@ export async function replay(
   const result = await replayStores(config, files, { ...opts, logger });
   // A --from replay rebuilds part of the aggregates only; the alert history is rebuilt by full replays.
   if (opts.from === undefined && files.alerts !== undefined && config.alerts.rules.length > 0) {
-    const source = config.store.type === 'jetstream' ? openStreamStore(config.store, { sqlitePath: files.stream, readOnly: true }) : openStreamsAt(files.stream);
+    const source = config.store.type === 'jetstream' ? openStreamStore(config.store, { sqlitePath: files.stream, readOnly: true }) : openStreams({ streamPath: files.stream });
     await source.start();
     try {
       const alerts = await replayAlerts({
@@ -87,10 +87,6 @@ export async function replay(
     }
   }
   return result;
-}
-
-function openStreamsAt(path: string): PartitionedStreamStore {
-  return openStreams({ streamPath: path } as ReplayOptions);
 }
 
 async function replayStores(
@@ -124,7 +120,7 @@ export async function replayAggregates(o: ReplayOptions): Promise<ReplayResult> 
   }
 }
 
-function openStreams(o: ReplayOptions): PartitionedStreamStore {
+function openStreams(o: Pick<ReplayOptions, 'streams' | 'streamPath'>): PartitionedStreamStore {
   if (o.streams) return o.streams();
   if (o.streamPath === undefined) throw new PermanentError('replay needs a stream store');
   if (!existsSync(o.streamPath)) throw new PermanentError(`no stream store at ${o.streamPath}: nothing to replay`);

@@ -18,7 +18,8 @@ import { compileGlob } from './glob.js';
 import { decideNotify } from './notify-decision.js';
 import { buildTransition } from './transition.js';
 import { initialSeries, stepSeries, type SeriesState, type Verdict } from './series-machine.js';
-import type { CommittedTransition, SeriesItem, SqliteAlertStore, StoredSeries } from './sqlite-alert-store.js';
+import { newSeriesItem, type CommittedTransition, type SeriesItem, type StoredSeries } from './alert-store-model.js';
+import type { SqliteAlertStore } from './sqlite-alert-store.js';
 
 export interface AlertEvaluatorOptions {
   rules: readonly AlertRuleConfig[];
@@ -268,20 +269,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
       s = {
         rule: c,
         machine,
-        item: {
-          id,
-          rule: c.rule.name,
-          device,
-          sensor,
-          severity: c.rule.severity,
-          state: 'normal',
-          value: null,
-          since: new Date(0).toISOString(),
-          event_time: new Date(0).toISOString(),
-          late: false,
-          message: '',
-          labels: c.rule.labels,
-        },
+        item: newSeriesItem(id, c.rule, device, sensor),
       };
       series.set(id, s);
       if (c.rule.kind === 'no_data') this.indexNoData(s);

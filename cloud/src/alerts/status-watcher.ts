@@ -10,7 +10,8 @@ import type { AlertTransition } from './alert-types.js';
 import { compileGlob } from './glob.js';
 import { decideNotify, type NotifyPolicy } from './notify-decision.js';
 import { initialSeries, stepSeries, type SeriesState, type Verdict } from './series-machine.js';
-import type { CommittedTransition, SeriesItem, SqliteAlertStore } from './sqlite-alert-store.js';
+import { newSeriesItem, type CommittedTransition, type SeriesItem } from './alert-store-model.js';
+import type { SqliteAlertStore } from './sqlite-alert-store.js';
 import { buildTransition } from './transition.js';
 
 export const STATUS_KINDS: ReadonlySet<string> = new Set(['offline', 'backlog']);
@@ -36,6 +37,8 @@ export class StatusAlertWatcher implements Component {
   private tickInFlight: Promise<void> | undefined;
   private readonly listeners: ((t: readonly AlertTransition[]) => void)[] = [];
   private failing = false;
+  /** The in-memory series may be ahead of the store (a failed commit): reload before evaluating. */
+  private stale = false;
 
   constructor(
     private readonly registry: DeviceRegistry,
@@ -79,7 +82,7 @@ export class StatusAlertWatcher implements Component {
         .catch((err: unknown) => {
           if (!this.failing) this.logger.error({ err }, 'evaluating device status alerts failed; retrying every tick');
           this.failing = true;
-          this.load(); // the committed state is the truth
+          this.stale = true; // the committed state is the truth: the next tick reloads it first
         })
         .finally(() => this.schedule());
     }), this.opts.intervalMs ?? 1000);
@@ -87,6 +90,10 @@ export class StatusAlertWatcher implements Component {
 
   /** One evaluation of every status rule against the registry (exposed for tests). */
   async tick(): Promise<number> {
+    if (this.stale) {
+      this.load();
+      this.stale = false;
+    }
     const devices = await this.registry.list();
     const now = (this.opts.now ?? Date.now)();
     const dirty = new Map<string, Series>();
@@ -119,11 +126,7 @@ export class StatusAlertWatcher implements Component {
     const id = `${rule.name}:${device}`;
     let s = this.series.get(id);
     if (!s) {
-      const epoch = new Date(0).toISOString();
-      s = {
-        machine: { s: initialSeries(), mem: {} },
-        item: { id, rule: rule.name, device, sensor: null, severity: rule.severity, state: 'normal', value: null, since: epoch, event_time: epoch, late: false, message: '', labels: rule.labels },
-      };
+      s = { machine: { s: initialSeries(), mem: {} }, item: newSeriesItem(id, rule, device, null) };
       this.series.set(id, s);
     }
     return s;
