@@ -81,7 +81,7 @@ describe('serial sources end to end (socat ptys)', () => {
     writeTo(kvPty.b, kvText);
 
     // A real GPS receiver's output (MediaTek MT3339) — what the parser makes of it locally is the expectation.
-    const capture = readFileSync(join(ROOT, '../shared/data/nmea/mt3339.log'), 'latin1').split(/\r?\n/).slice(0, 400);
+    const capture = readFileSync(join(ROOT, 'test/fixtures/nmea/mt3339.log'), 'latin1').split(/\r?\n/).slice(0, 400);
     const parse = createParser({ format: 'nmea', sentences: ['GGA', 'RMC', 'VTG'] });
     const expectedGps = new Map<string, { count: number; sum: number }>();
     for (const line of capture) {

@@ -185,7 +185,7 @@ describe('SerialSource on a pty', () => {
     const ctx = testContext();
     const source = track(new SerialSource(serialConfig(pty.a, { baud_rate: 9600, parser: { format: 'nmea' } }), ctx));
     await source.start();
-    const capture = fs.readFileSync(new URL('../../../../../shared/data/nmea/mt3339.log', import.meta.url), 'utf8');
+    const capture = fs.readFileSync(new URL('../../../../test/fixtures/nmea/mt3339.log', import.meta.url), 'utf8');
     const sentences = capture.split('\n').filter((l) => l.startsWith('$'));
     await write(pty.b, `\r\n${sentences.join('\n')}\n`);
     const fixes = sentences.filter((l) => l.startsWith('$GPGGA')).length;

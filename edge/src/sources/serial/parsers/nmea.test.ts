@@ -6,7 +6,7 @@ import { NMEA_SENTENCES } from '../config.js';
 import { createNmeaParser } from './nmea.js';
 import { sentence } from '../test-support/nmea-sentence.js';
 
-const CAPTURES = fileURLToPath(new URL('../../../../../../shared/data/nmea/', import.meta.url));
+const CAPTURES = fileURLToPath(new URL('../../../../../test/fixtures/nmea/', import.meta.url));
 
 const nmea = (sentences: ('GGA' | 'RMC' | 'VTG')[] = [...NMEA_SENTENCES]) => createNmeaParser({ format: 'nmea', sentences });
 
@@ -108,7 +108,7 @@ describe('nmea parser', () => {
     expect(vtgOnly(cycle[2]!).readings).toHaveLength(2);
   });
 
-  describe('real receivers (../shared/data/nmea)', () => {
+  describe('real receivers (test/fixtures/nmea)', () => {
     const files = readdirSync(CAPTURES).filter((f) => f.endsWith('.log'));
 
     it('has the captures', () => {
