@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { ValidationError, WireFormatError } from '@tidemark/shared';
 import { describe, expect, it } from 'vitest';
-import { decodeBatch, encodeBatch, peekBatchIdentity } from './batch-codec.js';
+import { decodeBatch, decodeBatchColumns, encodeBatch, peekBatchIdentity, type ColumnarBatch } from './batch-codec.js';
 import { tidemark } from './gen/telemetry.js';
 import type { Batch, Reading } from './model.js';
 import { batchArb, groupBySensor, readingsArb, timeSeriesReadingsArb } from './testing/arbitraries.js';
@@ -153,6 +153,61 @@ describe('decodeBatch', () => {
 
   it('accepts a Buffer as well as a Uint8Array', () => {
     expect(decodeBatch(Buffer.from(good)).readings).toEqual([{ sensor: 't', ts: 5, value: 1.5 }]);
+  });
+});
+
+/** The columns back as readings, in their order. */
+const rows = (c: ColumnarBatch): Reading[] => c.series.flatMap((s) => Array.from(s.ts, (ts, i) => ({ sensor: s.sensor, ts, value: s.values[i]! })));
+
+describe('decodeBatchColumns', () => {
+  it("gives decodeBatch's readings, in its order, and its header (property)", () => {
+    const same = (b: Batch) => {
+      const bytes = encodeBatch(b);
+      const { readings, ...head } = decodeBatch(bytes, { validate: false });
+      const { series, readingCount, ...colHead } = decodeBatchColumns(bytes);
+      expect(colHead).toEqual(head);
+      expect(readingCount).toBe(readings.length);
+      expect(rows({ ...colHead, series, readingCount })).toEqual(readings);
+    };
+    fc.assert(fc.property(batchArb(readingsArb()), same), { numRuns: 300 });
+    fc.assert(fc.property(batchArb(timeSeriesReadingsArb()), same), { numRuns: 200 });
+  });
+
+  it('keeps two series of one sensor apart, in message order', () => {
+    const bytes = tidemark.v1.Batch.encode({
+      deviceId: 'd',
+      streamId: STREAM,
+      seq: 1,
+      series: [
+        { sensor: 'a', timestamps: [5, 1], values: [1, 2] },
+        { sensor: 'b', timestamps: [7], scaledValues: [15], decimalExponent: 1 },
+        { sensor: 'a', timestamps: [2], values: [3] },
+      ],
+    }).finish();
+    expect(rows(decodeBatchColumns(bytes))).toEqual(decodeBatch(bytes, { validate: false }).readings);
+    expect(decodeBatchColumns(bytes).series.map((s) => s.sensor)).toEqual(['a', 'b', 'a']);
+  });
+
+  it('fails as decodeBatch does on malformed or unsafe input', () => {
+    const enc = (over: object) => tidemark.v1.Batch.encode({ deviceId: 'd', streamId: STREAM, seq: 1, ...over }).finish();
+    const bad = [
+      enc({ series: [{ sensor: 't', timestamps: [1, 2], values: [1] }] }),
+      enc({ series: [{ sensor: 't', timestamps: [1], scaledValues: [1], decimalExponent: 23 }] }),
+      enc({ series: [{ sensor: 't', timestamps: [Number.MAX_SAFE_INTEGER, 1], values: [1, 2] }] }),
+      enc({ series: [{ sensor: 't', timestamps: [1, 1], scaledValues: [-Number.MAX_SAFE_INTEGER, -1] }] }),
+      enc({ seq: 2 ** 53 }),
+      Uint8Array.from([0xff, 0xff, 0xff]),
+    ];
+    for (const bytes of bad) {
+      let expected: unknown;
+      try {
+        decodeBatch(bytes, { validate: false });
+      } catch (err) {
+        expected = err;
+      }
+      expect(expected).toBeInstanceOf(Error);
+      expect(() => decodeBatchColumns(bytes)).toThrow(expected as Error);
+    }
   });
 });
 

@@ -76,20 +76,7 @@ export function decodeBatch(bytes: Uint8Array, opts: DecodeBatchOptions = {}): B
   const msg = decodeMessage(bytes);
   const series = msg.series ?? [];
 
-  // Shape first: the columns must line up before any reading can be built.
-  let total = 0;
-  for (let s = 0; s < series.length; s++) {
-    const sr = series[s]!;
-    const nTs = sr.timestamps?.length ?? 0;
-    const nDoubles = sr.values?.length ?? 0;
-    const nScaled = sr.scaledValues?.length ?? 0;
-    if (nDoubles > 0 && nScaled > 0) throw new WireFormatError(`series[${s}]: carries both values and scaled_values`);
-    if (nTs !== nDoubles + nScaled) throw new WireFormatError(`series[${s}]: ${nTs} timestamps but ${nDoubles + nScaled} values`);
-    if (nScaled > 0 && pow10(sr.decimalExponent ?? 0) === undefined) {
-      throw new WireFormatError(`series[${s}]: decimal_exponent ${sr.decimalExponent} out of range`);
-    }
-    total += nTs;
-  }
+  const total = checkShape(series);
   // Before allocating readings: a hostile batch must not make us build a million objects to reject it.
   if (validate && total > limits.maxReadings) {
     throw new ValidationError(`expected at most ${limits.maxReadings} readings, got ${total}`, 'readings');
@@ -124,23 +111,98 @@ export function decodeBatch(bytes: Uint8Array, opts: DecodeBatchOptions = {}): B
     }
   }
 
+  const batch: Batch = { ...header(msg), readings };
+  const lowWater = msg.lowWaterSeq === undefined || msg.lowWaterSeq === null ? 0 : safeInt64(msg.lowWaterSeq, 'lowWaterSeq');
+  if (lowWater > 0) batch.lowWaterSeq = lowWater;
+  if (validate) validateBatch(batch, limits);
+  return batch;
+}
+
+/** The columns must line up before any reading can be built: returns how many readings the batch holds. */
+function checkShape(series: readonly tidemark.v1.Series.$Properties[]): number {
+  let total = 0;
+  for (let s = 0; s < series.length; s++) {
+    const sr = series[s]!;
+    const nTs = sr.timestamps?.length ?? 0;
+    const nDoubles = sr.values?.length ?? 0;
+    const nScaled = sr.scaledValues?.length ?? 0;
+    if (nDoubles > 0 && nScaled > 0) throw new WireFormatError(`series[${s}]: carries both values and scaled_values`);
+    if (nTs !== nDoubles + nScaled) throw new WireFormatError(`series[${s}]: ${nTs} timestamps but ${nDoubles + nScaled} values`);
+    if (nScaled > 0 && pow10(sr.decimalExponent ?? 0) === undefined) {
+      throw new WireFormatError(`series[${s}]: decimal_exponent ${sr.decimalExponent} out of range`);
+    }
+    total += nTs;
+  }
+  return total;
+}
+
+/** Everything of a Batch but its readings. */
+function header(msg: tidemark.v1.Batch): Omit<Batch, 'readings'> {
   const c = msg.clock;
   const clock: ClockState = {
     synced: c?.synced === true,
     anchorWallMs: safeInt64(c?.anchorWallMs, 'clock.anchorWallMs'),
     anchorMonoMs: safeInt64(c?.anchorMonoMs, 'clock.anchorMonoMs'),
   };
-  const batch: Batch = {
+  return {
     deviceId: msg.deviceId ?? '',
     streamId: Uint8Array.from(msg.streamId ?? []), // a copy: the decoder's bytes are a view into the input
     seq: safeInt64(msg.seq, 'seq'),
     clock,
-    readings,
   };
-  const lowWater = msg.lowWaterSeq === undefined || msg.lowWaterSeq === null ? 0 : safeInt64(msg.lowWaterSeq, 'lowWaterSeq');
-  if (lowWater > 0) batch.lowWaterSeq = lowWater;
-  if (validate) validateBatch(batch, limits);
-  return batch;
+}
+
+/** One sensor's readings of a batch as columns, in the batch's order. */
+export interface SeriesColumns {
+  sensor: string;
+  ts: Float64Array;
+  values: Float64Array;
+}
+
+/**
+ * A batch as it travels: one column pair per series, the order decodeBatch gives its readings in (series
+ * by series). For consumers that walk every reading of a sensor (the alert evaluator): no object per reading.
+ */
+export interface ColumnarBatch extends Omit<Batch, 'readings' | 'lowWaterSeq'> {
+  series: SeriesColumns[];
+  /** Readings in all series. */
+  readingCount: number;
+}
+
+/**
+ * Decodes without validating the batch contract (for batches validated before they were stored), to columns.
+ * Same readings, same order and same errors for a malformed message as decodeBatch(bytes, {validate: false}).
+ */
+export function decodeBatchColumns(bytes: Uint8Array): ColumnarBatch {
+  const msg = decodeMessage(bytes);
+  const series = msg.series ?? [];
+  const total = checkShape(series);
+  const out: SeriesColumns[] = new Array<SeriesColumns>(series.length);
+  let at = 0;
+  for (let s = 0; s < series.length; s++) {
+    const sr = series[s]!;
+    const raw = sr.timestamps ?? [];
+    const doubles = sr.values ?? [];
+    const scaled = sr.scaledValues ?? [];
+    const useScaled = scaled.length > 0;
+    const p = pow10(sr.decimalExponent ?? 0)!;
+    const ts = new Float64Array(raw.length);
+    const values = new Float64Array(raw.length);
+    let t = 0;
+    let m = 0;
+    for (let i = 0; i < raw.length; i++, at++) {
+      t += int64ToNumber(raw[i]);
+      if (!Number.isSafeInteger(t)) throw unsafeIntegerError(`readings[${at}].ts`);
+      ts[i] = t;
+      if (useScaled) {
+        m += int64ToNumber(scaled[i]);
+        if (!Number.isSafeInteger(m)) throw unsafeIntegerError(`readings[${at}].value`);
+        values[i] = m / p;
+      } else values[i] = doubles[i]!;
+    }
+    out[s] = { sensor: sr.sensor ?? '', ts, values };
+  }
+  return { ...header(msg), series: out, readingCount: total };
 }
 
 export interface BatchIdentity {

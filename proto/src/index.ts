@@ -3,6 +3,6 @@
 export type { Ack, AckResult, AckStatus, Batch, ClockState, Reading } from './model.js';
 export { NAME_PATTERN, STREAM_ID_BYTES, hexToStreamId, isValidName, newStreamId, streamIdToHex } from './names.js';
 export { DEFAULT_BATCH_LIMITS, validateBatch, type BatchLimits } from './validate.js';
-export { decodeBatch, encodeBatch, peekBatchIdentity, type BatchIdentity, type DecodeBatchOptions } from './batch-codec.js';
+export { decodeBatch, decodeBatchColumns, encodeBatch, peekBatchIdentity, type BatchIdentity, type ColumnarBatch, type DecodeBatchOptions, type SeriesColumns } from './batch-codec.js';
 export { decodeAck, encodeAck } from './ack-codec.js';
 export { topics, type TopicKind } from './topics.js';
