@@ -9,7 +9,7 @@
 // event time; a transition is `late` when it happened more than allowed_lateness before its batch arrived.
 import type { Component, Logger, MetricsRegistry } from '@tidemark/shared';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
-import { batchDistrust, decodeRecords, readingTrusted } from '../stream/reading-policy.js';
+import { batchDistrust, decodeRecordColumns, readingTrusted } from '../stream/reading-policy.js';
 import { StreamConsumer, type ChunkProcessor } from '../stream/stream-consumer.js';
 import type { AlertRuleConfig } from './alert-config.js';
 import type { AlertState, AlertTransition } from './alert-types.js';
@@ -163,7 +163,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     const series = this.series ?? this.load();
     const changes = new Chunk();
     try {
-      for (const { record, batch } of decodeRecords(records)) {
+      for (const { record, batch } of decodeRecordColumns(records)) {
         if (!batch) continue;
         const device = batch.deviceId;
         const distrust = batchDistrust(batch);
@@ -173,15 +173,19 @@ export class AlertEvaluator implements Component, ChunkProcessor {
         if (distrust !== undefined) continue;
         let wm = Number(this.kv.get(`wm\u0000${device}`) ?? -Infinity);
         const wmBefore = wm;
-        for (const r of batch.readings) {
-          if (!readingTrusted(r.ts, record.receivedMs, this.opts.maxFutureSkewMs)) continue;
-          if (r.ts > wm) wm = r.ts;
-          const slot = this.rulesOf(device, r.sensor);
+        // Series by series (the order decodeBatch gives readings in), and within one, rule by rule: every
+        // series (rule, device, sensor) still sees its readings in stream order, one lookup per sensor.
+        for (const col of batch.series) {
+          const trusted = this.trusted(col.ts, col.values, record.receivedMs);
+          if (!trusted) continue;
+          const [ts, values, newest] = trusted;
+          if (newest > wm) wm = newest;
+          const slot = this.rulesOf(device, col.sensor);
           const rules = slot.rules;
           for (let i = 0; i < rules.length; i++) {
             const c = rules[i]!;
-            const s = (slot.series[i] ??= this.seriesFor(series, c, device, r.sensor));
-            this.reading(changes, series, c, s, device, r.sensor, record, r.ts, r.value);
+            const s = (slot.series[i] ??= this.seriesFor(series, c, device, col.sensor));
+            this.readings(changes, series, c, s, device, col.sensor, record, ts, values);
           }
         }
         if (wm > wmBefore) {
@@ -277,37 +281,94 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     return s;
   }
 
-  /** One trusted reading for a sensor-level rule. */
-  private reading(ch: Chunk, series: Map<string, Series>, c: CompiledRule, s: Series, device: string, sensor: string, record: StreamRecord, ts: number, value: number): void {
+  /**
+   * A series' trusted readings (reading-policy's rule) and the newest of their times; undefined when none is
+   * trusted. The columns themselves when all are (the usual case).
+   */
+  private trusted(ts: Float64Array, values: Float64Array, receivedMs: number): [Float64Array, Float64Array, number] | undefined {
+    const skew = this.opts.maxFutureSkewMs;
+    let newest = -Infinity;
+    let kept = 0;
+    for (let i = 0; i < ts.length; i++) {
+      if (!readingTrusted(ts[i]!, receivedMs, skew)) continue;
+      kept++;
+      if (ts[i]! > newest) newest = ts[i]!;
+    }
+    if (kept === 0) return undefined;
+    if (kept === ts.length) return [ts, values, newest];
+    const t2 = new Float64Array(kept);
+    const v2 = new Float64Array(kept);
+    for (let i = 0, j = 0; i < ts.length; i++) {
+      if (!readingTrusted(ts[i]!, receivedMs, skew)) continue;
+      t2[j] = ts[i]!;
+      v2[j++] = values[i]!;
+    }
+    return [t2, v2, newest];
+  }
+
+  /**
+   * One sensor's trusted readings of a batch, in order, for one sensor-level rule. In `normal` or `resolved`
+   * only a fire verdict can change the state (series-machine.ts), so other verdicts skip the machine there.
+   */
+  private readings(ch: Chunk, series: Map<string, Series>, c: CompiledRule, s: Series, device: string, sensor: string, record: StreamRecord, ts: Float64Array, values: Float64Array): void {
     const mem = s.machine.mem;
     const rule = c.rule;
+    const n = ts.length;
+    const st = s.machine.s; // the series' state machine (observe() moves it)
     switch (rule.kind) {
       case 'threshold': {
-        if (rule.on.kind === 'reading') return this.observe(ch, series, c, device, sensor, record, thresholdVerdict(rule, value), ts, value, s);
+        if (rule.on.kind === 'reading') {
+          for (let i = 0; i < n; i++) {
+            const v = values[i]!;
+            const verdict = thresholdVerdict(rule, v);
+            if (verdict !== 'fire' && quiet(st)) continue;
+            this.observe(ch, series, c, device, sensor, record, verdict, ts[i]!, v, s);
+          }
+          return;
+        }
         const res = rule.on.resolution.ms;
-        const closed = foldBucket(mem, res, ts, value);
         ch.dirty.add(s.item.id);
-        if (closed === 'late') return this.m.tooLate.inc({ rule: rule.name });
-        if (!closed) return;
-        const v = bucketStatValue(closed.stats, rule.on.stat);
-        return this.observe(ch, series, c, device, sensor, record, thresholdVerdict(rule, v), closed.start + res, v, s);
+        let late = 0;
+        for (let i = 0; i < n; i++) {
+          const closed = foldBucket(mem, res, ts[i]!, values[i]!);
+          if (closed === 'late') late++;
+          else if (closed) {
+            const v = bucketStatValue(closed.stats, rule.on.stat);
+            this.observe(ch, series, c, device, sensor, record, thresholdVerdict(rule, v), closed.start + res, v, s);
+          }
+        }
+        if (late > 0) this.m.tooLate.inc({ rule: rule.name }, late);
+        return;
       }
       case 'rate': {
-        const rate = ratePerMinute(mem, ts, value);
         ch.dirty.add(s.item.id);
-        if (rate === undefined) return;
-        return this.observe(ch, series, c, device, sensor, record, thresholdVerdict(rule, rate), ts, rate, s);
+        for (let i = 0; i < n; i++) {
+          const rate = ratePerMinute(mem, ts[i]!, values[i]!);
+          if (rate === undefined) continue;
+          const verdict = thresholdVerdict(rule, rate);
+          if (verdict !== 'fire' && quiet(st)) continue;
+          this.observe(ch, series, c, device, sensor, record, verdict, ts[i]!, rate, s);
+        }
+        return;
       }
       case 'anomaly': {
-        const z = robustZ(mem, value, rule.window ?? ANOMALY_DEFAULTS.window, rule.min_history ?? ANOMALY_DEFAULTS.minHistory);
         ch.dirty.add(s.item.id);
-        if (z === undefined) return;
-        return this.observe(ch, series, c, device, sensor, record, anomalyVerdict(rule, z), ts, value, s);
+        const window = rule.window ?? ANOMALY_DEFAULTS.window;
+        const minHistory = rule.min_history ?? ANOMALY_DEFAULTS.minHistory;
+        for (let i = 0; i < n; i++) {
+          const z = robustZ(mem, values[i]!, window, minHistory);
+          if (z === undefined) continue;
+          const verdict = anomalyVerdict(rule, z);
+          if (verdict !== 'fire' && quiet(st)) continue;
+          this.observe(ch, series, c, device, sensor, record, verdict, ts[i]!, values[i]!, s);
+        }
+        return;
       }
       case 'no_data': {
-        if (mem.prevTs === undefined || ts > mem.prevTs) mem.prevTs = ts;
         ch.dirty.add(s.item.id);
-        if (s.machine.s.state === 'firing') this.observe(ch, series, c, device, sensor, record, 'clear', ts, value, s);
+        // The first reading ends a silence that fired; the series remembers the newest reading's time.
+        if (s.machine.s.state === 'firing') this.observe(ch, series, c, device, sensor, record, 'clear', ts[0]!, values[0]!, s);
+        for (let i = 0; i < n; i++) if (mem.prevTs === undefined || ts[i]! > mem.prevTs) mem.prevTs = ts[i]!;
         return;
       }
       default:
@@ -343,6 +404,11 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     const suppressed = decideNotify(s.machine.s, transition, rule.notify_late, this.opts, kv);
     ch.transitions.push(suppressed === undefined ? { transition, notifiers: this.opts.notifiers } : { transition, notifiers: [], suppressed });
   }
+}
+
+/** In these states only a fire verdict can move the machine (series-machine.ts). */
+function quiet(s: SeriesState): boolean {
+  return s.state === 'normal' || s.state === 'resolved';
 }
 
 /** What one chunk changed. */

@@ -111,9 +111,9 @@ function sortedOf(window: number[]): number[] | undefined {
  * The value then joins the window (spikes included: the median and MAD shrug them off).
  *
  * Hot path (every reading of every anomaly series), so no sort per reading: the window's values are kept in
- * order beside it (a binary-search insert and removal per reading), and the absolute deviations are produced
- * in ascending order by merging the two sides of the median, only as far as their median (all of them only
- * for the flat-window fallback). For finite values this gives exactly what robustZReference gives: the same
+ * order beside it (a binary-search insert and removal per reading), and the MAD is the median of two ascending
+ * runs of deviations (left and right of the median), found by binary search in O(log n) (all deviations are
+ * walked only for the flat-window fallback). For finite values this gives exactly what robustZReference gives: the same
  * ordered values, the same deviations in the same order, so the same median, MAD and fallback sum (a test
  * checks it). NaN anywhere takes robustZReference.
  */
@@ -129,42 +129,11 @@ export function robustZ(mem: SeriesMemory, value: number, windowSize: number, mi
   if (n >= minHistory) {
     const mid = n >> 1;
     const m = n % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-    // Ascending |x − m|: left of the split, m − x grows as i falls; right of it, x − m grows as j rises.
-    let i = bound(sorted, m, false) - 1;
-    let j = i + 1;
-    const full = n; // how many deviations the merge may need (stops early below)
-    let prev = 0;
-    let cur = 0;
-    let sum = 0;
-    let k = 0;
-    for (; k <= mid; k++) {
-      const left = i >= 0 ? Math.abs(sorted[i]! - m) : Infinity;
-      const right = j < full ? Math.abs(sorted[j]! - m) : Infinity;
-      prev = cur;
-      if (left <= right) {
-        cur = left;
-        i--;
-      } else {
-        cur = right;
-        j++;
-      }
-      sum += cur;
-    }
-    let scale = 1.4826 * (n % 2 === 1 ? cur : (prev + cur) / 2);
-    if (scale === 0) {
-      for (; k < n; k++) {
-        const left = i >= 0 ? Math.abs(sorted[i]! - m) : Infinity;
-        const right = j < full ? Math.abs(sorted[j]! - m) : Infinity;
-        if (left <= right) {
-          sum += left;
-          i--;
-        } else {
-          sum += right;
-          j++;
-        }
-      }
-      scale = (1.2533 * sum) / n;
-    }
+    // The deviations |x − m| are two ascending runs: m − x leftwards from the split, x − m rightwards.
+    const split = bound(sorted, m, false);
+    const cur = kthDeviation(sorted, split, m, mid);
+    let scale = 1.4826 * (n % 2 === 1 ? cur : (kthDeviation(sorted, split, m, mid - 1) + cur) / 2);
+    if (scale === 0) scale = (1.2533 * deviationSum(sorted, split, m)) / n;
     const d = value - m;
     z = d === 0 ? 0 : scale === 0 ? Math.sign(d) * Infinity : d / scale;
   }
@@ -175,6 +144,48 @@ export function robustZ(mem: SeriesMemory, value: number, windowSize: number, mi
     for (const x of gone) sorted.splice(bound(sorted, x, false), 1);
   }
   return z;
+}
+
+/**
+ * The k-th smallest (from 0) of the deviations |x − m| of ascending `sorted`, whose values below m end at
+ * `split`: the k-th of two ascending runs (m − sorted[split−1−t] and sorted[split+t] − m), found by a
+ * binary search on how many come from the left run — O(log n), the same number the merge of the two runs
+ * would reach (m − x equals |x − m| exactly in floating point).
+ */
+function kthDeviation(sorted: readonly number[], split: number, m: number, k: number): number {
+  // No closures here (hot path): left(t) = m − sorted[split − 1 − t], right(t) = sorted[split + t] − m.
+  const a = split; // left run length
+  const b = sorted.length - split;
+  let lo = Math.max(0, k + 1 - b);
+  let hi = Math.min(a, k + 1);
+  for (;;) {
+    const x = (lo + hi) >> 1; // taken from the left run
+    const y = k + 1 - x;
+    const lastLeft = x > 0 ? m - sorted[split - x]! : -Infinity;
+    const lastRight = y > 0 ? sorted[split + y - 1]! - m : -Infinity;
+    if (x > 0 && y < b && lastLeft > sorted[split + y]! - m) hi = x - 1;
+    else if (y > 0 && x < a && lastRight > m - sorted[split - 1 - x]!) lo = x + 1;
+    else return Math.max(lastLeft, lastRight);
+  }
+}
+
+/** Σ |x − m|, added in ascending order of the deviations (the order robustZReference adds them in). */
+function deviationSum(sorted: readonly number[], split: number, m: number): number {
+  let i = split - 1;
+  let j = split;
+  let sum = 0;
+  for (let k = 0; k < sorted.length; k++) {
+    const left = i >= 0 ? m - sorted[i]! : Infinity;
+    const right = j < sorted.length ? sorted[j]! - m : Infinity;
+    if (left <= right) {
+      sum += left;
+      i--;
+    } else {
+      sum += right;
+      j++;
+    }
+  }
+  return sum;
 }
 
 /** robustZ as first written (sorts copies of the window and of the deviations): the reference it must equal. */

@@ -2,13 +2,13 @@
 // evaluator share, so none of them can disagree on what was aggregated. A batch whose device clock is not
 // synced is kept in the stream but not trusted; a reading stamped further ahead of its batch's receipt than
 // `maxFutureSkewMs` is not trusted either. Retention (per resolution) is a further, aggregator-only rule.
-import { decodeBatch, type Batch } from '@tidemark/proto';
+import { decodeBatch, decodeBatchColumns, type Batch, type ColumnarBatch } from '@tidemark/proto';
 import type { StreamRecord } from '../store/stream-store.js';
 
 export type UntrustedReason = 'clock_unsynced' | 'future_timestamp';
 
 /** Why a whole batch is not trusted, or undefined when its readings may count. */
-export function batchDistrust(batch: Batch): UntrustedReason | undefined {
+export function batchDistrust(batch: Pick<Batch, 'clock'>): UntrustedReason | undefined {
   return batch.clock.synced ? undefined : 'clock_unsynced';
 }
 
@@ -28,6 +28,23 @@ export function decodeRecords(records: readonly StreamRecord[]): DecodedRecord[]
   return records.map((record) => {
     try {
       return { record, batch: decodeBatch(record.payload, { validate: false }) };
+    } catch {
+      return { record, batch: undefined };
+    }
+  });
+}
+
+export interface DecodedColumns {
+  record: StreamRecord;
+  /** undefined: the payload does not decode. */
+  batch: ColumnarBatch | undefined;
+}
+
+/** decodeRecords to columns (one ts/value pair per series, no object per reading): for consumers walking every reading. */
+export function decodeRecordColumns(records: readonly StreamRecord[]): DecodedColumns[] {
+  return records.map((record) => {
+    try {
+      return { record, batch: decodeBatchColumns(record.payload) };
     } catch {
       return { record, batch: undefined };
     }
