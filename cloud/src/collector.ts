@@ -10,6 +10,7 @@ import { AlertEvaluator } from './alerts/alert-evaluator.js';
 import { AlertStoreFeed } from './alerts/alert-feed.js';
 import { notifierNames } from './alerts/notifiers.js';
 import { DeliveryWorker } from './alerts/notify/delivery-worker.js';
+import type { MqttPublish } from './alerts/notify/mqtt-notifier.js';
 import { createNotifiers } from './alerts/notify/notifier-factory.js';
 import { retryScheduleOf } from './alerts/notify/notify-config.js';
 import { SqliteAlertStore } from './alerts/sqlite-alert-store.js';
@@ -20,6 +21,7 @@ import type { AlertTransitionSource, BucketUpdateSource } from './api/stream-hub
 import { loadTokens } from './api/tokens.js';
 import { DeviceAuthenticator } from './broker/device-auth.js';
 import { EmbeddedBroker } from './broker/embedded-broker.js';
+import { AlertPublisher } from './broker/alert-publisher.js';
 import { ExternalBus } from './broker/external-bus.js';
 import type { MessageBus } from './broker/message-bus.js';
 import type { CloudConfig } from './config.js';
@@ -207,12 +209,26 @@ export class Collector {
           metrics,
         );
         this.ingestor?.onCommit(() => evaluator.notify());
+        // mqtt notifications go through the collector's broker connection; an aggregator without one (its
+        // own host) publishes through a client of its own to an external broker.
         const bus = this.bus;
+        const mqttNotify = config.alerts.notify.find((n) => n.type === 'mqtt');
+        const publisher =
+          !bus && config.broker.mode === 'external' && mqttNotify
+            ? new AlertPublisher(
+                {
+                  ...config.broker,
+                  ...(mqttNotify.username !== undefined ? { username: mqttNotify.username, password: mqttNotify.password } : {}),
+                },
+                logger.child({ component: 'alert-publisher' }),
+              )
+            : undefined;
+        const publish: MqttPublish | undefined = bus ? (topic, payload, o) => bus.publish(topic, payload, o) : publisher ? (topic, payload, o) => publisher.publish(topic, payload, o) : undefined;
         const worker = new DeliveryWorker({
           outbox: store,
           notifiers: createNotifiers(config.alerts.notify, {
             logger: logger.child({ component: 'alerts' }),
-            ...(bus ? { publish: (topic, payload, o) => bus.publish(topic, payload, o) } : {}),
+            ...(publish ? { publish } : {}),
           }),
           logger: logger.child({ component: 'alert-delivery' }),
           metrics,
@@ -228,7 +244,7 @@ export class Collector {
         );
         statusWatcher.onTransitions(() => worker.wake());
         // Before retention (which asks the store for the evaluator's checkpoints) and after the aggregator.
-        components.splice(components.length - 1, 0, store, evaluator, statusWatcher, worker);
+        components.splice(components.length - 1, 0, store, evaluator, statusWatcher, ...(publisher ? [publisher] : []), worker);
         this.statusWatcher = statusWatcher;
         this.alertStore = store;
         this.evaluator = evaluator;

@@ -28,7 +28,7 @@ export function createNotifiers(entries: readonly NotifyEntryConfig[], deps: Not
         break;
       case 'mqtt':
         if (!deps.publish) {
-          throw new ConfigError([{ path: `alerts.notify[${i}]`, message: 'an mqtt notifier needs the broker, which this role does not run' }]);
+          throw new ConfigError([{ path: `alerts.notify[${i}]`, message: 'an mqtt notifier needs a broker connection: this role runs none (run it with the collector role, or use broker.mode external)' }]);
         }
         notifiers.push(new MqttAlertNotifier({ name, publish: deps.publish }));
         break;

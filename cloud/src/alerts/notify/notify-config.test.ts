@@ -61,6 +61,6 @@ describe('alerts.notify and alerts.delivery config', () => {
 
   it('an mqtt notifier without a broker connection is a config error', () => {
     const c = validateConfig({ notify: [{ type: 'mqtt' }] }, schema);
-    expect(() => createNotifiers(c.notify, { logger: createLogger({ name: 't', level: 'silent' }) })).toThrow(/alerts\.notify\[0\]: an mqtt notifier needs the broker/);
+    expect(() => createNotifiers(c.notify, { logger: createLogger({ name: 't', level: 'silent' }) })).toThrow(/alerts\.notify\[0\]: an mqtt notifier needs a broker connection: this role runs none/);
   });
 });

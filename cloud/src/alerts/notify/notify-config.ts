@@ -23,6 +23,13 @@ export const webhookNotifySchema = z.strictObject({
 export const mqttNotifySchema = z.strictObject({
   type: z.literal('mqtt'),
   name: notifierName.optional(),
+  /**
+   * External broker only, for an aggregator role without the collector's broker connection: the user its own
+   * publishing client logs in as (default broker.username). A broker with use_username_as_clientid needs a
+   * user of its own here, or this client and the collector's would take each other's session over.
+   */
+  username: z.string().min(1).optional(),
+  password: z.string().optional(),
 });
 
 export const notifyEntrySchema = z.discriminatedUnion('type', [webhookNotifySchema, mqttNotifySchema]);
