@@ -40,6 +40,7 @@ function harness(notifiers: Notifier[], opts: Partial<DeliveryWorkerOptions> & {
     metrics,
     retry: FAST_RETRY,
     pollIntervalMs: 20,
+    gaugeIntervalMs: 0,
     ...opts,
     outbox,
     notifiers,
