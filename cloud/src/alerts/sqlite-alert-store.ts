@@ -50,6 +50,7 @@ export class SqliteAlertStore implements Component, Outbox {
   readonly name = 'alert-store';
   private db: Database.Database | undefined;
   private stmts: ReturnType<SqliteAlertStore['prepare']> | undefined;
+  private orderStmts: ReturnType<SqliteAlertStore['prepareOrder']> | undefined;
 
   constructor(
     readonly path: string,
@@ -86,6 +87,7 @@ export class SqliteAlertStore implements Component, Outbox {
       }
       this.db = db;
       this.stmts = this.prepare(db);
+      if (!this.opts.mustExist || version >= 2) this.orderStmts = this.prepareOrder(db);
     } catch (err) {
       if (err instanceof StorageError) throw err;
       throw new StorageError(`cannot open alert store ${this.path}: ${(err as Error).message}`, { cause: err });
@@ -96,6 +98,7 @@ export class SqliteAlertStore implements Component, Outbox {
     this.db?.close();
     this.db = undefined;
     this.stmts = undefined;
+    this.orderStmts = undefined;
   }
 
   private get s() {
@@ -103,19 +106,14 @@ export class SqliteAlertStore implements Component, Outbox {
     return this.stmts;
   }
 
-  private prepare(db: Database.Database) {
+  /** The statements that need schema 2: a reader of a schema-1 file (mustExist) never writes or picks due rows. */
+  private get o() {
+    if (!this.orderStmts) throw new StorageError(`alert store ${this.path} is not open, or is schema 1 opened read-only (the aggregator role migrates it)`);
+    return this.orderStmts;
+  }
+
+  private prepareOrder(db: Database.Database) {
     return {
-      checkpoint: db.prepare<[number], { offset: number; origin: number }>('SELECT offset, origin FROM checkpoints WHERE partition = ?'),
-      initCheckpoint: db.prepare<[number, number, number]>('INSERT OR IGNORE INTO checkpoints(partition, offset, origin) VALUES (?, ?, ?)'),
-      setCheckpoint: db.prepare<[number, number]>('UPDATE checkpoints SET offset = ? WHERE partition = ?'),
-      allSeries: db.prepare<[], { item: string; machine: string }>('SELECT item, machine FROM series'),
-      putSeries: db.prepare<[string, string, string, string, string, string]>(
-        `INSERT INTO series(alert_id, item, state, rule, device, machine) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT(alert_id) DO UPDATE SET item = excluded.item, state = excluded.state, machine = excluded.machine`,
-      ),
-      putTransition: db.prepare<[string, string, number, string, number, string | null]>(
-        'INSERT INTO transitions(id, alert_id, event_time, body, notified, suppressed) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
-      ),
       putOutbox: db.prepare<[string, string, number, number, string, string, number, number, string]>(
         `INSERT INTO outbox(transition_id, notifier, created_at, next_at, alert_id, rule, prio, turn, seq)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT seq FROM transitions WHERE id = ?)) ON CONFLICT DO NOTHING`,
@@ -124,8 +122,6 @@ export class SqliteAlertStore implements Component, Outbox {
       lastTurn: db.prepare<[number, string], { turn: number | null }>(
         "SELECT max(turn) AS turn FROM outbox WHERE status = 'pending' AND attempts = 0 AND prio = ? AND rule = ?",
       ),
-      kvGet: db.prepare<[], { key: string; value: string }>('SELECT key, value FROM kv'),
-      kvPut: db.prepare<[string, string]>('INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       // The delivery order (docs/alerts.md "Delivery order"). A row is a candidate only while no earlier row
       // of its alert series to its notifier is pending (sent, retrying or not yet tried): a series reaches a
       // receiver in commit order. First attempts in round-robin order straight off outbox_fresh; retries per
@@ -142,6 +138,24 @@ export class SqliteAlertStore implements Component, Outbox {
          WHERE o.status = 'pending' AND o.attempts > 0 AND o.prio = ? AND o.next_at <= ? AND ${HEAD_OF_SERIES}
          ORDER BY o.next_at, o.seq, o.rowid LIMIT ?`,
       ),
+    };
+  }
+
+  private prepare(db: Database.Database) {
+    return {
+      checkpoint: db.prepare<[number], { offset: number; origin: number }>('SELECT offset, origin FROM checkpoints WHERE partition = ?'),
+      initCheckpoint: db.prepare<[number, number, number]>('INSERT OR IGNORE INTO checkpoints(partition, offset, origin) VALUES (?, ?, ?)'),
+      setCheckpoint: db.prepare<[number, number]>('UPDATE checkpoints SET offset = ? WHERE partition = ?'),
+      allSeries: db.prepare<[], { item: string; machine: string }>('SELECT item, machine FROM series'),
+      putSeries: db.prepare<[string, string, string, string, string, string]>(
+        `INSERT INTO series(alert_id, item, state, rule, device, machine) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(alert_id) DO UPDATE SET item = excluded.item, state = excluded.state, machine = excluded.machine`,
+      ),
+      putTransition: db.prepare<[string, string, number, string, number, string | null]>(
+        'INSERT INTO transitions(id, alert_id, event_time, body, notified, suppressed) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
+      ),
+      kvGet: db.prepare<[], { key: string; value: string }>('SELECT key, value FROM kv'),
+      kvPut: db.prepare<[string, string]>('INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       delivered: db.prepare<[number, string, string]>("UPDATE outbox SET status = 'delivered', done_at = ?, attempts = attempts + 1, error = NULL WHERE transition_id = ? AND notifier = ?"),
       retryAt: db.prepare<[number, number, string, string, string]>("UPDATE outbox SET attempts = ?, next_at = ?, error = ? WHERE transition_id = ? AND notifier = ? AND status = 'pending'"),
       failed: db.prepare<[string, number, string, string]>("UPDATE outbox SET status = 'failed', error = ?, done_at = ?, attempts = attempts + 1 WHERE transition_id = ? AND notifier = ?"),
@@ -218,8 +232,8 @@ export class SqliteAlertStore implements Component, Outbox {
         s.putTransition.run(tr.id, tr.alert_id, Date.parse(tr.event_time), JSON.stringify(tr), t.notifiers.length > 0 ? 1 : 0, t.suppressed ?? null);
         if (t.notifiers.length === 0) continue;
         const prio = severityPriority(tr.severity);
-        const turn = nextTurn(s.headTurn.get(prio)!.turn, s.lastTurn.get(prio, tr.rule)!.turn);
-        for (const n of t.notifiers) s.putOutbox.run(tr.id, n, c.now, c.now, tr.alert_id, tr.rule, prio, turn, tr.id);
+        const turn = nextTurn(this.o.headTurn.get(prio)!.turn, this.o.lastTurn.get(prio, tr.rule)!.turn);
+        for (const n of t.notifiers) this.o.putOutbox.run(tr.id, n, c.now, c.now, tr.alert_id, tr.rule, prio, turn, tr.id);
       }
       for (const [k, v] of c.kv) s.kvPut.run(k, v);
       if (at) s.setCheckpoint.run(at.offset, at.partition);
@@ -248,8 +262,8 @@ export class SqliteAlertStore implements Component, Outbox {
 
   due(now: number, limit: number): OutboxItem[] {
     if (limit <= 0) return [];
-    const rows = this.s.dueFresh.all(now, limit);
-    for (const prio of PRIORITIES) rows.push(...this.s.dueRetry.all(prio, now, limit));
+    const rows = this.o.dueFresh.all(now, limit);
+    for (const prio of PRIORITIES) rows.push(...this.o.dueRetry.all(prio, now, limit));
     return rows
       .sort((a, b) => a.prio - b.prio || a.turn - b.turn || a.seq - b.seq || a.rid - b.rid)
       .slice(0, limit)
