@@ -40,6 +40,10 @@ interface DueRow {
   body: string;
 }
 
+function toItem(r: { transition_id: string; notifier: string; attempts: number; created_at: number; body: string }): OutboxItem {
+  return { transitionId: r.transition_id, notifier: r.notifier, attempts: r.attempts, createdAt: r.created_at, transition: JSON.parse(r.body) as AlertTransition };
+}
+
 /** critical, warning, info (severityPriority). */
 const PRIORITIES = [0, 1, 2] as const;
 
@@ -267,13 +271,21 @@ export class SqliteAlertStore implements Component, Outbox {
     return rows
       .sort((a, b) => a.prio - b.prio || a.turn - b.turn || a.seq - b.seq || a.rid - b.rid)
       .slice(0, limit)
-      .map((r) => ({
-        transitionId: r.transition_id,
-        notifier: r.notifier,
-        attempts: r.attempts,
-        createdAt: r.created_at,
-        transition: JSON.parse(r.body) as AlertTransition,
-      }));
+      .map(toItem);
+  }
+
+  /**
+   * Every pending row in commit order, whether due or not, whatever its series: what the outbox holds (for
+   * inspection; the delivery worker asks due()).
+   */
+  pendingNotifications(limit: number): OutboxItem[] {
+    return this.db!
+      .prepare<[number], { transition_id: string; notifier: string; attempts: number; created_at: number; body: string }>(
+        `SELECT o.transition_id, o.notifier, o.attempts, o.created_at, t.body FROM outbox o JOIN transitions t ON t.id = o.transition_id
+         WHERE o.status = 'pending' ORDER BY t.seq, o.rowid LIMIT ?`,
+      )
+      .all(limit)
+      .map(toItem);
   }
 
   delivered(transitionId: string, notifier: string, now: number): void {
