@@ -234,6 +234,7 @@ export class Collector {
           metrics,
           concurrency: config.alerts.delivery.concurrency,
           retry: retryScheduleOf(config.alerts.delivery),
+          health: this.health.reporter('alert-outbox'),
         });
         evaluator.onTransitions(() => worker.wake());
         const statusWatcher = new StatusAlertWatcher(

@@ -88,7 +88,7 @@ describe('AlertEvaluator', () => {
     expect(store.listAlerts({ limit: 10 }).items).toEqual([]);
     expect(store.listAlerts({ state: 'normal', limit: 10 }).items.map((i) => i.id)).toEqual(['hot:oven-02:temp_c']);
     // Only firing and resolved are notified; pending and a cancelled pending are recorded, not sent.
-    const due = store.due(10, 100);
+    const due = store.pendingNotifications(100);
     expect(due.map((d) => d.transition.state)).toEqual(['firing', 'resolved']);
     expect(due.every((d) => d.notifier === 'webhook:0')).toBe(true);
   });
@@ -177,7 +177,7 @@ describe('AlertEvaluator', () => {
     const h = history(store);
     expect(brief(h).sort()).toEqual(['hot-quiet:gw:temp_c firing@900', 'hot-quiet:gw:temp_c resolved@2700', 'hot:gw:temp_c firing@900', 'hot:gw:temp_c resolved@2700']);
     expect(h.every((t) => t.late)).toBe(true);
-    expect(store.due(10, 100).map((d) => d.transition.alert_id)).toEqual(['hot:gw:temp_c', 'hot:gw:temp_c']);
+    expect(store.pendingNotifications(100).map((d) => d.transition.alert_id)).toEqual(['hot:gw:temp_c', 'hot:gw:temp_c']);
   });
 
   it('the flapping guard bounds notifications per rule and device in event time; every transition is still recorded', async () => {
@@ -187,7 +187,7 @@ describe('AlertEvaluator', () => {
     await append(r.stream, ...series('gw', 'x', Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? 10 : 0))));
     await ev.drain();
     expect(history(store)).toHaveLength(40);
-    const due = store.due(10, 1000);
+    const due = store.pendingNotifications(1000);
     // 3 firings notified, each with its resolve; the other 17 episodes are recorded, not sent.
     expect(due.map((d) => d.transition.state)).toEqual(['firing', 'resolved', 'firing', 'resolved', 'firing', 'resolved']);
   });

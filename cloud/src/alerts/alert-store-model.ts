@@ -3,7 +3,10 @@
 import type { AlertRuleConfig } from './alert-config.js';
 import type { AlertState, AlertTransition } from './alert-types.js';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+/** Versions a process that only opens the file (mustExist: the API role, replay's old store) can read: 2 only added outbox columns. */
+export const READABLE_SCHEMA_VERSIONS: readonly number[] = [1, 2];
+/** Schema 1. A new store runs it and then every migration, so a new file and a migrated one are the same. */
 export const SCHEMA = `
 CREATE TABLE checkpoints (
   partition INTEGER PRIMARY KEY,
@@ -57,6 +60,50 @@ CREATE TABLE kv (
   value TEXT NOT NULL
 ) STRICT;
 `;
+
+/** SQL for severityPriority of a transition's JSON body. */
+export function prioOf(body: string): string {
+  return `CASE json_extract(${body}, '$.severity') WHEN 'critical' THEN 0 WHEN 'info' THEN 2 ELSE 1 END`;
+}
+
+/**
+ * Schema 1 → 2, in place: what the delivery order (docs/alerts.md "Delivery order") needs, copied from each
+ * row's transition so that picking due rows is an index walk. `prio` 0 critical, 1 warning, 2 info; `turn`
+ * the row's place in the round robin over the rules of its severity, fixed when the row is written (rows
+ * from schema 1 get 0: commit order); `seq` the transition's commit order, which orders the rows of one
+ * alert series (`alert_id`) to one notifier. The indexes are partial over pending rows, so the delivered and
+ * failed history costs the pick nothing.
+ */
+export const MIGRATE_1_TO_2 = `
+ALTER TABLE outbox ADD COLUMN alert_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN rule TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN prio INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE outbox ADD COLUMN turn INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+UPDATE outbox SET alert_id = t.alert_id, seq = t.seq, rule = json_extract(t.body, '$.rule'), prio = ${prioOf('t.body')}
+  FROM transitions t WHERE t.id = outbox.transition_id;
+CREATE INDEX outbox_fresh ON outbox(prio, turn, seq) WHERE status = 'pending' AND attempts = 0;
+CREATE INDEX outbox_rule_turn ON outbox(prio, rule, turn) WHERE status = 'pending' AND attempts = 0;
+CREATE INDEX outbox_retry ON outbox(prio, next_at, seq) WHERE status = 'pending' AND attempts > 0;
+CREATE INDEX outbox_series ON outbox(notifier, alert_id, seq) WHERE status = 'pending';
+`;
+
+/** Migrations by the version they start from. */
+export const MIGRATIONS: ReadonlyMap<number, string> = new Map([[1, MIGRATE_1_TO_2]]);
+
+/**
+ * A new transition's turn in its severity's round robin: right behind its rule's last waiting row, but never
+ * before the head of the queue (a rule with nothing waiting joins at the front, beside the busiest rule's
+ * oldest row, instead of behind its whole backlog). Start-time fair queuing with the rules as flows.
+ */
+export function nextTurn(head: number | null, lastOfRule: number | null): number {
+  return Math.max(head ?? 0, lastOfRule === null ? 0 : lastOfRule + 1);
+}
+
+/** A severity's place in the delivery order, critical first (prioOf says the same in SQL). */
+export function severityPriority(severity: string): number {
+  return severity === 'critical' ? 0 : severity === 'info' ? 2 : 1;
+}
 
 /** The API's view of one alert series. */
 export interface AlertItem {

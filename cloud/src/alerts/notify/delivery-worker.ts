@@ -1,19 +1,26 @@
 // Drains the alert outbox: sends each due row through its notifier and records the outcome, so every
 // transition reaches every notifier at least once with its stable id. Invariants: at most `concurrency` sends
 // in flight overall and at most one per (notifier, transition), and with several notifiers none holds every
-// slot (a hung endpoint cannot stall the others); a row is only ever settled by the outcome of its own send
-// (a crash between send and record resends the same id); a row leaves the outbox delivered or failed
-// (rejected, past the retry horizon, or its notifier gone/unconfigured), never silently. Timers never throw:
-// every callback is guarded and an outbox error only delays the row.
+// slot (a hung endpoint cannot stall the others); rows are taken in the outbox's delivery order (severity,
+// round robin over rules, commit order), and the outbox offers an alert series' next row to a notifier only
+// once the one before is settled, so a series reaches each receiver in commit order; a row is only ever
+// settled by the outcome of its own send (a crash between send and record resends the same id); a row leaves
+// the outbox delivered or failed (rejected, past the retry horizon, or its notifier gone/unconfigured), never
+// silently. The outbox itself is a resource (`alert-outbox`): while it cannot be read or written the worker
+// backs off, keeps the outcomes it could not record and writes them first when it can, and sends nothing new
+// but one probe. Timers never throw: every callback is guarded and an outbox error only delays the row.
 import type { Component, Logger, MetricsRegistry } from '@tidemark/shared';
 import { guard, logEvery } from '@tidemark/shared';
 import type { Counter, Gauge } from 'prom-client';
+import { ResourceHealth, type ResourceReporter } from '../../health/resource-health.js';
 import type { DeliveryResult, Notifier, Outbox, OutboxItem } from './notifier.js';
 import { DEFAULT_RETRY_SCHEDULE, nextAttemptAt, type RetrySchedule } from './retry-schedule.js';
 
 export const DEFAULT_DELIVERY_CONCURRENCY = 8;
 export const DEFAULT_POLL_INTERVAL_MS = 200;
 export const DEFAULT_STOP_TIMEOUT_MS = 2_000;
+/** The depth gauges cost a count over every pending row: refreshed at most this often. */
+export const DEFAULT_GAUGE_INTERVAL_MS = 1_000;
 /** Due rows looked at beyond the free slots, so a backlog of one notifier does not hide the others' rows. */
 const SCAN_AHEAD = 64;
 
@@ -35,6 +42,10 @@ export interface DeliveryWorkerOptions {
   retry?: Partial<RetrySchedule>;
   /** How long stop() waits for sends in flight. Default 2 s. */
   stopTimeoutMs?: number;
+  /** The outbox as a resource (`alert-outbox`): reported failing while it cannot be read or written, with its backoff. Default: a reporter of its own. */
+  health?: ResourceReporter;
+  /** How often the depth gauges are refreshed, at most. Default 1 s. */
+  gaugeIntervalMs?: number;
   now?: () => number;
   random?: () => number;
 }
@@ -69,6 +80,13 @@ export class DeliveryWorker implements Component {
   /** Notifiers whose last attempt failed: the warning is logged on the way in, an info on the way out. */
   private readonly failing = new Set<string>();
   private readonly warnedUnconfigured = new Set<string>();
+  private readonly health: ResourceReporter;
+  /** Outcomes of sends the outbox could not record (it was failing): written first once it works again. */
+  private readonly unrecorded = new Map<string, { notifier: Notifier; item: OutboxItem; result: DeliveryResult }>();
+  /** While the outbox fails, no tick before this (wake-ups and send completions do not cut the backoff short). */
+  private backoffUntil = 0;
+  private readonly gaugeIntervalMs: number;
+  private gaugesAt = -Infinity;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private running = false;
@@ -88,7 +106,9 @@ export class DeliveryWorker implements Component {
     this.stopTimeoutMs = Math.min(opts.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_MS);
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
+    this.gaugeIntervalMs = opts.gaugeIntervalMs ?? DEFAULT_GAUGE_INTERVAL_MS;
     const reg = opts.metrics;
+    this.health = opts.health ?? new ResourceHealth(this.log, reg).reporter('alert-outbox');
     this.m = {
       sent: reg.counter('alert_notifications_sent_total', 'Alert notifications delivered, by notifier', ['notifier']),
       failed: reg.counter('alert_notifications_failed_total', 'Alert notifications given up (rejected, horizon, gone, unconfigured)', ['notifier', 'reason']),
@@ -140,37 +160,72 @@ export class DeliveryWorker implements Component {
         this.log.warn({ in_flight: this.inFlight.size }, 'stopping with notifications still in flight; they stay in the outbox and are sent again');
       }
     }
+    if (this.unrecorded.size > 0) {
+      this.log.warn({ unrecorded: this.unrecorded.size }, 'stopping with notification outcomes the outbox could not record; those notifications are sent again');
+    }
     this.closed = true;
   }
 
   private scheduleTick(delayMs: number): void {
     if (!this.running) return;
-    const at = Date.now() + delayMs;
+    const at = Math.max(Date.now() + delayMs, this.backoffUntil);
     if (this.timer && this.timerAt <= at) return;
     clearTimeout(this.timer);
     this.timerAt = at;
     this.timer = setTimeout(guard(this.log, 'alert outbox tick', () => {
       this.timer = undefined;
       this.timerAt = Infinity;
-      try {
-        this.poll();
-      } catch (err) {
-        logEvery(this.log, 'poll', 60_000).error({ err: describe(err) }, 'alert outbox poll failed; retrying');
-      }
-      this.scheduleTick(this.pollIntervalMs);
-    }), delayMs);
+      this.tick();
+    }), at - Date.now());
     this.timer.unref();
   }
 
+  private tick(): void {
+    try {
+      this.recordHeldOutcomes();
+      // While failing, one send at a time: it probes the outbox (its outcome must be recorded) without
+      // resending a batch whose outcomes could not be recorded.
+      const probing = this.health.failing;
+      const started = this.poll(probing ? (this.inFlight.size === 0 ? 1 : 0) : this.concurrency);
+      // Read and found nothing to send: the outbox works (a probe in flight decides for itself).
+      if (!probing || (started === 0 && this.inFlight.size === 0)) this.outboxOk();
+    } catch (err) {
+      this.outboxFailed(err);
+    }
+    this.scheduleTick(this.pollIntervalMs);
+  }
+
+  private outboxOk(): void {
+    this.backoffUntil = 0;
+    this.health.ok();
+  }
+
+  private outboxFailed(err: unknown): void {
+    this.health.fail(err);
+    this.backoffUntil = Date.now() + this.health.nextDelayMs();
+  }
+
+  /** Writes the outcomes held while the outbox failed; throws (keeping the rest) if it still cannot. */
+  private recordHeldOutcomes(): void {
+    if (this.unrecorded.size === 0) return;
+    for (const [key, { notifier, item, result }] of this.unrecorded) {
+      this.record(notifier, item, key, result);
+      this.unrecorded.delete(key);
+    }
+    this.outboxOk();
+  }
+
   /**
-   * Starts sends for due rows while slots are free. Synchronous: the outbox is. Fair across notifiers: each
+   * Starts at most `maxNew` sends for due rows while slots are free; returns how many it started.
+   * Synchronous: the outbox is. Rows come in the outbox's delivery order. Fair across notifiers: each
    * notifier with due rows gets a slot before any takes a second one, and with several notifiers none holds
    * more than concurrency − 1, so an endpoint that hangs until its timeout cannot stall the others.
    */
-  private poll(): void {
+  private poll(maxNew: number): number {
     const now = this.now();
+    let startedTotal = 0;
     for (;;) {
-      const free = this.concurrency - this.inFlight.size;
+      const free = Math.min(this.concurrency - this.inFlight.size, maxNew - startedTotal);
       if (free <= 0) break;
       // Rows in flight are still due (not yet settled); look a little further so the fair pass sees rows of
       // other notifiers behind a backlog of one.
@@ -178,7 +233,7 @@ export class DeliveryWorker implements Component {
       const sendable: [OutboxItem, Notifier][] = [];
       let settledHere = 0;
       for (const item of items) {
-        if (this.inFlight.has(keyOf(item))) continue;
+        if (this.inFlight.has(keyOf(item)) || this.unrecorded.has(keyOf(item))) continue;
         const notifier = this.notifiers.get(item.notifier);
         if (!notifier) {
           this.failUnconfigured(item, now);
@@ -193,7 +248,7 @@ export class DeliveryWorker implements Component {
       let started = 0;
       for (const firstPass of [true, false]) {
         for (const [item, notifier] of sendable) {
-          if (this.inFlight.size >= this.concurrency) break;
+          if (this.inFlight.size >= this.concurrency || started >= free) break;
           const key = keyOf(item);
           if (this.inFlight.has(key)) continue;
           const busy = this.inFlightOf(item.notifier);
@@ -204,10 +259,12 @@ export class DeliveryWorker implements Component {
           started += 1;
         }
       }
+      startedTotal += started;
       // Ask again only if this round settled rows without sending (they made room in the due window).
       if (started > 0 || settledHere === 0) break;
     }
-    this.updateGauges(now);
+    if (Date.now() - this.gaugesAt >= this.gaugeIntervalMs) this.updateGauges(now);
+    return startedTotal;
   }
 
   private inFlightOf(notifier: string): number {
@@ -222,10 +279,15 @@ export class DeliveryWorker implements Component {
       result = { kind: 'retry', error: describe(err) };
     }
     try {
-      if (!this.closed) this.record(notifier, item, key, result);
+      if (!this.closed) {
+        this.record(notifier, item, key, result);
+        this.outboxOk();
+      }
     } catch (err) {
-      // The outbox could not record the outcome: the row stays due and is sent again (same id).
-      logEvery(this.log, 'record', 60_000).error({ err: describe(err), notifier: item.notifier }, 'cannot record a notification outcome in the outbox');
+      // The outbox cannot record the outcome now: hold it and write it once the outbox works again. Until
+      // then the row stays pending (a crash meanwhile sends it again, same id) and is not sent again.
+      this.unrecorded.set(key, { notifier, item, result });
+      this.outboxFailed(err);
     } finally {
       this.inFlight.delete(key);
       this.perNotifier.set(item.notifier, this.inFlightOf(item.notifier) - 1);
@@ -309,6 +371,7 @@ export class DeliveryWorker implements Component {
   }
 
   private updateGauges(now: number): void {
+    this.gaugesAt = Date.now();
     const { count, oldestCreatedAt } = this.outbox.depth();
     this.m.depth.set(count);
     this.m.oldestAge.set(oldestCreatedAt === null ? 0 : Math.max(0, (now - oldestCreatedAt) / 1000));

@@ -31,7 +31,10 @@ export interface OutboxItem {
 
 /** The outbox as the delivery worker sees it (the SQLite alert store implements it; calls are synchronous). */
 export interface Outbox {
-  /** Rows whose next attempt is due at `now`, oldest first, at most `limit`. */
+  /**
+   * Rows whose next attempt is due at `now`, at most `limit`, in delivery order (severity, round robin over
+   * rules, commit order); a row only while no earlier row of its alert series to its notifier is pending.
+   */
   due(now: number, limit: number): OutboxItem[];
   delivered(transitionId: string, notifier: string, now: number): void;
   /** Schedules the next attempt. */

@@ -1,8 +1,10 @@
 // The Outbox contract suite: what every outbox (the SQLite alert store's, the in-memory test fake) must do
 // for the DeliveryWorker, tested only through the interface. A backend's test file calls
 // describeOutboxContract with a factory. Test-only: imports vitest and fast-check. Order is part of the
-// contract: due rows come oldest createdAt first, ties in the order they were written (for one transition,
-// the order of its notifiers list) — the SQLite outbox orders by (created_at, rowid).
+// contract (docs/alerts.md "Delivery order"): severity first (critical, warning, info), then a round robin
+// over the rules of a severity, then commit order (for one transition, the order of its notifiers list);
+// and a row is due only while no earlier row of its alert series to its notifier is pending. MemoryOutbox
+// is the reference model the random-sequence test holds every backend to.
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AlertTransition } from '../alert-types.js';
@@ -41,17 +43,62 @@ export function describeOutboxContract(name: string, makeFixture: () => Promise<
       expect(outbox.depth()).toEqual({ count: 1, oldestCreatedAt: T0 });
     });
 
-    it('serves due rows oldest first, at most `limit`, one row per (transition, notifier)', async () => {
+    it('serves one rule’s due rows in commit order, at most `limit`, one row per (transition, notifier)', async () => {
       const { outbox, add } = await open();
-      const ts = [2, 0, 1].map((k) => ({ t: makeTransition(), at: T0 + k * 1_000 }));
-      for (const { t, at } of ts) await add(t, ['log', 'mqtt'], at);
+      const ts = [0, 1, 2].map((k) => makeTransition({ device: `oven-${k}` }));
+      for (const [k, t] of ts.entries()) await add(t, ['log', 'mqtt'], T0 + k * 1_000);
       const due = outbox.due(T0 + 10_000, 100);
-      expect(due).toHaveLength(6);
-      expect(due.map((d) => d.createdAt)).toEqual([...due.map((d) => d.createdAt)].sort((a, b) => a - b));
-      expect(new Set(due.map(key)).size).toBe(6);
-      expect(outbox.due(T0 + 10_000, 2).map((d) => d.createdAt)).toEqual([T0, T0]);
+      expect(due.map(key)).toEqual(ts.flatMap((t) => [`log|${t.id}`, `mqtt|${t.id}`]));
+      expect(outbox.due(T0 + 10_000, 2).map(key)).toEqual([`log|${ts[0]!.id}`, `mqtt|${ts[0]!.id}`]);
       expect(outbox.due(T0 + 10_000, 0)).toEqual([]);
       expect(outbox.depth()).toEqual({ count: 6, oldestCreatedAt: T0 });
+    });
+
+    it('serves critical before warning before info, whatever was written first', async () => {
+      const { outbox, add } = await open();
+      const info = Array.from({ length: 50 }, (_, k) => makeTransition({ rule: 'drift', device: `gw-${k}`, severity: 'info' }));
+      for (const t of info) await add(t, ['webhook:a'], T0);
+      const warning = makeTransition({ rule: 'door', severity: 'warning' });
+      const critical = makeTransition({ rule: 'oven-hot', severity: 'critical' });
+      await add(warning, ['webhook:a'], T0 + 1);
+      await add(critical, ['webhook:a'], T0 + 2);
+      expect(outbox.due(T0 + 10, 3).map((d) => d.transitionId)).toEqual([critical.id, warning.id, info[0]!.id]);
+      // A retry keeps its severity: the critical one, failed once and due again, still comes first.
+      outbox.retryAt(critical.id, 'webhook:a', 1, T0 + 100, 'HTTP 503');
+      expect(outbox.due(T0 + 10, 1)[0]!.transitionId).toBe(warning.id);
+      expect(outbox.due(T0 + 100, 1)[0]).toMatchObject({ transitionId: critical.id, attempts: 1 });
+    });
+
+    it('shares a severity round robin across rules: a rule’s backlog does not hold back another rule', async () => {
+      const { outbox, add } = await open();
+      const noisy = Array.from({ length: 20 }, (_, k) => makeTransition({ rule: 'noisy', device: `gw-${k}`, severity: 'info' }));
+      for (const t of noisy) await add(t, ['log'], T0);
+      const quiet = Array.from({ length: 3 }, (_, k) => makeTransition({ rule: 'quiet', device: `gw-${k}`, severity: 'info' }));
+      for (const t of quiet) await add(t, ['log'], T0 + 1);
+      expect(outbox.due(T0 + 10, 8).map((d) => d.transition.rule)).toEqual(['noisy', 'quiet', 'noisy', 'quiet', 'noisy', 'quiet', 'noisy', 'noisy']);
+      // A rule with nothing waiting joins at the head of the queue, not behind the noisy rule's 19 others.
+      outbox.delivered(noisy[0]!.id, 'log', T0 + 2);
+      const late = makeTransition({ rule: 'late', severity: 'info' });
+      await add(late, ['log'], T0 + 3);
+      expect(outbox.due(T0 + 10, 3).map((d) => d.transition.rule)).toEqual(['quiet', 'late', 'noisy']);
+    });
+
+    it('serves an alert series to a notifier in commit order, one row at a time, each notifier on its own', async () => {
+      const { outbox, add } = await open();
+      const firing = makeTransition({ state: 'firing', previous: 'pending' });
+      const resolved = makeTransition({ state: 'resolved', previous: 'firing', severity: 'critical' });
+      const other = makeTransition({ device: 'oven-2' });
+      await add(firing, ['log', 'webhook:a'], T0);
+      await add(resolved, ['log', 'webhook:a'], T0 + 1);
+      await add(other, ['webhook:a'], T0 + 2);
+      expect(outbox.due(T0 + 10, 10).map(key)).toEqual([`log|${firing.id}`, `webhook:a|${firing.id}`, `webhook:a|${other.id}`]);
+      // The firing waits for a retry: the resolve behind it waits too, even though it is due.
+      outbox.retryAt(firing.id, 'webhook:a', 1, T0 + 1_000, 'HTTP 503');
+      outbox.delivered(firing.id, 'log', T0 + 20);
+      expect(outbox.due(T0 + 30, 10).map(key)).toEqual([`log|${resolved.id}`, `webhook:a|${other.id}`]);
+      // Settled either way (delivered or given up), the next one is due.
+      outbox.failed(firing.id, 'webhook:a', 'HTTP 400', T0 + 40);
+      expect(outbox.due(T0 + 50, 10).map(key)).toEqual([`log|${resolved.id}`, `webhook:a|${resolved.id}`, `webhook:a|${other.id}`]);
     });
 
     it('delivered and failed rows leave the queue; the other notifiers’ rows stay', async () => {
@@ -87,7 +134,7 @@ export function describeOutboxContract(name: string, makeFixture: () => Promise<
       const f = await open();
       if (!f.reopen) return ctx.skip();
       const t = makeTransition();
-      const u = makeTransition();
+      const u = makeTransition({ device: 'oven-2' });
       await f.add(t, ['log', 'webhook:a'], T0);
       await f.add(u, ['webhook:a'], T0 + 1);
       f.outbox.delivered(t.id, 'log', T0 + 2);
@@ -103,7 +150,14 @@ export function describeOutboxContract(name: string, makeFixture: () => Promise<
 
     it('behaves like the reference model over random operation sequences', async () => {
       const op = fc.oneof(
-        fc.record({ kind: fc.constant('add' as const), notifiers: fc.subarray(['log', 'mqtt', 'webhook:a'], { minLength: 1 }), dt: fc.integer({ min: 0, max: 3 }) }),
+        fc.record({
+          kind: fc.constant('add' as const),
+          notifiers: fc.subarray(['log', 'mqtt', 'webhook:a'], { minLength: 1 }),
+          rule: fc.constantFrom('a', 'b', 'c'),
+          device: fc.constantFrom('d1', 'd2'),
+          severity: fc.constantFrom('critical', 'warning', 'info'),
+          dt: fc.integer({ min: 0, max: 3 }),
+        }),
         fc.record({ kind: fc.constantFrom('delivered' as const, 'failed' as const, 'retry' as const), pick: fc.nat(), dt: fc.integer({ min: 0, max: 50 }) }),
         fc.record({ kind: fc.constant('due' as const), limit: fc.integer({ min: 0, max: 8 }), dt: fc.integer({ min: 0, max: 50 }) }),
       );
@@ -116,11 +170,17 @@ export function describeOutboxContract(name: string, makeFixture: () => Promise<
           for (const o of ops) {
             now += o.dt;
             if (o.kind === 'add') {
-              const t = makeTransition();
+              const t = makeTransition({ rule: o.rule, device: o.device, severity: o.severity });
               await f.add(t, o.notifiers, now);
               model.add(t, o.notifiers, now);
             } else if (o.kind === 'due') {
-              expect(f.outbox.due(now, o.limit).map(key)).toEqual(model.due(now, o.limit).map(key));
+              const due = f.outbox.due(now, o.limit);
+              expect(due.map(key)).toEqual(model.due(now, o.limit).map(key));
+              // Never a row whose alert series has an earlier row pending to the same notifier.
+              for (const d of due) {
+                const earlier = model.all().filter((r) => r.status === 'pending' && r.notifier === d.notifier && r.transition.alert_id === d.transition.alert_id);
+                expect(earlier.map((r) => r.transitionId)[0]).toBe(d.transitionId);
+              }
             } else {
               const pending = model.due(Number.MAX_SAFE_INTEGER, 1_000);
               if (pending.length === 0) continue;
@@ -134,7 +194,7 @@ export function describeOutboxContract(name: string, makeFixture: () => Promise<
             expect(f.outbox.depth()).toEqual(model.depth());
           }
         }),
-        { numRuns: 25 },
+        { numRuns: 40 },
       );
     });
   });

@@ -1,5 +1,8 @@
-// An in-memory Outbox for tests of the delivery worker: the same contract as the SQLite alert store's outbox
-// (due rows oldest first; a row ends delivered or failed exactly once), plus inspection helpers.
+// An in-memory Outbox for tests of the delivery worker, and the reference model of the delivery order: the
+// same contract as the SQLite alert store's outbox (docs/alerts.md "Delivery order": severity, then the round
+// robin over rules, then commit order; a series' rows to a notifier one at a time, in commit order; a row
+// ends delivered or failed exactly once), written the plain way, plus inspection helpers.
+import { nextTurn, severityPriority } from '../../alert-store-model.js';
 import type { AlertTransition } from '../../alert-types.js';
 import type { Outbox, OutboxItem } from '../notifier.js';
 
@@ -15,13 +18,20 @@ export interface MemoryOutboxRow {
   status: MemoryOutboxStatus;
   lastError: string | null;
   settledAt: number | null;
-  /** Insertion order, the tie-break for equal createdAt. */
+  /** Insertion order, the last tie-break. */
   order: number;
+  /** The transition's commit order (one per transition, shared by its notifiers' rows). */
+  seq: number;
+  /** 0 critical, 1 warning, 2 info. */
+  prio: number;
+  /** Place in the round robin over the rules of its severity. */
+  turn: number;
 }
 
 export class MemoryOutbox implements Outbox {
   private readonly rows = new Map<string, MemoryOutboxRow>();
   private order = 0;
+  private seq = 0;
   /** How many times due() was called: lets a test wait for the worker to have polled again. */
   dueCalls = 0;
   /** How many times depth() was called (the worker asks on every poll, even when it has no free slot). */
@@ -31,6 +41,13 @@ export class MemoryOutbox implements Outbox {
 
   /** Writes one row per notifier for `transition`, as the evaluator's transaction does. */
   add(transition: AlertTransition, notifiers: readonly string[], createdAt = Date.now()): void {
+    const seq = ++this.seq;
+    const prio = severityPriority(transition.severity);
+    const queued = this.all().filter((r) => r.status === 'pending' && r.attempts === 0 && r.prio === prio);
+    const turns = (rows: MemoryOutboxRow[]) => (rows.length === 0 ? null : rows.map((r) => r.turn));
+    const head = turns(queued);
+    const last = turns(queued.filter((r) => r.transition.rule === transition.rule));
+    const turn = nextTurn(head && Math.min(...head), last && Math.max(...last));
     for (const notifier of notifiers) {
       const key = keyOf(transition.id, notifier);
       if (this.rows.has(key)) continue; // the store's primary key: a replayed transition adds nothing
@@ -45,17 +62,31 @@ export class MemoryOutbox implements Outbox {
         lastError: null,
         settledAt: null,
         order: this.order++,
+        seq,
+        prio,
+        turn,
       });
     }
   }
 
   due(now: number, limit: number): OutboxItem[] {
     this.dueCalls += 1;
-    return [...this.rows.values()]
-      .filter((r) => r.status === 'pending' && r.nextAt <= now)
-      .sort((a, b) => a.createdAt - b.createdAt || a.order - b.order)
-      .slice(0, Math.max(0, limit))
-      .map((r) => ({ transitionId: r.transitionId, notifier: r.notifier, attempts: r.attempts, createdAt: r.createdAt, transition: r.transition }));
+    const pending = this.all().filter((r) => r.status === 'pending');
+    const blocked = (r: MemoryOutboxRow) => pending.some((e) => e.notifier === r.notifier && e.transition.alert_id === r.transition.alert_id && e.seq < r.seq);
+    const candidates = pending.filter((r) => r.nextAt <= now && !blocked(r));
+    const take = (rows: MemoryOutboxRow[]) => rows.slice(0, Math.max(0, limit));
+    // As the SQLite outbox does: first attempts in round-robin order; retries, per severity, earliest due first.
+    const fresh = take(candidates.filter((r) => r.attempts === 0).sort(byTurn));
+    const retries = [0, 1, 2].flatMap((prio) =>
+      take(candidates.filter((r) => r.attempts > 0 && r.prio === prio).sort((a, b) => a.nextAt - b.nextAt || a.seq - b.seq || a.order - b.order)),
+    );
+    return take([...fresh, ...retries].sort(byTurn)).map((r) => ({
+      transitionId: r.transitionId,
+      notifier: r.notifier,
+      attempts: r.attempts,
+      createdAt: r.createdAt,
+      transition: r.transition,
+    }));
   }
 
   delivered(transitionId: string, notifier: string, now: number): void {
@@ -111,6 +142,10 @@ export class MemoryOutbox implements Outbox {
     }
     return r;
   }
+}
+
+function byTurn(a: MemoryOutboxRow, b: MemoryOutboxRow): number {
+  return a.prio - b.prio || a.turn - b.turn || a.seq - b.seq || a.order - b.order;
 }
 
 function keyOf(transitionId: string, notifier: string): string {

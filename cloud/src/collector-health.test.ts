@@ -1,0 +1,67 @@
+// The collector's wiring of the alert outbox into resource health: an aggregator-role collector whose
+// alerts.db stops taking writes answers /readyz 503 naming `alert-outbox`, and 200 again once it takes writes,
+// without a restart.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '@tidemark/shared/testing';
+import { makeTransition } from './alerts/notify/testing/transition-fixture.js';
+import { capturedLogger } from './alerts/notify/testing/worker-harness.js';
+import { SqliteAlertStore } from './alerts/sqlite-alert-store.js';
+import { Collector, dataFiles } from './collector.js';
+import { defaultCloudConfig } from './config.js';
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+interface Readyz {
+  status: string;
+  failing?: { resource: string; reason: string }[];
+}
+
+describe('collector: alert outbox health', { timeout: 60_000 }, () => {
+  it('/readyz names alert-outbox while alerts.db takes no writes, and is ready again once it does', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tidemark-collector-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const config = defaultCloudConfig({
+      data_dir: dir,
+      api: { listen: '127.0.0.1:0' },
+      alerts: { rules: [{ name: 'hot', sensor: 'temp_c', kind: 'threshold', above: 250, severity: 'critical' }] },
+    });
+    const collector = new Collector(config, { role: 'aggregator', logger: capturedLogger().logger });
+    await collector.start();
+    cleanup.push(() => collector.stop());
+    const readyz = async () => {
+      const res = await fetch(`http://127.0.0.1:${collector.api!.boundPort}/readyz`);
+      return { status: res.status, body: (await res.json()) as Readyz };
+    };
+    await waitFor(async () => (await readyz()).status === 200, { timeoutMs: 20_000, description: '/readyz 200' });
+
+    // alerts.db stops taking writes on the collector's connection; a transition arrives (from another connection).
+    const db = (collector.alertStore as unknown as { db: Database.Database }).db;
+    db.pragma('query_only = 1');
+    const writer = new SqliteAlertStore(dataFiles(dir).alerts);
+    writer.open();
+    cleanup.push(() => writer.stop());
+    const t = makeTransition({ rule: 'hot' });
+    writer.commitStatus({ series: [], transitions: [{ transition: t, notifiers: ['log'] }], kv: new Map(), now: Date.now() });
+
+    const degraded = await waitFor(
+      async () => {
+        const r = await readyz();
+        return r.status === 503 && r.body.failing?.some((f) => f.resource === 'alert-outbox') ? r.body : undefined;
+      },
+      { timeoutMs: 20_000, description: '/readyz 503 naming alert-outbox' },
+    );
+    expect(degraded.status).toBe('degraded');
+    expect(await (await fetch(`http://127.0.0.1:${collector.api!.boundPort}/metrics`)).text()).toContain('tidemark_cloud_resource_up{resource="alert-outbox"} 0');
+
+    db.pragma('query_only = 0');
+    await waitFor(async () => (await readyz()).status === 200, { timeoutMs: 20_000, description: '/readyz 200 again' });
+    await waitFor(() => writer.depth().count === 0, { timeoutMs: 20_000, description: 'the transition delivered to the log notifier' });
+  });
+});
