@@ -6,10 +6,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { encodeBatch, newStreamId } from '@tidemark/proto';
 import { waitFor } from '@tidemark/shared/testing';
 import { makeTransition } from './alerts/notify/testing/transition-fixture.js';
 import { capturedLogger } from './alerts/notify/testing/worker-harness.js';
 import { SqliteAlertStore } from './alerts/sqlite-alert-store.js';
+import { SqliteStreamStore } from './store/sqlite-stream-store.js';
 import { Collector, dataFiles } from './collector.js';
 import { defaultCloudConfig } from './config.js';
 
@@ -63,5 +65,49 @@ describe('collector: alert outbox health', { timeout: 60_000 }, () => {
     db.pragma('query_only = 0');
     await waitFor(async () => (await readyz()).status === 200, { timeoutMs: 20_000, description: '/readyz 200 again' });
     await waitFor(() => writer.depth().count === 0, { timeoutMs: 20_000, description: 'the transition delivered to the log notifier' });
+  });
+
+  it('/readyz names alert-store while the evaluator cannot commit, and the evaluation resumes exactly once after', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tidemark-collector-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const config = defaultCloudConfig({
+      data_dir: dir,
+      api: { listen: '127.0.0.1:0' },
+      alerts: { rules: [{ name: 'hot', sensor: 'temp_c', kind: 'threshold', above: 250, severity: 'critical' }] },
+    });
+    const collector = new Collector(config, { role: 'aggregator', logger: capturedLogger().logger });
+    await collector.start();
+    cleanup.push(() => collector.stop());
+    const readyz = async () => {
+      const res = await fetch(`http://127.0.0.1:${collector.api!.boundPort}/readyz`);
+      return { status: res.status, body: (await res.json()) as Readyz };
+    };
+    await waitFor(async () => (await readyz()).status === 200, { timeoutMs: 20_000, description: '/readyz 200' });
+
+    // alerts.db refuses the evaluator's commit; a batch with a hot reading lands in the stream (as ingest would).
+    const db = (collector.alertStore as unknown as { db: Database.Database }).db;
+    db.pragma('query_only = 1');
+    const stream = new SqliteStreamStore({ path: dataFiles(dir).stream });
+    await stream.start();
+    cleanup.push(() => stream.stop());
+    const now = Date.now();
+    const batch = { deviceId: 'oven-1', streamId: newStreamId(), seq: 1, clock: { synced: true, anchorWallMs: now, anchorMonoMs: 0 }, readings: [{ sensor: 'temp_c', ts: now, value: 300 }] };
+    await stream.append([{ deviceId: 'oven-1', streamId: batch.streamId, seq: 1, receivedMs: now, readings: 1, payload: encodeBatch(batch) }]);
+    collector.evaluator!.notify();
+
+    await waitFor(
+      async () => {
+        const r = await readyz();
+        return r.status === 503 && r.body.failing?.some((f) => f.resource === 'alert-store') ? r.body : undefined;
+      },
+      { timeoutMs: 20_000, description: '/readyz 503 naming alert-store' },
+    );
+    expect(await (await fetch(`http://127.0.0.1:${collector.api!.boundPort}/metrics`)).text()).toContain('tidemark_cloud_resource_up{resource="alert-store"} 0');
+    expect(collector.alertStore!.loadSeries()).toHaveLength(0);
+
+    db.pragma('query_only = 0');
+    await waitFor(async () => (await readyz()).status === 200, { timeoutMs: 20_000, description: '/readyz 200 again' });
+    await waitFor(() => collector.alertStore!.loadSeries().find((s) => s.item.state === 'firing'), { timeoutMs: 20_000, description: 'the hot reading fired once the store took writes' });
+    expect(collector.alertStore!.loadSeries()).toHaveLength(1);
   });
 });

@@ -204,6 +204,7 @@ export class Collector {
             flapping: config.alerts.flapping,
             allowedLatenessMs: config.aggregation.allowed_lateness,
             maxFutureSkewMs: config.ingest.max_future_skew,
+            health: { stream: this.health.reporter('alert-stream-reader'), store: this.health.reporter('alert-store') },
           },
           logger.child({ component: 'alerts' }),
           metrics,

@@ -8,6 +8,7 @@
 // Nothing here reads the wall clock to decide a state: `for`, no_data silences and flapping windows are
 // event time; a transition is `late` when it happened more than allowed_lateness before its batch arrived.
 import type { Component, Logger, MetricsRegistry } from '@tidemark/shared';
+import type { ResourceReporter } from '../health/resource-health.js';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
 import { batchDistrust, decodeRecordColumns, readingTrusted } from '../stream/reading-policy.js';
 import { StreamConsumer, type ChunkProcessor } from '../stream/stream-consumer.js';
@@ -32,6 +33,11 @@ export interface AlertEvaluatorOptions {
   idleMs?: number;
   /** Wall clock for outbox timestamps only (never for alert states). */
   now?: () => number;
+  /**
+   * Resource health of the run loop: a failed stream read is reported on `stream`, a failed load or commit of
+   * the alert store on `store`; while either fails the loop backs off (stream/stream-consumer.ts).
+   */
+  health?: { stream: ResourceReporter; store: ResourceReporter };
 }
 
 interface CompiledRule {
@@ -89,7 +95,13 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     metrics: MetricsRegistry,
   ) {
     this.compiled = opts.rules.map((rule) => ({ rule, device: compileGlob(rule.devices), sensor: rule.sensor ? compileGlob(rule.sensor) : () => false }));
-    this.consumer = new StreamConsumer(streams, this, { chunkRecords: opts.chunkRecords ?? 500, idleMs: opts.idleMs ?? 200 }, logger, 'alert evaluator');
+    this.consumer = new StreamConsumer(
+      streams,
+      this,
+      { chunkRecords: opts.chunkRecords ?? 500, idleMs: opts.idleMs ?? 200, ...(opts.health ? { health: opts.health } : {}) },
+      logger,
+      'alert evaluator',
+    );
     this.m = {
       transitions: metrics.counter('alert_transitions_total', 'Alert state transitions committed, by rule and new state', ['rule', 'state']),
       suppressed: metrics.counter('alert_notifications_suppressed_total', 'Transitions recorded but not notified, by rule and reason', ['rule', 'reason']),
