@@ -31,7 +31,7 @@ describeOutboxContract('SqliteAlertStore', async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-});
+}, { persistent: true });
 
 describe('SqliteAlertStore outbox: schema 1 → 2', () => {
   it('migrates a schema-1 file in place: pending rows keep their state and are served by severity, then commit order', async () => {

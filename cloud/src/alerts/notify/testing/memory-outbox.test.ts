@@ -10,4 +10,4 @@ describeOutboxContract('MemoryOutbox', async () => {
       if (outbox.violations.length > 0) throw new Error(`outbox misuse: ${outbox.violations.join('; ')}`);
     },
   };
-});
+}, { persistent: false });
