@@ -10,6 +10,10 @@ import { advisoryKey, connectClient } from './postgres-connection.js';
 export type WriterRole = 'aggregator' | 'replay';
 
 export interface WriterLock {
+  /** The session holding the lock: writes made on it are made under the lock, or fail with it. */
+  readonly client: pg.Client;
+  /** True once the session ended or failed: the server has released the lock (it may be someone else's now). */
+  readonly lost: boolean;
   release(): Promise<void>;
 }
 
@@ -19,6 +23,9 @@ const APP_NAME = /^tidemark-cloud (aggregator|replay) pid (\d+) on (.*)$/;
 export async function claimWriterLock(url: string, schema: string, role: WriterRole, logger?: Logger): Promise<WriterLock> {
   const client = await connectClient(url, `tidemark-cloud ${role} pid ${process.pid} on ${os.hostname()}`.slice(0, 63), logger);
   const key = advisoryKey('writer', schema);
+  let lost = false;
+  client.on('error', () => (lost = true));
+  client.on('end', () => (lost = true));
   try {
     const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int8) AS ok', [key]);
     if (!got.rows[0]!.ok) throw new PermanentError(await describeHolder(client, key, schema, role));
@@ -27,6 +34,10 @@ export async function claimWriterLock(url: string, schema: string, role: WriterR
     throw err;
   }
   return {
+    client,
+    get lost() {
+      return lost;
+    },
     release: async () => {
       // Ending the session releases the lock; unlocking first just makes that explicit and immediate.
       await client.query('SELECT pg_advisory_unlock($1::int8)', [key]).catch(() => undefined);

@@ -3,7 +3,7 @@
 // own, `<aggregates.schema>_devices`, because replay swaps the aggregates schema wholesale and device state
 // is not rebuilt from the stream. Status messages and batch counts are buffered and written once a second.
 import type pg from 'pg';
-import { StorageError, type Logger } from '@tidemark/shared';
+import { NotConnectedError, StorageError, type Logger } from '@tidemark/shared';
 import { advisoryKey, createPool, notConnected, quoteIdent } from '../aggregate/postgres-connection.js';
 import { parseStatus, toDevice, type DeviceRegistry, type DeviceRow, type DeviceStatusFields, type StoredDeviceRow } from './device-registry.js';
 
@@ -23,6 +23,8 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
   /** The latest status per device since the last flush (an older one would be overwritten anyway). */
   private statusPending = new Map<string, { s: DeviceStatusFields; atMs: number }>();
   private flushing: Promise<void> | undefined;
+  /** Why the last start() failed (PostgreSQL unreachable): flushes meanwhile fail with it and keep what is pending. */
+  private startFailure: Error | undefined;
   private readonly q: string;
 
   constructor(private readonly opts: PostgresDeviceRegistryOptions) {
@@ -30,6 +32,16 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
   }
 
   async start(): Promise<void> {
+    try {
+      await this.open();
+      this.startFailure = undefined;
+    } catch (err) {
+      this.startFailure = err as Error;
+      throw err;
+    }
+  }
+
+  private async open(): Promise<void> {
     const pool = createPool({ url: this.opts.url, max: 2, applicationName: `tidemark-cloud devices pid ${process.pid}`, logger: this.opts.logger });
     try {
       const client = await pool.connect().catch((err: unknown) => {
@@ -98,6 +110,7 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
 
   private async write(): Promise<void> {
     const pool = this.pool;
+    if (!pool && this.startFailure) throw new NotConnectedError(`device registry not open yet: ${this.startFailure.message}`, { cause: this.startFailure });
     if (!pool || (this.seenPending.size === 0 && this.statusPending.size === 0 && this.rejectedPending.size === 0)) return;
     const seen = this.seenPending;
     const statuses = this.statusPending;
