@@ -6,7 +6,7 @@
 // aggregated exactly once. One "failing" and one "recovered" log line per resource. Real processes throughout.
 import { describe, expect, it } from 'vitest';
 import { freePort, makeTempDir, sampleSum, startNatsServer, useProcessReaper, waitFor } from '@tidemark/shared/testing';
-import { CLOUD_BIN, startCli } from './support/cli.js';
+import { CLOUD_BIN, runCli, startCli } from './support/cli.js';
 import { setupCloud, setupEdge } from './support/pipeline.js';
 import { startPrivatePostgres } from './support/private-postgres.js';
 import { drainAndStop, expectExactlyOnce, metrics, RATE_HZ, readyz, SOURCE, stateChangeLines, waitDegraded, waitReady } from './support/resource-checks.js';
@@ -69,4 +69,20 @@ describe('the collector started before its servers', () => {
     await pg.fastStop();
     await nats.stop();
   }, 120_000);
+
+  it('a server that answers and refuses the credentials or database is a config error: exit 2 naming the setting', async () => {
+    const nats = await startNatsServer({ args: ['--user', 'tidemark', '--pass', 'right'] });
+    const wrongNats = await setupCloud({ store: { type: 'jetstream', servers: [nats.url], username: 'tidemark', password: 'wrong' } });
+    const a = runCli(CLOUD_BIN, ['run', '-c', wrongNats.configPath]);
+    expect(a.code, a.stderr).toBe(2);
+    expect(a.stderr).toMatch(/store: the server refused the configured credentials or database: .*Authorization Violation/i);
+    await nats.stop();
+
+    const pg = await startPrivatePostgres();
+    const noDb = await setupCloud({ aggregates: { type: 'postgres', url: `postgres://postgres@127.0.0.1:${pg.port}/no_such_db` } });
+    const b = runCli(CLOUD_BIN, ['run', '-c', noDb.configPath]);
+    expect(b.code, b.stderr).toBe(2);
+    expect(b.stderr).toMatch(/aggregates\.url: the server refused the configured credentials or database: .*database "no_such_db" does not exist/);
+    await pg.fastStop();
+  }, 60_000);
 });
