@@ -2,34 +2,18 @@
 // shutdown: every session is disconnected). The lock dies with its session; the aggregator's store must take
 // it again before its next write, and if another writer (here a replay) took it in between, write nothing,
 // fail naming the holder, and go on once the lock is free again.
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { useProcessReaper } from '@tidemark/shared/testing';
 import { catalogueOf, commitOf, rec } from '../cloud/src/aggregate/aggregate-store.contract.js';
 import { claimWriterLock } from '../cloud/src/aggregate/postgres-aggregator-lock.js';
 import { PostgresAggregateStore } from '../cloud/src/aggregate/postgres-aggregate-store.js';
 import { PostgresWriterSession } from '../cloud/src/aggregate/postgres-writer-session.js';
-import { advisoryKey } from '../cloud/src/aggregate/postgres-connection.js';
+import { writerLockHolderAt } from '../cloud/src/aggregate/testing/postgres.js';
 import { startPrivatePostgres } from './support/private-postgres.js';
 
 const SCHEMA = 'tidemark';
 
-/** application_name of the session holding the schema's writer lock, if any. */
-async function lockHolder(url: string): Promise<string | undefined> {
-  const k = BigInt.asUintN(64, BigInt(advisoryKey('writer', SCHEMA)));
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const r = await client.query<{ application_name: string }>(
-      `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-       WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int8::oid AND l.objid = $2::int8::oid AND l.objsubid = 1`,
-      [(k >> 32n).toString(), (k & 0xffffffffn).toString()],
-    );
-    return r.rows[0]?.application_name;
-  } finally {
-    await client.end();
-  }
-}
+const lockHolder = async (url: string) => (await writerLockHolderAt(url, SCHEMA))?.application_name;
 
 const bucket = (start: number) => rec('d1', 'temp', '1m', start * 60_000, start);
 

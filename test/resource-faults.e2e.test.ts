@@ -7,6 +7,7 @@
 // every 1m bucket the API serves equals one recomputed here from the stored readings.
 import { afterEach, describe, expect, it } from 'vitest';
 import { sampleSum, startNatsServer, useProcessReaper, waitFor } from '@tidemark/shared/testing';
+import { writerLockHolderAt } from '../cloud/src/aggregate/testing/postgres.js';
 import { setupCloud, setupEdge } from './support/pipeline.js';
 import { startPrivatePostgres } from './support/private-postgres.js';
 import { drainAndStop, expectExactlyOnce, metrics, RATE_HZ, readingsIn, readyz, SOURCE, stateChangeLines, waitDegraded, waitReady } from './support/resource-checks.js';
@@ -90,6 +91,8 @@ describe('the collector under resource faults (real processes, never restarted)'
     await waitReady(cloud.api);
     await drainAndStop(edge, agent);
     await expectExactlyOnce(cloud, 'gw-pg', readStream(cloud.dataDir));
+    // The aggregator took its writer lock again on a new session before it wrote again (postgres-writer-session.ts).
+    expect((await writerLockHolderAt(pg.url, 'tidemark'))?.application_name).toMatch(new RegExp(`^tidemark-cloud aggregator pid ${collector.pid} `));
     for (const resource of ['aggregate-store', 'device-registry']) {
       const lines = stateChangeLines(collector, resource);
       expect(lines, resource).toEqual({ failing: 1, recovered: 1 });

@@ -6,28 +6,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { catalogueOf, commitOf, rec } from './aggregate-store.contract.js';
 import { claimWriterLock } from './postgres-aggregator-lock.js';
 import { PostgresAggregateStore } from './postgres-aggregate-store.js';
-import { advisoryKey } from './postgres-connection.js';
 import { PostgresWriterSession } from './postgres-writer-session.js';
-import { dropSchemas, requirePostgres, schemaPrefix, sql } from './testing/postgres.js';
+import { dropSchemas, requirePostgres, schemaPrefix, sql, writerLockHolderAt as holder } from './testing/postgres.js';
 
 const prefix = schemaPrefix();
 afterAll(async () => {
   const url = await requirePostgres().catch(() => undefined);
   if (url) await dropSchemas(url, prefix);
 });
-
-/** Backend pid and application_name of the session holding `schema`'s writer lock. */
-async function holder(url: string, schema: string): Promise<{ pid: number; application_name: string } | undefined> {
-  const k = BigInt.asUintN(64, BigInt(advisoryKey('writer', schema)));
-  const rows = await sql<{ pid: number; application_name: string }>(
-    url,
-    `SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-     WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-       AND l.classid = $1::int8::oid AND l.objid = $2::int8::oid AND l.objsubid = 1`,
-    [(k >> 32n).toString(), (k & 0xffffffffn).toString()],
-  );
-  return rows[0];
-}
 
 const b = (i: number) => rec('d', 's', '1m', i * 60_000, i);
 
