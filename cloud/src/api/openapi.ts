@@ -151,6 +151,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
             '200': { description: 'One page of buckets.', content: json(ref('AggregatePage')) },
             '400': errorResponse('A parameter is missing, malformed, unknown or out of range.'),
             '401': unauthorized,
+            '503': errorResponse('The aggregate store is not open yet (its server was unreachable when the process started); /readyz names it.'),
           },
         },
       },
