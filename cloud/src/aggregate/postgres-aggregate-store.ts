@@ -6,7 +6,8 @@
 // Exactness: doubles travel as shortest round-trip text (-0 and ±Infinity included) into double precision
 // columns; bigints come back as numbers only when exact (postgres-connection.ts).
 import type pg from 'pg';
-import { NotConnectedError, StorageError, type Logger } from '@tidemark/shared';
+import { StorageError, type Logger } from '@tidemark/shared';
+import { LastStartFailure } from '../health/start-failure.js';
 import { bucketKey, checkpointMoved, type AggregateCommit, type AggregateStore, type BucketKey, type BucketQuery, type BucketRecord, type SensorDelta, type SensorRow } from './aggregate-store.js';
 import { createPool, float8Array, isConnectionError, notConnected, quoteIdent, redactUrl } from './postgres-connection.js';
 import type { PostgresWriterSession } from './postgres-writer-session.js';
@@ -73,7 +74,7 @@ export class PostgresAggregateStore implements AggregateStore {
   readonly schema: string;
   private pool: pg.Pool | undefined;
   /** Why the last start() failed (the server unreachable): what calls made meanwhile report. */
-  private startFailure: Error | undefined;
+  private readonly lastStart = new LastStartFailure();
   private readonly q: string;
   private readonly sql;
 
@@ -88,14 +89,8 @@ export class PostgresAggregateStore implements AggregateStore {
     return `${redactUrl(this.opts.url)} schema "${this.schema}"`;
   }
 
-  async start(): Promise<void> {
-    try {
-      await this.open();
-      this.startFailure = undefined;
-    } catch (err) {
-      this.startFailure = err as Error;
-      throw err;
-    }
+  start(): Promise<void> {
+    return this.lastStart.track(() => this.open());
   }
 
   private async open(): Promise<void> {
@@ -126,8 +121,7 @@ export class PostgresAggregateStore implements AggregateStore {
 
   private get p(): pg.Pool {
     if (this.pool) return this.pool;
-    if (this.startFailure) throw new NotConnectedError(`aggregate store ${this.location} is not open yet: ${this.startFailure.message}`, { cause: this.startFailure });
-    throw new StorageError('aggregate store is not started');
+    throw this.lastStart.notOpen(`aggregate store ${this.location}`) ?? new StorageError('aggregate store is not started');
   }
 
   /** Runs a write on the writer session (under the writer lock) when there is one, else on a pooled connection. */

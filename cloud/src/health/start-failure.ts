@@ -2,7 +2,8 @@
 // unreachable: a state the process waits out) or the configuration (the server answered and refused these
 // credentials or this database: retrying changes nothing until an operator acts). One rule for every
 // backend, read from the error and its causes: our own NotConnectedError, node-postgres SQLSTATEs, NATS
-// error codes and socket errnos.
+// error codes and socket errnos. And what a store remembers of its last failed start, for the calls made
+// while it is not open.
 import { NotConnectedError } from '@tidemark/shared';
 
 export type StartFailure = 'unavailable' | 'refused-credentials' | 'other';
@@ -39,4 +40,29 @@ export function classifyStartFailure(err: unknown): StartFailure {
     return 'unavailable';
   }
   return 'other';
+}
+
+/**
+ * What a store keeps about its last start(): until one succeeds, calls made meanwhile (the collector runs
+ * without the store while its server is unreachable) fail with NotConnectedError saying why, which is what
+ * /readyz then shows.
+ */
+export class LastStartFailure {
+  private failure: Error | undefined;
+
+  /** Runs `open`, remembering its failure (and forgetting an earlier one when it succeeds). */
+  async track(open: () => Promise<void>): Promise<void> {
+    try {
+      await open();
+      this.failure = undefined;
+    } catch (err) {
+      this.failure = err as Error;
+      throw err;
+    }
+  }
+
+  /** The error for a call made while `what` is not open because its last start failed; undefined if it did not. */
+  notOpen(what: string): NotConnectedError | undefined {
+    return this.failure ? new NotConnectedError(`${what} is not open yet: ${this.failure.message}`, { cause: this.failure }) : undefined;
+  }
 }

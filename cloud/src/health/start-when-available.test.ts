@@ -6,7 +6,7 @@ import { createLogger, MetricsRegistry, NotConnectedError, StorageError, type Co
 import { waitFor } from '@tidemark/shared/testing';
 import { describe, expect, it } from 'vitest';
 import { ResourceHealth } from './resource-health.js';
-import { classifyStartFailure } from './start-failure.js';
+import { classifyStartFailure, LastStartFailure } from './start-failure.js';
 import { StartWhenAvailable } from './start-when-available.js';
 
 function capture() {
@@ -121,5 +121,18 @@ describe('classifyStartFailure', () => {
     [new Error('boom'), 'other'],
   ] as const)('%s → %s', (err, kind) => {
     expect(classifyStartFailure(err)).toBe(kind);
+  });
+});
+
+describe('LastStartFailure', () => {
+  it('says why a store is not open until a start succeeds', async () => {
+    const last = new LastStartFailure();
+    expect(last.notOpen('the store')).toBeUndefined();
+    await expect(last.track(async () => Promise.reject(new Error('connect ECONNREFUSED')))).rejects.toThrow('ECONNREFUSED');
+    const err = last.notOpen('the store')!;
+    expect(err).toBeInstanceOf(NotConnectedError);
+    expect(err.message).toBe('the store is not open yet: connect ECONNREFUSED');
+    await last.track(async () => undefined);
+    expect(last.notOpen('the store')).toBeUndefined();
   });
 });

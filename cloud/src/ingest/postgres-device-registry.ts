@@ -3,7 +3,8 @@
 // own, `<aggregates.schema>_devices`, because replay swaps the aggregates schema wholesale and device state
 // is not rebuilt from the stream. Status messages and batch counts are buffered and written once a second.
 import type pg from 'pg';
-import { NotConnectedError, StorageError, type Logger } from '@tidemark/shared';
+import { StorageError, type Logger } from '@tidemark/shared';
+import { LastStartFailure } from '../health/start-failure.js';
 import { advisoryKey, createPool, notConnected, quoteIdent } from '../aggregate/postgres-connection.js';
 import { parseStatus, toDevice, type DeviceRegistry, type DeviceRow, type DeviceStatusFields, type StoredDeviceRow } from './device-registry.js';
 
@@ -24,21 +25,15 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
   private statusPending = new Map<string, { s: DeviceStatusFields; atMs: number }>();
   private flushing: Promise<void> | undefined;
   /** Why the last start() failed (PostgreSQL unreachable): flushes meanwhile fail with it and keep what is pending. */
-  private startFailure: Error | undefined;
+  private readonly lastStart = new LastStartFailure();
   private readonly q: string;
 
   constructor(private readonly opts: PostgresDeviceRegistryOptions) {
     this.q = quoteIdent(`${opts.schema}_devices`);
   }
 
-  async start(): Promise<void> {
-    try {
-      await this.open();
-      this.startFailure = undefined;
-    } catch (err) {
-      this.startFailure = err as Error;
-      throw err;
-    }
+  start(): Promise<void> {
+    return this.lastStart.track(() => this.open());
   }
 
   private async open(): Promise<void> {
@@ -110,7 +105,8 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
 
   private async write(): Promise<void> {
     const pool = this.pool;
-    if (!pool && this.startFailure) throw new NotConnectedError(`device registry not open yet: ${this.startFailure.message}`, { cause: this.startFailure });
+    const notOpen = pool ? undefined : this.lastStart.notOpen('the device registry');
+    if (notOpen) throw notOpen;
     if (!pool || (this.seenPending.size === 0 && this.statusPending.size === 0 && this.rejectedPending.size === 0)) return;
     const seen = this.seenPending;
     const statuses = this.statusPending;

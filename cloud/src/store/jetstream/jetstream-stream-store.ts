@@ -9,7 +9,8 @@
 // means a quorum stored it). See docs/jetstream-store.md.
 import { randomBytes } from 'node:crypto';
 import { Events, headers, type JetStreamClient, type JetStreamManager, type NatsConnection, type Status } from 'nats';
-import { NotConnectedError, settleWithin, StorageError, ValidationError } from '@tidemark/shared';
+import { settleWithin, StorageError, ValidationError } from '@tidemark/shared';
+import { LastStartFailure } from '../../health/start-failure.js';
 import type { AppendItem, AppendOutcome, DeadLetter, StreamRecord, StreamStore } from '../stream-store.js';
 import { Appender } from './appender.js';
 import type { JetStreamStreamStoreOptions } from './store-options.js';
@@ -44,7 +45,7 @@ export class JetStreamStreamStore implements StreamStore {
   readonly name = 'stream-store';
   private c: Connected | undefined;
   /** Why the last start() failed (NATS unreachable): what appends and reads made meanwhile report. */
-  private startFailure: Error | undefined;
+  private readonly lastStart = new LastStartFailure();
   private connected = false;
   /** Appends run one after another (one writer per partition, inside the process too); so do reads (one cursor). */
   private appends: Promise<unknown> = Promise.resolve();
@@ -77,13 +78,7 @@ export class JetStreamStreamStore implements StreamStore {
 
   async start(): Promise<void> {
     if (this.c) return;
-    try {
-      await this.open();
-      this.startFailure = undefined;
-    } catch (err) {
-      this.startFailure = err as Error;
-      throw err;
-    }
+    await this.lastStart.track(() => this.open());
   }
 
   private async open(): Promise<void> {
@@ -255,8 +250,7 @@ export class JetStreamStreamStore implements StreamStore {
 
   private get conn(): Connected {
     if (this.c) return this.c;
-    if (this.startFailure) throw new NotConnectedError(`stream store ${this.opts.stream} is not open yet: ${this.startFailure.message}`, { cause: this.startFailure });
-    throw new StorageError(`stream store ${this.opts.stream} is not started`);
+    throw this.lastStart.notOpen(`stream store ${this.opts.stream}`) ?? new StorageError(`stream store ${this.opts.stream} is not started`);
   }
 
   private async wrap<T>(what: string, fn: () => Promise<T>): Promise<T> {
