@@ -70,6 +70,18 @@ describe('the collector started before its servers', () => {
     await nats.stop();
   }, 120_000);
 
+  it('SIGTERM while still waiting for its servers: clean exit 0 within the 10 s budget', async () => {
+    const cloud = await setupCloud({
+      store: { type: 'jetstream', servers: [`nats://127.0.0.1:${await freePort()}`], stream: 'TIDEMARK', partitions: 1, replicas: 1 },
+      aggregates: { type: 'postgres', url: `postgres://postgres@127.0.0.1:${await freePort()}/postgres` },
+    });
+    const collector = startCli('collector', CLOUD_BIN, ['run', '-c', cloud.configPath]);
+    await waitDegraded(cloud.api, RESOURCES);
+    const t0 = Date.now();
+    expect((await collector.kill('SIGTERM', 10_000)).code, collector.output()).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  }, 60_000);
+
   it('a server that answers and refuses the credentials or database is a config error: exit 2 naming the setting', async () => {
     const nats = await startNatsServer({ args: ['--user', 'tidemark', '--pass', 'right'] });
     const wrongNats = await setupCloud({ store: { type: 'jetstream', servers: [nats.url], username: 'tidemark', password: 'wrong' } });

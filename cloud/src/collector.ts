@@ -304,7 +304,6 @@ export class Collector {
     return new StartWhenAvailable({
       parts,
       health: this.health.reporter(resource),
-      logger: this.logger.child({ component: 'health' }),
       refused: (err) => new ConfigError([{ path: setting, message: `the server refused the configured credentials or database: ${describe(err)}` }]),
     });
   }

@@ -45,7 +45,7 @@ function setup(parts: Component[]) {
   const { lines, logger } = capture();
   const health = new ResourceHealth(logger, new MetricsRegistry('tidemark_cloud'), { initialMs: 1, maxMs: 5 });
   const reporter = health.reporter('aggregate-store');
-  const group = new StartWhenAvailable({ parts, health: reporter, logger, refused: (err) => new Error(`config: ${(err as Error).message}`) });
+  const group = new StartWhenAvailable({ parts, health: reporter, refused: (err) => new Error(`config: ${(err as Error).message}`) });
   return { lines, health, reporter, group };
 }
 

@@ -6,7 +6,7 @@
 // group that use it must fail their calls meanwhile; each store does). Failures that waiting cannot fix
 // (refused credentials, a lock held by another writer, a bad schema) still fail start() when they happen
 // then; once the process is up, every failure is retried and shown on /readyz.
-import { settleWithin, startAll, stopAll, type Component, type Logger } from '@tidemark/shared';
+import { settleWithin, startAll, stopAll, type Component } from '@tidemark/shared';
 import type { ResourceReporter } from './resource-health.js';
 import { classifyStartFailure } from './start-failure.js';
 
@@ -18,7 +18,6 @@ export interface StartWhenAvailableOptions {
   parts: readonly Component[];
   /** The resource they need; shared with the reporters their users hold (same name, same state). */
   health: ResourceReporter;
-  logger: Logger;
   /** A failure at the first start that retrying cannot fix, turned into the error start() throws (default: as is). */
   refused?: (err: unknown) => unknown;
 }
@@ -29,7 +28,6 @@ export class StartWhenAvailable implements Component {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private attempt: Promise<void> | undefined;
-  private readonly waiters: (() => void)[] = [];
 
   constructor(private readonly opts: StartWhenAvailableOptions) {
     this.name = `${opts.health.resource} (when available)`;
@@ -40,11 +38,6 @@ export class StartWhenAvailable implements Component {
     return this.started;
   }
 
-  /** Resolves once every part has started (at once if they have). */
-  whenRunning(): Promise<void> {
-    return this.started ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
-  }
-
   async start(): Promise<void> {
     this.stopped = false;
     try {
@@ -53,15 +46,12 @@ export class StartWhenAvailable implements Component {
       const kind = classifyStartFailure(err);
       if (kind === 'refused-credentials') throw this.opts.refused ? this.opts.refused(err) : err;
       if (kind !== 'unavailable') throw err;
+      // The reporter logs the one line of this state change ("<resource> failing; retrying …").
       this.opts.health.fail(err);
-      this.opts.logger.warn(
-        { resource: this.opts.health.resource },
-        `${this.opts.health.resource} not reachable at start: starting without it, nothing that needs it is acked or committed until it is`,
-      );
       this.schedule();
       return;
     }
-    this.running_();
+    this.started = true;
   }
 
   private schedule(): void {
@@ -87,12 +77,7 @@ export class StartWhenAvailable implements Component {
       return;
     }
     this.opts.health.ok();
-    this.running_();
-  }
-
-  private running_(): void {
     this.started = true;
-    for (const w of this.waiters.splice(0)) w();
   }
 
   async stop(): Promise<void> {
