@@ -6,7 +6,7 @@
 // aggregated exactly once. One "failing" and one "recovered" log line per resource. Real processes throughout.
 import { describe, expect, it } from 'vitest';
 import { freePort, makeTempDir, sampleSum, startNatsServer, useProcessReaper, waitFor } from '@tidemark/shared/testing';
-import { CLOUD_BIN, runCli, startCli } from './support/cli.js';
+import { CLOUD_BIN, getJson, runCli, startCli } from './support/cli.js';
 import { setupCloud, setupEdge } from './support/pipeline.js';
 import { startPrivatePostgres } from './support/private-postgres.js';
 import { drainAndStop, expectExactlyOnce, metrics, RATE_HZ, readyz, SOURCE, stateChangeLines, waitDegraded, waitReady } from './support/resource-checks.js';
@@ -35,8 +35,10 @@ describe('the collector started before its servers', () => {
     expect(reason('aggregate-store')).toMatch(/ECONNREFUSED|cannot connect to PostgreSQL/);
     const m0 = await metrics(cloud.api);
     for (const r of RESOURCES) expect(sampleSum(m0, 'tidemark_cloud_resource_up', `resource="${r}"`), r).toBe(0);
-    // The API says the aggregates are unavailable (not a 500).
+    // The API says what it cannot read yet is unavailable (not a 500, not an empty answer).
     expect((await fetch(`${cloud.api}/api/v1/aggregates?device=gw-early&sensor=level&resolution=1m&from=2020-01-01T00:00:00Z&to=2030-01-01T00:00:00Z`)).status).toBe(503);
+    const devices = await getJson<{ error: { code: string } }>(`${cloud.api}/api/v1/devices`);
+    expect([devices.status, devices.body.error.code]).toEqual([503, 'unavailable']);
 
     // The agent connects and sends; nothing is acked: its buffer grows, and the collector counts what it refused.
     const agent = edge.start();

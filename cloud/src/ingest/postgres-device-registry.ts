@@ -105,9 +105,8 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
 
   private async write(): Promise<void> {
     const pool = this.pool;
-    const notOpen = pool ? undefined : this.lastStart.notOpen('the device registry');
-    if (notOpen) throw notOpen;
-    if (!pool || (this.seenPending.size === 0 && this.statusPending.size === 0 && this.rejectedPending.size === 0)) return;
+    if (!pool) return this.notOpen(undefined);
+    if (this.seenPending.size === 0 && this.statusPending.size === 0 && this.rejectedPending.size === 0) return;
     const seen = this.seenPending;
     const statuses = this.statusPending;
     const rejected = this.rejectedPending;
@@ -174,16 +173,23 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
   }
 
   async list(): Promise<DeviceRow[]> {
-    if (!this.pool) return [];
+    if (!this.pool) return this.notOpen([]);
     // Serve what is stored; pending writes stay for the flush timer, which reports the failure.
     await this.flush().catch(() => undefined);
     return (await this.pool.query<StoredDeviceRow>(`SELECT * FROM ${this.q}.devices ORDER BY id`)).rows.map(toDevice);
   }
 
   async get(id: string): Promise<DeviceRow | undefined> {
-    if (!this.pool) return undefined;
+    if (!this.pool) return this.notOpen(undefined);
     const row = (await this.pool.query<StoredDeviceRow>(`SELECT * FROM ${this.q}.devices WHERE id = $1`, [id])).rows[0];
     return row ? toDevice(row) : undefined;
+  }
+
+  /** Not started: `empty`; not open because PostgreSQL was unreachable at start: NotConnectedError (the API's 503). */
+  private notOpen<T>(empty: T): T {
+    const err = this.lastStart.notOpen('the device registry');
+    if (err) throw err;
+    return empty;
   }
 
   async stop(): Promise<void> {
