@@ -6,78 +6,16 @@
 // Afterwards every reading the agent produced is stored exactly once (a gap-free run of simulated ticks) and
 // every 1m bucket the API serves equals one recomputed here from the stored readings.
 import { afterEach, describe, expect, it } from 'vitest';
-import { sampleSum, startNatsServer, useProcessReaper, waitFor, type ManagedProcess } from '@tidemark/shared/testing';
-import { getJson } from './support/cli.js';
-import { fetchBuckets, setupCloud, setupEdge, waitForAggregated, type CloudSetup, type EdgeSetup } from './support/pipeline.js';
+import { sampleSum, startNatsServer, useProcessReaper, waitFor } from '@tidemark/shared/testing';
+import { writerLockHolderAt } from '../cloud/src/aggregate/testing/postgres.js';
+import { setupCloud, setupEdge } from './support/pipeline.js';
 import { startPrivatePostgres } from './support/private-postgres.js';
+import { drainAndStop, expectExactlyOnce, metrics, RATE_HZ, readingsIn, readyz, SOURCE, stateChangeLines, waitDegraded, waitReady } from './support/resource-checks.js';
 import { mountSmallDisk, type SmallDisk } from './support/small-disk.js';
-import { expectBucketsMatch, expectContiguousRuns, expectNoDuplicateReadings, readJetStream, readStream, type ApiBucket, type StoredReading } from './support/stream-check.js';
+import { readJetStream, readStream } from './support/stream-check.js';
 
-const RATE_HZ = 50;
-const STEP = 1000 / RATE_HZ;
 /** The issue: PostgreSQL and NATS are away for a minute. */
 const OUTAGE_MS = 60_000;
-const SOURCE = {
-  type: 'simulated',
-  name: 'sim',
-  rate_hz: RATE_HZ,
-  seed: 13,
-  sensors: [{ name: 'level', shape: 'random_walk', min: 0, max: 100, decimals: 2 }],
-};
-
-interface Readyz {
-  status: string;
-  failing?: { resource: string; reason: string; since: string }[];
-}
-
-const readyz = (api: string) => getJson<Readyz>(`${api}/readyz`);
-const metrics = async (api: string) => (await fetch(`${api}/metrics`)).text();
-
-async function waitDegraded(api: string, resources: string[], timeoutMs = 30_000): Promise<Readyz> {
-  return waitFor(
-    async () => {
-      const r = await readyz(api).catch(() => undefined);
-      const failing = new Set(r?.body.failing?.map((f) => f.resource));
-      return r && r.status === 503 && r.body.status === 'degraded' && resources.every((x) => failing.has(x)) ? r.body : undefined;
-    },
-    { timeoutMs, description: `/readyz 503 degraded naming ${resources.join(', ')}` },
-  );
-}
-
-async function waitReady(api: string, timeoutMs = 60_000): Promise<void> {
-  await waitFor(async () => (await readyz(api).catch(() => undefined))?.status === 200, { timeoutMs, intervalMs: 250, description: '/readyz 200 again' });
-}
-
-/** The collector's log: exactly one "failing" line and one "recovered" line per spell, however many batches failed. */
-function stateChangeLines(collector: ManagedProcess, resource: string): { failing: number; recovered: number } {
-  const out = collector.output();
-  const count = (re: RegExp) => out.split('\n').filter((l) => re.test(l)).length;
-  return { failing: count(new RegExp(`"msg":"${resource} failing;`)), recovered: count(new RegExp(`"msg":"${resource} recovered"`)) };
-}
-
-/** Every reading stored once, one gap-free run, and the API's 1m buckets equal to the reference computed from them. */
-async function expectExactlyOnce(cloud: CloudSetup, device: string, stored: StoredReading[]): Promise<void> {
-  const mine = stored.filter((r) => r.device === device);
-  expectNoDuplicateReadings(mine);
-  const runs = expectContiguousRuns(mine.map((r) => r.ts), STEP, 1);
-  // One agent run: one run of ticks from its first reading to its last, with nothing missing.
-  expect(mine.length).toBe((runs[0]![1] - runs[0]![0]) / STEP + 1);
-  const info = await waitForAggregated(cloud.api, device, 'level', mine.length, 60_000);
-  const buckets = await fetchBuckets<ApiBucket>(cloud.api, device, 'level', '1m', Date.parse(info.first_seen) - 60_000, Date.parse(info.last_seen) + 60_000);
-  expectBucketsMatch(buckets, mine);
-}
-
-/** Stops the agent cleanly once it has sent everything; its buffer must end empty. */
-async function drainAndStop(edge: EdgeSetup, agent: ManagedProcess): Promise<void> {
-  await waitFor(() => edge.bufferStats().readings < 200, { timeoutMs: 90_000, intervalMs: 500, description: 'agent backlog drained after the fault' });
-  expect((await agent.kill('SIGTERM')).code, agent.output()).toBe(0);
-  expect(edge.bufferStats().readings).toBe(0);
-}
-
-async function readingsIn(api: string, device: string): Promise<number> {
-  const r = await getJson<{ items: { id: string; readings: number }[] }>(`${api}/api/v1/devices`).catch(() => undefined);
-  return r?.body.items?.find((d) => d.id === device)?.readings ?? 0;
-}
 
 describe('the collector under resource faults (real processes, never restarted)', () => {
   useProcessReaper();
@@ -153,6 +91,8 @@ describe('the collector under resource faults (real processes, never restarted)'
     await waitReady(cloud.api);
     await drainAndStop(edge, agent);
     await expectExactlyOnce(cloud, 'gw-pg', readStream(cloud.dataDir));
+    // The aggregator took its writer lock again on a new session before it wrote again (postgres-writer-session.ts).
+    expect((await writerLockHolderAt(pg.url, 'tidemark'))?.application_name).toMatch(new RegExp(`^tidemark-cloud aggregator pid ${collector.pid} `));
     for (const resource of ['aggregate-store', 'device-registry']) {
       const lines = stateChangeLines(collector, resource);
       expect(lines, resource).toEqual({ failing: 1, recovered: 1 });

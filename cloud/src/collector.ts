@@ -3,7 +3,7 @@
 // files and the aggregator polls the stream store.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger, MetricsRegistry, safeInterval, startAll, stopAll, type Component, type Logger } from '@tidemark/shared';
+import { ConfigError, createLogger, MetricsRegistry, safeInterval, startAll, stopAll, type Component, type Logger } from '@tidemark/shared';
 import { Aggregator } from './aggregate/aggregator.js';
 import { aggregatorGuard, openAggregateStore } from './aggregate/open-aggregate-store.js';
 import { AlertEvaluator } from './alerts/alert-evaluator.js';
@@ -25,7 +25,8 @@ import { AlertPublisher } from './broker/alert-publisher.js';
 import { ExternalBus } from './broker/external-bus.js';
 import type { MessageBus } from './broker/message-bus.js';
 import type { CloudConfig } from './config.js';
-import { ResourceHealth } from './health/resource-health.js';
+import { describe, ResourceHealth } from './health/resource-health.js';
+import { StartWhenAvailable } from './health/start-when-available.js';
 import { SqliteDeviceRegistry, type DeviceRegistry } from './ingest/device-registry.js';
 import { PostgresDeviceRegistry } from './ingest/postgres-device-registry.js';
 import { Ingestor } from './ingest/ingestor.js';
@@ -94,11 +95,22 @@ export class Collector {
       config.aggregates.type === 'postgres'
         ? new PostgresDeviceRegistry({ url: config.aggregates.url, schema: config.aggregates.schema, logger: logger.child({ component: 'devices' }) })
         : new SqliteDeviceRegistry(files.devices, logger.child({ component: 'devices' }));
-    const aggregates = openAggregateStore(config.aggregates, files.aggregates, { logger: logger.child({ component: 'aggregates' }) });
-    const components: Component[] = [stream, registry];
+    // The aggregator's writer lock (PostgreSQL: the session its commits go through; SQLite: a pid file).
+    const guard = this.has('aggregator') ? aggregatorGuard(config.aggregates, files.aggregates, { logger: logger.child({ component: 'aggregator-guard' }) }) : undefined;
+    const aggregates = openAggregateStore(config.aggregates, files.aggregates, {
+      logger: logger.child({ component: 'aggregates' }),
+      ...(guard?.writer ? { writer: guard.writer } : {}),
+    });
+    // A server that is not there at start (NATS, PostgreSQL) is waited for, like one lost later (start-when-available.ts).
+    const components: Component[] = [
+      config.store.type === 'jetstream' ? this.whenAvailable('stream-store', [stream], 'store') : stream,
+      config.aggregates.type === 'postgres' ? this.whenAvailable('device-registry', [registry], 'aggregates.url') : registry,
+    ];
     const resolutions = config.aggregation.resolutions;
-
-    if (this.has('aggregator') || this.has('api')) components.push(aggregates);
+    // The aggregate store and what cannot start without it (the aggregator, the api role's follower).
+    const aggregateParts: Component[] = this.has('aggregator') || this.has('api') ? [aggregates] : [];
+    const aggregateGroup = (): Component[] =>
+      config.aggregates.type === 'postgres' && aggregateParts.length > 0 ? [this.whenAvailable('aggregate-store', aggregateParts, 'aggregates.url')] : aggregateParts;
 
     if (this.has('collector')) {
       const bus: MessageBus =
@@ -172,8 +184,8 @@ export class Collector {
       );
       this.ingestor?.onCommit(() => aggregator.notify());
       // While it runs, `replay` (and, on PostgreSQL, a second aggregator) refuses to race it.
-      components.push(aggregatorGuard(config.aggregates, files.aggregates, { logger: logger.child({ component: 'aggregator-guard' }) }));
-      components.push(aggregator);
+      aggregateParts.push(guard!, aggregator);
+      components.push(...aggregateGroup());
       components.push(
         new StreamRetention(
           partitions,
@@ -266,9 +278,10 @@ export class Collector {
         { resolutions, maxFutureSkewMs: config.ingest.max_future_skew, health: this.health.reporter('aggregate-follower') },
         logger.child({ component: 'stream-follower' }),
       );
-      components.push(follower);
+      aggregateParts.push(follower);
       updates = follower;
     }
+    if (!this.has('aggregator')) components.push(...aggregateGroup());
     // Alerts for the API: the evaluator's own store in this process, else the aggregator's on this data_dir.
     const { evaluator, statusWatcher } = this;
     let alertTransitions: AlertTransitionSource | undefined =
@@ -302,6 +315,15 @@ export class Collector {
     });
     components.push(this.api);
     this.components = components;
+  }
+
+  /** `parts` start now if `resource` is reachable, else later by themselves; refused credentials are a config error at `setting`. */
+  private whenAvailable(resource: string, parts: Component[], setting: string): Component {
+    return new StartWhenAvailable({
+      parts,
+      health: this.health.reporter(resource),
+      refused: (err) => new ConfigError([{ path: setting, message: `the server refused the configured credentials or database: ${describe(err)}` }]),
+    });
   }
 
   private registryTimer: NodeJS.Timeout | undefined;

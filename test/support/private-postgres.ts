@@ -28,7 +28,8 @@ function asPostgres(cmd: string, args: string[]): [string, string[]] {
   return ['setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', '--reset-env', cmd, ...args]];
 }
 
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+/** `port`: a fixed one (a test that configured a client for a server not started yet); default a free one. */
+export async function startPrivatePostgres(opts: { port?: number } = {}): Promise<PrivatePostgres> {
   const bin = binDir();
   const dir = await makeTempDir('tidemark-pg-');
   const data = join(dir, 'data');
@@ -51,7 +52,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       readyLine: /database system is ready to accept connections/,
       timeoutMs: 60_000,
     },
-    undefined,
+    opts.port,
   );
   return Object.assign(control, {
     port,

@@ -7,8 +7,10 @@
 // columns; bigints come back as numbers only when exact (postgres-connection.ts).
 import type pg from 'pg';
 import { StorageError, type Logger } from '@tidemark/shared';
+import { LastStartFailure } from '../health/start-failure.js';
 import { bucketKey, checkpointMoved, type AggregateCommit, type AggregateStore, type BucketKey, type BucketQuery, type BucketRecord, type SensorDelta, type SensorRow } from './aggregate-store.js';
 import { createPool, float8Array, isConnectionError, notConnected, quoteIdent, redactUrl } from './postgres-connection.js';
+import type { PostgresWriterSession } from './postgres-writer-session.js';
 import { checkSchemaName, DEFAULT_POSTGRES_SCHEMA } from './postgres-schema-name.js';
 import { BUCKET_COLUMNS, ensureSchema, POSTGRES_SCHEMA_VERSION, renameIntoPlace, schemaExists, schemaVersion } from './postgres-schema.js';
 
@@ -25,6 +27,11 @@ export interface PostgresAggregateStoreOptions {
   createOnly?: boolean;
   applicationName?: string;
   logger?: Logger;
+  /**
+   * The aggregator's store: every write (commit, bucket retention) goes through this session, which holds
+   * the schema's writer lock (postgres-writer-session.ts). Without it writes use the pool (replay, tests).
+   */
+  writer?: PostgresWriterSession;
 }
 
 const KEYS_PER_LOAD = 10_000;
@@ -66,6 +73,8 @@ export class PostgresAggregateStore implements AggregateStore {
   readonly name = 'aggregate-store';
   readonly schema: string;
   private pool: pg.Pool | undefined;
+  /** Why the last start() failed (the server unreachable): what calls made meanwhile report. */
+  private readonly lastStart = new LastStartFailure();
   private readonly q: string;
   private readonly sql;
 
@@ -80,7 +89,11 @@ export class PostgresAggregateStore implements AggregateStore {
     return `${redactUrl(this.opts.url)} schema "${this.schema}"`;
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    return this.lastStart.track(() => this.open());
+  }
+
+  private async open(): Promise<void> {
     const pool = createPool({
       url: this.opts.url,
       max: this.opts.maxConnections ?? 4,
@@ -107,8 +120,29 @@ export class PostgresAggregateStore implements AggregateStore {
   }
 
   private get p(): pg.Pool {
-    if (!this.pool) throw new StorageError('aggregate store is not started');
-    return this.pool;
+    if (this.pool) return this.pool;
+    throw this.lastStart.notOpen(`aggregate store ${this.location}`) ?? new StorageError('aggregate store is not started');
+  }
+
+  /** Runs a write on the writer session (under the writer lock) when there is one, else on a pooled connection. */
+  private write<T>(fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+    const writer = this.opts.writer;
+    if (writer) {
+      this.p; // not started: fail as reads do
+      return writer.run(fn);
+    }
+    return (async () => {
+      const client = await this.p.connect();
+      let broken: unknown;
+      try {
+        return await fn(client);
+      } catch (err) {
+        if (isConnectionError(err)) broken = err;
+        throw err;
+      } finally {
+        client.release(broken === undefined ? undefined : true);
+      }
+    })();
   }
 
   async checkpoint(partition = 0): Promise<number> {
@@ -167,32 +201,32 @@ export class PostgresAggregateStore implements AggregateStore {
     ];
     const partition = c.partition ?? 0;
     try {
-      // One statement is its own transaction; more (or a fenced commit) need an explicit one on one connection.
-      if (head.length === 0 && c.expectedOffset === undefined) {
-        await this.p.query(this.sql.commit, final);
-        return;
-      }
-      const client = await this.p.connect();
-      let broken: unknown;
-      try {
-        await client.query('BEGIN');
-        if (c.expectedOffset !== undefined) {
-          // Fencing: the row is created if absent (a concurrent creator makes this wait for its commit), then
-          // locked, so of two writers that read the same checkpoint only the first commits.
-          await client.query(this.sql.ensureCheckpoint, [partition]);
-          const at = (await client.query<{ next_offset: number }>(this.sql.lockCheckpoint, [partition])).rows[0]!.next_offset;
-          if (at !== c.expectedOffset) throw checkpointMoved(this.location, partition, c.expectedOffset, at);
+      await this.write(async (client) => {
+        // One statement is its own transaction; more (or a fenced commit) need an explicit one.
+        if (head.length === 0 && c.expectedOffset === undefined) {
+          await client.query(this.sql.commit, final);
+          return;
         }
-        for (const chunk of head) await client.query(this.sql.putBuckets, bucketArrays(chunk));
-        await client.query(this.sql.commit, final);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
-        if (isConnectionError(err)) broken = err;
-        throw err;
-      } finally {
-        client.release(broken === undefined ? undefined : true);
-      }
+        try {
+          await client.query('BEGIN');
+          if (c.expectedOffset !== undefined) {
+            // Fencing: the row is created if absent (a concurrent creator makes this wait for its commit), then
+            // locked, so of two writers that read the same checkpoint only the first commits.
+            await client.query(this.sql.ensureCheckpoint, [partition]);
+            const at = (await client.query<{ next_offset: number }>(this.sql.lockCheckpoint, [partition])).rows[0]!.next_offset;
+            if (at !== c.expectedOffset) throw checkpointMoved(this.location, partition, c.expectedOffset, at);
+          }
+          for (const chunk of head) await client.query(this.sql.putBuckets, bucketArrays(chunk));
+          await client.query(this.sql.commit, final);
+          await client.query('COMMIT');
+        } catch (err) {
+          // A failed ROLLBACK means the connection is gone: report that (the pool or the session drops it).
+          await client.query('ROLLBACK').catch((e: unknown) => {
+            throw isConnectionError(err) ? err : e;
+          });
+          throw err;
+        }
+      });
     } catch (err) {
       if (err instanceof StorageError) throw err;
       throw new StorageError(`aggregate commit to ${this.location} failed: ${(err as Error).message}`, { cause: err });
@@ -230,7 +264,7 @@ export class PostgresAggregateStore implements AggregateStore {
   }
 
   async deleteBucketsBefore(resolution: string, startBefore: number, limit: number): Promise<number> {
-    const r = await this.p.query(this.sql.deleteBefore, [resolution, startBound(startBefore), Math.max(0, Math.floor(limit))]);
+    const r = await this.write((client) => client.query(this.sql.deleteBefore, [resolution, startBound(startBefore), Math.max(0, Math.floor(limit))]));
     return r.rowCount ?? 0;
   }
 

@@ -76,6 +76,8 @@ export const json = (schema: JsonSchema) => ({ 'application/json': { schema } })
 export const nullable = (type: string, extra: JsonSchema = {}): JsonSchema => ({ type: [type, 'null'], ...extra });
 
 export const errorResponse = (description: string): Response => ({ description, content: json(ref('Error')) });
+/** A store this route reads is not open yet (its server was unreachable when the process started). */
+const notOpenYet = errorResponse('The store this route reads is not open yet (its server was unreachable when the process started); /readyz names it.');
 export const unauthorized: Response = {
   description: 'Missing or unknown bearer token (only when api.tokens_file is set).',
   headers: { 'WWW-Authenticate': { description: 'Bearer realm="tidemark"', schema: { type: 'string' } } },
@@ -151,6 +153,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
             '200': { description: 'One page of buckets.', content: json(ref('AggregatePage')) },
             '400': errorResponse('A parameter is missing, malformed, unknown or out of range.'),
             '401': unauthorized,
+            '503': notOpenYet,
           },
         },
       },
@@ -196,6 +199,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
           responses: {
             '200': { description: 'Devices, ordered by id.', content: json({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('Device') } } }) },
             '401': unauthorized,
+            '503': notOpenYet,
           },
         },
       },
@@ -208,6 +212,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
           responses: {
             '200': { description: 'Sensors, ordered by name.', content: json({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('Sensor') } } }) },
             '401': unauthorized,
+            '503': notOpenYet,
             '404': errorResponse('The device is not known.'),
           },
         },

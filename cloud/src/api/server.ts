@@ -2,7 +2,7 @@
 // naming the parameter; a 500 means a bug or a storage failure, never a bad request.
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { PortInUseError, type Component, type Logger, type MetricsRegistry } from '@tidemark/shared';
+import { NotConnectedError, PortInUseError, type Component, type Logger, type MetricsRegistry } from '@tidemark/shared';
 import type { AggregateStore } from '../aggregate/aggregate-store.js';
 import type { Resolution } from '../aggregate/aggregator.js';
 import type { DeviceRegistry } from '../ingest/device-registry.js';
@@ -79,6 +79,8 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
     if (err instanceof QueryError) return sendError(reply, 400, err.code, err.message);
+    // A store not reachable yet (started degraded): the client may retry; /readyz says which resource.
+    if (err instanceof NotConnectedError) return sendError(reply, 503, 'unavailable', err.message);
     const status = err.statusCode ?? 500;
     if (status >= 500) opts.logger.error({ err }, 'request failed');
     return sendError(reply, status, status >= 500 ? 'internal' : (err.code ?? 'bad_request').toLowerCase(), err.message);

@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { addDevice, DeviceAuthenticator, listDevices, removeDevice } from './device-auth.js';
+import { addDevice, DeviceAuthenticator, listDevices, removeDevice, verifyPassword } from './device-auth.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tidemark-devices-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,5 +39,42 @@ describe('device administration', () => {
     expect(await auth.check('gw-c', Buffer.from(second))).toBe(true);
     removeDevice(file, 'gw-c');
     expect(await auth.check('gw-c', Buffer.from(second))).toBe(false);
+  });
+
+  it('a remembered password costs no scrypt; wrong ones always do; at most maxRemembered devices (LRU)', async () => {
+    const file = join(dir, 'devices-lru.yaml');
+    let scrypts = 0;
+    const auth = new DeviceAuthenticator(file, false, { maxRemembered: 2, verify: (pw, h) => (scrypts++, verifyPassword(pw, h)) });
+    const pw = { a: await addDevice(file, 'a'), b: await addDevice(file, 'b'), c: await addDevice(file, 'c') };
+    const check = (id: 'a' | 'b' | 'c', p = pw[id]) => auth.check(id, Buffer.from(p));
+    expect(await check('a')).toBe(true);
+    expect(await check('a')).toBe(true);
+    expect(scrypts).toBe(1);
+    expect(await check('a', 'wrong')).toBe(false);
+    expect(await check('a', 'wrong')).toBe(false);
+    expect(scrypts).toBe(3); // failures are never remembered
+    expect(await check('a')).toBe(true); // ...nor do they make it forget the good one
+    expect(scrypts).toBe(3);
+    await check('b');
+    await check('a'); // a is now the most recently used
+    await check('c'); // evicts b
+    expect(scrypts).toBe(5);
+    await check('a');
+    await check('c');
+    expect(scrypts).toBe(5);
+    await check('b');
+    expect(scrypts).toBe(6);
+  });
+
+  it('a devices file replaced with the same mtime is still re-read (inode and ctime change)', async () => {
+    const file = join(dir, 'devices-mtime.yaml');
+    const auth = new DeviceAuthenticator(file, false);
+    const pw = await addDevice(file, 'gw-m');
+    expect(await auth.check('gw-m', Buffer.from(pw))).toBe(true);
+    const { atime, mtime } = statSync(file);
+    removeDevice(file, 'gw-m');
+    utimesSync(file, atime, mtime); // as a coarse-grained filesystem would leave it
+    expect(statSync(file).mtimeMs).toBe(mtime.getTime());
+    expect(await auth.check('gw-m', Buffer.from(pw))).toBe(false);
   });
 });

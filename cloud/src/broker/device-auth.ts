@@ -90,34 +90,56 @@ function writeDevicesFile(path: string, file: DevicesFile): void {
   renameSync(tmp, path);
 }
 
-/** Devices whose last good password is remembered (oldest forgotten first): bounds the memory of the cache. */
+/** Devices whose last good password is remembered (least recently used forgotten first): bounds the cache's memory. */
 const VERIFIED_MAX = 100_000;
+
+export interface DeviceAuthenticatorOptions {
+  /** At most this many devices' verified passwords are remembered (default 100,000: ~28 MB, measured on Node 20). */
+  maxRemembered?: number;
+  /** The slow check (default verifyPassword: scrypt). Tests count its calls. */
+  verify?: (password: Buffer, encoded: string) => Promise<boolean>;
+}
 
 /**
  * Checks credentials against the devices file, re-reading it when it changes on disk.
- * A password that verified once is remembered as an HMAC under a key that lives only in this process, next to
- * the hash it verified against: when thousands of devices reconnect at once after a network outage, each
- * costs one HMAC instead of one scrypt (~50-180 ms of CPU and 16 MiB each on a small VM), so the reconnect
- * storm ends in seconds instead of minutes. A changed hash in the devices file (device add, remove) forgets it.
+ * A password that verified once is remembered so that a reconnect storm (thousands of devices after a network
+ * outage) costs one HMAC per device instead of one scrypt (~50-180 ms of CPU and 16 MiB each on a small VM).
+ * Why that is sound (docs/operations.md, "Device password cache"):
+ *  - what is kept is HMAC-SHA256(password) under a random key that exists only in this process's memory:
+ *    not the password, nothing that logs in (the broker takes only passwords), and without the key not even
+ *    a dictionary-attack target; it is never written anywhere, so a restart forgets it;
+ *  - it opens the device only together with the exact hash it verified against: a changed entry in the
+ *    devices file (device add = new salt and hash, device remove = no entry) makes it useless at once, and the
+ *    file is re-read whenever its inode, size, mtime or ctime changes (device add/remove replace it by rename);
+ *  - only successes are remembered, at most `maxRemembered` devices (LRU); a wrong password always costs scrypt;
+ *  - secret-dependent comparisons are constant-time (timingSafeEqual on equal-length MACs and scrypt outputs).
  */
 export class DeviceAuthenticator {
-  private cache: { mtimeMs: number; file: DevicesFile } | undefined;
+  private cache: { stamp: string; file: DevicesFile } | undefined;
   private readonly verified = new Map<string, { hash: string; mac: Buffer }>();
   private readonly macKey = randomBytes(32);
+  private readonly max: number;
+  private readonly verify: (password: Buffer, encoded: string) => Promise<boolean>;
   constructor(
     private readonly path: string | undefined,
     private readonly allowAnonymous: boolean,
-  ) {}
+    opts: DeviceAuthenticatorOptions = {},
+  ) {
+    this.max = opts.maxRemembered ?? VERIFIED_MAX;
+    this.verify = opts.verify ?? verifyPassword;
+  }
 
   private devices(): DevicesFile {
     if (!this.path) return { devices: {} };
-    let mtimeMs: number;
+    let stamp: string;
     try {
-      mtimeMs = statSync(this.path).mtimeMs;
+      // Not the mtime alone: a coarse-grained filesystem can give a replaced file the same one.
+      const st = statSync(this.path, { bigint: true });
+      stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
     } catch {
       return { devices: {} }; // no file yet: nobody is registered
     }
-    if (!this.cache || this.cache.mtimeMs !== mtimeMs) this.cache = { mtimeMs, file: readDevicesFile(this.path) };
+    if (!this.cache || this.cache.stamp !== stamp) this.cache = { stamp, file: readDevicesFile(this.path) };
     return this.cache.file;
   }
 
@@ -127,14 +149,19 @@ export class DeviceAuthenticator {
     if (password === undefined) return false;
     const mac = createHmac('sha256', this.macKey).update(password).digest();
     const known = this.verified.get(deviceId);
-    if (known && known.hash === entry.password_hash && timingSafeEqual(known.mac, mac)) return true;
-    const ok = await verifyPassword(password, entry.password_hash);
-    if (ok) {
-      this.verified.delete(deviceId);
-      this.verified.set(deviceId, { hash: entry.password_hash, mac });
-      if (this.verified.size > VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
+    if (known && known.hash !== entry.password_hash) this.verified.delete(deviceId); // credentials changed: forget
+    else if (known && timingSafeEqual(known.mac, mac)) {
+      this.remember(deviceId, known); // most recently used
+      return true;
     }
+    const ok = await this.verify(password, entry.password_hash);
+    if (ok) this.remember(deviceId, { hash: entry.password_hash, mac });
     return ok;
   }
-}
 
+  private remember(deviceId: string, v: { hash: string; mac: Buffer }): void {
+    this.verified.delete(deviceId);
+    this.verified.set(deviceId, v);
+    if (this.verified.size > this.max) this.verified.delete(this.verified.keys().next().value!);
+  }
+}

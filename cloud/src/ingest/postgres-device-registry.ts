@@ -4,6 +4,7 @@
 // is not rebuilt from the stream. Status messages and batch counts are buffered and written once a second.
 import type pg from 'pg';
 import { StorageError, type Logger } from '@tidemark/shared';
+import { LastStartFailure } from '../health/start-failure.js';
 import { advisoryKey, createPool, notConnected, quoteIdent } from '../aggregate/postgres-connection.js';
 import { parseStatus, toDevice, type DeviceRegistry, type DeviceRow, type DeviceStatusFields, type StoredDeviceRow } from './device-registry.js';
 
@@ -23,13 +24,19 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
   /** The latest status per device since the last flush (an older one would be overwritten anyway). */
   private statusPending = new Map<string, { s: DeviceStatusFields; atMs: number }>();
   private flushing: Promise<void> | undefined;
+  /** Why the last start() failed (PostgreSQL unreachable): flushes meanwhile fail with it and keep what is pending. */
+  private readonly lastStart = new LastStartFailure();
   private readonly q: string;
 
   constructor(private readonly opts: PostgresDeviceRegistryOptions) {
     this.q = quoteIdent(`${opts.schema}_devices`);
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    return this.lastStart.track(() => this.open());
+  }
+
+  private async open(): Promise<void> {
     const pool = createPool({ url: this.opts.url, max: 2, applicationName: `tidemark-cloud devices pid ${process.pid}`, logger: this.opts.logger });
     try {
       const client = await pool.connect().catch((err: unknown) => {
@@ -98,7 +105,8 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
 
   private async write(): Promise<void> {
     const pool = this.pool;
-    if (!pool || (this.seenPending.size === 0 && this.statusPending.size === 0 && this.rejectedPending.size === 0)) return;
+    if (!pool) return this.notOpen(undefined);
+    if (this.seenPending.size === 0 && this.statusPending.size === 0 && this.rejectedPending.size === 0) return;
     const seen = this.seenPending;
     const statuses = this.statusPending;
     const rejected = this.rejectedPending;
@@ -165,16 +173,23 @@ export class PostgresDeviceRegistry implements DeviceRegistry {
   }
 
   async list(): Promise<DeviceRow[]> {
-    if (!this.pool) return [];
+    if (!this.pool) return this.notOpen([]);
     // Serve what is stored; pending writes stay for the flush timer, which reports the failure.
     await this.flush().catch(() => undefined);
     return (await this.pool.query<StoredDeviceRow>(`SELECT * FROM ${this.q}.devices ORDER BY id`)).rows.map(toDevice);
   }
 
   async get(id: string): Promise<DeviceRow | undefined> {
-    if (!this.pool) return undefined;
+    if (!this.pool) return this.notOpen(undefined);
     const row = (await this.pool.query<StoredDeviceRow>(`SELECT * FROM ${this.q}.devices WHERE id = $1`, [id])).rows[0];
     return row ? toDevice(row) : undefined;
+  }
+
+  /** Not started: `empty`; not open because PostgreSQL was unreachable at start: NotConnectedError (the API's 503). */
+  private notOpen<T>(empty: T): T {
+    const err = this.lastStart.notOpen('the device registry');
+    if (err) throw err;
+    return empty;
   }
 
   async stop(): Promise<void> {

@@ -4,6 +4,7 @@
 // Every schema a test run makes starts with one random prefix, so dropSchemas() removes them all.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { writerLockHolder } from '../postgres-aggregator-lock.js';
 
 export const TEST_POSTGRES_URL = process.env.TIDEMARK_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -56,6 +57,18 @@ export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(url: 
   await client.connect();
   try {
     return (await client.query<R>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** The backend pid and application_name of the session holding `schema`'s writer lock, if any. */
+export async function writerLockHolderAt(url: string, schema: string): Promise<{ pid: number; application_name: string } | undefined> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await writerLockHolder(client, schema);
   } finally {
     await client.end();
   }

@@ -165,7 +165,7 @@ describe('JetStreamStreamStore specifics', { timeout: 60_000 }, () => {
     await waitFor(async () => (await consumers()) === 1, { description: 'the old read consumer to be deleted' });
 
     await expect(r.append(seqs('d', 1, [61]))).rejects.toThrow(/read-only/);
-    const huge = { ...item('d', 1, 61), payload: new Uint8Array(a.maxPayloadBytes + 1) };
+    const huge = { ...item('d', 1, 61), payload: new Uint8Array(a.maxPayloadBytes! + 1) };
     await expect(a.append([item('d', 1, 61), huge])).rejects.toThrow(/exceeds what one NATS message can carry/);
     expect(await a.endOffset()).toBe(61);
     expect(await r.trim({ beforeReceivedMs: Number.MAX_SAFE_INTEGER, belowOffset: 50 })).toBe(0); // no snapshot yet

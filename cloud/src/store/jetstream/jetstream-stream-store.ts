@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { Events, headers, type JetStreamClient, type JetStreamManager, type NatsConnection, type Status } from 'nats';
 import { settleWithin, StorageError, ValidationError } from '@tidemark/shared';
+import { LastStartFailure } from '../../health/start-failure.js';
 import type { AppendItem, AppendOutcome, DeadLetter, StreamRecord, StreamStore } from '../stream-store.js';
 import { Appender } from './appender.js';
 import type { JetStreamStreamStoreOptions } from './store-options.js';
@@ -43,6 +44,8 @@ interface Connected {
 export class JetStreamStreamStore implements StreamStore {
   readonly name = 'stream-store';
   private c: Connected | undefined;
+  /** Why the last start() failed (NATS unreachable): what appends and reads made meanwhile report. */
+  private readonly lastStart = new LastStartFailure();
   private connected = false;
   /** Appends run one after another (one writer per partition, inside the process too); so do reads (one cursor). */
   private appends: Promise<unknown> = Promise.resolve();
@@ -62,9 +65,9 @@ export class JetStreamStreamStore implements StreamStore {
     this.timeoutMs = opts.requestTimeoutMs ?? 5_000;
   }
 
-  /** The largest batch append() takes: the server's max_payload less room for the record headers. */
-  get maxPayloadBytes(): number {
-    return (this.conn.nc.info?.max_payload ?? 1_048_576) - HEADER_ALLOWANCE;
+  /** The largest batch append() takes: the server's max_payload less room for the record headers (unknown until started). */
+  get maxPayloadBytes(): number | undefined {
+    return this.c ? (this.c.nc.info?.max_payload ?? 1_048_576) - HEADER_ALLOWANCE : undefined;
   }
 
   /** Dedup state size and the last snapshot's S (tests, diagnostics). */
@@ -75,6 +78,10 @@ export class JetStreamStreamStore implements StreamStore {
 
   async start(): Promise<void> {
     if (this.c) return;
+    await this.lastStart.track(() => this.open());
+  }
+
+  private async open(): Promise<void> {
     const o = this.opts;
     const deadline = Date.now() + (o.startTimeoutMs ?? 30_000);
     const shared = typeof o.connection === 'function' ? await o.connection() : o.connection;
@@ -124,7 +131,7 @@ export class JetStreamStreamStore implements StreamStore {
 
   async append(items: readonly AppendItem[]): Promise<AppendOutcome[]> {
     const c = this.writable;
-    const max = this.maxPayloadBytes;
+    const max = (c.nc.info?.max_payload ?? 1_048_576) - HEADER_ALLOWANCE;
     const big = items.find((it) => it.payload.byteLength > max);
     if (big) {
       // Refused before anything is published; the ingestor must keep batches below this (maxPayloadBytes).
@@ -242,8 +249,8 @@ export class JetStreamStreamStore implements StreamStore {
   }
 
   private get conn(): Connected {
-    if (!this.c) throw new StorageError(`stream store ${this.opts.stream} is not started`);
-    return this.c;
+    if (this.c) return this.c;
+    throw this.lastStart.notOpen(`stream store ${this.opts.stream}`) ?? new StorageError(`stream store ${this.opts.stream} is not started`);
   }
 
   private async wrap<T>(what: string, fn: () => Promise<T>): Promise<T> {
