@@ -25,23 +25,29 @@ interface Readyz {
   failing?: { resource: string; reason: string }[];
 }
 
-describe('collector: alert outbox health', { timeout: 60_000 }, () => {
+/** An aggregator-role collector with one alert rule on a fresh data_dir, ready (/readyz 200). */
+async function readyAggregator() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tidemark-collector-'));
+  cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const config = defaultCloudConfig({
+    data_dir: dir,
+    api: { listen: '127.0.0.1:0' },
+    alerts: { rules: [{ name: 'hot', sensor: 'temp_c', kind: 'threshold', above: 250, severity: 'critical' }] },
+  });
+  const collector = new Collector(config, { role: 'aggregator', logger: capturedLogger().logger });
+  await collector.start();
+  cleanup.push(() => collector.stop());
+  const readyz = async () => {
+    const res = await fetch(`http://127.0.0.1:${collector.api!.boundPort}/readyz`);
+    return { status: res.status, body: (await res.json()) as Readyz };
+  };
+  await waitFor(async () => (await readyz()).status === 200, { timeoutMs: 20_000, description: '/readyz 200' });
+  return { dir, collector, readyz };
+}
+
+describe('collector: alert store and outbox health', { timeout: 60_000 }, () => {
   it('/readyz names alert-outbox while alerts.db takes no writes, and is ready again once it does', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tidemark-collector-'));
-    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const config = defaultCloudConfig({
-      data_dir: dir,
-      api: { listen: '127.0.0.1:0' },
-      alerts: { rules: [{ name: 'hot', sensor: 'temp_c', kind: 'threshold', above: 250, severity: 'critical' }] },
-    });
-    const collector = new Collector(config, { role: 'aggregator', logger: capturedLogger().logger });
-    await collector.start();
-    cleanup.push(() => collector.stop());
-    const readyz = async () => {
-      const res = await fetch(`http://127.0.0.1:${collector.api!.boundPort}/readyz`);
-      return { status: res.status, body: (await res.json()) as Readyz };
-    };
-    await waitFor(async () => (await readyz()).status === 200, { timeoutMs: 20_000, description: '/readyz 200' });
+    const { dir, collector, readyz } = await readyAggregator();
 
     // alerts.db stops taking writes on the collector's connection; a transition arrives (from another connection).
     const db = (collector.alertStore as unknown as { db: Database.Database }).db;
@@ -68,21 +74,7 @@ describe('collector: alert outbox health', { timeout: 60_000 }, () => {
   });
 
   it('/readyz names alert-store while the evaluator cannot commit, and the evaluation resumes exactly once after', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tidemark-collector-'));
-    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const config = defaultCloudConfig({
-      data_dir: dir,
-      api: { listen: '127.0.0.1:0' },
-      alerts: { rules: [{ name: 'hot', sensor: 'temp_c', kind: 'threshold', above: 250, severity: 'critical' }] },
-    });
-    const collector = new Collector(config, { role: 'aggregator', logger: capturedLogger().logger });
-    await collector.start();
-    cleanup.push(() => collector.stop());
-    const readyz = async () => {
-      const res = await fetch(`http://127.0.0.1:${collector.api!.boundPort}/readyz`);
-      return { status: res.status, body: (await res.json()) as Readyz };
-    };
-    await waitFor(async () => (await readyz()).status === 200, { timeoutMs: 20_000, description: '/readyz 200' });
+    const { dir, collector, readyz } = await readyAggregator();
 
     // alerts.db refuses the evaluator's commit; a batch with a hot reading lands in the stream (as ingest would).
     const db = (collector.alertStore as unknown as { db: Database.Database }).db;

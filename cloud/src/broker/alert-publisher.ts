@@ -4,10 +4,9 @@
 // background so that a broker that is down at start is a state, not a crash. A publish while disconnected
 // fails at once; the alert outbox keeps the row and retries it (at least once, same id).
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import { clientTlsOptions, guard, NotConnectedError, type Component, type Logger } from '@tidemark/shared';
+import { clientTlsOptions, guard, type Component, type Logger } from '@tidemark/shared';
 import type { ExternalBrokerConfig } from '../config.js';
-
-const PUBLISH_TIMEOUT_MS = 5000;
+import { publishConfirmed } from './publish-confirmed.js';
 
 export class AlertPublisher implements Component {
   readonly name = 'alert-publisher';
@@ -49,16 +48,7 @@ export class AlertPublisher implements Component {
   }
 
   publish(topic: string, payload: Buffer, opts: { qos: 1; retain: boolean }): Promise<void> {
-    const client = this.client;
-    if (!client?.connected) return Promise.reject(new NotConnectedError(`alert publisher not connected to the external broker ${this.cfg.url}`));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new NotConnectedError('alert publish not confirmed by the external broker within 5 s')), PUBLISH_TIMEOUT_MS);
-      client.publish(topic, payload, { qos: opts.qos, retain: opts.retain }, (err) => {
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve();
-      });
-    });
+    return publishConfirmed(this.client, topic, payload, opts, 'alert publish', `the external broker ${this.cfg.url}`);
   }
 
   async stop(): Promise<void> {

@@ -8,8 +8,8 @@ import { topics } from '@tidemark/proto';
 import { clientTlsOptions, guard, NotConnectedError, type Logger, type MetricsRegistry } from '@tidemark/shared';
 import type { ExternalBrokerConfig } from '../config.js';
 import type { MessageBus, MessageHandler } from './message-bus.js';
+import { publishConfirmed } from './publish-confirmed.js';
 
-const ACK_PUBLISH_TIMEOUT_MS = 5000;
 
 export class ExternalBus implements MessageBus {
   readonly name = 'external-broker';
@@ -97,31 +97,13 @@ export class ExternalBus implements MessageBus {
   }
 
   publishAck(device: string, payload: Uint8Array): Promise<void> {
-    const client = this.client;
-    if (!client?.connected) return Promise.reject(new NotConnectedError('not connected to the external broker'));
     // Bounded: a broker that went away must not stall ingest waiting for a PUBACK. An ack that is lost is
     // harmless — the device resends and is acked `duplicate`.
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new NotConnectedError('ack publish not confirmed by the external broker within 5 s')), ACK_PUBLISH_TIMEOUT_MS);
-      client.publish(topics.ack(device), Buffer.from(payload), { qos: 1 }, (err) => {
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve();
-      });
-    });
+    return publishConfirmed(this.client, topics.ack(device), Buffer.from(payload), { qos: 1, retain: false }, 'ack publish', 'the external broker');
   }
 
   publish(topic: string, payload: Buffer, opts: { qos: 1; retain: boolean }): Promise<void> {
-    const client = this.client;
-    if (!client?.connected) return Promise.reject(new NotConnectedError('not connected to the external broker'));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new NotConnectedError('publish not confirmed by the external broker within 5 s')), ACK_PUBLISH_TIMEOUT_MS);
-      client.publish(topic, payload, { qos: opts.qos, retain: opts.retain }, (err) => {
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve();
-      });
-    });
+    return publishConfirmed(this.client, topic, payload, opts, 'publish', 'the external broker');
   }
 
   async stop(): Promise<void> {
