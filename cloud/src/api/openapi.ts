@@ -243,7 +243,25 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
           security: [],
           responses: {
             '200': { description: 'Ready.', content: json(statusSchema(['ready'])) },
-            '503': { description: 'Still starting, or stopping.', content: json(statusSchema(['starting'])) },
+            '503': {
+              description:
+                'Not ready: `starting` (still starting, or stopping), or `degraded` with the resources failing now (a full disk, a database or NATS unreachable: docs/operations.md), each with its reason and since when.',
+              content: json({
+                type: 'object',
+                required: ['status'],
+                properties: {
+                  status: { type: 'string', enum: ['starting', 'degraded'] },
+                  failing: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      required: ['resource', 'reason', 'since'],
+                      properties: { resource: { type: 'string' }, reason: { type: 'string' }, since: { type: 'string', format: 'date-time' } },
+                    },
+                  },
+                },
+              }),
+            },
           },
         },
       },
