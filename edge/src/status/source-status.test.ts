@@ -10,7 +10,7 @@ function source(name: string, type: string, extra: object = {}): Source {
 describe('sourceStatuses', () => {
   it('reads connected, parse errors and recent errors where a source has them', async () => {
     const metrics = new MetricsRegistry('tidemark_edge');
-    const errors = metrics.counter('parse_errors_total', 'Lines or values refused by a source, by reason', ['source', 'reason']);
+    const errors = metrics.counter('source_parse_errors_total', 'Lines or values refused by a source, by reason', ['source', 'reason']);
     errors.inc({ source: 'plc', reason: 'wrong_field_count' }, 2);
     errors.inc({ source: 'plc', reason: 'not_a_number' });
     errors.inc({ source: 'other', reason: 'not_a_number' }, 5);

@@ -4,6 +4,7 @@ import { counterValue, type MetricsRegistry } from '@tidemark/shared';
 import type { RecentError } from '../sources/serial/recent-errors.js';
 import type { Source } from '../sources/source.js';
 import type { SourceStatus } from './status-document.js';
+import { sourceParseErrors } from '../sources/source-metrics.js';
 
 interface Observable {
   readonly connected?: unknown;
@@ -18,7 +19,7 @@ export async function sourceStatuses(sources: readonly Source[], metrics: Metric
       const state = typeof o.connected === 'boolean' ? (o.connected ? 'open' : 'disconnected') : 'running';
       if (typeof o.recentErrors !== 'function') return { name: s.name, type: s.type, state };
       // Same name, help and labels as the sources register, so this returns their counter.
-      const errors = metrics.counter('parse_errors_total', 'Lines or values refused by a source, by reason', ['source', 'reason']);
+      const errors = sourceParseErrors(metrics);
       const status: SourceStatus = { name: s.name, type: s.type, state, parse_errors: await counterValue(errors, { source: s.name }), recent_parse_errors: o.recentErrors() };
       if (typeof o.lineIdleAtOpen === 'boolean') status.line_idle_at_open = o.lineIdleAtOpen;
       return status;

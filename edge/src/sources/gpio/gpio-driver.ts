@@ -5,6 +5,7 @@ import type { Logger, MetricsRegistry } from '@tidemark/shared';
 import type { GpioSourceConfig } from './config.js';
 import { FakeLineWatcher } from './fake-driver.js';
 import { GpiodLineWatcher } from './gpiod-driver.js';
+import { sourceConnected } from '../source-metrics.js';
 
 export type GpioLevel = 0 | 1;
 
@@ -47,6 +48,4 @@ export const openLine: OpenLine = (config, opts) => {
 };
 
 /** The gauge every source uses to say whether its input is open (1) or being re-opened (0). */
-export function connectedGauge(metrics: MetricsRegistry) {
-  return metrics.gauge('source_connected', 'Whether the source has its input open (1) or is re-opening it (0)', ['source']);
-}
+export const connectedGauge = sourceConnected;

@@ -35,6 +35,7 @@ import {
   type WatchErrorHandler,
 } from './gpio-driver.js';
 import { backoffDelay } from '../../runner/backoff.js';
+import { sourceReconnects } from '../source-metrics.js';
 
 export interface GpiodDriverOptions extends GpioDriverOptions {
   /** Where to look for gpiomon and gpioget (a PATH string). Default: this process's PATH. */
@@ -92,7 +93,7 @@ export class GpiodLineWatcher implements GpioLineWatcher {
     this.monoNow = opts.monoNowMs ?? monotonicNowMs;
     this.m = {
       connected: connectedGauge(opts.metrics),
-      reconnects: opts.metrics.counter('source_reconnects_total', 'Times a source re-opened its input after losing it', ['source']),
+      reconnects: sourceReconnects(opts.metrics),
       unparsed: opts.metrics.counter('gpio_unparsed_lines_total', 'gpiomon output lines that were not edge events (ignored)', ['source']),
     };
   }

@@ -215,6 +215,7 @@ describe('modbus source (TCP)', () => {
     await source.start();
     expect(source.connected).toBe(true);
     expect(await metric(ctx, 'tidemark_edge_source_connected', 'source="plc"')).toBe(1);
+    expect(await metric(ctx, 'tidemark_edge_source_reconnects_total', 'source="plc"')).toBe(0);
     await waitFor(() => ctx.readings.length >= 2, { description: 'readings before the outage' });
     await server.close();
     await waitFor(async () => !source.connected && (await metric(ctx, 'tidemark_edge_source_connected', 'source="plc"')) === 0, {
@@ -226,5 +227,6 @@ describe('modbus source (TCP)', () => {
     await waitFor(() => ctx.readings.slice(before).some((r) => r.value === 8), { timeoutMs: 10_000, description: 'readings after reconnect' });
     expect(source.connected).toBe(true);
     expect(await metric(ctx, 'tidemark_edge_source_connected', 'source="plc"')).toBe(1);
+    expect(await metric(ctx, 'tidemark_edge_source_reconnects_total', 'source="plc"')).toBe(1);
   });
 });

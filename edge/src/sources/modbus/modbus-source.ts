@@ -11,6 +11,7 @@ import type { ModbusSourceConfig } from './config.js';
 import { ModbusSerialBus, type ModbusBus } from './modbus-bus.js';
 import { afterPoll, initialSchedule, isProbe, nextSlave, type SlaveSchedule } from './poll-schedule.js';
 import { SlavePoller } from './slave-poller.js';
+import { sourceConnected, sourceReconnects } from '../source-metrics.js';
 
 export class ModbusSource implements Source {
   readonly type = 'modbus';
@@ -36,9 +37,8 @@ export class ModbusSource implements Source {
   ) {
     this.name = config.name;
     this.bus = bus ?? new ModbusSerialBus(config);
-    this.connectedGauge = ctx.metrics
-      .gauge('source_connected', 'Whether the source is connected to its device (1) or not (0)', ['source'])
-      .labels({ source: config.name });
+    this.connectedGauge = sourceConnected(ctx.metrics).labels({ source: config.name });
+    const reconnects = sourceReconnects(ctx.metrics).labels({ source: config.name });
     this.connectedGauge.set(0);
     this.rateLimited = new RateLimitedLogger(ctx.logger, 60_000);
     this.pollers = config.slaves.map(
@@ -46,6 +46,7 @@ export class ModbusSource implements Source {
     );
     this.bus.onLost((why) => {
       this.connectedGauge.set(0);
+      reconnects.inc();
       if (this.running) this.ctx.logger.warn({ bus: this.bus.describe(), err: why }, 'modbus bus lost; reconnecting');
       this.interrupt();
     });

@@ -45,7 +45,7 @@ function testContext(opts: { sink?: (r: readonly SourceReading[]) => void } = {}
     logger: createLogger({ name: 'serial-test', level: 'debug', destination }),
     metrics,
     now: () => Date.now(),
-    errors: (reason) => counterValue(metrics.counter('parse_errors_total', '', ['source', 'reason']), reason ? { source: 'plc', reason } : { source: 'plc' }),
+    errors: (reason) => counterValue(metrics.counter('source_parse_errors_total', '', ['source', 'reason']), reason ? { source: 'plc', reason } : { source: 'plc' }),
     connected: () => counterValue(metrics.gauge('source_connected', '', ['source']), { source: 'plc' }),
     lines: () => counterValue(metrics.counter('serial_lines_total', '', ['source']), { source: 'plc' }),
   };
@@ -290,7 +290,7 @@ describe('SerialSource unplug and replug', () => {
       'cannot open serial port; retrying with backoff',
       'serial port open again',
     ]);
-    const disconnects = await counterValue(ctx.metrics.counter('serial_disconnects_total', '', ['source']), { source: 'plc' });
+    const disconnects = await counterValue(ctx.metrics.counter('source_reconnects_total', '', ['source']), { source: 'plc' });
     expect(disconnects).toBe(1);
 
     // A second unplug with a clean shutdown of the device (SIGTERM) works the same way.

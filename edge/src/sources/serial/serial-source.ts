@@ -1,7 +1,7 @@
 // A serial line source (serialport 13): open the port, frame bytes into lines, parse them, hand readings to
 // the sink. The port may vanish at any time (USB unplug): the source then reconnects with jittered backoff,
 // forever, and reports its state in `source_connected{source}`. Nothing here throws into the runner or ends
-// the process; every refused line is counted in `parse_errors_total{source,reason}` and the last few are
+// the process; every refused line is counted in `source_parse_errors_total{source,reason}` and the last few are
 // kept for `/status` (recentErrors()). Nothing reaches the sink once stop() has resolved.
 //
 // The first line after an open: if bytes were already arriving when the port opened (or waited in the
@@ -21,6 +21,7 @@ import { PortPoller } from './port-poller.js';
 import { reconnectDelay } from './reconnect-backoff.js';
 import { RecentErrors, type RecentError } from './recent-errors.js';
 import { stablePathFor } from './stable-path.js';
+import { sourceConnected, sourceParseErrors, sourceReconnects } from '../source-metrics.js';
 
 /** How many refused lines recentErrors() keeps. */
 export const RECENT_ERRORS_KEPT = 10;
@@ -85,14 +86,12 @@ export class SerialSource implements Source {
     this.framer = new LineFramer(config.max_line_length, sink);
     this.rateLimited = new RateLimitedLogger(ctx.logger, 60_000);
     const labels = { source: config.name };
-    this.connectedGauge = ctx.metrics.gauge('source_connected', 'Whether the source is connected to its device (1) or not (0)', ['source']).labels(labels);
+    this.connectedGauge = sourceConnected(ctx.metrics).labels(labels);
     this.connectedGauge.set(0);
     this.linesCounter = ctx.metrics.counter('serial_lines_total', 'Lines framed by a serial source', ['source']).labels(labels);
-    this.disconnectsCounter = ctx.metrics
-      .counter('serial_disconnects_total', 'Times a serial source lost its open port', ['source'])
-      .labels(labels);
+    this.disconnectsCounter = sourceReconnects(ctx.metrics).labels(labels);
     // Registered up front so the series exists before the first error.
-    ctx.metrics.counter('parse_errors_total', 'Lines or values refused by a source, by reason', ['source', 'reason']);
+    sourceParseErrors(ctx.metrics);
   }
 
   /** Whether the port is open now. */
@@ -359,9 +358,7 @@ export class SerialSource implements Source {
   private refuse(reason: ParseErrorReason, line: string): void {
     let counter = this.errorsByReason.get(reason);
     if (counter === undefined) {
-      counter = this.ctx.metrics
-        .counter('parse_errors_total', 'Lines or values refused by a source, by reason', ['source', 'reason'])
-        .labels({ source: this.name, reason });
+      counter = sourceParseErrors(this.ctx.metrics).labels({ source: this.name, reason });
       this.errorsByReason.set(reason, counter);
     }
     counter.inc();

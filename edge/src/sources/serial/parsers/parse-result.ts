@@ -3,7 +3,7 @@
 import type { SourceReading } from '../../source.js';
 
 /**
- * Why a line or a value was refused; the `reason` label of `parse_errors_total`. `line_too_long` and
+ * Why a line or a value was refused; the `reason` label of `source_parse_errors_total`. `line_too_long` and
  * `partial_line` come from framing (see line-framer.ts), the rest from the parsers.
  */
 export type ParseErrorReason =
