@@ -27,6 +27,12 @@ export function staticTags(byDevice: Record<string, DeviceTags>, version = 1): T
   return { version, of: (d) => byDevice[d] ?? NO_TAGS };
 }
 
+/** The source's tags of now, for good (a replay evaluates the whole stream with one set of tags). */
+export function pinnedTags(source: TagSource): TagSource {
+  const snapshot = source.current();
+  return { current: () => snapshot };
+}
+
 export class DevicesFileTags implements TagSource {
   private readonly file: DevicesFileCache;
   private seen: DevicesFile | undefined;
@@ -61,4 +67,9 @@ export class DevicesFileTags implements TagSource {
     }
     return this.snapshot;
   }
+}
+
+/** The tags of the devices file at `path`; no file configured, no tags. */
+export function deviceTagSource(path: string | undefined, logger: Logger): TagSource {
+  return path === undefined ? NO_TAG_SOURCE : new DevicesFileTags(path, logger);
 }
