@@ -110,11 +110,12 @@ export async function main(argv: string[]): Promise<number> {
       result = runAlertsAck(id, opts);
     });
 
-  const devicesFileOf = (configPath: string) => {
-    const file = loadCloudConfig(configPath).auth.devices_file;
-    if (!file) throw new ConfigError([{ path: 'auth.devices_file', message: 'not set: device credentials need a devices file' }], configPath);
-    return file;
+  const deviceAuthOf = (configPath: string) => {
+    const auth = loadCloudConfig(configPath).auth;
+    if (!auth.devices_file) throw new ConfigError([{ path: 'auth.devices_file', message: 'not set: device credentials need a devices file' }], configPath);
+    return { ...auth, devices_file: auth.devices_file };
   };
+  const devicesFileOf = (configPath: string) => deviceAuthOf(configPath).devices_file;
   const device = program.command('device').description('manage device credentials and tags');
   const collect = (v: string, prev: string[] = []) => [...prev, v];
   device
@@ -126,9 +127,8 @@ export async function main(argv: string[]): Promise<number> {
     .action((id: string, opts: { config: string; tag?: string[] }) => {
       result = (async () => {
         const tags = tagPairs(opts.tag ?? [], '--tag');
-        const file = devicesFileOf(opts.config);
+        const { devices_file: file, mosquitto_password_file: mosquitto } = deviceAuthOf(opts.config);
         const password = await addDevice(file, id, undefined, tags);
-        const mosquitto = loadCloudConfig(opts.config).auth.mosquitto_password_file;
         if (mosquitto) await addMosquittoUser(mosquitto, id, password);
         process.stdout.write(`${password}\n`);
         process.stderr.write(
