@@ -1,8 +1,10 @@
-// tidemark-cloud: run | validate | replay | query | alerts list|ack | device add|list|remove. The only place that turns errors into exit codes
+// tidemark-cloud: run | validate | replay | query | alerts list|ack | device add|tag|list|remove. The only place that turns errors into exit codes
 // (0 ok, 1 runtime failure, 2 usage or config error).
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, executeCommand, runUntilSignal } from '@tidemark/shared';
-import { addDevice, listDevices, removeDevice } from './broker/device-auth.js';
+import { addDevice } from './broker/device-auth.js';
+import { listDevices, removeDevice, tagDevice } from './devices/devices-file.js';
+import { parseTagPair, tagKeyProblem, type TagPair } from './devices/device-tags.js';
 import { addMosquittoUser } from './broker/mosquitto-passwd.js';
 import { parseListen } from '@tidemark/shared/config';
 import { loadCloudConfig } from './config.js';
@@ -108,19 +110,25 @@ export async function main(argv: string[]): Promise<number> {
       result = runAlertsAck(id, opts);
     });
 
-  const device = program.command('device').description('manage device credentials');
+  const deviceAuthOf = (configPath: string) => {
+    const auth = loadCloudConfig(configPath).auth;
+    if (!auth.devices_file) throw new ConfigError([{ path: 'auth.devices_file', message: 'not set: device credentials need a devices file' }], configPath);
+    return { ...auth, devices_file: auth.devices_file };
+  };
+  const devicesFileOf = (configPath: string) => deviceAuthOf(configPath).devices_file;
+  const device = program.command('device').description('manage device credentials and tags');
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
   device
     .command('add')
-    .description('register a device: prints a new password once and stores its scrypt hash in auth.devices_file')
+    .description('register a device: prints a new password once and stores its scrypt hash (and tags) in auth.devices_file')
     .argument('<id>', 'device id')
     .requiredOption('-c, --config <file>', 'cloud config file (YAML)')
-    .action((id: string, opts: { config: string }) => {
+    .option('--tag <key=value>', 'a tag for the device (repeatable)', collect)
+    .action((id: string, opts: { config: string; tag?: string[] }) => {
       result = (async () => {
-        const config = loadCloudConfig(opts.config);
-        const file = config.auth.devices_file;
-        if (!file) throw new ConfigError([{ path: 'auth.devices_file', message: 'not set: device credentials need a devices file' }], opts.config);
-        const password = await addDevice(file, id);
-        const mosquitto = config.auth.mosquitto_password_file;
+        const tags = tagPairs(opts.tag ?? [], '--tag');
+        const { devices_file: file, mosquitto_password_file: mosquitto } = deviceAuthOf(opts.config);
+        const password = await addDevice(file, id, undefined, tags);
         if (mosquitto) await addMosquittoUser(mosquitto, id, password);
         process.stdout.write(`${password}\n`);
         process.stderr.write(
@@ -129,19 +137,40 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       })();
     });
+  device
+    .command('tag')
+    .description('set (key=value) or remove (--remove key) tags of a registered device; the running collector sees them without a restart')
+    .argument('<id>', 'device id')
+    .argument('[tags...]', 'tags to set, key=value')
+    .requiredOption('-c, --config <file>', 'cloud config file (YAML)')
+    .option('--remove <key>', 'a tag key to remove (repeatable)', collect)
+    .action((id: string, pairs: string[], opts: { config: string; remove?: string[] }) => {
+      result = (async () => {
+        const set = tagPairs(pairs, 'tags');
+        const remove = opts.remove ?? [];
+        for (const k of remove) {
+          const problem = tagKeyProblem(k);
+          if (problem) throw new ConfigError([{ path: '--remove', message: `${k}: ${problem}` }], 'command line');
+        }
+        if (set.length === 0 && remove.length === 0) throw new ConfigError([{ path: 'tags', message: 'give tags to set (key=value) or --remove KEY' }], 'command line');
+        const file = devicesFileOf(opts.config);
+        const tags = tagDevice(file, id, set, remove);
+        const shown = Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(' ');
+        process.stderr.write(`device "${id}" in ${file} now has ${shown ? `tags ${shown}` : 'no tags'}\n`);
+        return 0;
+      })();
+    });
 
-  const devicesFileOf = (configPath: string) => {
-    const file = loadCloudConfig(configPath).auth.devices_file;
-    if (!file) throw new ConfigError([{ path: 'auth.devices_file', message: 'not set: device credentials need a devices file' }], configPath);
-    return file;
-  };
   device
     .command('list')
     .description('list registered devices')
     .requiredOption('-c, --config <file>', 'cloud config file (YAML)')
     .action((opts: { config: string }) => {
       result = (async () => {
-        for (const d of listDevices(devicesFileOf(opts.config))) process.stdout.write(`${d.id}\t${d.added ?? '-'}\n`);
+        for (const d of listDevices(devicesFileOf(opts.config))) {
+          const tags = Object.entries(d.tags).map(([k, v]) => `${k}=${v}`).join(' ');
+          process.stdout.write(`${d.id}\t${d.added ?? '-'}${tags ? `\t${tags}` : ''}\n`);
+        }
         return 0;
       })();
     });
@@ -168,6 +197,18 @@ export async function main(argv: string[]): Promise<number> {
     () => result,
     (err) => (err instanceof CommanderError ? (err.exitCode === 0 ? 0 : 2) : undefined),
   );
+}
+
+/** `key=value` arguments as tags; bad ones are a ConfigError (exit 2) naming each. */
+function tagPairs(texts: readonly string[], argument: string): TagPair[] {
+  const issues: { path: string; message: string }[] = [];
+  const pairs = texts.map((text) => {
+    const t = parseTagPair(text);
+    if ('problem' in t) issues.push({ path: argument, message: `${JSON.stringify(text)}: ${t.problem}` });
+    return t as TagPair;
+  });
+  if (issues.length > 0) throw new ConfigError(issues, 'command line');
+  return pairs;
 }
 
 async function run(configPath: string, role: Role, listen: string | undefined): Promise<number> {

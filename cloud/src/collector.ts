@@ -20,6 +20,7 @@ import { StoreFollower } from './api/store-follower.js';
 import type { AlertTransitionSource, BucketUpdateSource } from './api/stream-hub.js';
 import { loadTokens } from './api/tokens.js';
 import { DeviceAuthenticator } from './broker/device-auth.js';
+import { deviceTagSource } from './devices/device-tag-source.js';
 import { EmbeddedBroker } from './broker/embedded-broker.js';
 import { AlertPublisher } from './broker/alert-publisher.js';
 import { ExternalBus } from './broker/external-bus.js';
@@ -90,6 +91,8 @@ export class Collector {
       logger: logger.child({ component: 'stream-store' }),
     });
     const partitions = stream.partitions;
+    // Tags come from the devices file this process is configured with, re-read when it changes.
+    const tags = deviceTagSource(config.auth.devices_file, logger.child({ component: 'device-tags' }));
     // Device state lives beside the aggregates: in PostgreSQL the roles may run on different hosts.
     const registry: DeviceRegistry =
       config.aggregates.type === 'postgres'
@@ -216,6 +219,7 @@ export class Collector {
             flapping: config.alerts.flapping,
             allowedLatenessMs: config.aggregation.allowed_lateness,
             maxFutureSkewMs: config.ingest.max_future_skew,
+            tags,
             health: { stream: this.health.reporter('alert-stream-reader'), store: this.health.reporter('alert-store') },
           },
           logger.child({ component: 'alerts' }),
@@ -253,7 +257,7 @@ export class Collector {
         const statusWatcher = new StatusAlertWatcher(
           registry,
           store,
-          { rules: config.alerts.rules, notifiers: notifierNames(config.alerts.notify), flapping: config.alerts.flapping },
+          { rules: config.alerts.rules, notifiers: notifierNames(config.alerts.notify), flapping: config.alerts.flapping, tags },
           logger.child({ component: 'alert-status' }),
         );
         statusWatcher.onTransitions(() => worker.wake());
@@ -303,6 +307,7 @@ export class Collector {
       maxPageSize: config.api.max_page_size,
       aggregates,
       devices: registry,
+      tags,
       tokens: config.api.tokens_file ? loadTokens(config.api.tokens_file) : undefined,
       ...(config.api.tls ? { tls: config.api.tls } : {}),
       metrics,

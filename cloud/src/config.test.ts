@@ -130,6 +130,24 @@ describe('cloud config', () => {
     ]);
   });
 
+  it('takes a tag selector for a rule\'s devices; a malformed one is reported with its path', () => {
+    const rules = parse('alerts:\n  rules:\n    - { name: a, kind: offline, after: 5m, devices: { tag: "site=plant-3" } }\n').alerts.rules;
+    expect(rules[0]!.devices).toEqual({ tag: { key: 'site', value: 'plant-3' } });
+    const text = `alerts:
+  rules:
+    - { name: a, kind: offline, after: 5m, devices: { tag: site } }
+    - { name: b, kind: offline, after: 5m, devices: { tag: "bad key=x" } }
+    - { name: c, kind: offline, after: 5m, devices: { tag: "site=" } }
+    - { name: d, kind: offline, after: 5m, devices: { tags: "site=x" } }
+`;
+    expect(messages(text)).toEqual([
+      'alerts.rules[0].devices.tag: expected a tag selector like "site=plant-3": expected key=value, got "site" @3',
+      'alerts.rules[1].devices.tag: expected a tag selector like "site=plant-3": invalid tag key "bad key": expected ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ @4',
+      'alerts.rules[2].devices.tag: expected a tag selector like "site=plant-3": a tag value cannot be empty @5',
+      expect.stringMatching(/^alerts\.rules\[3\]\.devices/),
+    ]);
+  });
+
   it('makes an empty file the embedded defaults', () => {
     expect(parse('')).toEqual(DEFAULTS);
     expect(parse('broker: { listen: ":1884" }\n').broker).toEqual({ ...DEFAULTS.broker, listen: { host: '0.0.0.0', port: 1884 } });

@@ -14,6 +14,7 @@
 import { existsSync } from 'node:fs';
 import { createLogger, MetricsRegistry, PermanentError, type Logger } from '@tidemark/shared';
 import { replayAlerts, type AlertReplayResult } from '../alerts/alert-replay.js';
+import { deviceTagSource } from '../devices/device-tag-source.js';
 import type { CloudConfig } from '../config.js';
 import { openStreamStore } from '../store/open-stream-store.js';
 import { PartitionedStreamStore } from '../store/partitioned-stream-store.js';
@@ -79,6 +80,7 @@ export async function replay(
         allowedLatenessMs: config.aggregation.allowed_lateness,
         maxFutureSkewMs: config.ingest.max_future_skew,
         logger,
+        tags: deviceTagSource(config.auth.devices_file, logger.child({ component: 'device-tags' })),
         ...(opts.now ? { now: opts.now } : {}),
       });
       if (alerts) result.alerts = alerts;

@@ -1,5 +1,5 @@
 // `alerts:` in the cloud config (SPEC "Cloud config"): rules, notifiers, flapping bound and delivery
-// policy. Strict: a key a rule's kind does not use, an unknown bucket stat or resolution, a bad glob, a
+// policy. Strict: a key a rule's kind does not use, an unknown bucket stat or resolution, a bad glob or tag selector, a
 // `for` shorter than the bucket it watches, a rule without a condition — each is an error with its path.
 import {
   evenWithIssues,
@@ -17,6 +17,7 @@ import {
 } from '@tidemark/shared/config';
 import { SEVERITIES, type Severity } from './alert-types.js';
 import { globProblem } from './glob.js';
+import { parseSelector, type DeviceSelector } from './device-selector.js';
 import { deliverySchema, notifyListSchema, type DeliveryConfig, type NotifyEntryConfig } from './notify/notify-config.js';
 
 export const RULE_KINDS = ['threshold', 'rate', 'anomaly', 'no_data', 'offline', 'backlog', 'clock'] as const;
@@ -40,8 +41,8 @@ const OPTIONAL_KIND_KEYS = new Set(Object.values(KIND_KEYS).flat());
 export interface AlertRuleConfig {
   name: string;
   kind: RuleKind;
-  /** Device glob. */
-  devices: string;
+  /** A device glob, or a tag the device must have (device-selector.ts). */
+  devices: DeviceSelector;
   /** Sensor glob (sensor-level kinds). */
   sensor?: string;
   /** `reading`, or a bucket stat at a configured resolution. */
@@ -176,11 +177,9 @@ function checkRule(r: Record<string, unknown>, i: number, ctx: z.RefinementCtx):
     }
   }
   if (!kind) return;
-  if (typeof r.devices === 'string') {
-    const p = globProblem(r.devices);
-    if (p) issue(ctx, at('devices'), p, r.devices);
-  } else if (r.devices && typeof r.devices === 'object') {
-    issue(ctx, at('devices'), 'tag selectors need device tags, which this version does not have yet; use a device glob', r.devices);
+  if (typeof r.devices === 'string' || typeof (r.devices as { tag?: unknown } | undefined)?.tag === 'string') {
+    const sel = parseSelector(r.devices as string | { tag: string });
+    if ('problem' in sel) issue(ctx, sel.key ? at('devices', sel.key) : at('devices'), sel.problem, r.devices);
   }
   const sensorLevel = KIND_KEYS[kind].includes('sensor');
   if (sensorLevel) {
@@ -231,7 +230,7 @@ function toRule(r: Record<string, unknown>, resolutions: readonly Resolution[]):
   const out: AlertRuleConfig = {
     name: r.name as string,
     kind,
-    devices: typeof r.devices === 'string' ? r.devices : '*',
+    devices: selectorOf(r.devices),
     on: 'ok' in on ? on.ok : { kind: 'reading' },
     for: r.for as number,
     severity: r.severity as Severity,
@@ -244,4 +243,9 @@ function toRule(r: Record<string, unknown>, resolutions: readonly Resolution[]):
   }
   if (r.above !== undefined) out.above = kind === 'backlog' ? parseDuration(r.above as string | number) : (r.above as number);
   return out;
+}
+
+function selectorOf(devices: unknown): DeviceSelector {
+  const sel = parseSelector((devices ?? '*') as string | { tag: string });
+  return 'ok' in sel ? sel.ok : '*';
 }

@@ -12,6 +12,7 @@ import { alertsSchema, finishAlerts, type AlertRuleConfig } from './alert-config
 import { AlertEvaluator, type AlertEvaluatorOptions } from './alert-evaluator.js';
 import type { AlertTransition } from './alert-types.js';
 import { SqliteAlertStore } from './sqlite-alert-store.js';
+import { staticTags } from '../devices/device-tag-source.js';
 
 const logger = createLogger({ name: 'alerts-test', level: 'silent' });
 const res = new TestResources('tidemark-alerts-');
@@ -66,6 +67,33 @@ function series(device: string, sensor: string, values: number[], startS = 0, ov
 }
 
 describe('AlertEvaluator', () => {
+  it('a tag selector evaluates a device from when its tag is seen (the cached rules of a device are decided again), and not back in time', async () => {
+    let tags = staticTags({ 'oven-2': { site: 'plant-4' } }, 1);
+    const r = await rig(
+      [
+        { name: 'hot', kind: 'threshold', devices: { tag: 'site=plant-3' }, sensor: 'temp_c', above: 250 },
+        { name: 'skew', kind: 'clock', devices: { tag: 'site=plant-3' } },
+      ],
+      { tags: { current: () => tags } },
+    );
+    const { ev, store } = await r.evaluator();
+    await ev.drain();
+    // Untagged: readings above the threshold and an unsynced batch do nothing, but the device's rules are now cached.
+    await append(r.stream, ...series('oven-1', 'temp_c', [300, 300]), batch('oven-1', [['temp_c', T0 + 2000, 1]], { synced: false }));
+    await ev.drain();
+    expect(history(store)).toEqual([]);
+    tags = staticTags({ 'oven-1': { site: 'plant-3', line: '2' }, 'oven-2': { site: 'plant-4' } }, 2);
+    await append(r.stream, ...series('oven-1', 'temp_c', [300, 100], 3), ...series('oven-2', 'temp_c', [300], 3));
+    await append(r.stream, batch('oven-1', [['temp_c', T0 + 6000, 1]], { synced: false }));
+    await ev.drain();
+    expect(brief(history(store))).toEqual(['hot:oven-1:temp_c firing@3', 'hot:oven-1:temp_c resolved@4', 'skew:oven-1 firing@7']);
+    // The tag is gone: from now on the rules do not evaluate the device (its series keep their last state).
+    tags = staticTags({}, 3);
+    await append(r.stream, ...series('oven-1', 'temp_c', [300], 7));
+    await ev.drain();
+    expect(history(store)).toHaveLength(3);
+  });
+
   it('threshold with for and hysteresis: pending, firing after `for`, no flap between the thresholds, resolved on the clear', async () => {
     const r = await rig([{ name: 'hot', kind: 'threshold', devices: 'oven-*', sensor: 'temp_c', above: 250, clear_below: 240, for: '3s', severity: 'critical' }]);
     // 0-1 normal, 2 crosses (pending from 2s), 3-5 still above (5: `for` elapsed → firing, since 2s),

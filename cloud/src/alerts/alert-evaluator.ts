@@ -16,6 +16,8 @@ import type { AlertRuleConfig } from './alert-config.js';
 import type { AlertState, AlertTransition } from './alert-types.js';
 import { ANOMALY_DEFAULTS, anomalyVerdict, bucketStatValue, foldBucket, ratePerMinute, robustZ, thresholdVerdict, type SeriesMemory } from './conditions.js';
 import { compileGlob } from './glob.js';
+import { compileSelector, usesTags, type DeviceMatcher } from './device-selector.js';
+import { NO_TAG_SOURCE, type TagSnapshot, type TagSource } from '../devices/device-tag-source.js';
 import { decideNotify } from './notify-decision.js';
 import { buildTransition } from './transition.js';
 import { initialSeries, stepSeries, type SeriesState, type Verdict } from './series-machine.js';
@@ -38,11 +40,16 @@ export interface AlertEvaluatorOptions {
    * the alert store on `store`; while either fails the loop backs off (stream/stream-consumer.ts).
    */
   health?: { stream: ResourceReporter; store: ResourceReporter };
+  /**
+   * Device tags for tag selectors (`devices: { tag: "site=plant-3" }`); default: no device has tags. Read
+   * once per chunk: a device's rules are decided with the tags seen when its records are evaluated.
+   */
+  tags?: TagSource;
 }
 
 interface CompiledRule {
   rule: AlertRuleConfig;
-  device: (name: string) => boolean;
+  device: DeviceMatcher;
   sensor: (name: string) => boolean;
 }
 
@@ -84,6 +91,9 @@ export class AlertEvaluator implements Component, ChunkProcessor {
   /** Bumped whenever `series` is replaced, so RuleSlot series from an older map are never used. */
   private generation = 0;
   private readonly deviceRules = new Map<string, CompiledRule[]>();
+  private readonly tagSource: TagSource;
+  /** The tags sensorRules and deviceRules were decided with; a new version empties both. */
+  private tags: TagSnapshot;
   private readonly listeners: TransitionListener[] = [];
   private readonly m;
 
@@ -94,7 +104,10 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     private readonly logger: Logger,
     metrics: MetricsRegistry,
   ) {
-    this.compiled = opts.rules.map((rule) => ({ rule, device: compileGlob(rule.devices), sensor: rule.sensor ? compileGlob(rule.sensor) : () => false }));
+    this.compiled = opts.rules.map((rule) => ({ rule, device: compileSelector(rule.devices), sensor: rule.sensor ? compileGlob(rule.sensor) : () => false }));
+    // Without a tag selector no rule's match depends on tags: the devices file is never consulted.
+    this.tagSource = opts.rules.some((r) => usesTags(r.devices)) ? (opts.tags ?? NO_TAG_SOURCE) : NO_TAG_SOURCE;
+    this.tags = this.tagSource.current();
     this.consumer = new StreamConsumer(
       streams,
       this,
@@ -173,6 +186,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
 
   async process(partition: number, records: readonly StreamRecord[], expectedOffset: number, next: number): Promise<void> {
     const series = this.series ?? this.load();
+    this.refreshTags();
     const changes = new Chunk();
     try {
       for (const { record, batch } of decodeRecordColumns(records)) {
@@ -252,11 +266,24 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     for (const e of counts.values()) this.m.firing.set({ rule: e.rule, severity: e.severity }, e.n);
   }
 
+  /**
+   * Tags changed since the cached rule lists were decided: decide them again. Series already created stay
+   * (their state is in the store); a device that lost a tag is simply not evaluated by that rule from now on.
+   */
+  private refreshTags(): void {
+    const now = this.tagSource.current();
+    if (now.version === this.tags.version) return;
+    this.tags = now;
+    this.sensorRules.clear();
+    this.deviceRules.clear();
+  }
+
   private rulesOf(device: string, sensor: string): RuleSlot {
     const key = `${device}\u0000${sensor}`;
     let slot = this.sensorRules.get(key);
     if (!slot) {
-      const rules = this.compiled.filter((c) => SENSOR_KINDS.has(c.rule.kind) && c.device(device) && c.sensor(sensor));
+      const tags = this.tags.of(device);
+      const rules = this.compiled.filter((c) => SENSOR_KINDS.has(c.rule.kind) && c.device(device, tags) && c.sensor(sensor));
       if (this.sensorRules.size > 100_000) this.sensorRules.clear();
       slot = { rules, series: new Array<Series | undefined>(rules.length), generation: this.generation };
       this.sensorRules.set(key, slot);
@@ -270,7 +297,8 @@ export class AlertEvaluator implements Component, ChunkProcessor {
   private rulesOfDevice(device: string): CompiledRule[] {
     let list = this.deviceRules.get(device);
     if (!list) {
-      list = this.compiled.filter((c) => c.rule.kind === 'clock' && c.device(device));
+      const tags = this.tags.of(device);
+      list = this.compiled.filter((c) => c.rule.kind === 'clock' && c.device(device, tags));
       if (this.deviceRules.size > 100_000) this.deviceRules.clear();
       this.deviceRules.set(device, list);
     }

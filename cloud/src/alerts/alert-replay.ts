@@ -1,6 +1,6 @@
 // Replay of the alert history: the evaluator runs again over the stream, from the alert store's origin (the
-// offsets it began at) to the end, into a fresh file, with the current rules. Evaluation is a pure function of
-// the stream, so the series and transitions (ids included) equal the live ones; operator acks and the
+// offsets it began at) to the end, into a fresh file, with the current rules and device tags. Evaluation is a
+// pure function of the stream (and the tags, which are fixed for the replay), so the series and transitions (ids included) equal the live ones; operator acks and the
 // notification outcomes of transitions that already existed are carried over, and a transition the live
 // evaluator never produced (the rules changed since) is recorded but not sent: it is history, not news.
 // Then the fresh file replaces alerts.db (the old one is kept as alerts.db.pre-replay-<time>).
@@ -8,6 +8,7 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { MetricsRegistry, PermanentError, type Logger } from '@tidemark/shared';
 import type { StreamStore } from '../store/stream-store.js';
+import { pinnedTags, type TagSource } from '../devices/device-tag-source.js';
 import type { AlertsConfig } from './alert-config.js';
 import { AlertEvaluator } from './alert-evaluator.js';
 import { notifierNames } from './notifiers.js';
@@ -29,6 +30,8 @@ export interface AlertReplayOptions {
   maxFutureSkewMs: number;
   logger: Logger;
   now?: () => Date;
+  /** Device tags for tag selectors: read once when the replay starts. */
+  tags?: TagSource;
 }
 
 /** Rebuilds alerts.db; undefined when there is nothing to rebuild (no rules, or no alert store yet). */
@@ -64,6 +67,8 @@ export async function replayAlerts(o: AlertReplayOptions): Promise<AlertReplayRe
         allowedLatenessMs: o.allowedLatenessMs,
         maxFutureSkewMs: o.maxFutureSkewMs,
         chunkRecords: 2000,
+        // The tags of now, fixed for the whole replay: tag changes are not retroactive (docs/alerts.md).
+        ...(o.tags ? { tags: pinnedTags(o.tags) } : {}),
       },
       o.logger.child({ component: 'alert-replay' }),
       new MetricsRegistry('tidemark_cloud'),

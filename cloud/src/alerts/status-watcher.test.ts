@@ -9,6 +9,7 @@ import { SqliteDeviceRegistry } from '../ingest/device-registry.js';
 import { alertsSchema, finishAlerts } from './alert-config.js';
 import { SqliteAlertStore } from './sqlite-alert-store.js';
 import { StatusAlertWatcher } from './status-watcher.js';
+import { staticTags } from '../devices/device-tag-source.js';
 
 const logger = createLogger({ name: 'status-watcher-test', level: 'silent' });
 const res = new TestResources('tidemark-status-alerts-');
@@ -64,5 +65,22 @@ describe('StatusAlertWatcher', () => {
     // Each firing and resolve has one outbox row per notifier.
     expect(store.depth().count).toBe(8);
     await watcher.stop();
+  });
+
+  it('a tag selector watches the devices that have the tag at each tick', async () => {
+    const dir = await res.tempDir();
+    const registry = await res.started(new SqliteDeviceRegistry(path.join(dir, 'devices.db'), logger));
+    const store = await res.started(new SqliteAlertStore(path.join(dir, 'alerts.db')));
+    const rules = finishAlerts(alertsSchema().parse({ rules: [{ name: 'gone', kind: 'offline', devices: { tag: 'site=plant-3' }, after: '1m' }] }), [{ label: '1m', ms: 60_000 }]).rules;
+    let tags = staticTags({}, 1);
+    let now = Date.UTC(2026, 11, 2, 12);
+    const watcher = new StatusAlertWatcher(registry, store, { rules, notifiers: ['log'], flapping: { max_notifications: 10, window: 3_600_000 }, now: () => now, tags: { current: () => tags } }, logger);
+    registry.status('truck-1', status({ online: false }), now);
+    await registry.flush();
+    now += 5 * 60_000;
+    expect(await watcher.tick()).toBe(0); // offline for 5 min, but not tagged
+    tags = staticTags({ 'truck-1': { site: 'plant-3' } }, 2);
+    expect(await watcher.tick()).toBe(1);
+    expect(store.listAlerts({ state: 'firing', limit: 10 }).items.map((a) => a.id)).toEqual(['gone:truck-1']);
   });
 });

@@ -7,7 +7,8 @@ import { guard, type Component, type Logger } from '@tidemark/shared';
 import type { DeviceRegistry, DeviceRow } from '../ingest/device-registry.js';
 import type { AlertRuleConfig } from './alert-config.js';
 import type { AlertTransition } from './alert-types.js';
-import { compileGlob } from './glob.js';
+import { compileSelector, type DeviceMatcher } from './device-selector.js';
+import { NO_TAG_SOURCE, type TagSource } from '../devices/device-tag-source.js';
 import { decideNotify, type NotifyPolicy } from './notify-decision.js';
 import { initialSeries, stepSeries, type SeriesState, type Verdict } from './series-machine.js';
 import { newSeriesItem, type CommittedTransition, type SeriesItem } from './alert-store-model.js';
@@ -25,11 +26,13 @@ export interface StatusWatcherOptions extends NotifyPolicy {
   rules: readonly AlertRuleConfig[];
   intervalMs?: number;
   now?: () => number;
+  /** Device tags for tag selectors, read at every tick (default: no device has tags). */
+  tags?: TagSource;
 }
 
 export class StatusAlertWatcher implements Component {
   readonly name = 'alert-status-watcher';
-  private readonly rules: { rule: AlertRuleConfig; device: (id: string) => boolean }[];
+  private readonly rules: { rule: AlertRuleConfig; device: DeviceMatcher }[];
   private series = new Map<string, Series>();
   private kv = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
@@ -46,7 +49,7 @@ export class StatusAlertWatcher implements Component {
     private readonly opts: StatusWatcherOptions,
     private readonly logger: Logger,
   ) {
-    this.rules = opts.rules.filter((r) => STATUS_KINDS.has(r.kind)).map((rule) => ({ rule, device: compileGlob(rule.devices) }));
+    this.rules = opts.rules.filter((r) => STATUS_KINDS.has(r.kind)).map((rule) => ({ rule, device: compileSelector(rule.devices) }));
   }
 
   get active(): boolean {
@@ -95,6 +98,8 @@ export class StatusAlertWatcher implements Component {
       this.stale = false;
     }
     const devices = await this.registry.list();
+    // No cache of which rules apply to a device here: every tick decides it again with the tags of now.
+    const tags = (this.opts.tags ?? NO_TAG_SOURCE).current();
     const now = (this.opts.now ?? Date.now)();
     const dirty = new Map<string, Series>();
     const transitions: CommittedTransition[] = [];
@@ -102,7 +107,7 @@ export class StatusAlertWatcher implements Component {
     const kv = { get: (k: string) => this.kv.get(k), set: (k: string, v: string) => (this.kv.set(k, v), kvChanges.set(k, v)) };
     for (const { rule, device } of this.rules) {
       for (const d of devices) {
-        if (!device(d.id)) continue;
+        if (!device(d.id, tags.of(d.id))) continue;
         const obs = observe(rule, d, now);
         if (!obs) continue;
         const s = this.seriesFor(rule, d.id);

@@ -4,6 +4,7 @@
 // so the document describes this deployment, not a generic one.
 import { alertPaths, alertSchemas } from './openapi-alerts.js';
 import type { Resolution } from '../aggregate/aggregator.js';
+import { TAG_KEY, TAG_VALUE_MAX } from '../devices/device-tags.js';
 
 type JsonSchema = {
   type?: string | string[];
@@ -20,6 +21,7 @@ type JsonSchema = {
   properties?: Record<string, JsonSchema>;
   required?: readonly string[];
   additionalProperties?: boolean | JsonSchema;
+  propertyNames?: JsonSchema;
   $ref?: string;
   examples?: readonly unknown[];
 };
@@ -29,6 +31,9 @@ export interface Parameter {
   in: 'query' | 'path' | 'header';
   required?: boolean;
   description: string;
+  /** A repeatable query parameter (`?tag=a&tag=b`) is `form` and `explode: true`. */
+  style?: 'form' | 'simple';
+  explode?: boolean;
   schema: JsonSchema;
 }
 
@@ -71,6 +76,8 @@ export interface OpenApiOptions {
 }
 
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+/** `key=value`: a tag key, then a non-empty value (its printable-character rule is checked by the server). */
+const TAG_FILTER_PATTERN = `${TAG_KEY.source.slice(0, -1)}=.{1,${TAG_VALUE_MAX}}$`;
 export const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
 export const json = (schema: JsonSchema) => ({ 'application/json': { schema } });
 export const nullable = (type: string, extra: JsonSchema = {}): JsonSchema => ({ type: [type, 'null'], ...extra });
@@ -194,10 +201,22 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
       '/api/v1/devices': {
         get: {
           operationId: 'listDevices',
-          summary: 'Every known device with its last status',
+          summary: 'Every known device with its last status and tags',
           tags: ['devices'],
+          parameters: [
+            {
+              name: 'tag',
+              in: 'query',
+              required: false,
+              description: 'Only devices with this tag, `key=value`; repeat it for devices with every one of the tags.',
+              style: 'form',
+              explode: true,
+              schema: { type: 'array', items: { type: 'string', pattern: TAG_FILTER_PATTERN, examples: ['site=plant-3'] } },
+            },
+          ],
           responses: {
             '200': { description: 'Devices, ordered by id.', content: json({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('Device') } } }) },
+            '400': errorResponse('A `tag` parameter is not `key=value` with a valid key and value.'),
             '401': unauthorized,
             '503': notOpenYet,
           },
@@ -355,7 +374,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
         StreamReset: { type: 'object', required: ['reason'], properties: { reason: { type: 'string' } } },
         Device: {
           type: 'object',
-          required: ['id', 'online', 'last_seen', 'backlog_readings', 'oldest_buffered_time', 'clock_synced', 'agent_version', 'batches', 'readings', 'dropped_readings', 'rejected_batches'],
+          required: ['id', 'online', 'last_seen', 'backlog_readings', 'oldest_buffered_time', 'clock_synced', 'agent_version', 'batches', 'readings', 'dropped_readings', 'rejected_batches', 'tags'],
           properties: {
             id: { type: 'string', pattern: NAME_PATTERN },
             online: { type: 'boolean' },
@@ -368,6 +387,12 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
             readings: { type: 'integer', minimum: 0 },
             dropped_readings: nullable('integer', { description: 'Readings the gateway dropped, when its status reports `dropped_readings`.' }),
             rejected_batches: { type: 'integer', minimum: 0, description: 'Batches from the device the collector refused (rejected or undecodable).' },
+            tags: {
+              type: 'object',
+              description: 'The device\'s tags in the devices file this process reads (`tidemark-cloud device tag`); `{}` when it has none.',
+              propertyNames: { pattern: TAG_KEY.source },
+              additionalProperties: { type: 'string', minLength: 1, maxLength: TAG_VALUE_MAX },
+            },
           },
         },
         ...alertSchemas(),

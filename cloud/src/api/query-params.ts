@@ -1,7 +1,8 @@
-// Parsing of /api/v1/aggregates and /api/v1/stream parameters into typed queries, with a 400-worthy message
+// Parsing of /api/v1/aggregates, /api/v1/stream and /api/v1/devices parameters into typed queries, with a 400-worthy message
 // per mistake; every message starts with the name of the parameter at fault.
 import { isValidName } from '@tidemark/proto';
 import type { Resolution } from '../aggregate/aggregator.js';
+import { parseTagPair, type TagPair } from '../devices/device-tags.js';
 
 export class QueryError extends Error {
   constructor(
@@ -129,6 +130,17 @@ export function parseStreamQuery(query: Record<string, unknown>, opts: { resolut
 }
 
 /** Cursors are opaque to clients: base64url of the last returned bucket start. */
+/** `?tag=key=value`, repeatable (every one must hold); none → no filter. */
+export function parseTagFilter(query: Record<string, unknown>): TagPair[] {
+  const raw = query.tag;
+  if (raw === undefined) return [];
+  return (Array.isArray(raw) ? raw : [raw]).map((text) => {
+    const t = parseTagPair(String(text));
+    if ('problem' in t) throw new QueryError('invalid_parameter', `tag: ${t.problem}`);
+    return t;
+  });
+}
+
 export function encodeCursor(lastStart: number): string {
   return Buffer.from(`s:${lastStart}`).toString('base64url');
 }

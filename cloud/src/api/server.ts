@@ -9,7 +9,9 @@ import type { DeviceRegistry } from '../ingest/device-registry.js';
 import { toBucketItem } from './bucket-item.js';
 import { isConsolePath, registerConsoleRoute } from './console-route.js';
 import { buildOpenApiDocument } from './openapi.js';
-import { decodeCursor, encodeCursor, parseAggregateQuery, QueryError } from './query-params.js';
+import { decodeCursor, encodeCursor, parseAggregateQuery, parseTagFilter, QueryError } from './query-params.js';
+import { hasTags } from '../devices/device-tags.js';
+import { NO_TAG_SOURCE, type TagSource } from '../devices/device-tag-source.js';
 import { sendError } from './send-error.js';
 import type { SqliteAlertStore } from '../alerts/sqlite-alert-store.js';
 import { registerAlertsRoutes } from './alerts-route.js';
@@ -27,6 +29,8 @@ export interface ApiOptions {
   maxPageSize: number;
   aggregates: AggregateStore;
   devices: DeviceRegistry;
+  /** Device tags (the devices file) for the items of /api/v1/devices and its `?tag=` filter; default: none. */
+  tags?: TagSource;
   metrics: MetricsRegistry;
   logger: Logger;
   /** Bearer tokens; undefined = the API is open (a warning is logged at start). */
@@ -151,7 +155,13 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     return { items, next_cursor };
   });
 
-  app.get('/api/v1/devices', async () => ({ items: await devices.list() }));
+  const tags = opts.tags ?? NO_TAG_SOURCE;
+  app.get('/api/v1/devices', async (req) => {
+    const want = parseTagFilter(req.query as Record<string, unknown>);
+    const now = tags.current();
+    const items = (await devices.list()).map((d) => ({ ...d, tags: now.of(d.id) }));
+    return { items: want.length === 0 ? items : items.filter((d) => hasTags(d.tags, want)) };
+  });
 
   app.get('/api/v1/devices/:id/sensors', async (req, reply) => {
     const { id } = req.params as { id: string };

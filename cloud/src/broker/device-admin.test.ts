@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { addDevice, DeviceAuthenticator, listDevices, removeDevice, verifyPassword } from './device-auth.js';
+import { listDevices, removeDevice } from '../devices/devices-file.js';
+import { addDevice, DeviceAuthenticator, verifyPassword } from './device-auth.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tidemark-devices-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

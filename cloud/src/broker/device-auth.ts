@@ -1,11 +1,11 @@
-// Device credentials: the devices file maps a device id to a scrypt hash of its password. The file is
-// the single source of truth; `tidemark-cloud device add` writes it, the broker reads it.
+// Device credentials: the devices file (devices/devices-file.ts) maps a device id to a scrypt hash of its
+// password. The file is the single source of truth; `tidemark-cloud device add` writes it, the broker reads it.
 // Hash format: `scrypt$<N>$<r>$<p>$<salt b64>$<hash b64>` (self-describing, so parameters can grow).
 import { createHmac, randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { parse, stringify } from 'yaml';
-import { ConfigError, ValidationError } from '@tidemark/shared';
+import { ValidationError } from '@tidemark/shared';
 import { isValidName } from '@tidemark/proto';
+import type { TagPair } from '../devices/device-tags.js';
+import { DevicesFileCache, editTags, readDevicesFile, writeDevicesFile } from '../devices/devices-file.js';
 
 const scrypt = (password: string | Buffer, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> =>
   new Promise((resolve, reject) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
@@ -33,61 +33,17 @@ export function generatePassword(): string {
   return randomBytes(18).toString('base64url');
 }
 
-export interface DeviceEntry {
-  password_hash: string;
-  added?: string;
-}
-
-export type DevicesFile = { devices: Record<string, DeviceEntry> };
-
-export function readDevicesFile(path: string): DevicesFile {
-  if (!existsSync(path)) return { devices: {} };
-  let doc: unknown;
-  try {
-    doc = parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new ConfigError([{ path: '', message: `cannot parse devices file: ${(err as Error).message}` }], path);
-  }
-  const devices = (doc as { devices?: unknown } | null)?.devices ?? {};
-  if (typeof devices !== 'object' || devices === null) throw new ConfigError([{ path: 'devices', message: 'expected a mapping of device id to entry' }], path);
-  const issues = [];
-  for (const [id, entry] of Object.entries(devices)) {
-    if (!isValidName(id)) issues.push({ path: `devices.${id}`, message: 'invalid device id' });
-    if (typeof (entry as DeviceEntry | null)?.password_hash !== 'string') issues.push({ path: `devices.${id}.password_hash`, message: 'expected a string' });
-  }
-  if (issues.length) throw new ConfigError(issues, path);
-  return { devices: devices as Record<string, DeviceEntry> };
-}
-
-/** Adds (or replaces) a device and returns its new password; the file is replaced atomically. */
-export async function addDevice(path: string, deviceId: string, password = generatePassword()): Promise<string> {
+/**
+ * Adds a device (or gives a registered one a new password) and returns its new password; the file is replaced
+ * atomically. `tags` are set on top of the ones it has (a re-added device keeps its tags).
+ */
+export async function addDevice(path: string, deviceId: string, password = generatePassword(), tags: readonly TagPair[] = []): Promise<string> {
   if (!isValidName(deviceId)) throw new ValidationError(`invalid device id "${deviceId}": expected ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`, 'ID');
   const file = readDevicesFile(path);
-  file.devices[deviceId] = { password_hash: await hashPassword(password), added: new Date().toISOString() };
+  const merged = editTags(file.devices[deviceId]?.tags, tags);
+  file.devices[deviceId] = { password_hash: await hashPassword(password), added: new Date().toISOString(), ...(merged ? { tags: merged } : {}) };
   writeDevicesFile(path, file);
   return password;
-}
-
-/** Removes a device; returns false when it was not registered. The broker refuses it from its next connect. */
-export function removeDevice(path: string, deviceId: string): boolean {
-  const file = readDevicesFile(path);
-  if (!(deviceId in file.devices)) return false;
-  delete file.devices[deviceId];
-  writeDevicesFile(path, file);
-  return true;
-}
-
-export function listDevices(path: string): { id: string; added: string | null }[] {
-  return Object.entries(readDevicesFile(path).devices)
-    .map(([id, e]) => ({ id, added: e.added ?? null }))
-    .sort((a, b) => a.id.localeCompare(b.id));
-}
-
-/** Atomic replace (write a temp file, rename), readable by the owner only. */
-function writeDevicesFile(path: string, file: DevicesFile): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `# Tidemark device credentials (scrypt hashes). Managed by \`tidemark-cloud device add|remove\`.\n${stringify(file)}`, { mode: 0o600 });
-  renameSync(tmp, path);
 }
 
 /** Devices whose last good password is remembered (least recently used forgotten first): bounds the cache's memory. */
@@ -115,36 +71,23 @@ export interface DeviceAuthenticatorOptions {
  *  - secret-dependent comparisons are constant-time (timingSafeEqual on equal-length MACs and scrypt outputs).
  */
 export class DeviceAuthenticator {
-  private cache: { stamp: string; file: DevicesFile } | undefined;
+  private readonly file: DevicesFileCache | undefined;
   private readonly verified = new Map<string, { hash: string; mac: Buffer }>();
   private readonly macKey = randomBytes(32);
   private readonly max: number;
   private readonly verify: (password: Buffer, encoded: string) => Promise<boolean>;
   constructor(
-    private readonly path: string | undefined,
+    path: string | undefined,
     private readonly allowAnonymous: boolean,
     opts: DeviceAuthenticatorOptions = {},
   ) {
     this.max = opts.maxRemembered ?? VERIFIED_MAX;
     this.verify = opts.verify ?? verifyPassword;
-  }
-
-  private devices(): DevicesFile {
-    if (!this.path) return { devices: {} };
-    let stamp: string;
-    try {
-      // Not the mtime alone: a coarse-grained filesystem can give a replaced file the same one.
-      const st = statSync(this.path, { bigint: true });
-      stamp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-    } catch {
-      return { devices: {} }; // no file yet: nobody is registered
-    }
-    if (!this.cache || this.cache.stamp !== stamp) this.cache = { stamp, file: readDevicesFile(this.path) };
-    return this.cache.file;
+    this.file = path === undefined ? undefined : new DevicesFileCache(path);
   }
 
   async check(deviceId: string, password: Buffer | undefined): Promise<boolean> {
-    const entry = this.devices().devices[deviceId];
+    const entry = this.file?.current().devices[deviceId];
     if (!entry) return this.allowAnonymous && password === undefined;
     if (password === undefined) return false;
     const mac = createHmac('sha256', this.macKey).update(password).digest();

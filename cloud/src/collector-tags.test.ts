@@ -1,0 +1,90 @@
+// Device tags in a running collector, without a restart: an aggregator-role collector's tag rule starts
+// evaluating a device once `device tag` writes the tag, and an api-role collector on the same host serves the
+// new tags (and filters by them) at once.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeBatch, newStreamId } from '@tidemark/proto';
+import { createLogger } from '@tidemark/shared';
+import { waitFor } from '@tidemark/shared/testing';
+import { capturedLogger } from './alerts/notify/testing/worker-harness.js';
+import { addDevice } from './broker/device-auth.js';
+import { Collector, dataFiles } from './collector.js';
+import { defaultCloudConfig } from './config.js';
+import { tagDevice } from './devices/devices-file.js';
+import { SqliteDeviceRegistry } from './ingest/device-registry.js';
+import { SqliteStreamStore } from './store/sqlite-stream-store.js';
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+async function started(collector: Collector): Promise<Collector> {
+  await collector.start();
+  cleanup.push(() => collector.stop());
+  return collector;
+}
+
+describe('collector: device tags', { timeout: 60_000 }, () => {
+  it('a tag rule evaluates a device once it is tagged; the API serves and filters the new tags; no restart', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tidemark-collector-tags-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const devicesFile = path.join(dir, 'devices.yaml');
+    await addDevice(devicesFile, 'oven-1', 'pw');
+    await addDevice(devicesFile, 'oven-2', 'pw', [{ key: 'site', value: 'plant-3' }, { key: 'line', value: '1' }]);
+    const config = (listen: string) =>
+      defaultCloudConfig({
+        data_dir: dir,
+        api: { listen },
+        auth: { devices_file: devicesFile },
+        alerts: { rules: [{ name: 'hot', sensor: 'temp_c', kind: 'threshold', above: 250, devices: { tag: 'site=plant-3' } }] },
+      });
+    const { logger } = capturedLogger();
+    const aggregator = await started(new Collector(config('127.0.0.1:0'), { role: 'aggregator', logger }));
+    const api = await started(new Collector(config('127.0.0.1:0'), { role: 'api', logger }));
+
+    // What the collector role would have written: the devices have been seen, and their batches are in the stream.
+    const registry = new SqliteDeviceRegistry(dataFiles(dir).devices, createLogger({ name: 'test', level: 'silent' }));
+    await registry.start();
+    cleanup.push(() => registry.stop());
+    for (const id of ['oven-1', 'oven-2']) registry.status(id, Buffer.from(JSON.stringify({ online: true })), Date.now());
+    await registry.flush();
+    const stream = new SqliteStreamStore({ path: dataFiles(dir).stream });
+    await stream.start();
+    cleanup.push(() => stream.stop());
+    const hot = async (device: string) => {
+      const now = Date.now();
+      const streamId = newStreamId();
+      const batch = { deviceId: device, streamId, seq: 1, clock: { synced: true, anchorWallMs: now, anchorMonoMs: 0 }, readings: [{ sensor: 'temp_c', ts: now, value: 300 }] };
+      await stream.append([{ deviceId: device, streamId, seq: 1, receivedMs: now, readings: 1, payload: encodeBatch(batch) }]);
+      const end = await stream.endOffset();
+      aggregator.evaluator!.notify();
+      await waitFor(() => (aggregator.alertStore!.checkpoint(0) ?? 0) >= end, { timeoutMs: 20_000, description: `the evaluator read ${device}'s batch` });
+    };
+    const firing = () => aggregator.alertStore!.loadSeries().filter((s) => s.item.state === 'firing').map((s) => s.item.id).sort();
+
+    await hot('oven-1');
+    await hot('oven-2');
+    expect(firing()).toEqual(['hot:oven-2:temp_c']);
+
+    const devices = async (query = '') => {
+      const res = await fetch(`http://127.0.0.1:${api.api!.boundPort}/api/v1/devices${query}`);
+      return { status: res.status, body: (await res.json()) as { items?: { id: string; tags: Record<string, string> }[]; error?: { code: string; message: string } } };
+    };
+    expect((await devices()).body.items!.map((d) => [d.id, d.tags])).toEqual([
+      ['oven-1', {}],
+      ['oven-2', { line: '1', site: 'plant-3' }],
+    ]);
+
+    tagDevice(devicesFile, 'oven-1', [{ key: 'site', value: 'plant-3' }, { key: 'line', value: '2' }]);
+    await hot('oven-1');
+    expect(firing()).toEqual(['hot:oven-1:temp_c', 'hot:oven-2:temp_c']);
+    expect((await devices('?tag=site=plant-3')).body.items!.map((d) => d.id)).toEqual(['oven-1', 'oven-2']);
+    expect((await devices('?tag=site=plant-3&tag=line=2')).body.items!.map((d) => d.id)).toEqual(['oven-1']);
+    expect((await devices('?tag=site=plant-9')).body.items).toEqual([]);
+    const bad = await devices('?tag=site');
+    expect(bad).toEqual({ status: 400, body: { error: { code: 'invalid_parameter', message: 'tag: expected key=value, got "site"' } } });
+  });
+});
