@@ -17,36 +17,30 @@ export function readingTrusted(ts: number, receivedMs: number, maxFutureSkewMs: 
   return ts <= receivedMs + maxFutureSkewMs;
 }
 
-export interface DecodedRecord {
+/** A stream record and its decoded batch; `batch` undefined: the payload does not decode (counted as `undecodable` by its consumer). */
+export interface Decoded<B> {
   record: StreamRecord;
-  /** undefined: the payload does not decode (counted as `undecodable` by its consumer). */
-  batch: Batch | undefined;
+  batch: B | undefined;
+}
+export type DecodedRecord = Decoded<Batch>;
+export type DecodedColumns = Decoded<ColumnarBatch>;
+
+function decodeEach<B>(records: readonly StreamRecord[], decode: (payload: Uint8Array) => B): Decoded<B>[] {
+  return records.map((record) => {
+    try {
+      return { record, batch: decode(record.payload) };
+    } catch {
+      return { record, batch: undefined };
+    }
+  });
 }
 
 /** Decodes stream records without re-validating (ingest validated them before they were stored). */
 export function decodeRecords(records: readonly StreamRecord[]): DecodedRecord[] {
-  return records.map((record) => {
-    try {
-      return { record, batch: decodeBatch(record.payload, { validate: false }) };
-    } catch {
-      return { record, batch: undefined };
-    }
-  });
-}
-
-export interface DecodedColumns {
-  record: StreamRecord;
-  /** undefined: the payload does not decode. */
-  batch: ColumnarBatch | undefined;
+  return decodeEach(records, (payload) => decodeBatch(payload, { validate: false }));
 }
 
 /** decodeRecords to columns (one ts/value pair per series, no object per reading): for consumers walking every reading. */
 export function decodeRecordColumns(records: readonly StreamRecord[]): DecodedColumns[] {
-  return records.map((record) => {
-    try {
-      return { record, batch: decodeBatchColumns(record.payload) };
-    } catch {
-      return { record, batch: undefined };
-    }
-  });
+  return decodeEach(records, decodeBatchColumns);
 }
