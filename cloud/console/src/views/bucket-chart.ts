@@ -176,9 +176,9 @@ export class BucketChart {
     const c = this.cols;
     const data: uPlot.AlignedData = [c.xs, c.min, c.max, c.avg, c.avg, c.avg];
     const tArrays = performance.now();
+    this.unpublished = true;
     if (!this.plot) this.create(data);
     else this.plot.setData(data);
-    this.unpublished = true;
     this.el.setAttribute('data-arrays-ms', (tArrays - t0).toFixed(1));
     this.el.setAttribute('data-plot-ms', (performance.now() - tArrays).toFixed(1));
   }
