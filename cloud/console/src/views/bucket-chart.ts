@@ -78,9 +78,14 @@ export class BucketChart {
   /** Replaces every bucket (after a query). The first list is drawn now, not at the next frame. */
   setBuckets(buckets: Bucket[]): void {
     this.changed();
-    const starts = buckets.map((b) => Date.parse(b.start));
+    // One pass: parse each start once, and see whether the list came sorted (the API sends it oldest first).
+    const starts = new Array<number>(buckets.length);
     let sorted = true;
-    for (let i = 1; i < starts.length && sorted; i++) sorted = starts[i - 1]! <= starts[i]!;
+    for (let i = 0; i < buckets.length; i++) {
+      const t = Date.parse(buckets[i]!.start);
+      starts[i] = t;
+      if (i > 0 && t < starts[i - 1]!) sorted = false;
+    }
     if (sorted) {
       this.buckets = buckets.slice();
       this.starts = starts;
