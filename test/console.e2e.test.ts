@@ -142,6 +142,9 @@ describe('operators console in chromium against a live collector', () => {
     await until(page, 'press-07 online', `document.querySelector('.fleet-row[data-device="press-07"]')?.dataset.online === 'true'`);
     const summary = await page.locator('#fleet-summary').textContent();
     expect(summary).toMatch(/^3 of 3 devices/);
+    // The measurement points the benchmark reads: rendered, then the visible rows painted.
+    await until(page, 'the fleet-painted mark', `performance.getEntriesByName('fleet-painted').length === 1`);
+    expect(Number(await attr(page, '.fleet', 'data-painted-rows'))).toBeGreaterThanOrEqual(3);
     // search narrows, and the URL keeps it
     await page.fill('#fleet-search', 'truck');
     await until(page, 'only the truck listed', `document.querySelectorAll('.fleet-row[data-device]').length === 1`);
@@ -157,6 +160,7 @@ describe('operators console in chromium against a live collector', () => {
     const api = await fetchBuckets<Bucket>(cloud.api, 'plc-3', 'level', '1m', t0 - 60 * MIN, Date.now() + 60 * MIN);
     expect(api.length).toBe(4);
     expect(Number(await attr(page, '.chart', 'data-points'))).toBe(api.length);
+    expect(Number(await attr(page, '.chart', 'data-draw-ms'))).toBeGreaterThan(0);
     expect(await attr(page, '.chart', 'data-revised')).toBe('0');
     await page.evaluate('window.marker = 42');
 

@@ -1,8 +1,16 @@
 // The operators' console in Debian's chromium (issue 11), three figures, real processes only:
-//  1. fleet-ready: a fleet of 1,000 devices, from navigation start to the fleet table rendered with every
-//     device counted (the page's own `fleet-ready` performance mark), cold (new browser context) and warm.
+//  1. fleet: a fleet of 1,000 devices, from navigation start to the table rendered with every device counted
+//     and its visible rows painted (the page's `fleet-painted` mark: the Element Timing renderTime of the rows
+//     of its first render; `fleet-ready`, rendered but not yet painted, is reported beside it), cold (new
+//     browser context) and warm (reload).
 //  2. chart-draw: a 10,000-bucket chart (1m buckets over ~7 days, fed through a real agent), from the data
-//     handed to the chart to uPlot's draw hook (the `data-draw-ms` the chart records), per page load.
+//     handed to the chart (setBuckets) to uPlot's draw hook, first draw of the page, uPlot instance creation
+//     included (the `data-draw-ms` the chart records), per page load.
+//  The bench waits for both with one in-page promise per load, not by polling the page (polling runs script
+//  in the renderer while it loads). BENCH_BEFORE_DIST=<a console-dist built from the baseline> runs parts 1–2
+//  A/B in one run: the baseline's and this tree's cloud/console-dist, each served by an identical static
+//  server in the bench that passes /api/* through to the same collector, alternating which goes first.
+//  BENCH_PROFILE=<dir>: also writes a CPU profile (CDP Profiler) of the last warm fleet load and chart load.
 //  3. live-latency: with BENCH_RATE (20,000) readings/s flowing from BENCH_AGENTS (10) simulated agents, a
 //     probe agent reads one csv line at BENCH_PROBE_HZ (10/s, random gaps) from a socat pty; the console shows
 //     that device's 1m chart. Latency of probe value i = the page's clock when the chart's newest bucket first
@@ -12,12 +20,15 @@
 // starts (the registry's own code), so the figure is the console's, not ingest's.
 // One JSON line per result; progress on stderr. Run: npm run bench -- console (needs chromium and socat).
 // Scale: BENCH_RUNS (10 page loads for 1 and 2), BENCH_AGENTS, BENCH_RATE, BENCH_SECONDS (60), BENCH_PROBE_HZ, BENCH_FLEET (1000), BENCH_POINTS (10000).
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { extname, join } from 'node:path';
+import { chromium, type Browser, type CDPSession, type Page } from 'playwright-core';
 import { createLogger } from '@tidemark/shared';
 import { freePort, makeTempDir, openPtyPair, reapAll, removeTempDirs, requireTool, waitFor, type ManagedProcess } from '@tidemark/shared/testing';
+import { CONSOLE_DIST } from '../../cloud/src/api/console-route.js';
 import { SqliteDeviceRegistry } from '../../cloud/src/ingest/device-registry.js';
 import { CLOUD_BIN, EDGE_BIN, runCli, startCli, writeYaml } from '../../test/support/cli.js';
 
@@ -32,6 +43,8 @@ const POINTS = env('BENCH_POINTS', 10_000);
 const SENSORS = 4;
 const RUNS = env('BENCH_RUNS', 10);
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'fleet,chart,live').split(','));
+const BEFORE_DIST = process.env.BENCH_BEFORE_DIST;
+const PROFILE_DIR = process.env.BENCH_PROFILE;
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
 
 const emit = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`);
@@ -55,6 +68,79 @@ async function newPage(browser: Browser): Promise<Page> {
   const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, bypassCSP: true });
   return ctx.newPage();
 }
+
+/**
+ * For A/B runs: serves one console-dist like the API does (index.html no-cache, hashed assets immutable) and
+ * passes everything else through to the collector, so both variants take the same path to the same data.
+ */
+async function consoleServer(dist: string, api: URL): Promise<{ url: string; server: Server }> {
+  const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+  const index = readFileSync(join(dist, 'index.html'));
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (path === '/') {
+      res.writeHead(200, { 'content-type': types['.html']!, 'cache-control': 'no-cache' }).end(index);
+      return;
+    }
+    if (path.startsWith('/assets/')) {
+      const file = join(dist, 'assets', path.slice('/assets/'.length).replace(/[/\\]/g, ''));
+      if (!existsSync(file)) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'cache-control': 'public, max-age=31536000, immutable' }).end(readFileSync(file));
+      return;
+    }
+    const up = request({ host: api.hostname, port: api.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.writeHead(502).end());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+/** Resolves in the page when the named performance mark exists (one evaluation, no polling). */
+const markTime = (name: string) =>
+  `new Promise((resolve) => { const now = () => performance.getEntriesByName(${JSON.stringify(name)})[0]; if (now()) return resolve(now().startTime); new PerformanceObserver((l, o) => { const e = l.getEntriesByName(${JSON.stringify(name)})[0]; if (e) { o.disconnect(); resolve(e.startTime); } }).observe({ type: 'mark', buffered: true }); })`;
+
+/** Resolves in the page once the chart has drawn `points` buckets (its draw hook's `chart-drawn` event). */
+const chartDrawn = (points: number) =>
+  `new Promise((resolve) => { const done = () => { const el = document.querySelector('.chart'); return el && Number(el.dataset.points) === ${points} && el.dataset.drawMs !== undefined ? Number(el.dataset.drawMs) : undefined; }; const v = done(); if (v !== undefined) return resolve(v); document.addEventListener('chart-drawn', () => { const v = done(); if (v !== undefined) resolve(v); }); })`;
+
+/** Rows of the fleet table that intersect its viewport (what "the visible rows" means). */
+const rowsInView = `(() => { const v = document.querySelector('#fleet-viewport').getBoundingClientRect(); return [...document.querySelectorAll('.fleet-row[data-device]')].filter((r) => { const b = r.getBoundingClientRect(); return b.bottom > v.top && b.top < v.bottom && b.bottom <= innerHeight + b.height; }).length; })()`;
+
+async function startProfile(page: Page): Promise<CDPSession> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  return cdp;
+}
+
+async function stopProfile(cdp: CDPSession, name: string): Promise<void> {
+  const { profile } = await cdp.send('Profiler.stop');
+  mkdirSync(PROFILE_DIR!, { recursive: true });
+  writeFileSync(join(PROFILE_DIR!, name), JSON.stringify(profile));
+  log(`CPU profile: ${join(PROFILE_DIR!, name)} (open in Chromium DevTools, Performance panel)`);
+  await cdp.detach();
+}
+
+/** An in-page wait with a deadline: the bench fails naming what never happened instead of hanging. */
+async function within<T>(what: string, p: Promise<T>, ms = 30_000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)));
+  try {
+    return await Promise.race([p, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const summarize = (xs: number[]) => ({ min: round(Math.min(...xs)), median: round(pct(xs, 50)), max: round(Math.max(...xs)) });
 
 async function main(): Promise<void> {
   const chromiumPath = requireTool('/usr/bin/chromium', 'chromium');
@@ -111,29 +197,52 @@ async function main(): Promise<void> {
 
   const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
   try {
+    // Where the console is loaded from: the collector itself, or (A/B) two identical pass-through servers.
+    const variants: { name: string; url: string }[] = [];
+    const servers: Server[] = [];
+    if (BEFORE_DIST) {
+      for (const [name, dist] of [['before', BEFORE_DIST], ['after', CONSOLE_DIST]] as const) {
+        const s = await consoleServer(dist, new URL(api));
+        servers.push(s.server);
+        variants.push({ name, url: s.url });
+      }
+    } else variants.push({ name: 'collector', url: api });
+    const order = (run: number) => (run % 2 === 0 ? variants : [...variants].reverse());
+
     // ---- 1. fleet of 1,000 ----
     if (PARTS.has('fleet')) {
     await waitFor(async () => ((await (await fetch(`${api}/api/v1/devices`)).json()) as { items: unknown[] }).items.length >= FLEET, { description: 'fleet in the registry' });
-    const cold: number[] = [];
-    const warm: number[] = [];
+    const figures = new Map(variants.map((v) => [v.name, { cold: [] as number[], warm: [] as number[], coldReady: [] as number[], warmReady: [] as number[] }]));
+    const load0 = loadavg()[0]!;
     for (let run = 0; run < RUNS; run++) {
-      const page = await newPage(browser);
-      for (const bucket of [cold, warm]) {
-        // cold: a new context (empty cache); warm: the same page reloaded (assets from the cache).
-        if (bucket === cold) await page.goto(`${api}/#/fleet`, { waitUntil: 'commit' });
-        else await page.reload({ waitUntil: 'commit' });
-        await page.waitForFunction(`document.querySelector('.fleet')?.dataset.ready === 'true'`, undefined, { timeout: 20_000, polling: 20 });
-        const summary = await page.locator('#fleet-summary').textContent();
-        if (!summary?.includes(`of ${FLEET} devices`)) throw new Error(`fleet summary: ${summary}`);
-        const t = (await page.evaluate(`performance.getEntriesByName('fleet-ready')[0]?.startTime`)) as number;
-        bucket.push(t);
-        if (process.env.BENCH_VERBOSE) {
-          log(JSON.stringify(await page.evaluate(`(() => { const n = performance.getEntriesByType('navigation')[0]; const r = performance.getEntriesByType('resource').map((e) => [e.name.replace(location.origin, ''), Math.round(e.startTime), Math.round(e.responseEnd)]); return { ready: ${t}, data: Math.round(performance.getEntriesByName('fleet-data')[0]?.startTime), dcl: Math.round(n.domContentLoadedEventEnd), r }; })()`)));
+      for (const v of order(run)) {
+        const f = figures.get(v.name)!;
+        const page = await newPage(browser);
+        for (const which of ['cold', 'warm'] as const) {
+          // cold: a new context (empty cache); warm: the same page reloaded (assets from the cache).
+          const cdp = PROFILE_DIR && which === 'warm' && run === RUNS - 1 ? await startProfile(page) : undefined;
+          if (which === 'cold') await page.goto(`${v.url}/#/fleet`, { waitUntil: 'commit' });
+          else await page.reload({ waitUntil: 'commit' });
+          const painted = (await within(`fleet-painted (${v.name} ${which})`, page.evaluate(markTime('fleet-painted')))) as number;
+          if (cdp) await stopProfile(cdp, `fleet-${v.name}.cpuprofile`);
+          const ready = (await page.evaluate(`performance.getEntriesByName('fleet-ready')[0]?.startTime`)) as number;
+          const summary = await page.locator('#fleet-summary').textContent();
+          if (!summary?.includes(`of ${FLEET} devices`)) throw new Error(`fleet summary: ${summary}`);
+          // Every row in view must be among those whose paint was timed.
+          const [timedRows, inView] = (await page.evaluate(`[Number(document.querySelector('.fleet').dataset.paintedRows), ${rowsInView}]`)) as [number, number];
+          if (!(inView > 0 && timedRows >= inView)) throw new Error(`fleet: ${inView} rows in view, ${timedRows} timed`);
+          f[which].push(painted);
+          f[which === 'cold' ? 'coldReady' : 'warmReady'].push(ready);
+          if (process.env.BENCH_VERBOSE) {
+            log(`${v.name} ${which}: ` + JSON.stringify(await page.evaluate(`(() => { const n = performance.getEntriesByType('navigation')[0]; const r = performance.getEntriesByType('resource').map((e) => [e.name.replace(location.origin, ''), Math.round(e.startTime), Math.round(e.responseEnd)]); return { painted: ${painted}, ready: ${ready}, data: Math.round(performance.getEntriesByName('fleet-data')[0]?.startTime), dcl: Math.round(n.domContentLoadedEventEnd), r }; })()`)));
+          }
         }
+        await page.context().close();
       }
-      await page.context().close();
     }
-    emit({ bench: 'console', measure: 'fleet-ready-ms', devices: FLEET, cold_min: round(Math.min(...cold)), cold_median: round(pct(cold, 50)), cold_max: round(Math.max(...cold)), warm_min: round(Math.min(...warm)), warm_median: round(pct(warm, 50)), warm_max: round(Math.max(...warm)), runs: cold.length, target: 500 });
+    for (const [name, f] of figures) {
+      emit({ bench: 'console', measure: 'fleet-painted-ms', variant: name, devices: FLEET, runs: f.cold.length, cold: summarize(f.cold), warm: summarize(f.warm), cold_rendered: summarize(f.coldReady), warm_rendered: summarize(f.warmReady), target: 500, loadavg_1m: [round(load0), round(loadavg()[0]!)] });
+    }
     }
 
     // ---- 2. a 10,000-point chart ----
@@ -152,21 +261,26 @@ async function main(): Promise<void> {
       },
       { timeoutMs: 60_000, intervalMs: 200, description: `${POINTS} chart readings aggregated` },
     );
-    const draws: number[] = [];
+    const draws = new Map(variants.map((v) => [v.name, [] as number[]]));
+    const load0 = loadavg()[0]!;
     for (let run = 0; run < RUNS; run++) {
-      const page = await newPage(browser);
-      await page.goto(`${api}/#/device/chart-01?sensor=v&res=1m&range=7d`);
-      await page.waitForFunction(`Number(document.querySelector('.chart')?.dataset.points) === ${POINTS} && document.querySelector('.chart').dataset.drawMs !== undefined`, undefined, { timeout: 30_000, polling: 50 });
-      draws.push(Number(await page.locator('.chart').getAttribute('data-draw-ms')));
-      if (process.env.BENCH_VERBOSE) {
-        const el = page.locator('.chart');
-        log(`draw ${await el.getAttribute('data-draw-ms')} ms: arrays ${await el.getAttribute('data-arrays-ms')}, uPlot call ${await el.getAttribute('data-plot-ms')}`);
+      for (const v of order(run)) {
+        const page = await newPage(browser);
+        const cdp = PROFILE_DIR && run === RUNS - 1 ? await startProfile(page) : undefined;
+        await page.goto(`${v.url}/#/device/chart-01?sensor=v&res=1m&range=7d`, { waitUntil: 'commit' });
+        draws.get(v.name)!.push((await within(`chart drawn (${v.name})`, page.evaluate(chartDrawn(POINTS)))) as number);
+        if (cdp) await stopProfile(cdp, `chart-${v.name}.cpuprofile`);
+        if (process.env.BENCH_VERBOSE) {
+          const el = page.locator('.chart');
+          log(`${v.name} draw ${await el.getAttribute('data-draw-ms')} ms: arrays ${await el.getAttribute('data-arrays-ms')}, uPlot call ${await el.getAttribute('data-plot-ms')}`);
+        }
+        await page.context().close();
       }
-      await page.context().close();
     }
-    emit({ bench: 'console', measure: 'chart-draw-ms', points: POINTS, min: round(Math.min(...draws)), median: round(pct(draws, 50)), max: round(Math.max(...draws)), runs: draws.length, target: 100 });
+    for (const [name, d] of draws) emit({ bench: 'console', measure: 'chart-draw-ms', variant: name, points: POINTS, runs: d.length, ...summarize(d), target: 100, loadavg_1m: [round(load0), round(loadavg()[0]!)] });
     await chartAgent.kill('SIGTERM');
     }
+    for (const s of servers) s.close();
     if (!PARTS.has('live')) return;
 
     // ---- 3. live latency with 20k readings/s flowing ----

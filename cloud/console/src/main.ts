@@ -4,8 +4,11 @@ import './style.css';
 import { auth, tryToken } from './api.js';
 import { parseRoute } from './route.js';
 import { alertsView } from './views/alerts.js';
-import { fleetView } from './views/fleet.js';
+import { fleetView, prefetchFleet } from './views/fleet.js';
 import type { ViewHandle } from './views/view.js';
+
+// The fleet is the usual first screen: its device list is on the way before anything else is built.
+if (parseRoute().view === 'fleet') prefetchFleet();
 
 // The chart views (uPlot) load on first use: the fleet, the first screen, stays small.
 const loadDevice = () => import('./views/device.js');

@@ -1,37 +1,45 @@
 // One sensor's buckets drawn with uPlot: the avg line inside a min–max band. Final buckets are a solid
 // line; provisional ones (the watermark has not yet passed start + resolution + allowed lateness) a dashed
 // line with points; a bucket a late reading revised carries a ring, and one revised while on screen flashes.
-// The chart owns its bucket list (sorted by start) so live events upsert in O(log n).
+// The chart owns its bucket list (sorted by start, with each start parsed once beside it) so live events
+// upsert in O(log n). The first bucket list is drawn at once; later changes coalesce into one draw per frame.
+// `data-draw-ms` is the time from the data reaching the chart (setBuckets, upsert …) to uPlot's draw hook.
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { Bucket } from '../api.js';
 import { h, localTime, value } from '../format.js';
-import { themeColors } from './theme.js';
+import { bandPath, runsPath, toColumns, type BucketColumns } from './bucket-series.js';
+import { themeColors, type ChartTheme } from './theme.js';
 
-// Bucket start in ms, parsed once per bucket object (a 10,000-bucket redraw would otherwise parse 10,000 dates).
-const startCache = new WeakMap<Bucket, number>();
-function startMs(b: Bucket): number {
-  let t = startCache.get(b);
-  if (t === undefined) {
-    t = Date.parse(b.start);
-    startCache.set(b, t);
-  }
-  return t;
-}
+// Series indices in the uPlot data.
+const MIN = 1;
+const AVG_FINAL = 3;
+const AVG_PROVISIONAL = 4;
+const REVISED = 5;
+const HEIGHT = 320;
 
 export class BucketChart {
   readonly el: HTMLElement;
   private plot: uPlot | undefined;
   private buckets: Bucket[] = [];
+  /** `starts[i]` = Date.parse(buckets[i].start). */
+  private starts: number[] = [];
+  private cols: BucketColumns = toColumns([], [], new Set());
   /** Starts (ms) of buckets whose revision went up while shown. */
   private revisedLive = new Set<number>();
   private frame = 0;
   private readonly plotHost: HTMLElement;
   private readonly caption: HTMLElement;
   private readonly table: HTMLTableSectionElement;
-  private resizeObserver: ResizeObserver | undefined;
+  private readonly colors: ChartTheme;
+  private readonly resizeObserver: ResizeObserver;
+  /** The plot area's width as last laid out (0 = not yet): read from the observer, never forced. */
+  private hostWidth = 0;
   lastDrawMs = 0;
-  private drawStarted = 0;
+  /** When the oldest change not yet on screen reached the chart (0 = none pending). */
+  private changedAt = 0;
+  /** A draw whose counts, caption and table are not yet published. */
+  private unpublished = false;
 
   /** `window`: the time range (ms) the x axis shows, asked at every draw so a live chart slides. */
   constructor(
@@ -56,28 +64,54 @@ export class BucketChart {
       h('li', { class: 'lg-rev' }, 'revised by a late reading'),
     );
     this.el = h('figure', { class: 'chart', 'data-points': 0, 'aria-label': title }, this.plotHost, legend, this.caption, details);
+    // Colours and size are known before the data arrives, so the first draw reads no style or layout.
+    this.colors = themeColors();
+    this.resizeObserver = new ResizeObserver((entries) => {
+      const w = Math.round(entries[entries.length - 1]!.contentRect.width);
+      if (w <= 0) return;
+      this.hostWidth = w;
+      if (this.plot && Math.abs(w - this.plot.width) > 4) this.plot.setSize({ width: w, height: HEIGHT });
+    });
+    this.resizeObserver.observe(this.plotHost);
   }
 
-  /** Replaces every bucket (after a query). */
+  /** Replaces every bucket (after a query). The first list is drawn now, not at the next frame. */
   setBuckets(buckets: Bucket[]): void {
-    this.buckets = [...buckets].sort((a, b) => startMs(a) - startMs(b));
+    this.changed();
+    // One pass: parse each start once, and see whether the list came sorted (the API sends it oldest first).
+    const starts = new Array<number>(buckets.length);
+    let sorted = true;
+    for (let i = 0; i < buckets.length; i++) {
+      const t = Date.parse(buckets[i]!.start);
+      starts[i] = t;
+      if (i > 0 && t < starts[i - 1]!) sorted = false;
+    }
+    if (sorted) {
+      this.buckets = buckets.slice();
+      this.starts = starts;
+    } else {
+      const order = starts.map((_, i) => i).sort((a, b) => starts[a]! - starts[b]!);
+      this.buckets = order.map((i) => buckets[i]!);
+      this.starts = order.map((i) => starts[i]!);
+    }
     this.revisedLive.clear();
-    this.schedule();
+    if (this.plot) this.schedule();
+    else this.draw();
   }
 
   /** A live bucket event: insert or replace by start. Returns true if it changed an existing bucket's revision. */
   upsert(b: Bucket): boolean {
-    const t = startMs(b);
+    const t = Date.parse(b.start);
     let lo = 0;
-    let hi = this.buckets.length;
+    let hi = this.starts.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (startMs(this.buckets[mid]!) < t) lo = mid + 1;
+      if (this.starts[mid]! < t) lo = mid + 1;
       else hi = mid;
     }
     const cur = this.buckets[lo];
     let revised = false;
-    if (cur && startMs(cur) === t) {
+    if (cur && this.starts[lo] === t) {
       if (b.revision < cur.revision || (b.revision === cur.revision && b.count < cur.count)) return false; // older state
       if (b.revision > cur.revision) {
         revised = true;
@@ -86,7 +120,9 @@ export class BucketChart {
       this.buckets[lo] = b;
     } else {
       this.buckets.splice(lo, 0, b);
+      this.starts.splice(lo, 0, t);
     }
+    this.changed();
     this.schedule();
     return revised;
   }
@@ -96,25 +132,35 @@ export class BucketChart {
     let changed = false;
     for (let i = 0; i < this.buckets.length; i++) {
       const b = this.buckets[i]!;
-      if (!b.final && watermarkMs >= startMs(b) + resolutionMs + latenessMs) {
+      if (!b.final && watermarkMs >= this.starts[i]! + resolutionMs + latenessMs) {
         this.buckets[i] = { ...b, final: true };
         changed = true;
       }
     }
-    if (changed) this.schedule();
+    if (changed) {
+      this.changed();
+      this.schedule();
+    }
   }
 
   /** Drops buckets that slid out of the range. */
   trimBefore(ms: number): void {
-    const i = this.buckets.findIndex((b) => startMs(b) >= ms);
+    let i = 0;
+    while (i < this.starts.length && this.starts[i]! < ms) i++;
     if (i > 0) {
       this.buckets.splice(0, i);
+      this.starts.splice(0, i);
+      this.changed();
       this.schedule();
     }
   }
 
   get size(): number {
     return this.buckets.length;
+  }
+
+  private changed(): void {
+    if (!this.changedAt) this.changedAt = performance.now();
   }
 
   private schedule(): void {
@@ -125,74 +171,60 @@ export class BucketChart {
     });
   }
 
-  /** Draws now (the benchmark calls it directly to time one full draw). */
+  /** Hands the current buckets to uPlot; its draw hook (drawn) follows in a microtask. */
   draw(): void {
+    cancelAnimationFrame(this.frame);
+    this.frame = 0;
     const t0 = performance.now();
-    this.drawStarted = t0;
-    const n = this.buckets.length;
-    const xs = new Float64Array(n);
-    const min = new Float64Array(n);
-    const max = new Float64Array(n);
-    const fin: (number | null)[] = new Array(n);
-    const prov: (number | null)[] = new Array(n);
-    const rev: (number | null)[] = new Array(n);
-    let provisional = 0;
-    let revised = 0;
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      const b = this.buckets[i]!;
-      const t = startMs(b);
-      xs[i] = t / 1000;
-      min[i] = b.min;
-      max[i] = b.max;
-      fin[i] = b.final ? b.avg : null;
-      // The dashed line starts at the last final point so the two read as one line.
-      const next = this.buckets[i + 1];
-      prov[i] = !b.final || (next !== undefined && !next.final) ? b.avg : null;
-      if (!b.final) provisional++;
-      total += b.count;
-      const isRev = b.revision > 0 || this.revisedLive.has(t);
-      rev[i] = isRev ? b.avg : null;
-      if (isRev) revised++;
-    }
-    const data = [xs, min, max, fin, prov, rev] as uPlot.AlignedData;
+    this.changed();
+    this.cols = toColumns(this.buckets, this.starts, this.revisedLive);
+    const c = this.cols;
+    const data: uPlot.AlignedData = [c.xs, c.min, c.max, c.avg, c.avg, c.avg];
     const tArrays = performance.now();
+    this.unpublished = true;
     if (!this.plot) this.create(data);
     else this.plot.setData(data);
     this.el.setAttribute('data-arrays-ms', (tArrays - t0).toFixed(1));
     this.el.setAttribute('data-plot-ms', (performance.now() - tArrays).toFixed(1));
-    this.el.setAttribute('data-points', String(n));
-    this.el.setAttribute('data-provisional', String(provisional));
-    this.el.setAttribute('data-readings', String(total));
-    this.el.setAttribute('data-revised', String(revised));
-    this.el.setAttribute('data-revised-starts', this.buckets.filter((b) => b.revision > 0).map((b) => `${b.start}@${b.revision}`).join(' '));
-    this.caption.textContent =
-      n === 0
-        ? 'No buckets in this range yet.'
-        : `${n} buckets · ${n - provisional} final · ${provisional} provisional · ${revised} revised by late readings` +
-          (this.revisedLive.size ? ` · ${this.revisedLive.size} revised while you watched` : '');
-    this.renderTable();
   }
 
   /**
-   * uPlot's draw hook: the series are on the canvas. Records how long the draw took from the data change
-   * and tells listeners (the benchmark) what is on screen now.
+   * uPlot's draw hook: the series are on the canvas. Records how long it took from the data change, then
+   * publishes what is on screen (counts, caption, the table) and tells listeners (the benchmark).
    */
   private drawn(): void {
-    this.lastDrawMs = performance.now() - this.drawStarted;
+    if (!this.unpublished) return; // a redraw without new data (resize, zoom)
+    this.unpublished = false;
+    this.lastDrawMs = performance.now() - this.changedAt;
+    this.changedAt = 0;
+    const c = this.cols;
+    const revised = c.revisedIdx.length;
     this.el.setAttribute('data-draw-ms', this.lastDrawMs.toFixed(1));
+    this.el.setAttribute('data-points', String(c.n));
+    this.el.setAttribute('data-provisional', String(c.provisionalCount));
+    this.el.setAttribute('data-readings', String(c.readings));
+    this.el.setAttribute('data-revised', String(revised));
+    this.el.setAttribute('data-revised-starts', this.buckets.filter((b) => b.revision > 0).map((b) => `${b.start}@${b.revision}`).join(' '));
+    this.caption.textContent =
+      c.n === 0
+        ? 'No buckets in this range yet.'
+        : `${c.n} buckets · ${c.n - c.provisionalCount} final · ${c.provisionalCount} provisional · ${revised} revised by late readings` +
+          (this.revisedLive.size ? ` · ${this.revisedLive.size} revised while you watched` : '');
+    this.renderTable();
     const last = this.buckets[this.buckets.length - 1];
-    this.el.dispatchEvent(new CustomEvent('chart-drawn', { bubbles: true, detail: { at: Date.now(), drawMs: this.lastDrawMs, points: this.buckets.length, last } }));
+    this.el.dispatchEvent(new CustomEvent('chart-drawn', { bubbles: true, detail: { at: Date.now(), drawMs: this.lastDrawMs, points: c.n, last } }));
   }
 
   private renderTable(): void {
-    const rows = this.buckets.slice(-20).reverse();
-    this.table.replaceChildren(
-      ...rows.map((b) =>
+    const from = Math.max(0, this.buckets.length - 20);
+    const rows: HTMLElement[] = [];
+    for (let i = this.buckets.length - 1; i >= from; i--) {
+      const b = this.buckets[i]!;
+      rows.push(
         h(
           'tr',
-          { 'data-start': b.start, 'data-revision': b.revision, class: this.revisedLive.has(startMs(b)) ? 'flash' : '' },
-          h('td', { title: b.start }, localTime(startMs(b))),
+          { 'data-start': b.start, 'data-revision': b.revision, class: this.revisedLive.has(this.starts[i]!) ? 'flash' : '' },
+          h('td', { title: b.start }, localTime(this.starts[i]!)),
           h('td', {}, String(b.count)),
           h('td', {}, value(b.avg)),
           h('td', {}, value(b.min)),
@@ -200,51 +232,79 @@ export class BucketChart {
           h('td', {}, b.final ? 'final' : 'provisional'),
           h('td', {}, String(b.revision)),
         ),
-      ),
-    );
+      );
+    }
+    this.table.replaceChildren(...rows);
   }
 
   private create(data: uPlot.AlignedData): void {
-    const c = themeColors();
-    const width = Math.max(300, this.plotHost.clientWidth || 800);
+    const c = this.colors;
+    // Only a chart created before its host was ever laid out reads the width (a forced layout).
+    const width = Math.max(300, this.hostWidth || this.plotHost.clientWidth || 800);
+    const cols = () => this.cols;
+    // The avg line is one column drawn by three series; each shows a value (legend, cursor) only where it applies.
+    const flagged = (flags: () => Uint8Array) => (_u: uPlot, v: number, _si: number, idx: number | null) =>
+      idx === null ? '—' : flags()[idx] ? value(v) : '—';
     const opts: uPlot.Options = {
       title: this.title,
       width,
-      height: 320,
+      height: HEIGHT,
+      ms: 1,
       scales: {
         x: {
           time: true,
-          ...(this.window ? { range: (): uPlot.Range.MinMax => { const [a, b] = this.window!(); return [a / 1000, b / 1000]; } } : {}),
+          ...(this.window ? { range: (): uPlot.Range.MinMax => this.window!() } : {}),
         },
       },
       series: [
         { label: 'time' },
-        { label: 'min', stroke: 'transparent', points: { show: false }, value: (_u, v) => value(v) },
-        { label: 'max', stroke: 'transparent', points: { show: false }, value: (_u, v) => value(v) },
-        { label: 'avg (final)', stroke: c.line, width: 2, points: { show: false }, value: (_u, v) => value(v) },
-        { label: 'avg (provisional)', stroke: c.provisional, width: 2, dash: [6, 4], points: { show: true, size: 5, stroke: c.provisional, fill: c.provisional }, value: (_u, v) => value(v) },
-        { label: 'revised', stroke: c.revised, width: 0, paths: () => null, points: { show: true, size: 11, width: 2, stroke: c.revised, fill: 'transparent' }, value: (_u, v) => value(v) },
+        { label: 'min', stroke: 'transparent', width: 0, paths: () => null, points: { show: false }, value: (_u, v) => value(v) },
+        { label: 'max', stroke: 'transparent', width: 0, fill: c.band, paths: bandPath(MIN), points: { show: false }, value: (_u, v) => value(v) },
+        { label: 'avg (final)', stroke: c.line, width: 2, auto: false, paths: runsPath(() => cols().finalRuns), points: { show: false }, value: flagged(() => cols().final) },
+        {
+          label: 'avg (provisional)',
+          stroke: c.provisional,
+          width: 2,
+          dash: [6, 4],
+          auto: false,
+          paths: runsPath(() => cols().provisionalRuns),
+          points: { show: true, size: 5, stroke: c.provisional, fill: c.provisional, filter: () => cols().provisionalIdx },
+          value: flagged(() => cols().provisional),
+        },
+        {
+          label: 'revised',
+          stroke: c.revised,
+          width: 0,
+          auto: false,
+          paths: () => null,
+          points: { show: true, size: 11, width: 2, stroke: c.revised, fill: 'transparent', filter: () => cols().revisedIdx },
+          value: flagged(() => cols().revised),
+        },
       ],
-      bands: [{ series: [2, 1], fill: c.band }],
       axes: [
         { stroke: c.axis, grid: { stroke: c.grid }, ticks: { stroke: c.grid } },
         { stroke: c.axis, grid: { stroke: c.grid }, ticks: { stroke: c.grid } },
       ],
       legend: { show: true, live: true },
       hooks: { draw: [() => this.drawn()] },
-      cursor: { drag: { x: true, y: false } },
+      cursor: {
+        drag: { x: true, y: false },
+        // No hover dot for a series at a bucket it does not draw (e.g. the provisional line over final buckets).
+        dataIdx: (_u, si, idx) => {
+          const k = this.cols;
+          if (si === AVG_FINAL) return k.final[idx] ? idx : null;
+          if (si === AVG_PROVISIONAL) return k.provisional[idx] ? idx : null;
+          if (si === REVISED) return k.revised[idx] ? idx : null;
+          return idx;
+        },
+      },
     };
     this.plot = new uPlot(opts, data, this.plotHost);
-    this.resizeObserver = new ResizeObserver(() => {
-      const w = this.plotHost.clientWidth;
-      if (this.plot && w > 0 && Math.abs(w - this.plot.width) > 4) this.plot.setSize({ width: w, height: 320 });
-    });
-    this.resizeObserver.observe(this.plotHost);
   }
 
   destroy(): void {
     cancelAnimationFrame(this.frame);
-    this.resizeObserver?.disconnect();
+    this.resizeObserver.disconnect();
     this.plot?.destroy();
     this.plot = undefined;
   }

@@ -1,20 +1,56 @@
 // Fleet: every device with its state, filterable, sortable and searchable, refreshed every 2 s. Only the
-// rows in view are in the DOM (fixed row height, a spacer for the rest), so 1,000 devices scroll and
-// re-sort as cheaply as 20. Readings/s is derived here from the `readings` counter between refreshes.
+// rows in view are in the DOM (fleet-rows.ts), so 1,000 devices scroll and re-sort as cheaply as 20.
+// Readings/s is derived here from the `readings` counter between refreshes. The first device list is asked
+// for before the shell builds anything (prefetchFleet), and the table is drawn as soon as it arrives: the
+// firing alerts, asked for at the same time, only redraw it if they change a count.
+// Marks: `fleet-data` (list parsed), `fleet-ready` (table rendered, every device counted), `fleet-painted`
+// (the visible rows on screen, from the Element Timing of their first paint).
 import { listAlerts, listDevices, type Device } from '../api.js';
-import { ago, count, duration, h } from '../format.js';
+import { h } from '../format.js';
 import { parseRoute, updateParams } from '../route.js';
+import { FleetRows, type FleetRow as Row } from './fleet-rows.js';
 import type { ViewHandle } from './view.js';
 
-const ROW_H = 36;
-const OVERSCAN = 8;
 const POLL_MS = 2000;
 const RATE_WINDOW_MS = 10_000;
+const collator = new Intl.Collator();
 
-interface Row extends Device {
-  rate: number | null;
-  backlogAgeMs: number | null;
-  alerts: number;
+let prefetched: { at: number; devices: Promise<Device[]> } | undefined;
+
+/** Starts the fleet's first request before the console builds its first screen; fleetView takes it over. */
+export function prefetchFleet(): void {
+  const devices = listDevices();
+  devices.catch(() => undefined); // fleetView reports it
+  prefetched = { at: Date.now(), devices };
+}
+
+function takePrefetched(): Promise<Device[]> | undefined {
+  const p = prefetched;
+  prefetched = undefined;
+  return p && Date.now() - p.at < POLL_MS ? p.devices : undefined;
+}
+
+/** When the rows tagged `fleet-row` were first painted: the `fleet-painted` mark (once per page). */
+function markWhenPainted(): void {
+  if (performance.getEntriesByName('fleet-painted').length > 0) return;
+  const mark = (at: number) => {
+    if (performance.getEntriesByName('fleet-painted').length === 0) performance.mark('fleet-painted', { startTime: at });
+  };
+  if (!PerformanceObserver.supportedEntryTypes.includes('element')) {
+    // No Element Timing: the end of the next frame is the closest the page can tell.
+    requestAnimationFrame(() => setTimeout(() => mark(performance.now())));
+    return;
+  }
+  const observer = new PerformanceObserver((list) => {
+    const rows = list.getEntries().filter((e) => (e as PerformanceEntry & { identifier?: string }).identifier === 'fleet-row');
+    if (rows.length === 0) return;
+    observer.disconnect();
+    // Every tagged row in view is painted in the same frame; take the latest to be safe.
+    const at = Math.max(...rows.map((e) => (e as PerformanceEntry & { renderTime: number }).renderTime || e.startTime));
+    document.querySelector('.fleet')?.setAttribute('data-painted-rows', String(rows.length));
+    mark(at);
+  });
+  observer.observe({ type: 'element', buffered: true });
 }
 
 type SortKey = 'status' | 'id' | 'last_seen' | 'backlog' | 'backlog_age' | 'clock' | 'rate' | 'drops' | 'rejected' | 'alerts';
@@ -64,6 +100,7 @@ export function fleetView(root: HTMLElement): ViewHandle {
   const rowsEl = h('div', { class: 'fleet-rows' });
   viewport.append(spacer, rowsEl);
   const table = h('div', { class: 'fleet-table', role: 'table', 'aria-label': 'Devices', 'aria-rowcount': 0 }, headRow, viewport);
+  const rows = new FleetRows(viewport, spacer, rowsEl);
 
   root.replaceChildren(
     h('section', { class: 'view fleet', 'aria-labelledby': 'fleet-title' },
@@ -96,7 +133,7 @@ export function fleetView(root: HTMLElement): ViewHandle {
     switch (sortKey) {
       case 'status': return r.online ? 1 : 0;
       case 'id': return r.id;
-      case 'last_seen': return r.last_seen ? Date.parse(r.last_seen) : -Infinity;
+      case 'last_seen': return r.lastSeenMs;
       case 'backlog': return r.backlog_readings ?? -1;
       case 'backlog_age': return r.backlogAgeMs ?? -1;
       case 'clock': return r.clock_synced === null ? -1 : r.clock_synced ? 1 : 0;
@@ -107,7 +144,8 @@ export function fleetView(root: HTMLElement): ViewHandle {
     }
   };
 
-  const apply = () => {
+  /** Filters and sorts every device, then shows the rows in view. `timed`: the first render (paint timing). */
+  const apply = (timed = false) => {
     const q = query.trim().toLowerCase();
     shown = devices.filter((d) => {
       if (q && !d.id.toLowerCase().includes(q)) return false;
@@ -117,58 +155,28 @@ export function fleetView(root: HTMLElement): ViewHandle {
       if (status === 'backlog') return (d.backlog_readings ?? 0) > 0;
       return true;
     });
+    // Each key once per device, then one comparison per pair (a collator, not localeCompare per call).
     const dir = sortDesc ? -1 : 1;
+    const keys = new Map<Row, number | string>();
+    for (const d of shown) keys.set(d, sortValue(d));
     shown.sort((a, b) => {
-      const x = sortValue(a);
-      const y = sortValue(b);
-      const c = typeof x === 'string' || typeof y === 'string' ? String(x).localeCompare(String(y)) : x - y;
-      return c !== 0 ? c * dir : a.id.localeCompare(b.id);
+      const x = keys.get(a)!;
+      const y = keys.get(b)!;
+      const c = typeof x === 'string' || typeof y === 'string' ? collator.compare(String(x), String(y)) : x - y;
+      return c !== 0 ? c * dir : collator.compare(a.id, b.id);
     });
     const online = devices.filter((d) => d.online).length;
     summary.textContent = loaded
       ? `${shown.length} of ${devices.length} devices · ${online} online · ${devices.length - online} offline${alertsAvailable ? '' : ' · alerts not configured'}`
       : 'Loading devices…';
     table.setAttribute('aria-rowcount', String(shown.length + 1));
-    spacer.style.height = `${shown.length * ROW_H}px`;
-    renderRows();
-  };
-
-  const renderRows = () => {
-    const top = viewport.scrollTop;
-    const height = viewport.clientHeight || 600;
-    const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
-    const last = Math.min(shown.length, Math.ceil((top + height) / ROW_H) + OVERSCAN);
-    const now = Date.now();
-    const frag = document.createDocumentFragment();
-    for (let i = first; i < last; i++) frag.append(renderRow(shown[i]!, i, now));
-    rowsEl.style.transform = `translateY(${first * ROW_H}px)`;
-    rowsEl.replaceChildren(frag);
-  };
-
-  const renderRow = (d: Row, i: number, now: number): HTMLElement => {
-    const link = h('a', { href: `#/device/${encodeURIComponent(d.id)}`, class: 'device-link' }, d.id);
-    const cell = (key: SortKey, content: Node | string, extra = '') =>
-      h('div', { role: 'cell', class: `col col-${key}${extra}` }, content);
-    const clock = d.clock_synced === null ? '—' : d.clock_synced ? 'synced' : 'NOT synced';
-    return h(
-      'div',
-      { class: `fleet-row${d.online ? '' : ' is-offline'}${d.alerts > 0 ? ' is-alerting' : ''}`, role: 'row', 'aria-rowindex': i + 2, 'data-device': d.id, 'data-online': d.online },
-      cell('status', h('span', { class: `badge ${d.online ? 'ok' : 'off'}`, 'data-status': d.online ? 'online' : 'offline' }, d.online ? 'online' : 'offline')),
-      cell('id', link),
-      cell('last_seen', h('span', { title: d.last_seen ?? 'never' }, d.last_seen ? `${ago(d.last_seen, now)} ago` : 'never')),
-      cell('backlog', count(d.backlog_readings), ' num'),
-      cell('backlog_age', d.backlogAgeMs === null ? '—' : duration(d.backlogAgeMs), ' num'),
-      cell('clock', h('span', { class: d.clock_synced === false ? 'warn' : '' }, clock)),
-      cell('rate', d.rate === null ? '…' : count(d.rate), ' num'),
-      cell('drops', count(d.dropped_readings), ' num'),
-      cell('rejected', h('span', { class: (d.rejected_batches ?? 0) > 0 ? 'warn' : '' }, count(d.rejected_batches)), ' num'),
-      cell('alerts', alertsAvailable ? h('span', { class: d.alerts > 0 ? 'badge crit' : '' }, String(d.alerts)) : '—', ' num'),
-    );
+    rows.set(shown, alertsAvailable, { timed });
   };
 
   const refresh = async (signal: AbortSignal) => {
     const now = Date.now();
-    const items = await listDevices(signal);
+    const items = await (takePrefetched() ?? listDevices(signal));
+    if (signal.aborted) return;
     if (!loaded) performance.mark('fleet-data');
     devices = items.map((d) => {
       const hist = history.get(d.id) ?? [];
@@ -179,28 +187,37 @@ export function fleetView(root: HTMLElement): ViewHandle {
       const newest = hist[hist.length - 1];
       const rate = oldest && newest && newest.t > oldest.t ? ((newest.readings - oldest.readings) * 1000) / (newest.t - oldest.t) : null;
       const backlogAgeMs = d.oldest_buffered_time && (d.backlog_readings ?? 0) > 0 ? Math.max(0, now - Date.parse(d.oldest_buffered_time)) : null;
-      return { ...d, rate, backlogAgeMs: Number.isFinite(backlogAgeMs) ? backlogAgeMs : null, alerts: alertsByDevice.get(d.id) ?? 0 };
+      const lastSeenMs = d.last_seen ? Date.parse(d.last_seen) : -Infinity;
+      return { ...d, rate, backlogAgeMs: Number.isFinite(backlogAgeMs) ? backlogAgeMs : null, alerts: alertsByDevice.get(d.id) ?? 0, lastSeenMs };
     });
     const first = !loaded;
     loaded = true;
-    apply();
+    apply(first);
     if (first) {
       root.querySelector('.fleet')?.setAttribute('data-ready', 'true');
       performance.mark('fleet-ready', { detail: { devices: devices.length } });
+      markWhenPainted();
     }
   };
 
-  const refreshAlerts = async (signal: AbortSignal) => {
-    if (!alertsAvailable) return;
+  /** True when the table must be redrawn: a device's firing count changed, or alerts turned out absent. */
+  const refreshAlerts = async (signal: AbortSignal): Promise<boolean> => {
+    if (!alertsAvailable) return false;
     const r = await listAlerts({ state: 'firing' }, signal);
     if (!r.available) {
       alertsAvailable = false;
-      return;
+      return true;
     }
     const m = new Map<string, number>();
     for (const a of r.items) m.set(a.device, (m.get(a.device) ?? 0) + 1);
+    let changed = m.size !== alertsByDevice.size || [...m].some(([id, n]) => alertsByDevice.get(id) !== n);
     alertsByDevice = m;
-    for (const d of devices) d.alerts = m.get(d.id) ?? 0;
+    for (const d of devices) {
+      const n = m.get(d.id) ?? 0;
+      if (d.alerts !== n) changed = true;
+      d.alerts = n;
+    }
+    return changed;
   };
 
   search.addEventListener('input', () => {
@@ -213,23 +230,15 @@ export function fleetView(root: HTMLElement): ViewHandle {
     updateParams({ status: status === 'all' ? null : status });
     apply();
   });
-  let scheduled = false;
-  viewport.addEventListener('scroll', () => {
-    if (scheduled) return;
-    scheduled = true;
-    requestAnimationFrame(() => {
-      scheduled = false;
-      renderRows();
-    });
-  });
-
   renderHead();
   const abort = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const loop = async () => {
     try {
-      await Promise.all([refresh(abort.signal), refreshAlerts(abort.signal).catch(() => undefined)]);
-      apply();
+      // Both requests go out together; the devices are drawn as soon as they arrive.
+      const alerts = refreshAlerts(abort.signal).catch(() => false);
+      await refresh(abort.signal);
+      if ((await alerts) && !abort.signal.aborted) apply();
     } catch (err) {
       if (abort.signal.aborted) return;
       summary.textContent = `Cannot load devices: ${(err as Error).message}`;
@@ -243,6 +252,7 @@ export function fleetView(root: HTMLElement): ViewHandle {
     close() {
       abort.abort();
       clearTimeout(timer);
+      rows.close();
     },
   };
 }
