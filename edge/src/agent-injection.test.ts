@@ -46,9 +46,15 @@ describe('Agent with an injected buffer and uplink', () => {
     });
     agents.push(agent);
     expect(agent.buffer).toBe(buffer);
+    buffer.recordDrop('buffer_full', 5); // as an earlier run under on_full: drop_oldest would have left it
+    buffer.recordDrop('too_old', 2);
     await agent.start();
     expect(link.started).toBe(true);
     events!.onConnect();
+    // The status message carries what the buffer gave up (the console's Drops column).
+    await waitFor(() => link.publishes.some((p) => p.topic === topics.status(config.device.id)), { timeoutMs: 20_000, description: 'a status message' });
+    const status = JSON.parse(Buffer.from(link.publishes.find((p) => p.topic === topics.status(config.device.id))!.payload).toString()) as Record<string, unknown>;
+    expect(status).toMatchObject({ online: true, dropped_readings: 7 });
     await waitFor(() => link.publishes.filter((p) => p.topic === topics.batch(config.device.id)).length >= 5, { timeoutMs: 20_000, description: '5 batches published' });
 
     const batches = link.publishes.filter((p) => p.topic === topics.batch(config.device.id)).map((p) => decodeBatch(p.payload));

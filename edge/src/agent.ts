@@ -349,6 +349,7 @@ export class Agent {
       backlog_readings: s.bufferedReadings,
       oldest_buffered_time: s.oldestTs === null ? null : new Date(s.oldestTs).toISOString(),
       clock_synced: this.clock.synced,
+      dropped_readings: Object.values(s.drops).reduce((a, b) => a + b, 0),
       stream_id: s.streamId,
       at: new Date().toISOString(),
     };

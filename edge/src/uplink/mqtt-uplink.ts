@@ -15,6 +15,8 @@ export interface DeviceStatus {
   backlog_readings: number;
   oldest_buffered_time: string | null;
   clock_synced: boolean;
+  /** Readings this buffer gave up so far (buffer full, too old, unsaved at shutdown …): the sum of `buffer stats` drops. */
+  dropped_readings: number;
   stream_id?: string;
   at: string;
 }
