@@ -86,5 +86,28 @@ describe('collector: device tags', { timeout: 60_000 }, () => {
     expect((await devices('?tag=site=plant-9')).body.items).toEqual([]);
     const bad = await devices('?tag=site');
     expect(bad).toEqual({ status: 400, body: { error: { code: 'invalid_parameter', message: 'tag: expected key=value, got "site"' } } });
+
+    // GET /api/v1/aggregates?tag=: the buckets of every device with the tags, merged (device "*").
+    interface Page {
+      items?: { device: string; count: number; sum: number; max: number }[];
+      next_cursor?: string | null;
+      error?: { code: string; message: string };
+    }
+    const aggregates = async (query: string) => {
+      const range = `sensor=temp_c&resolution=1m&from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`;
+      const res = await fetch(`http://127.0.0.1:${api.api!.boundPort}/api/v1/aggregates?${query}&${range}`);
+      return { status: res.status, body: (await res.json()) as Page };
+    };
+    const total = (p: Page) => (p.items ?? []).reduce((n, b) => n + b.count, 0);
+    await waitFor(async () => total((await aggregates('device=oven-1')).body) === 2 && total((await aggregates('device=oven-2')).body) === 1, {
+      timeoutMs: 20_000,
+      description: 'the three readings aggregated',
+    });
+    const site = (await aggregates('tag=site=plant-3')).body;
+    expect(site.items!.every((b) => b.device === '*')).toBe(true);
+    expect([total(site), site.items!.reduce((n, b) => n + b.sum, 0), Math.max(...site.items!.map((b) => b.max))]).toEqual([3, 900, 300]);
+    expect(total((await aggregates('tag=site=plant-3&tag=line=2')).body)).toBe(2);
+    expect((await aggregates('tag=site=plant-9')).body).toEqual({ items: [], next_cursor: null });
+    expect(await aggregates('tag=site=plant-3&device=oven-1')).toMatchObject({ status: 400, body: { error: { code: 'invalid_parameter' } } });
   });
 });

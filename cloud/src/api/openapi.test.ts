@@ -113,7 +113,7 @@ describe('/api/v1/openapi.json', () => {
     const doc = await getDocument();
     const agg = doc.paths['/api/v1/aggregates']!.get!;
     const param = (name: string) => agg.parameters!.find((p) => p.name === name)!;
-    expect(['device', 'sensor', 'from', 'to'].map((n) => param(n).required)).toEqual([true, true, true, true]);
+    expect(['device', 'tag', 'sensor', 'from', 'to'].map((n) => param(n).required)).toEqual([false, false, true, true, true]); // device or tag
     expect(param('resolution').schema).toMatchObject({ enum: ['1m', '1h'], default: '1m' });
     expect(param('limit').schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 500, default: 500 });
     expect(param('device').schema.pattern).toBe('^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$');

@@ -91,6 +91,19 @@ export const unauthorized: Response = {
   content: json(ref('Error')),
 };
 
+/** `?tag=key=value`, repeatable. */
+function tagParam(description: string): Parameter {
+  return {
+    name: 'tag',
+    in: 'query',
+    required: false,
+    description,
+    style: 'form',
+    explode: true,
+    schema: { type: 'array', items: { type: 'string', pattern: TAG_FILTER_PATTERN, examples: ['site=plant-3'] } },
+  };
+}
+
 export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
   const labels = opts.resolutions.map((r) => r.label);
   const name = (what: string, required: boolean, description: string): Parameter => ({
@@ -136,13 +149,17 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
       '/api/v1/aggregates': {
         get: {
           operationId: 'getAggregates',
-          summary: 'Buckets of one sensor whose start lies in [from, to), oldest first',
+          summary: 'Buckets of one sensor whose start lies in [from, to), oldest first — of one device, or merged over the devices with a tag',
           description:
             'Buckets are UTC-aligned [start, start+resolution). `final` is true once the device watermark passed ' +
-            'start + resolution + allowed_lateness; `revision` grows whenever a late reading changed the bucket.',
+            'start + resolution + allowed_lateness; `revision` grows whenever a late reading changed the bucket. ' +
+            'With `tag` instead of `device`, the buckets of every known device with all the tags are merged per start ' +
+            '(`device` is `*`; count, sum, min, max, first, last exact, avg and stddev of the union; `final` when every ' +
+            "device's part is final; `revision` the sum of the parts').",
           tags: ['aggregates'],
           parameters: [
-            name('device', true, 'Device id.'),
+            name('device', false, 'Device id (required unless `tag` is given; not both).'),
+            tagParam('Instead of `device`: merge the devices with this tag, `key=value`; repeat it for devices with every one of the tags.'),
             name('sensor', true, 'Sensor name.'),
             resolution('Bucket width; one of the configured resolutions.', labels[0]),
             time('from', 'Inclusive lower bound on bucket start.'),
@@ -204,15 +221,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions): OpenApiDocument {
           summary: 'Every known device with its last status and tags',
           tags: ['devices'],
           parameters: [
-            {
-              name: 'tag',
-              in: 'query',
-              required: false,
-              description: 'Only devices with this tag, `key=value`; repeat it for devices with every one of the tags.',
-              style: 'form',
-              explode: true,
-              schema: { type: 'array', items: { type: 'string', pattern: TAG_FILTER_PATTERN, examples: ['site=plant-3'] } },
-            },
+            tagParam('Only devices with this tag, `key=value`; repeat it for devices with every one of the tags.'),
           ],
           responses: {
             '200': { description: 'Devices, ordered by id.', content: json({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('Device') } } }) },

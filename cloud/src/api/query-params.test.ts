@@ -42,6 +42,18 @@ describe('parseAggregateQuery', () => {
     });
   });
 
+  it('tag instead of device: every device with the tags (repeatable); both, or a bad tag, is an error naming it', () => {
+    const q = parse({ device: undefined, tag: ['site=plant-3', 'line=2'] });
+    expect(q.device).toBeUndefined();
+    expect(q.tags).toEqual([
+      { key: 'site', value: 'plant-3' },
+      { key: 'line', value: '2' },
+    ]);
+    expect(errorOf(() => parse({ tag: 'site=plant-3' })).message).toMatch(/^device: give device or tag, not both/);
+    expect(errorOf(() => parse({ device: undefined, tag: 'site' })).message).toMatch(/^tag: /);
+    expect(errorOf(() => parse({ device: undefined })).message).toMatch(/^device: /);
+  });
+
   it('defaults: the first configured resolution, limit 1000 (or the max page size if smaller), no cursor', () => {
     const q = parse({ resolution: undefined });
     expect(q.resolution.label).toBe('1m');

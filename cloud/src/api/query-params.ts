@@ -14,7 +14,9 @@ export class QueryError extends Error {
 }
 
 export interface AggregateQuery {
-  device: string;
+  /** One device, or (tags given) every device with all of `tags`, merged into one series. */
+  device?: string;
+  tags?: TagPair[];
   sensor: string;
   resolution: Resolution;
   from: number;
@@ -51,7 +53,7 @@ function required(query: Record<string, unknown>, name: string): string {
   return v;
 }
 
-const KNOWN = new Set(['device', 'sensor', 'resolution', 'from', 'to', 'limit', 'cursor']);
+const KNOWN = new Set(['device', 'tag', 'sensor', 'resolution', 'from', 'to', 'limit', 'cursor']);
 
 export function parseAggregateQuery(
   query: Record<string, unknown>,
@@ -60,8 +62,14 @@ export function parseAggregateQuery(
   for (const k of Object.keys(query)) {
     if (!KNOWN.has(k)) throw new QueryError('unknown_parameter', `${k}: unknown parameter (expected ${[...KNOWN].join(', ')})`);
   }
-  const device = required(query, 'device');
-  if (!isValidName(device)) throw new QueryError('invalid_parameter', `device: "${device}" is not a valid device id`);
+  const tags = parseTagFilter(query);
+  let device: string | undefined;
+  if (tags.length === 0) {
+    device = required(query, 'device');
+    if (!isValidName(device)) throw new QueryError('invalid_parameter', `device: "${device}" is not a valid device id`);
+  } else if (query.device !== undefined) {
+    throw new QueryError('invalid_parameter', 'device: give device or tag, not both (tag merges every device that has it)');
+  }
   const sensor = required(query, 'sensor');
   if (!isValidName(sensor)) throw new QueryError('invalid_parameter', `sensor: "${sensor}" is not a valid sensor name`);
   const resLabel = single(query, 'resolution') ?? opts.resolutions[0]!.label;
@@ -82,7 +90,7 @@ export function parseAggregateQuery(
   }
   const cursor = single(query, 'cursor');
   if (cursor !== undefined) decodeCursor(cursor);
-  return { device, sensor, resolution, from, to, limit, ...(cursor !== undefined ? { cursor } : {}) };
+  return { ...(device !== undefined ? { device } : { tags }), sensor, resolution, from, to, limit, ...(cursor !== undefined ? { cursor } : {}) };
 }
 
 export interface StreamQuery {

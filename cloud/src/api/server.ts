@@ -7,6 +7,7 @@ import type { AggregateStore } from '../aggregate/aggregate-store.js';
 import type { Resolution } from '../aggregate/aggregator.js';
 import type { DeviceRegistry } from '../ingest/device-registry.js';
 import { toBucketItem } from './bucket-item.js';
+import { mergeDeviceBuckets } from './merged-buckets.js';
 import { isConsolePath, registerConsoleRoute } from './console-route.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { decodeCursor, encodeCursor, parseAggregateQuery, parseTagFilter, QueryError } from './query-params.js';
@@ -132,6 +133,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   if (opts.opsOnly) return app;
 
   registerConsoleRoute(app, { logger: opts.logger });
+  const tags = opts.tags ?? NO_TAG_SOURCE;
 
   app.get('/api/v1/aggregates', async (req) => {
     const q = parseAggregateQuery(req.query as Record<string, unknown>, {
@@ -139,6 +141,19 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
       maxPageSize: opts.maxPageSize,
     });
     const after = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
+    if (q.device === undefined) {
+      // ?tag=: every known device with the tags, merged per bucket start (merged-buckets.ts).
+      const now = tags.current();
+      const ids = (await devices.list()).map((d) => d.id).filter((id) => hasTags(now.of(id), q.tags!));
+      const parts = await Promise.all(
+        ids.map(async (device) => ({
+          rows: await aggregates.queryBuckets({ device, sensor: q.sensor, resolution: q.resolution.label, from: q.from, to: q.to, after, limit: q.limit + 1 }),
+          watermark: await aggregates.watermark(device),
+        })),
+      );
+      const merged = mergeDeviceBuckets(parts, q.limit, q.resolution.ms, opts.allowedLatenessMs);
+      return { items: merged.items, next_cursor: merged.lastStart === undefined ? null : encodeCursor(merged.lastStart) };
+    }
     const rows = await aggregates.queryBuckets({
       device: q.device,
       sensor: q.sensor,
@@ -155,7 +170,6 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     return { items, next_cursor };
   });
 
-  const tags = opts.tags ?? NO_TAG_SOURCE;
   app.get('/api/v1/devices', async (req) => {
     const want = parseTagFilter(req.query as Record<string, unknown>);
     const now = tags.current();
