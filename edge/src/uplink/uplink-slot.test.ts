@@ -3,7 +3,7 @@ import type { DeviceStatus, Uplink, UplinkEvents } from './uplink.js';
 import { UplinkSlot, type UplinkSettings } from './uplink-slot.js';
 
 const settings = (keepalive_s: number): UplinkSettings => ({ url: 'mqtt://127.0.0.1:1', keepalive_s, max_inflight: 8, ack_timeout_ms: 1000, reconnect_min_ms: 10, reconnect_max_ms: 100 });
-const offline = (): DeviceStatus => ({ online: false, agent_version: 't', backlog_readings: 0, oldest_buffered_time: null, clock_synced: true, at: '' });
+const offline = (): DeviceStatus => ({ online: false, agent_version: 't', backlog_readings: 0, oldest_buffered_time: null, clock_synced: true, dropped_readings: 0, at: '' });
 
 describe('UplinkSlot', () => {
   it('replace closes the old link before starting the new one, ignores the old link\'s events, and reports a disconnect', async () => {
