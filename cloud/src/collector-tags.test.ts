@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBatch, newStreamId } from '@tidemark/proto';
 import { createLogger } from '@tidemark/shared';
@@ -15,6 +16,7 @@ import { defaultCloudConfig } from './config.js';
 import { tagDevice } from './devices/devices-file.js';
 import { SqliteDeviceRegistry } from './ingest/device-registry.js';
 import { SqliteStreamStore } from './store/sqlite-stream-store.js';
+import { runQuery, type QueryCommandOptions } from './query-command.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -109,5 +111,20 @@ describe('collector: device tags', { timeout: 60_000 }, () => {
     expect(total((await aggregates('tag=site=plant-3&tag=line=2')).body)).toBe(2);
     expect((await aggregates('tag=site=plant-9')).body).toEqual({ items: [], next_cursor: null });
     expect(await aggregates('tag=site=plant-3&device=oven-1')).toMatchObject({ status: 400, body: { error: { code: 'invalid_parameter' } } });
+
+    // `tidemark-cloud query --tag` prints the same merged buckets; --device, or --tag, is required, not both.
+    const query = async (o: Partial<QueryCommandOptions>) => {
+      let text = '';
+      const out = new Writable({ write: (chunk: Buffer, _e, done) => ((text += chunk.toString()), done()) });
+      const code = await runQuery({ url: `http://127.0.0.1:${api.api!.boundPort}`, sensor: 'temp_c', resolution: '1m', from: '-1h', to: 'now', format: 'json', ...o }, out);
+      return { code, items: code === 0 ? (JSON.parse(text) as { device: string; count: number }[]) : [] };
+    };
+    const byTag = await query({ tag: ['site=plant-3'] });
+    expect(byTag.code).toBe(0);
+    expect([byTag.items.every((b) => b.device === '*'), byTag.items.reduce((n, b) => n + b.count, 0)]).toEqual([true, 3]);
+    expect((await query({ tag: ['site=plant-3', 'line=2'] })).items.reduce((n, b) => n + b.count, 0)).toBe(2);
+    expect((await query({ device: 'oven-2' })).items.reduce((n, b) => n + b.count, 0)).toBe(1);
+    await expect(query({})).rejects.toThrow(/--device: give --device ID, or --tag/);
+    await expect(query({ device: 'oven-1', tag: ['site=plant-3'] })).rejects.toThrow(/--device: give --device ID, or --tag/);
   });
 });

@@ -4,7 +4,9 @@ import type { BucketItem } from './api/bucket-item.js';
 
 export interface QueryCommandOptions {
   url: string;
-  device: string;
+  /** One device, or `tag` (key=value, repeatable): every device with the tags, merged (device "*"). */
+  device?: string;
+  tag?: string[];
   sensor: string;
   resolution: string;
   from: string;
@@ -35,13 +37,18 @@ export function resolveTime(name: string, raw: string, now = Date.now()): string
 
 export async function runQuery(opts: QueryCommandOptions, out: NodeJS.WritableStream): Promise<number> {
   const base = opts.url.replace(/\/+$/, '');
+  const tags = opts.tag ?? [];
+  if ((opts.device === undefined) === (tags.length === 0)) {
+    throw new ConfigError([{ path: '--device', message: 'give --device ID, or --tag key=value (repeatable) to merge every device with the tags' }]);
+  }
   const params = new URLSearchParams({
-    device: opts.device,
+    ...(opts.device !== undefined ? { device: opts.device } : {}),
     sensor: opts.sensor,
     resolution: opts.resolution,
     from: resolveTime('from', opts.from),
     to: resolveTime('to', opts.to),
   });
+  for (const t of tags) params.append('tag', t);
   if (opts.limit) params.set('limit', opts.limit);
   const token = opts.token ?? process.env.TIDEMARK_API_TOKEN;
   const items: Item[] = [];
@@ -69,7 +76,8 @@ export async function runQuery(opts: QueryCommandOptions, out: NodeJS.WritableSt
     const line = (cells: readonly string[]) => cells.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
     out.write(`${line(COLUMNS)}\n`);
     for (const r of rows) out.write(`${line(r)}\n`);
-    out.write(`${items.length} bucket${items.length === 1 ? '' : 's'} (${opts.device}/${opts.sensor}, ${opts.resolution})\n`);
+    const who = opts.device ?? `tag ${tags.join(' ')}`;
+    out.write(`${items.length} bucket${items.length === 1 ? '' : 's'} (${who}/${opts.sensor}, ${opts.resolution})\n`);
   }
   return 0;
 }
