@@ -242,6 +242,9 @@ describe('operators console in chromium against a live collector', () => {
   });
 
   it('an alert fires, shows and is acked; dark theme readable; nothing left loopback', async () => {
+    // The agent the offline test restarted was reaped with that test: press-07 must be sending for its sine
+    // (20..80, 30 s) to cross the rule's 70 — unless the alert already fired earlier in the suite.
+    if (!pressAgent.running) pressAgent = press.start();
     await page.goto(`${cloud.api}/#/alerts?state=firing`);
     const row = page.locator('tr[data-alert][data-state="firing"]:has-text("press-hot")');
     await row.waitFor({ timeout: 60_000 });
