@@ -10,7 +10,7 @@
 import type { Component, Logger, MetricsRegistry } from '@tidemark/shared';
 import type { ResourceReporter } from '../health/resource-health.js';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
-import { batchDistrust, decodeRecordColumns, readingTrusted } from '../stream/reading-policy.js';
+import { batchDistrust, decodeRecordColumns, trustedColumns } from '../stream/reading-policy.js';
 import { StreamConsumer, type ChunkProcessor } from '../stream/stream-consumer.js';
 import type { AlertRuleConfig } from './alert-config.js';
 import type { AlertState, AlertTransition } from './alert-types.js';
@@ -202,7 +202,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
         // Series by series (the order decodeBatch gives readings in), and within one, rule by rule: every
         // series (rule, device, sensor) still sees its readings in stream order, one lookup per sensor.
         for (const col of batch.series) {
-          const trusted = this.trusted(col.ts, col.values, record.receivedMs);
+          const trusted = trustedColumns(col.ts, col.values, record.receivedMs, this.opts.maxFutureSkewMs);
           if (!trusted) continue;
           const [ts, values, newest] = trusted;
           if (newest > wm) wm = newest;
@@ -319,31 +319,6 @@ export class AlertEvaluator implements Component, ChunkProcessor {
       if (c.rule.kind === 'no_data') this.indexNoData(s);
     }
     return s;
-  }
-
-  /**
-   * A series' trusted readings (reading-policy's rule) and the newest of their times; undefined when none is
-   * trusted. The columns themselves when all are (the usual case).
-   */
-  private trusted(ts: Float64Array, values: Float64Array, receivedMs: number): [Float64Array, Float64Array, number] | undefined {
-    const skew = this.opts.maxFutureSkewMs;
-    let newest = -Infinity;
-    let kept = 0;
-    for (let i = 0; i < ts.length; i++) {
-      if (!readingTrusted(ts[i]!, receivedMs, skew)) continue;
-      kept++;
-      if (ts[i]! > newest) newest = ts[i]!;
-    }
-    if (kept === 0) return undefined;
-    if (kept === ts.length) return [ts, values, newest];
-    const t2 = new Float64Array(kept);
-    const v2 = new Float64Array(kept);
-    for (let i = 0, j = 0; i < ts.length; i++) {
-      if (!readingTrusted(ts[i]!, receivedMs, skew)) continue;
-      t2[j] = ts[i]!;
-      v2[j++] = values[i]!;
-    }
-    return [t2, v2, newest];
   }
 
   /**

@@ -17,6 +17,30 @@ export function readingTrusted(ts: number, receivedMs: number, maxFutureSkewMs: 
   return ts <= receivedMs + maxFutureSkewMs;
 }
 
+/**
+ * readingTrusted over one series' columns: the trusted readings and the newest of their times, or undefined
+ * when none is trusted. The columns themselves when all are (the usual case).
+ */
+export function trustedColumns(ts: Float64Array, values: Float64Array, receivedMs: number, maxFutureSkewMs: number): [Float64Array, Float64Array, number] | undefined {
+  let newest = -Infinity;
+  let kept = 0;
+  for (let i = 0; i < ts.length; i++) {
+    if (!readingTrusted(ts[i]!, receivedMs, maxFutureSkewMs)) continue;
+    kept++;
+    if (ts[i]! > newest) newest = ts[i]!;
+  }
+  if (kept === 0) return undefined;
+  if (kept === ts.length) return [ts, values, newest];
+  const t2 = new Float64Array(kept);
+  const v2 = new Float64Array(kept);
+  for (let i = 0, j = 0; i < ts.length; i++) {
+    if (!readingTrusted(ts[i]!, receivedMs, maxFutureSkewMs)) continue;
+    t2[j] = ts[i]!;
+    v2[j++] = values[i]!;
+  }
+  return [t2, v2, newest];
+}
+
 /** A stream record and its decoded batch; `batch` undefined: the payload does not decode (counted as `undecodable` by its consumer). */
 export interface Decoded<B> {
   record: StreamRecord;
