@@ -14,7 +14,7 @@ import { batchDistrust, decodeRecordColumns, trustedColumns } from '../stream/re
 import { StreamConsumer, type ChunkProcessor } from '../stream/stream-consumer.js';
 import type { AlertRuleConfig } from './alert-config.js';
 import type { AlertState, AlertTransition } from './alert-types.js';
-import { ANOMALY_DEFAULTS, anomalyVerdict, bucketStatValue, foldBucket, ratePerMinute, robustZ, thresholdVerdict, type SeriesMemory } from './conditions.js';
+import { ANOMALY_DEFAULTS, anomalyLevels, anomalyStep, bucketStatValue, foldBucket, ratePerMinute, thresholdVerdict, type SeriesMemory } from './conditions.js';
 import { compileGlob } from './glob.js';
 import { compileSelector, usesTags, type DeviceMatcher } from './device-selector.js';
 import { NO_TAG_SOURCE, type TagSnapshot, type TagSource } from '../devices/device-tag-source.js';
@@ -95,6 +95,8 @@ export class AlertEvaluator implements Component, ChunkProcessor {
   /** The tags sensorRules and deviceRules were decided with; a new version empties both. */
   private tags: TagSnapshot;
   private readonly listeners: TransitionListener[] = [];
+  /** The current column's span (reused: no object per column). */
+  private readonly span: ColumnSpan = { min: Infinity, max: -Infinity, minGap: Infinity };
   private readonly m;
 
   constructor(
@@ -208,10 +210,12 @@ export class AlertEvaluator implements Component, ChunkProcessor {
           if (newest > wm) wm = newest;
           const slot = this.rulesOf(device, col.sensor);
           const rules = slot.rules;
+          if (rules.length === 0) continue;
+          const span = columnSpan(ts, values, this.span);
           for (let i = 0; i < rules.length; i++) {
             const c = rules[i]!;
             const s = (slot.series[i] ??= this.seriesFor(series, c, device, col.sensor));
-            this.readings(changes, series, c, s, device, col.sensor, record, ts, values);
+            this.readings(changes, series, c, s, device, col.sensor, record, ts, values, span);
           }
         }
         if (wm > wmBefore) {
@@ -323,9 +327,10 @@ export class AlertEvaluator implements Component, ChunkProcessor {
 
   /**
    * One sensor's trusted readings of a batch, in order, for one sensor-level rule. In `normal` or `resolved`
-   * only a fire verdict can change the state (series-machine.ts), so other verdicts skip the machine there.
+   * only a fire verdict can change the state (series-machine.ts), so other verdicts skip the machine there —
+   * and a threshold or rate rule whose fire condition the column's span rules out skips the column.
    */
-  private readings(ch: Chunk, series: Map<string, Series>, c: CompiledRule, s: Series, device: string, sensor: string, record: StreamRecord, ts: Float64Array, values: Float64Array): void {
+  private readings(ch: Chunk, series: Map<string, Series>, c: CompiledRule, s: Series, device: string, sensor: string, record: StreamRecord, ts: Float64Array, values: Float64Array, span: ColumnSpan): void {
     const mem = s.machine.mem;
     const rule = c.rule;
     const n = ts.length;
@@ -333,6 +338,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     switch (rule.kind) {
       case 'threshold': {
         if (rule.on.kind === 'reading') {
+          if (quiet(st) && !mayExceed(rule, span.min, span.max)) return;
           for (let i = 0; i < n; i++) {
             const v = values[i]!;
             const verdict = thresholdVerdict(rule, v);
@@ -357,6 +363,12 @@ export class AlertEvaluator implements Component, ChunkProcessor {
       }
       case 'rate': {
         ch.dirty.add(s.item.id);
+        if (quiet(st) && !rateMayExceed(rule, mem, ts[0]!, span)) {
+          // ratePerMinute's memory after the column: its last reading, whatever its time.
+          mem.prevTs = ts[n - 1]!;
+          mem.prevValue = values[n - 1]!;
+          return;
+        }
         for (let i = 0; i < n; i++) {
           const rate = ratePerMinute(mem, ts[i]!, values[i]!);
           if (rate === undefined) continue;
@@ -370,11 +382,11 @@ export class AlertEvaluator implements Component, ChunkProcessor {
         ch.dirty.add(s.item.id);
         const window = rule.window ?? ANOMALY_DEFAULTS.window;
         const minHistory = rule.min_history ?? ANOMALY_DEFAULTS.minHistory;
+        const { fire, clear } = anomalyLevels(rule);
         for (let i = 0; i < n; i++) {
-          const z = robustZ(mem, values[i]!, window, minHistory);
-          if (z === undefined) continue;
-          const verdict = anomalyVerdict(rule, z);
-          if (verdict !== 'fire' && quiet(st)) continue;
+          const q = quiet(st);
+          const verdict = anomalyStep(mem, values[i]!, window, minHistory, fire, clear, q);
+          if (verdict === undefined || (verdict !== 'fire' && q)) continue;
           this.observe(ch, series, c, device, sensor, record, verdict, ts[i]!, values[i]!, s);
         }
         return;
@@ -419,6 +431,61 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     const suppressed = decideNotify(s.machine.s, transition, rule.notify_late, this.opts, kv);
     ch.transitions.push(suppressed === undefined ? { transition, notifiers: this.opts.notifiers } : { transition, notifiers: [], suppressed });
   }
+}
+
+/**
+ * What every rule of a column may ask of it, computed once per column: the smallest and largest value (NaN
+ * ignored: it never fires) and the smallest positive step between consecutive timestamps.
+ */
+interface ColumnSpan {
+  min: number;
+  max: number;
+  minGap: number;
+}
+
+function columnSpan(ts: Float64Array, values: Float64Array, out: ColumnSpan): ColumnSpan {
+  let min = Infinity;
+  let max = -Infinity;
+  let minGap = Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+    if (i > 0) {
+      const gap = ts[i]! - ts[i - 1]!;
+      if (gap > 0 && gap < minGap) minGap = gap;
+    }
+  }
+  out.min = min;
+  out.max = max;
+  out.minGap = minGap;
+  return out;
+}
+
+/** Whether some value in [min, max] is a fire verdict of thresholdVerdict (false proves none is). */
+function mayExceed(rule: Pick<AlertRuleConfig, 'above' | 'below'>, min: number, max: number): boolean {
+  if (rule.above !== undefined) return !(max <= rule.above);
+  if (rule.below !== undefined) return !(min >= rule.below);
+  return false;
+}
+
+/**
+ * Whether a rate computed over this column (ratePerMinute: each reading against the one before it, the
+ * series' last reading first) may fire. Every such rate is at most (largest − smallest value) / (smallest
+ * positive time step) per minute in magnitude; rounding is monotone, so the float bound holds too.
+ */
+function rateMayExceed(rule: Pick<AlertRuleConfig, 'above' | 'below'>, mem: SeriesMemory, firstTs: number, span: ColumnSpan): boolean {
+  let { min, max, minGap } = span;
+  const { prevTs, prevValue } = mem;
+  if (prevTs !== undefined && prevValue !== undefined) {
+    if (prevValue < min) min = prevValue;
+    if (prevValue > max) max = prevValue;
+    const gap = firstTs - prevTs;
+    if (gap > 0 && gap < minGap) minGap = gap;
+  }
+  if (!(max >= min)) return false; // no two numbers: every rate is NaN or undefined
+  const bound = ((max - min) / minGap) * 60_000;
+  return mayExceed(rule, -bound, bound);
 }
 
 /** In these states only a fire verdict can move the machine (series-machine.ts). */

@@ -3,7 +3,7 @@
 // stretches, signed zeros and outliers, and after the window is reloaded from the store.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { robustZ, robustZReference, type SeriesMemory } from './conditions.js';
+import { anomalyStep, anomalyVerdict, robustZ, robustZReference, windowValues, type SeriesMemory } from './conditions.js';
 
 const value = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }),
@@ -14,7 +14,7 @@ const value = fc.oneof(
 describe('robustZ', () => {
   it('equals the reference version exactly, z and window, reading after reading', () => {
     fc.assert(
-      fc.property(fc.array(value, { maxLength: 400 }), fc.integer({ min: 3, max: 150 }), fc.integer({ min: 3, max: 150 }), fc.integer({ min: 1, max: 500 }), (values, windowSize, h, reloadEvery) => {
+      fc.property(fc.array(value, { maxLength: 400, size: 'max' }), fc.integer({ min: 3, max: 150 }), fc.integer({ min: 3, max: 150 }), fc.integer({ min: 1, max: 500 }), (values, windowSize, h, reloadEvery) => {
         const minHistory = Math.min(h, windowSize);
         let fast: SeriesMemory = {};
         let ref: SeriesMemory = {};
@@ -29,10 +29,23 @@ describe('robustZ', () => {
           const b = robustZReference(ref, v, windowSize, minHistory);
           if (!Object.is(a, b)) return false;
         }
-        expect(fast.window).toEqual(ref.window);
+        expect(windowValues(fast)).toEqual(ref.window ?? []);
         return true;
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('follows a rule whose window size changes (the ring is straightened, grown or cut oldest first)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(value, fc.integer({ min: 2, max: 12 })), { maxLength: 200, size: 'max' }), (steps) => {
+        const fast: SeriesMemory = {};
+        const ref: SeriesMemory = {};
+        for (const [v, windowSize] of steps) if (!Object.is(robustZ(fast, v, windowSize, 2), robustZReference(ref, v, windowSize, 2))) return false;
+        expect(windowValues(fast)).toEqual(ref.window ?? []);
+        return true;
+      }),
+      { numRuns: 300 },
     );
   });
 
@@ -40,6 +53,54 @@ describe('robustZ', () => {
     const fast: SeriesMemory = { window: [1, 2, NaN, 4, 5] };
     const ref: SeriesMemory = { window: [1, 2, NaN, 4, 5] };
     for (const v of [3, 7, 1, 2, 9, 2, 3, NaN, 4, 4, 5, 6, 1, 2]) expect(robustZ(fast, v, 5, 3)).toBe(robustZReference(ref, v, 5, 3));
-    expect(fast.window).toEqual(ref.window);
+    expect(windowValues(fast)).toEqual(ref.window ?? []);
+  });
+});
+
+describe('anomalyStep', () => {
+  // Small-integer noise with some larger steps: z-scores land near any threshold, where a bound that is too
+  // high would turn a fire into a hold (wide doubles rarely sit near a threshold). size 'max': fast-check's
+  // default size keeps arrays to a few elements, shorter than the minimum history.
+  const noisy = fc.oneof(
+    { arbitrary: fc.integer({ min: -20, max: 20 }), weight: 12 },
+    { arbitrary: fc.integer({ min: -120, max: 120 }), weight: 2 },
+    { arbitrary: fc.oneof(value, fc.constantFrom(NaN, 1e7, -1e7)), weight: 1 },
+  );
+
+  it('gives the verdict of the reference z-score: exactly, or (onlyFire) the same fire / not-fire', () => {
+    fc.assert(
+      fc.property(
+        fc.array(noisy, { maxLength: 300, size: 'max' }),
+        fc.integer({ min: 3, max: 130 }),
+        fc.integer({ min: 1, max: 130 }),
+        fc.double({ min: 0, max: 8, noNaN: true }),
+        fc.double({ min: 0, max: 8, noNaN: true }),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 7 }),
+        (values, windowSize, h, fire, clear, onlyFireCycle) => {
+          const minHistory = Math.min(h, windowSize);
+          const rule = { threshold: fire, clear_threshold: clear };
+          const fast: SeriesMemory = {};
+          const ref: SeriesMemory = {};
+          for (const [i, v] of values.entries()) {
+            const onlyFire = onlyFireCycle[i % onlyFireCycle.length]!;
+            const got = anomalyStep(fast, v, windowSize, minHistory, fire, clear, onlyFire);
+            const z = robustZReference(ref, v, windowSize, minHistory);
+            const want = z === undefined ? undefined : anomalyVerdict(rule, z);
+            if (onlyFire ? (got === 'fire') !== (want === 'fire') || (got === undefined) !== (want === undefined) : got !== want) return false;
+          }
+          expect(windowValues(fast)).toEqual(ref.window ?? []);
+          return true;
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('proves most readings of a noisy signal quiet without the MAD, and still fires on a spike', () => {
+    const mem: SeriesMemory = {};
+    const verdicts: string[] = [];
+    for (let i = 0; i < 500; i++) verdicts.push(String(anomalyStep(mem, 50 + 10 * Math.sin(i * 0.7) + ((i * 7919) % 13) / 4, 120, 30, 6, 3, true)));
+    expect(anomalyStep(mem, 500, 120, 30, 6, 3, true)).toBe('fire');
+    expect(verdicts.filter((v) => v === 'fire')).toEqual([]);
   });
 });

@@ -11,8 +11,12 @@ export interface SeriesMemory {
   /** rate: the previous reading. no_data: the last reading's time. */
   prevTs?: number;
   prevValue?: number;
-  /** anomaly: the rolling window, oldest first. */
+  /**
+   * anomaly: the rolling window. While it is shorter than the rule's window it is oldest first; once full it
+   * is a ring whose oldest value is at `head` (absent: 0). windowValues() gives it oldest first.
+   */
   window?: number[];
+  head?: number;
   /** bucket rules: the open bucket. */
   bucket?: { start: number; stats: BucketStats };
 }
@@ -77,16 +81,64 @@ function median(sorted: readonly number[]): number {
 }
 
 /**
- * Each anomaly window's values in ascending order, kept beside the window (never persisted): robustZ is the only
- * writer of a window, and updates both. A window loaded from the store is a new array, so it gets a new sorted
- * copy; a copy whose length disagrees with its window is rebuilt.
+ * An anomaly window's values in ascending order, kept beside the window (never persisted) in a typed array:
+ * an insert or removal is a binary search and one memmove, with no allocation per reading. robustZ and
+ * anomalyStep are the only writers of a window and update both. A window loaded from the store is a new array,
+ * so it gets a new ordered copy; a copy whose length disagrees with its window is rebuilt.
  */
-const sortedWindows = new WeakMap<number[], number[]>();
+class OrderedWindow {
+  a: Float64Array;
+  n = 0;
+  constructor(window: readonly number[], capacity: number) {
+    // Sorted as robustZReference sorts (a comparator, so -0 and 0 keep their window order).
+    const init = [...window].sort((x, y) => x - y);
+    this.a = new Float64Array(Math.max(capacity, init.length) + 1);
+    this.a.set(init);
+    this.n = init.length;
+  }
 
-/** First index in `a` (ascending) whose value is > v (after), or ≥ v (not after). */
-function bound(a: readonly number[], v: number, after: boolean): number {
+  insert(v: number): void {
+    if (this.n === this.a.length) {
+      const grown = new Float64Array(this.a.length * 2);
+      grown.set(this.a);
+      this.a = grown;
+    }
+    const a = this.a;
+    const i = bound(a, this.n, v, true);
+    for (let k = this.n; k > i; k--) a[k] = a[k - 1]!;
+    a[i] = v;
+    this.n++;
+  }
+
+  remove(v: number): void {
+    const a = this.a;
+    const i = bound(a, this.n, v, false);
+    this.n--;
+    for (let k = i; k < this.n; k++) a[k] = a[k + 1]!;
+  }
+
+  /** remove(gone) then insert(v), moving only the values between the two places (few, on a slow signal). */
+  replace(gone: number, v: number): void {
+    const a = this.a;
+    const i = bound(a, this.n, gone, false);
+    const j = bound(a, this.n, v, true);
+    if (j > i) {
+      // v ≥ gone: shift a(i, j) left; v lands just before the first value above it.
+      for (let k = i; k < j - 1; k++) a[k] = a[k + 1]!;
+      a[j - 1] = v;
+    } else {
+      for (let k = i; k > j; k--) a[k] = a[k - 1]!;
+      a[j] = v;
+    }
+  }
+}
+
+const orderedWindows = new WeakMap<number[], OrderedWindow>();
+
+/** First index in `a[0, n)` (ascending) whose value is > v (after), or ≥ v (not after). */
+function bound(a: Float64Array, n: number, v: number, after: boolean): number {
   let lo = 0;
-  let hi = a.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (a[mid]! < v || (after && a[mid] === v)) lo = mid + 1;
@@ -95,13 +147,46 @@ function bound(a: readonly number[], v: number, after: boolean): number {
   return lo;
 }
 
-function sortedOf(window: number[]): number[] | undefined {
-  let sorted = sortedWindows.get(window);
-  if (sorted && sorted.length === window.length) return sorted;
+function orderedOf(window: number[], capacity: number): OrderedWindow | undefined {
+  let ordered = orderedWindows.get(window);
+  if (ordered && ordered.n === window.length) return ordered;
   for (const x of window) if (x !== x) return undefined; // NaN: no order to keep
-  sorted = [...window].sort((a, b) => a - b);
-  sortedWindows.set(window, sorted);
-  return sorted;
+  ordered = new OrderedWindow(window, capacity);
+  orderedWindows.set(window, ordered);
+  return ordered;
+}
+
+/** The value joins the window (the oldest leaves once it holds `windowSize`), and its ordered copy. */
+function slide(mem: SeriesMemory, window: number[], ordered: OrderedWindow, value: number, windowSize: number): void {
+  if (window.length === windowSize) {
+    const head = mem.head ?? 0;
+    const gone = window[head]!;
+    window[head] = value;
+    mem.head = head + 1 === windowSize ? 0 : head + 1;
+    ordered.replace(gone, value);
+    return;
+  }
+  if (mem.head) straighten(mem, window);
+  window.push(value);
+  ordered.insert(value);
+  while (window.length > windowSize) ordered.remove(window.shift()!); // the rule's window was made smaller
+}
+
+/** Makes a ring window oldest first again, in place (its ordered copy stays valid: same values). */
+function straighten(mem: SeriesMemory, window: number[]): void {
+  const head = mem.head ?? 0;
+  if (head !== 0) {
+    const rotated = window.slice(head).concat(window.slice(0, head));
+    for (let i = 0; i < rotated.length; i++) window[i] = rotated[i]!;
+  }
+  delete mem.head;
+}
+
+/** An anomaly window's values, oldest first. */
+export function windowValues(mem: SeriesMemory): number[] {
+  const w = mem.window ?? [];
+  const head = mem.head ?? 0;
+  return head === 0 ? [...w] : w.slice(head).concat(w.slice(0, head));
 }
 
 /**
@@ -119,31 +204,78 @@ function sortedOf(window: number[]): number[] | undefined {
  */
 export function robustZ(mem: SeriesMemory, value: number, windowSize: number, minHistory: number): number | undefined {
   const window = (mem.window ??= []);
-  const sorted = value === value ? sortedOf(window) : undefined;
-  if (!sorted) {
-    sortedWindows.delete(window);
+  const ordered = value === value ? orderedOf(window, windowSize) : undefined;
+  if (!ordered) {
+    orderedWindows.delete(window);
+    straighten(mem, window);
     return robustZReference(mem, value, windowSize, minHistory);
   }
+  const sorted = ordered.a;
+  const n = ordered.n;
   let z: number | undefined;
-  const n = sorted.length;
   if (n >= minHistory) {
     const mid = n >> 1;
     const m = n % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
     // The deviations |x − m| are two ascending runs: m − x leftwards from the split, x − m rightwards.
-    const split = bound(sorted, m, false);
-    const cur = kthDeviation(sorted, split, m, mid);
-    let scale = 1.4826 * (n % 2 === 1 ? cur : (kthDeviation(sorted, split, m, mid - 1) + cur) / 2);
-    if (scale === 0) scale = (1.2533 * deviationSum(sorted, split, m)) / n;
-    const d = value - m;
-    z = d === 0 ? 0 : scale === 0 ? Math.sign(d) * Infinity : d / scale;
+    const split = bound(sorted, n, m, false);
+    z = exactZ(sorted, n, split, m, value - m);
   }
-  window.push(value);
-  sorted.splice(bound(sorted, value, true), 0, value);
-  if (window.length > windowSize) {
-    const gone = window.splice(0, window.length - windowSize);
-    for (const x of gone) sorted.splice(bound(sorted, x, false), 1);
-  }
+  slide(mem, window, ordered, value, windowSize);
   return z;
+}
+
+/** z of deviation d against the ordered window a[0, n) with median m (values below m end at split). */
+function exactZ(sorted: Float64Array, n: number, split: number, m: number, d: number): number {
+  const mid = n >> 1;
+  const cur = kthDeviation(sorted, n, split, m, mid);
+  let scale = 1.4826 * (n % 2 === 1 ? cur : (kthDeviation(sorted, n, split, m, mid - 1) + cur) / 2);
+  if (scale === 0) scale = (1.2533 * deviationSum(sorted, n, split, m)) / n;
+  return d === 0 ? 0 : scale === 0 ? Math.sign(d) * Infinity : d / scale;
+}
+
+/**
+ * One anomaly rule's verdict on `value`, and the value joins the window: anomalyVerdict(robustZ(…)) without
+ * computing the MAD when a cheap lower bound of it already decides. Returns undefined until the window holds
+ * `minHistory` readings. With `onlyFire` (the series is normal or resolved, where only a fire verdict moves the
+ * machine), a z-score proven ≤ `fire` is reported as 'hold' even when it would be 'clear'; a 'fire' is exact.
+ *
+ * The bound: the MAD is at least the `mid`-th smallest deviation (mid = ⌊n/2⌋), and among the `mid` smallest
+ * deviations at least ⌈mid/2⌉ come from one run (left or right of the median), so that deviation is at least
+ * the smaller of the two runs' ⌈mid/2⌉-th elements — about the distance from the median to the quartiles.
+ * Rounding is monotone, so |d| / (1.4826 · bound) ≥ |z| holds in floating point too; a test checks the verdicts
+ * against anomalyVerdict(robustZReference(…)).
+ */
+export function anomalyStep(mem: SeriesMemory, value: number, windowSize: number, minHistory: number, fire: number, clear: number, onlyFire: boolean): Verdict | undefined {
+  const window = (mem.window ??= []);
+  const ordered = value === value ? orderedOf(window, windowSize) : undefined;
+  if (!ordered) {
+    orderedWindows.delete(window);
+    straighten(mem, window);
+    const z = robustZReference(mem, value, windowSize, minHistory);
+    return z === undefined ? undefined : verdictOf(z, fire, clear);
+  }
+  const sorted = ordered.a;
+  const n = ordered.n;
+  let verdict: Verdict | undefined;
+  if (n >= minHistory) {
+    const mid = n >> 1;
+    const m = n % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    const split = bound(sorted, n, m, false);
+    const d = value - m;
+    let zMax = Infinity;
+    if (mid > 0) {
+      const j = ((mid + 1) >> 1) - 1;
+      const left = split - 1 - j >= 0 ? m - sorted[split - 1 - j]! : Infinity;
+      const right = split + j < n ? sorted[split + j]! - m : Infinity;
+      const lb = left < right ? left : right;
+      if (lb > 0) zMax = Math.abs(d) / (1.4826 * lb);
+    }
+    if (zMax <= clear && zMax <= fire) verdict = 'clear';
+    else if (onlyFire && zMax <= fire) verdict = 'hold';
+    else verdict = verdictOf(exactZ(sorted, n, split, m, d), fire, clear);
+  }
+  slide(mem, window, ordered, value, windowSize);
+  return verdict;
 }
 
 /**
@@ -152,10 +284,10 @@ export function robustZ(mem: SeriesMemory, value: number, windowSize: number, mi
  * binary search on how many come from the left run — O(log n), the same number the merge of the two runs
  * would reach (m − x equals |x − m| exactly in floating point).
  */
-function kthDeviation(sorted: readonly number[], split: number, m: number, k: number): number {
+function kthDeviation(sorted: Float64Array, n: number, split: number, m: number, k: number): number {
   // No closures here (hot path): left(t) = m − sorted[split − 1 − t], right(t) = sorted[split + t] − m.
   const a = split; // left run length
-  const b = sorted.length - split;
+  const b = n - split;
   let lo = Math.max(0, k + 1 - b);
   let hi = Math.min(a, k + 1);
   for (;;) {
@@ -170,13 +302,13 @@ function kthDeviation(sorted: readonly number[], split: number, m: number, k: nu
 }
 
 /** Σ |x − m|, added in ascending order of the deviations (the order robustZReference adds them in). */
-function deviationSum(sorted: readonly number[], split: number, m: number): number {
+function deviationSum(sorted: Float64Array, n: number, split: number, m: number): number {
   let i = split - 1;
   let j = split;
   let sum = 0;
-  for (let k = 0; k < sorted.length; k++) {
+  for (let k = 0; k < n; k++) {
     const left = i >= 0 ? m - sorted[i]! : Infinity;
-    const right = j < sorted.length ? sorted[j]! - m : Infinity;
+    const right = j < n ? sorted[j]! - m : Infinity;
     if (left <= right) {
       sum += left;
       i--;
@@ -206,9 +338,18 @@ export function robustZReference(mem: SeriesMemory, value: number, windowSize: n
   return z;
 }
 
-export function anomalyVerdict(rule: Pick<AlertRuleConfig, 'threshold' | 'clear_threshold'>, z: number): Verdict {
+/** An anomaly rule's fire and clear levels of |z|. */
+export function anomalyLevels(rule: Pick<AlertRuleConfig, 'threshold' | 'clear_threshold'>): { fire: number; clear: number } {
   const fire = rule.threshold ?? ANOMALY_DEFAULTS.threshold;
-  const clear = rule.clear_threshold ?? fire / 2;
+  return { fire, clear: rule.clear_threshold ?? fire / 2 };
+}
+
+export function anomalyVerdict(rule: Pick<AlertRuleConfig, 'threshold' | 'clear_threshold'>, z: number): Verdict {
+  const { fire, clear } = anomalyLevels(rule);
+  return verdictOf(z, fire, clear);
+}
+
+function verdictOf(z: number, fire: number, clear: number): Verdict {
   const a = Math.abs(z);
   if (a > fire) return 'fire';
   return a <= clear ? 'clear' : 'hold';
