@@ -206,6 +206,50 @@ describe('AlertEvaluator', () => {
     );
   }, 120_000);
 
+  it('bucket rules of one sensor and resolution share a fold only when their open buckets agree: each gives what it gives alone', async () => {
+    const early = [
+      { name: 'avg', kind: 'threshold', sensor: 'v', on: '1m.avg', above: 52, clear_below: 48 },
+      { name: 'max', kind: 'threshold', sensor: 'v', on: '1m.max', above: 80 },
+    ];
+    // Joins halfway through a minute: its first open bucket is partial, so it must not take the others' fold.
+    const late = [{ name: 'min', kind: 'threshold', sensor: 'v', on: '1m.min', below: 20 }, { name: 'avg-late', kind: 'threshold', sensor: 'v', on: '1m.avg', above: 52 }];
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 100 }), { minLength: 40, maxLength: 160, size: 'max' }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 39 }), async (values, size, cut) => {
+        const r = await rig([...early, ...late]);
+        const evaluators = async (ruleSets: unknown[][], tag: string) => {
+          const out = [];
+          for (const [i, set] of ruleSets.entries()) {
+            const e = await r.evaluator(`${tag}-${i}.db`, { rules: rules(set) });
+            e.store.setOrigins([1]);
+            out.push(e);
+          }
+          return out;
+        };
+        const batches: TestBatch[] = [];
+        for (let i = 0; i < values.length; i += size) batches.push(batch('gw', values.slice(i, i + size).map((v, k) => ['v', T0 + 20_000 + (i + k) * 3_000, v] as [string, number, number])));
+        const cutAt = Math.min(cut, batches.length - 1);
+        await append(r.stream, ...batches.slice(0, cutAt));
+        const [together] = await evaluators([early], 'together');
+        const alone = await evaluators(early.map((x) => [x]), 'alone');
+        for (const e of [together!, ...alone]) await e.ev.drain();
+        await together!.store.stop();
+        // The late rules join the running evaluator (a config reload: same store, more rules).
+        const joined = await r.evaluator('together-0.db', { rules: rules([...early, ...late]) });
+        const lateAlone = [];
+        for (const [i, x] of late.entries()) {
+          const e = await r.evaluator(`late-${i}.db`, { rules: rules([x]) });
+          e.store.setOrigins([cutAt + 1]);
+          lateAlone.push(e);
+        }
+        await append(r.stream, ...batches.slice(cutAt));
+        for (const e of [joined, ...alone, ...lateAlone]) await e.ev.drain();
+        const ids = (ts: AlertTransition[]) => ts.map((t) => `${t.id} ${t.value}`).sort();
+        expect(ids(history(joined.store))).toEqual(ids([...alone, ...lateAlone].flatMap((e) => history(e.store))));
+      }),
+      { numRuns: 20 },
+    );
+  }, 120_000);
+
   it('bucket-stat rules fire at the bucket end; rate per minute; no_data in event time; clock from the batch', async () => {
     const r = await rig([
       { name: 'avg-hot', kind: 'threshold', sensor: 'temp_c', on: '1m.avg', above: 50 },

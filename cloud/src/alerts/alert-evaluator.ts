@@ -95,6 +95,8 @@ export class AlertEvaluator implements Component, ChunkProcessor {
   /** The tags sensorRules and deviceRules were decided with; a new version empties both. */
   private tags: TagSnapshot;
   private readonly listeners: TransitionListener[] = [];
+  /** The current column's bucket folds, one per (resolution, open bucket) (see bucketFold). */
+  private readonly folds: ColumnFold[] = [];
   /** The current column's span (reused: no object per column). */
   private readonly span: ColumnSpan = { min: Infinity, max: -Infinity, minGap: Infinity };
   private readonly m;
@@ -212,6 +214,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
           const rules = slot.rules;
           if (rules.length === 0) continue;
           const span = columnSpan(ts, values, this.span);
+          this.folds.length = 0;
           for (let i = 0; i < rules.length; i++) {
             const c = rules[i]!;
             const s = (slot.series[i] ??= this.seriesFor(series, c, device, col.sensor));
@@ -349,16 +352,12 @@ export class AlertEvaluator implements Component, ChunkProcessor {
         }
         const res = rule.on.resolution.ms;
         ch.dirty.add(s.item.id);
-        let late = 0;
-        for (let i = 0; i < n; i++) {
-          const closed = foldBucket(mem, res, ts[i]!, values[i]!);
-          if (closed === 'late') late++;
-          else if (closed) {
-            const v = bucketStatValue(closed.stats, rule.on.stat);
-            this.observe(ch, series, c, device, sensor, record, thresholdVerdict(rule, v), closed.start + res, v, s);
-          }
+        const fold = this.bucketFold(mem, res, ts, values);
+        for (const closed of fold.closed) {
+          const v = bucketStatValue(closed.stats, rule.on.stat);
+          this.observe(ch, series, c, device, sensor, record, thresholdVerdict(rule, v), closed.start + res, v, s);
         }
-        if (late > 0) this.m.tooLate.inc({ rule: rule.name }, late);
+        if (fold.late > 0) this.m.tooLate.inc({ rule: rule.name }, fold.late);
         return;
       }
       case 'rate': {
@@ -401,6 +400,32 @@ export class AlertEvaluator implements Component, ChunkProcessor {
       default:
         return;
     }
+  }
+
+  /**
+   * Folds a column into a bucket rule's open bucket. Bucket rules of one sensor on one resolution usually hold
+   * the same open bucket (they started together): the first one folds the column, and every other whose open
+   * bucket equals what the first one's was takes the result — same state in, same readings, same state and
+   * closed buckets out — instead of folding every reading again.
+   */
+  private bucketFold(mem: SeriesMemory, res: number, ts: Float64Array, values: Float64Array): ColumnFold {
+    for (const f of this.folds) {
+      if (f.res === res && sameBucket(mem.bucket, f.before)) {
+        if (f.after) mem.bucket = copyBucket(f.after);
+        return f;
+      }
+    }
+    const before = mem.bucket && copyBucket(mem.bucket);
+    const closed: OpenBucket[] = [];
+    let late = 0;
+    for (let i = 0; i < ts.length; i++) {
+      const r = foldBucket(mem, res, ts[i]!, values[i]!);
+      if (r === 'late') late++;
+      else if (r) closed.push(r);
+    }
+    const fold: ColumnFold = { res, before, after: mem.bucket && copyBucket(mem.bucket), closed, late };
+    this.folds.push(fold);
+    return fold;
   }
 
   /** no_data: the device's watermark moved; every sensor of it silent for `after` in event time fires. */
@@ -486,6 +511,30 @@ function rateMayExceed(rule: Pick<AlertRuleConfig, 'above' | 'below'>, mem: Seri
   if (!(max >= min)) return false; // no two numbers: every rate is NaN or undefined
   const bound = ((max - min) / minGap) * 60_000;
   return mayExceed(rule, -bound, bound);
+}
+
+type OpenBucket = NonNullable<SeriesMemory['bucket']>;
+
+/** One fold of a column into an open bucket: the bucket before and after, the buckets it closed, readings too late. */
+interface ColumnFold {
+  res: number;
+  before: OpenBucket | undefined;
+  after: OpenBucket | undefined;
+  closed: OpenBucket[];
+  late: number;
+}
+
+function copyBucket(b: OpenBucket): OpenBucket {
+  return { start: b.start, stats: { ...b.stats } };
+}
+
+function sameBucket(a: OpenBucket | undefined, b: OpenBucket | undefined): boolean {
+  if (!a || !b) return a === b;
+  if (a.start !== b.start) return false;
+  const x = a.stats as unknown as Record<string, number>;
+  const y = b.stats as unknown as Record<string, number>;
+  for (const k in x) if (!Object.is(x[k], y[k])) return false;
+  return true;
 }
 
 /** In these states only a fire verdict can move the machine (series-machine.ts). */

@@ -49,6 +49,13 @@ describe('robustZ', () => {
     );
   });
 
+  it('matches the reference near ±MAX_VALUE, where the mean of the two middle values overflows', () => {
+    const big = [1.7e308, 1.6e308, -1e308, 1.75e308, 1.65e308, 0, 1.7e308, -1.7e308, 1.69e308, 1.72e308, 5];
+    const fast: SeriesMemory = {};
+    const ref: SeriesMemory = {};
+    for (const v of big) expect(robustZ(fast, v, 6, 2)).toBe(robustZReference(ref, v, 6, 2));
+  });
+
   it('takes the reference path while the window holds NaN, and the fast one again once it left', () => {
     const fast: SeriesMemory = { window: [1, 2, NaN, 4, 5] };
     const ref: SeriesMemory = { window: [1, 2, NaN, 4, 5] };
@@ -92,9 +99,9 @@ describe('anomalyStep', () => {
           return true;
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: 600 },
     );
-  });
+  }, 60_000);
 
   it('proves most readings of a noisy signal quiet without the MAD, and still fires on a spike', () => {
     const mem: SeriesMemory = {};

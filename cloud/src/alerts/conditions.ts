@@ -51,8 +51,13 @@ export function bucketStatValue(s: BucketStats, stat: BucketStat): number {
  * the open one is too late for this rule (the aggregates still count it): returns 'late'.
  */
 export function foldBucket(mem: SeriesMemory, resolutionMs: number, ts: number, value: number): { start: number; stats: BucketStats } | 'late' | undefined {
-  const start = bucketStart(ts, resolutionMs);
   const open = mem.bucket;
+  if (open && ts >= open.start && ts - open.start < resolutionMs) {
+    // The common case, without bucketStart's two floating-point remainders.
+    addValue(open.stats, ts, value);
+    return undefined;
+  }
+  const start = bucketStart(ts, resolutionMs);
   if (open && start < open.start) return 'late';
   let closed: { start: number; stats: BucketStats } | undefined;
   if (!open || start > open.start) {
@@ -147,14 +152,44 @@ function bound(a: Float64Array, n: number, v: number, after: boolean): number {
   return lo;
 }
 
+/**
+ * The first index of ascending `a` whose value is ≥ m, for m the median (a[mid], or the mean of a[mid − 1] and
+ * a[mid]): at most mid, and below it only by the run of values equal to m — a short walk instead of a binary
+ * search whose branches a noisy window makes unpredictable.
+ */
+function splitAt(a: Float64Array, n: number, mid: number, m: number): number {
+  if (a[mid]! < m) return bound(a, n, m, false); // only when a[mid − 1] + a[mid] overflowed
+  let i = mid;
+  while (i > 0 && !(a[i - 1]! < m)) i--;
+  return i;
+}
+
+/** The last window looked up: the evaluator walks a batch column reading by reading on one window. */
+let lastWindow: number[] | undefined;
+let lastOrdered: OrderedWindow | undefined;
+
 function orderedOf(window: number[], capacity: number): OrderedWindow | undefined {
+  if (window === lastWindow && lastOrdered!.n === window.length) return lastOrdered;
   let ordered = orderedWindows.get(window);
-  if (ordered && ordered.n === window.length) return ordered;
+  if (ordered && ordered.n === window.length) return remember(window, ordered);
   for (const x of window) if (x !== x) return undefined; // NaN: no order to keep
   ordered = new OrderedWindow(window, capacity);
   orderedWindows.set(window, ordered);
+  return remember(window, ordered);
+}
+
+/** The window is about to change without its ordered copy (the reference path): drop the copy. */
+function forget(window: number[]): void {
+  orderedWindows.delete(window);
+  if (window === lastWindow) lastWindow = lastOrdered = undefined;
+}
+
+function remember(window: number[], ordered: OrderedWindow): OrderedWindow {
+  lastWindow = window;
+  lastOrdered = ordered;
   return ordered;
 }
+
 
 /** The value joins the window (the oldest leaves once it holds `windowSize`), and its ordered copy. */
 function slide(mem: SeriesMemory, window: number[], ordered: OrderedWindow, value: number, windowSize: number): void {
@@ -206,7 +241,7 @@ export function robustZ(mem: SeriesMemory, value: number, windowSize: number, mi
   const window = (mem.window ??= []);
   const ordered = value === value ? orderedOf(window, windowSize) : undefined;
   if (!ordered) {
-    orderedWindows.delete(window);
+    forget(window);
     straighten(mem, window);
     return robustZReference(mem, value, windowSize, minHistory);
   }
@@ -217,7 +252,7 @@ export function robustZ(mem: SeriesMemory, value: number, windowSize: number, mi
     const mid = n >> 1;
     const m = n % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
     // The deviations |x − m| are two ascending runs: m − x leftwards from the split, x − m rightwards.
-    const split = bound(sorted, n, m, false);
+    const split = splitAt(sorted, n, mid, m);
     z = exactZ(sorted, n, split, m, value - m);
   }
   slide(mem, window, ordered, value, windowSize);
@@ -249,7 +284,7 @@ export function anomalyStep(mem: SeriesMemory, value: number, windowSize: number
   const window = (mem.window ??= []);
   const ordered = value === value ? orderedOf(window, windowSize) : undefined;
   if (!ordered) {
-    orderedWindows.delete(window);
+    forget(window);
     straighten(mem, window);
     const z = robustZReference(mem, value, windowSize, minHistory);
     return z === undefined ? undefined : verdictOf(z, fire, clear);
@@ -260,7 +295,7 @@ export function anomalyStep(mem: SeriesMemory, value: number, windowSize: number
   if (n >= minHistory) {
     const mid = n >> 1;
     const m = n % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-    const split = bound(sorted, n, m, false);
+    const split = splitAt(sorted, n, mid, m);
     const d = value - m;
     let zMax = Infinity;
     if (mid > 0) {

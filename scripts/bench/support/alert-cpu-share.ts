@@ -17,7 +17,7 @@ import { SqliteAlertStore } from '../../../cloud/src/alerts/sqlite-alert-store.j
 import { defaultCloudConfig } from '../../../cloud/src/config.js';
 import { SqliteStreamStore } from '../../../cloud/src/store/sqlite-stream-store.js';
 import { buildFleet, DEVICES, deviceId, fillStream, SENSORS } from './aggregate-fixture.js';
-import { benchRules, type RuleInput } from './alert-rules.js';
+import { benchRules, QUIET_ANOMALY_THRESHOLD, type RuleInput } from './alert-rules.js';
 
 const logger = createLogger({ name: 'bench-alerts', level: 'silent' });
 const round = (x: number, places = 3) => Number(x.toFixed(places));
@@ -27,7 +27,8 @@ const cloudConfig = (rules: RuleInput[]) => defaultCloudConfig({ alerts: { rules
 
 export interface CpuShareOptions {
   readings: number;
-  profile: boolean;
+  /** Profile the evaluator's drain: with the 1,000 rules, or with the one threshold rule. */
+  profile: false | 'rules' | 'one';
   emit: (line: Record<string, unknown>) => void;
 }
 
@@ -123,11 +124,21 @@ export async function cpuShare(o: CpuShareOptions): Promise<void> {
     await evaluate('alerts-warm.db', config.alerts.rules, 4);
 
     const agg = await aggregate('aggregates.db');
-    const ev = await evaluate('alerts.db', config.alerts.rules, undefined, o.profile);
+    const ev = await evaluate('alerts.db', config.alerts.rules, undefined, o.profile === 'rules');
     const noAnomaly = cloudConfig(benchRules({ fleetGlob: 'gw-*', devices, sensors: SENSORS, withoutAnomaly: true })).alerts.rules;
     const evNoAnomaly = await evaluate('alerts-no-anomaly.db', noAnomaly);
     const oneRule = cloudConfig([{ name: 'one', kind: 'threshold', devices: '*', sensor: '*', above: 1e6 }]).alerts.rules;
-    const evOne = await evaluate('alerts-one.db', oneRule);
+    const evOne = await evaluate('alerts-one.db', oneRule, undefined, o.profile === 'one');
+    // What one more rule on every reading adds, by kind: for sizing a rule set (rules per reading × these).
+    const perKind: Record<string, number> = {};
+    for (const [kind, rule] of [
+      ['threshold_1m_avg', { kind: 'threshold', on: '1m.avg', above: 1e6 }],
+      ['rate', { kind: 'rate', above: 1e12 }],
+      ['anomaly_window_120', { kind: 'anomaly', threshold: QUIET_ANOMALY_THRESHOLD }],
+    ] as const) {
+      const rules = cloudConfig([{ name: 'one', kind: 'threshold', devices: '*', sensor: '*', above: 1e6 }, { name: 'two', devices: '*', sensor: '*', ...rule }]).alerts.rules;
+      perKind[kind] = round(((await evaluate(`alerts-${kind}.db`, rules)).cpu_s - evOne.cpu_s) / agg.cpu_s, 3);
+    }
 
     const perS = (cpu: number) => Math.round(plan.totalReadings / cpu);
     const kinds = (rules: typeof config.alerts.rules) => rules.reduce<Record<string, number>>((m, r) => ((m[r.kind] = (m[r.kind] ?? 0) + 1), m), {});
@@ -154,9 +165,11 @@ export async function cpuShare(o: CpuShareOptions): Promise<void> {
       ratio_evaluator_to_aggregator: round(ev.cpu_s / agg.cpu_s, 2),
       ratio_without_anomaly: round(evNoAnomaly.cpu_s / agg.cpu_s, 2),
       ratio_one_rule: round(evOne.cpu_s / agg.cpu_s, 2),
+      added_per_rule_on_every_reading_ratio: perKind,
       target_ratio: 0.15,
       met: ev.cpu_s / agg.cpu_s <= 0.15,
       ...(ev.hot ? { evaluator_hot_spots_self: ev.hot } : {}),
+      ...(evOne.hot ? { one_rule_hot_spots_self: evOne.hot } : {}),
       loadavg_1m: round(os.loadavg()[0]!, 2),
     });
     await stream.stop();
