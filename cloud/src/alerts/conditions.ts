@@ -122,20 +122,23 @@ class OrderedWindow {
     for (let k = i; k < this.n; k++) a[k] = a[k + 1]!;
   }
 
-  /** remove(gone) then insert(v), moving only the values between the two places (few, on a slow signal). */
+  /**
+   * remove(gone) then insert(v) with one move of the values between their two places (one memmove: faster
+   * here than an insertion-sort step, measured); v lands after the values equal to it, as insert puts it.
+   */
   replace(gone: number, v: number): void {
     const a = this.a;
     const i = bound(a, this.n, gone, false);
     const j = bound(a, this.n, v, true);
     if (j > i) {
-      // v ≥ gone: shift a(i, j) left; v lands just before the first value above it.
-      for (let k = i; k < j - 1; k++) a[k] = a[k + 1]!;
+      a.copyWithin(i, i + 1, j);
       a[j - 1] = v;
     } else {
-      for (let k = i; k > j; k--) a[k] = a[k - 1]!;
+      a.copyWithin(j + 1, j, i);
       a[j] = v;
     }
   }
+
 }
 
 const orderedWindows = new WeakMap<number[], OrderedWindow>();
