@@ -8,12 +8,9 @@ import Database from 'better-sqlite3';
 import { StorageError, type Component } from '@tidemark/shared';
 import {
   MIGRATIONS,
-  prioOf,
   READABLE_SCHEMA_VERSIONS,
   SCHEMA,
   SCHEMA_VERSION,
-  nextTurn,
-  severityPriority,
   type AckResult,
   type AlertCommit,
   type AlertItem,
@@ -25,36 +22,15 @@ import {
 } from './alert-store-model.js';
 import type { AlertTransition } from './alert-types.js';
 import type { Outbox, OutboxItem } from './notify/notifier.js';
+import { OutboxTable } from './sqlite-outbox-table.js';
 
 export type { AckResult, AlertCommit, AlertItem, AlertQuery, CommittedTransition, HistoryItem, SeriesItem, StoredSeries, TransitionQuery } from './alert-store-model.js';
-
-interface DueRow {
-  rid: number;
-  transition_id: string;
-  notifier: string;
-  attempts: number;
-  created_at: number;
-  prio: number;
-  turn: number;
-  seq: number;
-  body: string;
-}
-
-function toItem(r: { transition_id: string; notifier: string; attempts: number; created_at: number; body: string }): OutboxItem {
-  return { transitionId: r.transition_id, notifier: r.notifier, attempts: r.attempts, createdAt: r.created_at, transition: JSON.parse(r.body) as AlertTransition };
-}
-
-/** critical, warning, info (severityPriority). */
-const PRIORITIES = [0, 1, 2] as const;
-
-/** No earlier row of the same alert series to the same notifier is still pending. */
-const HEAD_OF_SERIES = `NOT EXISTS (SELECT 1 FROM outbox e WHERE e.status = 'pending' AND e.notifier = o.notifier AND e.alert_id = o.alert_id AND e.seq < o.seq)`;
 
 export class SqliteAlertStore implements Component, Outbox {
   readonly name = 'alert-store';
   private db: Database.Database | undefined;
   private stmts: ReturnType<SqliteAlertStore['prepare']> | undefined;
-  private orderStmts: ReturnType<SqliteAlertStore['prepareOrder']> | undefined;
+  private outbox: OutboxTable | undefined;
 
   constructor(
     readonly path: string,
@@ -91,7 +67,7 @@ export class SqliteAlertStore implements Component, Outbox {
       }
       this.db = db;
       this.stmts = this.prepare(db);
-      if (!this.opts.mustExist || version >= 2) this.orderStmts = this.prepareOrder(db);
+      if (!this.opts.mustExist || version >= 2) this.outbox = new OutboxTable(db);
     } catch (err) {
       if (err instanceof StorageError) throw err;
       throw new StorageError(`cannot open alert store ${this.path}: ${(err as Error).message}`, { cause: err });
@@ -102,7 +78,7 @@ export class SqliteAlertStore implements Component, Outbox {
     this.db?.close();
     this.db = undefined;
     this.stmts = undefined;
-    this.orderStmts = undefined;
+    this.outbox = undefined;
   }
 
   private get s() {
@@ -111,38 +87,9 @@ export class SqliteAlertStore implements Component, Outbox {
   }
 
   /** The statements that need schema 2: a reader of a schema-1 file (mustExist) never writes or picks due rows. */
-  private get o() {
-    if (!this.orderStmts) throw new StorageError(`alert store ${this.path} is not open, or is schema 1 opened read-only (the aggregator role migrates it)`);
-    return this.orderStmts;
-  }
-
-  private prepareOrder(db: Database.Database) {
-    return {
-      putOutbox: db.prepare<[string, string, number, number, string, string, number, number, string]>(
-        `INSERT INTO outbox(transition_id, notifier, created_at, next_at, alert_id, rule, prio, turn, seq)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT seq FROM transitions WHERE id = ?)) ON CONFLICT DO NOTHING`,
-      ),
-      headTurn: db.prepare<[number], { turn: number | null }>("SELECT min(turn) AS turn FROM outbox WHERE status = 'pending' AND attempts = 0 AND prio = ?"),
-      lastTurn: db.prepare<[number, string], { turn: number | null }>(
-        "SELECT max(turn) AS turn FROM outbox WHERE status = 'pending' AND attempts = 0 AND prio = ? AND rule = ?",
-      ),
-      // The delivery order (docs/alerts.md "Delivery order"). A row is a candidate only while no earlier row
-      // of its alert series to its notifier is pending (sent, retrying or not yet tried): a series reaches a
-      // receiver in commit order. First attempts in round-robin order straight off outbox_fresh; retries per
-      // severity, earliest due first, off outbox_retry (rows still backing off are never walked).
-      dueFresh: db.prepare<[number, number], DueRow>(
-        `SELECT o.rowid AS rid, o.transition_id, o.notifier, o.attempts, o.created_at, o.prio, o.turn, o.seq, t.body
-         FROM outbox o INDEXED BY outbox_fresh JOIN transitions t ON t.id = o.transition_id
-         WHERE o.status = 'pending' AND o.attempts = 0 AND o.next_at <= ? AND ${HEAD_OF_SERIES}
-         ORDER BY o.prio, o.turn, o.seq, o.rowid LIMIT ?`,
-      ),
-      dueRetry: db.prepare<[number, number, number], DueRow>(
-        `SELECT o.rowid AS rid, o.transition_id, o.notifier, o.attempts, o.created_at, o.prio, o.turn, o.seq, t.body
-         FROM outbox o INDEXED BY outbox_retry JOIN transitions t ON t.id = o.transition_id
-         WHERE o.status = 'pending' AND o.attempts > 0 AND o.prio = ? AND o.next_at <= ? AND ${HEAD_OF_SERIES}
-         ORDER BY o.next_at, o.seq, o.rowid LIMIT ?`,
-      ),
-    };
+  private get o(): OutboxTable {
+    if (!this.outbox) throw new StorageError(`alert store ${this.path} is not open, or is schema 1 opened read-only (the aggregator role migrates it)`);
+    return this.outbox;
   }
 
   private prepare(db: Database.Database) {
@@ -160,10 +107,6 @@ export class SqliteAlertStore implements Component, Outbox {
       ),
       kvGet: db.prepare<[], { key: string; value: string }>('SELECT key, value FROM kv'),
       kvPut: db.prepare<[string, string]>('INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-      delivered: db.prepare<[number, string, string]>("UPDATE outbox SET status = 'delivered', done_at = ?, attempts = attempts + 1, error = NULL WHERE transition_id = ? AND notifier = ?"),
-      retryAt: db.prepare<[number, number, string, string, string]>("UPDATE outbox SET attempts = ?, next_at = ?, error = ? WHERE transition_id = ? AND notifier = ? AND status = 'pending'"),
-      failed: db.prepare<[string, number, string, string]>("UPDATE outbox SET status = 'failed', error = ?, done_at = ?, attempts = attempts + 1 WHERE transition_id = ? AND notifier = ?"),
-      depth: db.prepare<[], { n: number; oldest: number | null }>("SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE status = 'pending'"),
       ackGet: db.prepare<[string], { since: number; acked_by: string; acked_at: number }>('SELECT since, acked_by, acked_at FROM acks WHERE alert_id = ?'),
       ackPut: db.prepare<[string, number, string, number]>(
         'INSERT INTO acks(alert_id, since, acked_by, acked_at) VALUES (?, ?, ?, ?) ON CONFLICT(alert_id) DO UPDATE SET since = excluded.since, acked_by = excluded.acked_by, acked_at = excluded.acked_at',
@@ -234,10 +177,7 @@ export class SqliteAlertStore implements Component, Outbox {
       for (const t of c.transitions) {
         const tr = t.transition;
         s.putTransition.run(tr.id, tr.alert_id, Date.parse(tr.event_time), JSON.stringify(tr), t.notifiers.length > 0 ? 1 : 0, t.suppressed ?? null);
-        if (t.notifiers.length === 0) continue;
-        const prio = severityPriority(tr.severity);
-        const turn = nextTurn(this.o.headTurn.get(prio)!.turn, this.o.lastTurn.get(prio, tr.rule)!.turn);
-        for (const n of t.notifiers) this.o.putOutbox.run(tr.id, n, c.now, c.now, tr.alert_id, tr.rule, prio, turn, tr.id);
+        if (t.notifiers.length > 0) this.o.enqueue(tr, t.notifiers, c.now);
       }
       for (const [k, v] of c.kv) s.kvPut.run(k, v);
       if (at) s.setCheckpoint.run(at.offset, at.partition);
@@ -262,47 +202,31 @@ export class SqliteAlertStore implements Component, Outbox {
     return n;
   }
 
-  // --- the outbox (delivery worker)
+  // --- the outbox (delivery worker): sqlite-outbox-table.ts
 
   due(now: number, limit: number): OutboxItem[] {
-    if (limit <= 0) return [];
-    const rows = this.o.dueFresh.all(now, limit);
-    for (const prio of PRIORITIES) rows.push(...this.o.dueRetry.all(prio, now, limit));
-    return rows
-      .sort((a, b) => a.prio - b.prio || a.turn - b.turn || a.seq - b.seq || a.rid - b.rid)
-      .slice(0, limit)
-      .map(toItem);
+    return this.o.due(now, limit);
   }
 
-  /**
-   * Every pending row in commit order, whether due or not, whatever its series: what the outbox holds (for
-   * inspection; the delivery worker asks due()).
-   */
+  /** Every pending row in commit order, due or not (for inspection; the delivery worker asks due()). */
   pendingNotifications(limit: number): OutboxItem[] {
-    return this.db!
-      .prepare<[number], { transition_id: string; notifier: string; attempts: number; created_at: number; body: string }>(
-        `SELECT o.transition_id, o.notifier, o.attempts, o.created_at, t.body FROM outbox o JOIN transitions t ON t.id = o.transition_id
-         WHERE o.status = 'pending' ORDER BY t.seq, o.rowid LIMIT ?`,
-      )
-      .all(limit)
-      .map(toItem);
+    return this.o.pending(limit);
   }
 
   delivered(transitionId: string, notifier: string, now: number): void {
-    this.s.delivered.run(now, transitionId, notifier);
+    this.o.delivered(transitionId, notifier, now);
   }
 
   retryAt(transitionId: string, notifier: string, attempts: number, nextAt: number, error: string): void {
-    this.s.retryAt.run(attempts, nextAt, error, transitionId, notifier);
+    this.o.retryAt(transitionId, notifier, attempts, nextAt, error);
   }
 
   failed(transitionId: string, notifier: string, error: string, now: number): void {
-    this.s.failed.run(error, now, transitionId, notifier);
+    this.o.failed(transitionId, notifier, error, now);
   }
 
   depth(): { count: number; oldestCreatedAt: number | null } {
-    const r = this.s.depth.get()!;
-    return { count: r.n, oldestCreatedAt: r.oldest };
+    return this.o.depth();
   }
 
   // --- the API's side
@@ -403,39 +327,14 @@ export class SqliteAlertStore implements Component, Outbox {
         this.s.ackPut.run(a.alert_id, a.since, a.acked_by, a.acked_at);
         acks++;
       }
-      const rows = oldDb
-        .prepare<[], { transition_id: string; notifier: string; created_at: number; attempts: number; next_at: number; status: string; error: string | null; done_at: number | null }>(
-          'SELECT * FROM outbox',
-        )
-        .all();
-      // Only rows of transitions the rebuilt store has; their order columns come from it (a row the rebuild did
-      // not write itself joins its round robin at turn 0, i.e. at the front: it is older than anything new).
-      const put = db.prepare(
-        `INSERT INTO outbox(transition_id, notifier, created_at, attempts, next_at, status, error, done_at, alert_id, rule, prio, turn, seq)
-         SELECT ?, ?, ?, ?, ?, ?, ?, ?, t.alert_id, json_extract(t.body, '$.rule'), ${prioOf('t.body')}, 0, t.seq FROM transitions t WHERE t.id = ?
-         ON CONFLICT(transition_id, notifier) DO UPDATE SET created_at = excluded.created_at, attempts = excluded.attempts, next_at = excluded.next_at,
-           status = excluded.status, error = excluded.error, done_at = excluded.done_at`,
-      );
-      for (const r of rows) {
-        outbox += put.run(r.transition_id, r.notifier, r.created_at, r.attempts, r.next_at, r.status, r.error, r.done_at, r.transition_id).changes;
-      }
+      outbox = this.o.carryOver(oldDb);
     })();
     return { acks, outbox };
   }
 
   /** Replay: rows the rebuild wrote for transitions never seen live are not sent (history, not news). */
   suppressOutboxExcept(keep: ReadonlySet<string>, now: number): number {
-    const db = this.db!;
-    const pending = db.prepare<[], { transition_id: string; notifier: string }>("SELECT transition_id, notifier FROM outbox WHERE status = 'pending'").all();
-    let n = 0;
-    db.transaction(() => {
-      for (const r of pending) {
-        if (keep.has(r.transition_id)) continue;
-        this.s.failed.run('not sent: found by replay', now, r.transition_id, r.notifier);
-        n++;
-      }
-    })();
-    return n;
+    return this.o.failPendingExcept(keep, 'not sent: found by replay', now);
   }
 
   /** Ids of every transition in this store. */
