@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { makeTempDir, reapAll, removeTempDirs, sampleSum, waitFor, type ManagedProcess } from '@tidemark/shared/testing';
 import { WebhookReceiver } from '../../cloud/src/alerts/notify/testing/webhook-receiver.js';
 import { cpuShare } from './support/alert-cpu-share.js';
+import { attribute, readProfile } from './support/profile-attribution.js';
 import { benchRules } from './support/alert-rules.js';
 import { summarize } from './support/latency-attribution.js';
 import { Meter } from './support/cpu-meter.js';
@@ -32,6 +33,21 @@ import { startLivePipeline, type LivePipeline } from './support/live-pipeline.js
 
 const env = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
 const PARTS = (process.env.BENCH_PARTS ?? 'cpu,live').split(',');
+const PROFILE_COLLECTOR = process.env.BENCH_COLLECTOR_PROFILE === '1';
+/**
+ * The collector's parts for the CPU split (profile-attribution.ts): the strongest part on a sample's stack
+ * takes it. The stream consumer loop (rank 0) calls both the aggregator and the evaluator: it keeps only its own
+ * reads of the stream.
+ */
+const COLLECTOR_PARTS = [
+  { name: 'notification delivery', paths: ['/cloud/src/alerts/notify/', '/cloud/dist/alerts/notify/'], rank: 2 },
+  { name: 'alert evaluation', paths: ['/cloud/src/alerts/', '/cloud/dist/alerts/'], rank: 2 },
+  { name: 'aggregator', paths: ['/cloud/src/aggregate/', '/cloud/dist/aggregate/'], rank: 2 },
+  { name: 'stream reads and consumer loop', paths: ['/cloud/src/stream/', '/cloud/dist/stream/', '/cloud/src/store/', '/cloud/dist/store/'], rank: 0 },
+  { name: 'ingest', paths: ['/cloud/src/ingest/', '/cloud/dist/ingest/'] },
+  { name: 'broker', paths: ['/cloud/src/broker/', '/cloud/dist/broker/', '/node_modules/aedes'] },
+  { name: 'api', paths: ['/cloud/src/api/', '/cloud/dist/api/', '/node_modules/fastify'] },
+];
 const AGENTS = env('BENCH_AGENTS', 10);
 const RATE = env('BENCH_RATE', 20_000);
 const SENSORS = env('BENCH_SENSORS', 4);
@@ -90,7 +106,12 @@ async function live(): Promise<void> {
   const columns = Array.from({ length: SENSORS }, (_, s) => `s${s}`);
   const spike = { name: 'spike', kind: 'threshold', devices: 'lat-*', sensor: 's0', above: 900, clear_below: 200, severity: 'critical' };
   const rules = benchRules({ fleetGlob: 'lat-*', devices: ids, sensors: columns, spike });
+  // BENCH_COLLECTOR_PROFILE=1: the collector runs under V8's CPU profiler (a few % of overhead), and its CPU is
+  // split between the aggregator, the alert evaluator, notification delivery and the rest (at this load, over
+  // the collector's whole run).
+  const profDir = PROFILE_COLLECTOR ? join(dir, 'profile') : undefined;
   let p = await startLivePipeline({
+    ...(profDir ? { collectorEnv: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir} --cpu-prof-interval=1000` } } : {}),
     dir,
     agents: AGENTS,
     sensors: SENSORS,
@@ -191,8 +212,18 @@ async function live(): Promise<void> {
   const delta = (name: string, labels = '') => metric(m1, name, labels) - metric(m0, name, labels);
   stopping = true;
   const clean = await p.stop();
+  let attribution: Record<string, unknown> | undefined;
+  if (profDir) {
+    const shares = attribute(readProfile(profDir), COLLECTOR_PARTS);
+    attribution = {
+      collector_cpu_share_pct: shares,
+      alert_evaluation_to_aggregator: Math.round((100 * shares['alert evaluation']!) / Math.max(0.1, shares.aggregator!)) / 100,
+      target_ratio: 0.15,
+    };
+  }
   emit({
     ...common,
+    ...(attribution ? { profile: attribution } : {}),
     rules: rules.length,
     path: 'serial line written → webhook received (firing of rule spike)',
     spikes: written.size,
