@@ -111,7 +111,7 @@ async function live(): Promise<void> {
   // the collector's whole run).
   const profDir = PROFILE_COLLECTOR ? join(dir, 'profile') : undefined;
   let p = await startLivePipeline({
-    ...(profDir ? { collectorEnv: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir} --cpu-prof-interval=1000` } } : {}),
+    ...(profDir ? { collectorNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=1000'] } : {}),
     dir,
     agents: AGENTS,
     sensors: SENSORS,

@@ -23,8 +23,9 @@ export function runCli(bin: string, args: string[], env: NodeJS.ProcessEnv = {})
 }
 
 /** Starts a long-running CLI (run) as a managed process, reaped by useProcessReaper. */
-export function startCli(name: string, bin: string, args: string[], env: NodeJS.ProcessEnv = {}): ManagedProcess {
-  return spawnProcess(process.execPath, [bin, ...args], { name, env: { ...process.env, ...env } });
+/** `nodeArgs`: flags for node itself (e.g. `--cpu-prof`, which NODE_OPTIONS does not take). */
+export function startCli(name: string, bin: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): ManagedProcess {
+  return spawnProcess(process.execPath, [...nodeArgs, bin, ...args], { name, env: { ...process.env, ...env } });
 }
 
 export function writeYaml(path: string, doc: unknown): string {

@@ -15,8 +15,8 @@ export interface LivePipelineOptions {
   linesPerS: number;
   /** Extra top-level sections of the cloud config. */
   cloud?: Record<string, unknown>;
-  /** Extra environment of the collector process (e.g. NODE_OPTIONS for a CPU profile). */
-  collectorEnv?: NodeJS.ProcessEnv;
+  /** Flags for the collector's node (e.g. --cpu-prof). */
+  collectorNodeArgs?: string[];
   /** Every process started, as it starts (the caller's exit watch). */
   watch: (p: ManagedProcess) => ManagedProcess;
   log: (msg: string) => void;
@@ -55,7 +55,7 @@ export async function startLivePipeline(o: LivePipelineOptions): Promise<LivePip
     if (r.code !== 0) throw new Error(`device add ${id} exited ${r.code}: ${r.stderr}`);
     return r.stdout.trim();
   });
-  const collector = o.watch(startCli('collector', CLOUD_BIN, ['run', '-c', cloudConfig], o.collectorEnv));
+  const collector = o.watch(startCli('collector', CLOUD_BIN, ['run', '-c', cloudConfig], {}, o.collectorNodeArgs));
   await waitFor(async () => (await fetch(`${api}/readyz`).catch(() => undefined))?.ok, { timeoutMs: 60_000, description: 'collector ready' });
   const ptys = await Promise.all(ids.map(() => openPtyPair()));
   for (const p of ptys) o.watch(p.process);
