@@ -5,6 +5,7 @@
 // but invalid batch -> ValidationError naming the field.
 import { ValidationError, WireFormatError } from '@tidemark/shared';
 import protobuf from 'protobufjs/minimal.js';
+import { decodeColumnsFast } from './column-decoder.js';
 import { pow10, scaleColumn } from './decimal-scaling.js';
 import { tidemark } from './gen/telemetry.js';
 import { int64ToNumber, safeInt64, unsafeIntegerError } from './int64.js';
@@ -152,7 +153,7 @@ function header(msg: tidemark.v1.Batch): Omit<Batch, 'readings'> {
   };
 }
 
-/** One sensor's readings of a batch as columns, in the batch's order. */
+/** One sensor's readings of a batch as columns, in the batch's order (the columns of one batch may be views into one buffer). */
 export interface SeriesColumns {
   sensor: string;
   ts: Float64Array;
@@ -172,8 +173,15 @@ export interface ColumnarBatch extends Omit<Batch, 'readings' | 'lowWaterSeq'> {
 /**
  * Decodes without validating the batch contract (for batches validated before they were stored), to columns.
  * Same readings, same order and same errors for a malformed message as decodeBatch(bytes, {validate: false}).
+ * The walk over the bytes in column-decoder.ts takes ordinary batches; anything else (and every error) is
+ * left to decodeBatchColumnsReference.
  */
 export function decodeBatchColumns(bytes: Uint8Array): ColumnarBatch {
+  return decodeColumnsFast(bytes) ?? decodeBatchColumnsReference(bytes);
+}
+
+/** decodeBatchColumns through the generated decoder: the definition the fast walk is tested against. */
+export function decodeBatchColumnsReference(bytes: Uint8Array): ColumnarBatch {
   const msg = decodeMessage(bytes);
   const series = msg.series ?? [];
   const total = checkShape(series);
