@@ -214,9 +214,10 @@ async function live(): Promise<void> {
   const clean = await p.stop();
   let attribution: Record<string, unknown> | undefined;
   if (profDir) {
-    const shares = attribute(readProfile(profDir), COLLECTOR_PARTS);
+    const { shares, hot } = attribute(readProfile(profDir), COLLECTOR_PARTS);
     attribution = {
       collector_cpu_share_pct: shares,
+      hot_self_pct: { 'alert evaluation': hot['alert evaluation'], aggregator: hot.aggregator },
       alert_evaluation_to_aggregator: Math.round((100 * shares['alert evaluation']!) / Math.max(0.1, shares.aggregator!)) / 100,
       target_ratio: 0.15,
     };

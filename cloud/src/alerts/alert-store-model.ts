@@ -128,6 +128,11 @@ export type SeriesItem = Omit<AlertItem, 'acked_by' | 'acked_at'>;
 export interface StoredSeries {
   item: SeriesItem;
   machine: unknown;
+  /**
+   * false: the item is as last committed (only the machine moved), so only the machine is written — the item
+   * changes on transitions, the machine with every reading. Absent: write both.
+   */
+  itemChanged?: boolean;
 }
 
 /** A transition as the history lists it. */

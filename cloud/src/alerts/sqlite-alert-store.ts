@@ -102,6 +102,7 @@ export class SqliteAlertStore implements Component, Outbox {
         `INSERT INTO series(alert_id, item, state, rule, device, machine) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT(alert_id) DO UPDATE SET item = excluded.item, state = excluded.state, machine = excluded.machine`,
       ),
+      putMachine: db.prepare<[string, string]>('UPDATE series SET machine = ? WHERE alert_id = ?'),
       putTransition: db.prepare<[string, string, number, string, number, string | null]>(
         'INSERT INTO transitions(id, alert_id, event_time, body, notified, suppressed) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
       ),
@@ -172,7 +173,9 @@ export class SqliteAlertStore implements Component, Outbox {
       }
       for (const x of c.series) {
         const i = x.item;
-        s.putSeries.run(i.id, JSON.stringify(i), i.state, i.rule, i.device, JSON.stringify(x.machine));
+        const machine = JSON.stringify(x.machine);
+        if (x.itemChanged === false && s.putMachine.run(machine, i.id).changes === 1) continue;
+        s.putSeries.run(i.id, JSON.stringify(i), i.state, i.rule, i.device, machine);
       }
       for (const t of c.transitions) {
         const tr = t.transition;

@@ -37,6 +37,12 @@ export interface StreamConsumerOptions {
   chunkRecords?: number;
   /** Poll interval when caught up and nobody notifies (default 200 ms). */
   idleMs?: number;
+  /**
+   * When caught up and woken by new records, wait this long before reading (default 0): the records that
+   * arrive meanwhile (other devices' batches) are processed in the same chunk, i.e. one transaction instead of
+   * one per record — at the price of this much latency.
+   */
+  settleMs?: number;
 }
 
 export class StreamConsumer {
@@ -100,15 +106,28 @@ export class StreamConsumer {
         } else this.logger.error({ err }, `${this.what} step failed; retrying from the committed checkpoint`);
       }
       if (n === 0 && this.running) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, waitMs);
+        const woken = await new Promise<boolean>((resolve) => {
+          const t = setTimeout(() => resolve(false), waitMs);
           this.wake = () => {
             if (backoff && this.running) return;
             clearTimeout(t);
-            resolve();
+            resolve(true);
           };
         });
         this.wake = undefined;
+        const settleMs = this.opts.settleMs ?? 0;
+        if (woken && settleMs > 0 && this.running) {
+          // Further wake-ups add nothing (their records are read when this ends); stop() ends it at once.
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, settleMs);
+            this.wake = () => {
+              if (this.running) return;
+              clearTimeout(t);
+              resolve();
+            };
+          });
+          this.wake = undefined;
+        }
       }
     }
   }

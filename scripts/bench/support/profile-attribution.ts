@@ -22,8 +22,16 @@ export interface Part {
   rank?: number;
 }
 
-export function attribute(profile: { nodes: ProfileNode[] }, parts: readonly Part[]): Record<string, number> {
+export interface Attribution {
+  /** Share of busy samples per part (and `other`, `gc`), %. */
+  shares: Record<string, number>;
+  /** Per part, its functions with the most self time, % of all busy samples. */
+  hot: Record<string, { fn: string; pct: number }[]>;
+}
+
+export function attribute(profile: { nodes: ProfileNode[] }, parts: readonly Part[], topPerPart = 8): Attribution {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const fnHits = new Map<string, Map<string, number>>();
   const hits: Record<string, number> = { other: 0, idle: 0, gc: 0 };
   for (const p of parts) hits[p.name] = 0;
   const partOf = (url: string): Part | undefined => parts.find((p) => p.paths.some((x) => url.includes(x)));
@@ -39,11 +47,22 @@ export function attribute(profile: { nodes: ProfileNode[] }, parts: readonly Par
       const fn = node.callFrame.functionName;
       const key = fn === '(idle)' ? 'idle' : fn === '(garbage collector)' ? 'gc' : (own ?? 'other');
       hits[key] = (hits[key] ?? 0) + h;
+      const fnKey = `${fn || '(anonymous)'} ${node.callFrame.url.replace(/^.*\/(cloud|proto|shared|node_modules)\//, '$1/')}`;
+      const m = fnHits.get(key) ?? new Map<string, number>();
+      m.set(fnKey, (m.get(fnKey) ?? 0) + h);
+      fnHits.set(key, m);
     }
     for (const c of node.children ?? []) stack.push([byId.get(c)!, ownPart]);
   }
-  const busy = Object.entries(hits).reduce((a, [k, v]) => (k === 'idle' ? a : a + v), 0);
-  return Object.fromEntries(Object.entries(hits).filter(([k]) => k !== 'idle').map(([k, v]) => [k, Math.round((1000 * v) / Math.max(1, busy)) / 10]));
+  const busy = Math.max(1, Object.entries(hits).reduce((a, [k, v]) => (k === 'idle' ? a : a + v), 0));
+  const pct = (v: number) => Math.round((1000 * v) / busy) / 10;
+  const shares = Object.fromEntries(Object.entries(hits).filter(([k]) => k !== 'idle').map(([k, v]) => [k, pct(v)]));
+  const hot: Attribution['hot'] = {};
+  for (const [part, m] of fnHits) {
+    if (part === 'idle' || part === 'gc') continue;
+    hot[part] = [...m].sort((a, b) => b[1] - a[1]).slice(0, topPerPart).map(([fn, v]) => ({ fn, pct: pct(v) }));
+  }
+  return { shares, hot };
 }
 
 /** The newest .cpuprofile in `dir`. */
