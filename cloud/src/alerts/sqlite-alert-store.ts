@@ -11,6 +11,8 @@ import {
   READABLE_SCHEMA_VERSIONS,
   SCHEMA,
   SCHEMA_VERSION,
+  decodeMachine,
+  encodeMachine,
   type AckResult,
   type AlertCommit,
   type AlertItem,
@@ -139,7 +141,7 @@ export class SqliteAlertStore implements Component, Outbox {
   }
 
   loadSeries(): StoredSeries[] {
-    return this.s.allSeries.all().map((r) => ({ item: JSON.parse(r.item) as SeriesItem, machine: JSON.parse(r.machine) as unknown }));
+    return this.s.allSeries.all().map((r) => ({ item: JSON.parse(r.item) as SeriesItem, machine: decodeMachine(r.machine) }));
   }
 
   loadKv(): Map<string, string> {
@@ -173,7 +175,7 @@ export class SqliteAlertStore implements Component, Outbox {
       }
       for (const x of c.series) {
         const i = x.item;
-        const machine = JSON.stringify(x.machine);
+        const machine = encodeMachine(x.machine);
         if (x.itemChanged === false && s.putMachine.run(machine, i.id).changes === 1) continue;
         s.putSeries.run(i.id, JSON.stringify(i), i.state, i.rule, i.device, machine);
       }
