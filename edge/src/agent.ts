@@ -320,7 +320,7 @@ export class Agent {
     this.pumpTimer = setInterval(
       guard(this.logger, 'agent pump timer', () => {
         ++ticks;
-        this.counters.backlog.set(this.buffer.stats().bufferedReadings);
+        this.counters.backlog.set(this.buffer.bufferedReadings());
         this.sender.pump().catch((err: unknown) => this.logger.error({ err }, 'sender pump failed'));
         // The retained status (backlog, clock) is refreshed every STATUS_INTERVAL_S while connected.
         if (ticks % STATUS_INTERVAL_S === 0 && this.uplink.connected) this.publishStatus(true).catch((err: unknown) => this.logger.warn({ err }, 'status publish failed'));
