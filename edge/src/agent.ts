@@ -64,6 +64,8 @@ export class Agent {
   /** Fires a tick when the oldest pending reading reaches batch.max_delay_ms, between regular commit ticks. */
   private deadlineTimer: NodeJS.Timeout | undefined;
   private lastTickAt = performance.now();
+  /** performance.now() when the oldest reading still queued (not yet committed) arrived. */
+  private queuedSince: number | undefined;
   private firstSeqThisRun = 1;
   private statusServer: StatusServer | undefined;
   private running = false;
@@ -214,6 +216,7 @@ export class Agent {
     this.removals.flush();
     if (out.length === 0) return;
     this.buffer.append(out);
+    this.queuedSince ??= performance.now();
     this.armCommit();
     if (this.oldestPendingSince === undefined) {
       this.oldestPendingSince = performance.now();
@@ -250,15 +253,18 @@ export class Agent {
     const { max_readings, max_delay_ms } = this.config.batch;
     // 1 ms of slack: a timer set for the deadline may fire a fraction of a millisecond before it.
     const due = force || (this.oldestPendingSince !== undefined && mono - this.oldestPendingSince >= max_delay_ms - 1);
+    const queuedSince = this.queuedSince;
     // When due, the commit seals the rest in the same transaction: one fsync per tick (SD-card wear).
     let sealed = this.commit(now, due);
+    if (this.buffer.queuedCount === 0) this.queuedSince = undefined;
     if (this.buffer.pendingReadings > 0 && due) {
       while (this.buffer.seal(max_readings, this.encode, now)) sealed++;
     }
     if (this.buffer.pendingReadings === 0 && this.buffer.queuedCount === 0) this.oldestPendingSince = undefined;
-    // Full batches take the oldest readings first, and what was pending before the previous tick was less
-    // than a batch (or it would have been sealed then): what is left arrived after the previous tick.
-    else if (sealed > 0 || this.oldestPendingSince === undefined) this.oldestPendingSince = this.lastTickAt;
+    // Full batches take the oldest readings first, and what was pending before this tick was less than a
+    // batch (or it would have been sealed then): what is left was queued, so arrived at queuedSince or later
+    // (ticks are sparse when readings are: the previous tick may be long before a burst).
+    else if (sealed > 0 || this.oldestPendingSince === undefined) this.oldestPendingSince = queuedSince ?? this.lastTickAt;
     this.lastTickAt = mono;
     // This tick committed the queue (a deadline tick before the commit timer, too): nothing left to commit.
     // What it could not commit (a full buffer under `block`, a failed commit) is tried again an interval later.
