@@ -1,6 +1,7 @@
 // The agent's batching bound: batch.max_delay_ms bounds how long a reading waits before its batch is sealed
 // for sending, even when the commit interval is much longer (the deadline timer), and full batches are
-// sealed at once without waiting.
+// sealed at once without waiting. The group commit follows the first queued reading by
+// buffer.commit_interval_ms, and an agent with nothing queued does not tick.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,12 +21,12 @@ afterEach(async () => {
 });
 
 /** An agent whose uplink never connects (port 1), with every sealed batch's oldest-reading age recorded. */
-function agentWith(batch: { max_readings: number; max_delay_ms: number }, rateHz: number) {
+function agentWith(batch: { max_readings: number; max_delay_ms: number }, rateHz: number, commitIntervalMs = 1000) {
   const dir = mkdtempSync(join(tmpdir(), 'tidemark-agent-'));
   dirs.push(dir);
   const config = doctorConfig(dir, {
     sources: [{ type: 'simulated', name: 'sim', rate_hz: rateHz, sensors: [{ name: 'temp_c', shape: 'sine', min: 20, max: 80, period_s: 60 }] }],
-    buffer: { commit_interval_ms: 1000 },
+    buffer: { commit_interval_ms: commitIntervalMs },
     batch,
     clock: { sync_check: 'assume_synced' },
   });
@@ -33,6 +34,9 @@ function agentWith(batch: { max_readings: number; max_delay_ms: number }, rateHz
   // with the agent's clock when the source produces them). The agent gets a buffer that wraps the encoder.
   const ages: number[] = [];
   const sizes: number[] = [];
+  /** performance.now() of each append, and of each group commit with how many readings it found queued. */
+  const appends: number[] = [];
+  const commits: { at: number; queued: number }[] = [];
   const wrap = (encode: BatchEncoder): BatchEncoder => (seq, readings, synced, low) => {
     ages.push(Date.now() - Math.min(...readings.map((r) => r.ts)));
     sizes.push(readings.length);
@@ -42,14 +46,31 @@ function agentWith(batch: { max_readings: number; max_delay_ms: number }, rateHz
   const buffer: EdgeBuffer = new Proxy(inner, {
     get(target, key) {
       if (key === 'seal') return (max: number, encode: BatchEncoder, now: number) => target.seal(max, wrap(encode), now);
-      if (key === 'commitAndSeal') return (max: number, encode: BatchEncoder, now: number) => target.commitAndSeal(max, wrap(encode), now);
+      if (key === 'commitAndSeal') {
+        return (max: number, encode: BatchEncoder, now: number, sealAll?: boolean) => {
+          commits.push({ at: performance.now(), queued: target.queuedCount });
+          return target.commitAndSeal(max, wrap(encode), now, sealAll);
+        };
+      }
+      if (key === 'append') {
+        return (readings: Parameters<EdgeBuffer['append']>[0]) => {
+          appends.push(performance.now());
+          target.append(readings);
+        };
+      }
       const v = Reflect.get(target, key, target) as unknown;
       return typeof v === 'function' ? v.bind(target) : v;
     },
   });
   const agent = new Agent(config, { logger: createLogger({ name: 'agent-test', level: 'silent' }), buffer });
   agents.push(agent);
-  return { agent, ages, sizes };
+  let ticks = 0;
+  const tick = agent.tick.bind(agent);
+  agent.tick = (force?: boolean) => {
+    ticks++;
+    tick(force);
+  };
+  return { agent, ages, sizes, appends, commits, ticks: () => ticks };
 }
 
 describe('Agent batching', () => {
@@ -71,5 +92,23 @@ describe('Agent batching', () => {
     await agent.start();
     await waitFor(() => sizes.length >= 6, { timeoutMs: 20_000, description: '6 sealed batches' });
     expect(sizes.slice(0, 6)).toEqual([50, 50, 50, 50, 50, 50]);
+  });
+
+  it('commits commit_interval_ms after the first queued reading, and never ticks with nothing queued', async () => {
+    // 4 readings/s, commit interval 100 ms, no deadline seals: a commit per reading, none in between.
+    const { agent, appends, commits, ticks } = agentWith({ max_readings: 1000, max_delay_ms: 60_000 }, 4, 100);
+    await agent.start();
+    await waitFor(() => commits.length >= 6, { timeoutMs: 20_000, description: '6 group commits' });
+    expect(ticks(), 'every tick had readings to commit').toBe(commits.length);
+    expect(commits.every((c) => c.queued > 0)).toBe(true);
+    // Each commit follows the first reading queued after the previous commit by the interval (the timer
+    // fires no earlier; a loaded machine may make it later).
+    let prev = -Infinity;
+    for (const c of commits) {
+      const first = appends.find((t) => t > prev && t <= c.at)!;
+      expect(c.at - first).toBeGreaterThanOrEqual(98);
+      expect(c.at - first).toBeLessThan(1000);
+      prev = c.at;
+    }
   });
 });

@@ -50,13 +50,22 @@ export class Agent {
   /** Read by the sender on every pump: a reload of `uplink` updates it in place. */
   private readonly senderOptions: { maxInflight: number; ackTimeoutMs: number };
   private readonly sender: BatchSender;
+  /**
+   * The group commit of what is queued: armed when the first reading is queued after a commit, for
+   * buffer.commit_interval_ms, so a reading is durable at most that long after it was read, and an agent
+   * with nothing queued does not wake up to commit nothing.
+   */
   private commitTimer: NodeJS.Timeout | undefined;
+  /** Between start() and stop(): commit and deadline timers may be armed. */
+  private ticking = false;
   private pumpTimer: NodeJS.Timeout | undefined;
   /** performance.now() when the oldest reading not yet sealed arrived (monotonic: clock steps do not move it). */
   private oldestPendingSince: number | undefined;
   /** Fires a tick when the oldest pending reading reaches batch.max_delay_ms, between regular commit ticks. */
   private deadlineTimer: NodeJS.Timeout | undefined;
   private lastTickAt = performance.now();
+  /** performance.now() when the oldest reading still queued (not yet committed) arrived. */
+  private queuedSince: number | undefined;
   private firstSeqThisRun = 1;
   private statusServer: StatusServer | undefined;
   private running = false;
@@ -207,6 +216,8 @@ export class Agent {
     this.removals.flush();
     if (out.length === 0) return;
     this.buffer.append(out);
+    this.queuedSince ??= performance.now();
+    this.armCommit();
     if (this.oldestPendingSince === undefined) {
       this.oldestPendingSince = performance.now();
       this.armDeadline();
@@ -231,9 +242,10 @@ export class Agent {
 
   /**
    * One commit tick: group commit (sealing every full batch on the way), then seal the incomplete rest once
-   * its oldest reading has waited batch.max_delay_ms (or on shutdown). Runs every buffer.commit_interval_ms
-   * and also exactly when that wait is up (the deadline timer), so max_delay_ms bounds how long a reading
-   * waits to be sent, not max_delay_ms plus up to one commit interval.
+   * its oldest reading has waited batch.max_delay_ms (or on shutdown). Runs buffer.commit_interval_ms after
+   * the first reading queued since the last commit (the commit timer) and also exactly when that wait is up
+   * (the deadline timer), so max_delay_ms bounds how long a reading waits to be sent, not max_delay_ms plus
+   * up to one commit interval. A deadline tick commits the queue too, and the commit timer is then disarmed.
    */
   tick(force = false): void {
     const now = this.clock.now();
@@ -241,16 +253,23 @@ export class Agent {
     const { max_readings, max_delay_ms } = this.config.batch;
     // 1 ms of slack: a timer set for the deadline may fire a fraction of a millisecond before it.
     const due = force || (this.oldestPendingSince !== undefined && mono - this.oldestPendingSince >= max_delay_ms - 1);
+    const queuedSince = this.queuedSince;
     // When due, the commit seals the rest in the same transaction: one fsync per tick (SD-card wear).
     let sealed = this.commit(now, due);
+    if (this.buffer.queuedCount === 0) this.queuedSince = undefined;
     if (this.buffer.pendingReadings > 0 && due) {
       while (this.buffer.seal(max_readings, this.encode, now)) sealed++;
     }
     if (this.buffer.pendingReadings === 0 && this.buffer.queuedCount === 0) this.oldestPendingSince = undefined;
-    // Full batches take the oldest readings first, and what was pending before the previous tick was less
-    // than a batch (or it would have been sealed then): what is left arrived after the previous tick.
-    else if (sealed > 0 || this.oldestPendingSince === undefined) this.oldestPendingSince = this.lastTickAt;
+    // Full batches take the oldest readings first, and what was pending before this tick was less than a
+    // batch (or it would have been sealed then): what is left was queued, so arrived at queuedSince or later
+    // (ticks are sparse when readings are: the previous tick may be long before a burst).
+    else if (sealed > 0 || this.oldestPendingSince === undefined) this.oldestPendingSince = queuedSince ?? this.lastTickAt;
     this.lastTickAt = mono;
+    // This tick committed the queue (a deadline tick before the commit timer, too): nothing left to commit.
+    // What it could not commit (a full buffer under `block`, a failed commit) is tried again an interval later.
+    if (this.buffer.queuedCount === 0) this.disarmCommit();
+    else this.armCommit();
     this.armDeadline();
     if (sealed > 0) {
       this.counters.sealed.inc(sealed);
@@ -300,13 +319,14 @@ export class Agent {
       'agent starting',
     );
     this.guard.expire(this.clock.now());
-    this.commitTimer = setInterval(() => this.safeTick(), this.config.buffer.commit_interval_ms);
+    this.ticking = true;
+    if (this.buffer.queuedCount > 0) this.armCommit();
     let ticks = 0;
     // Buffer stats and expiry read and write SQLite: a full or read-only disk must not end the agent.
     this.pumpTimer = setInterval(
       guard(this.logger, 'agent pump timer', () => {
         ++ticks;
-        this.counters.backlog.set(this.buffer.stats().bufferedReadings);
+        this.counters.backlog.set(this.buffer.bufferedReadings());
         this.sender.pump().catch((err: unknown) => this.logger.error({ err }, 'sender pump failed'));
         // The retained status (backlog, clock) is refreshed every STATUS_INTERVAL_S while connected.
         if (ticks % STATUS_INTERVAL_S === 0 && this.uplink.connected) this.publishStatus(true).catch((err: unknown) => this.logger.warn({ err }, 'status publish failed'));
@@ -325,10 +345,23 @@ export class Agent {
     return { ...this.status(connected), device: this.config.device.id, connected, sources: await sourceStatuses(this.sources.sources, this.metrics) };
   }
 
+  private armCommit(): void {
+    if (this.commitTimer !== undefined || !this.ticking) return;
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = undefined;
+      this.safeTick();
+    }, this.config.buffer.commit_interval_ms);
+  }
+
+  private disarmCommit(): void {
+    clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+  }
+
   private armDeadline(): void {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.deadlineTimer = undefined;
-    if (this.oldestPendingSince === undefined || !this.commitTimer) return;
+    if (this.oldestPendingSince === undefined || !this.ticking) return;
     const wait = Math.max(0, this.oldestPendingSince + this.config.batch.max_delay_ms - performance.now());
     this.deadlineTimer = setTimeout(() => this.safeTick(), wait);
   }
@@ -338,6 +371,8 @@ export class Agent {
       this.tick();
     } catch (err) {
       this.tickErrors.error('tick', { err: (err as Error).message, queued: this.buffer.queuedCount }, 'buffer commit failed; readings kept in memory and retried');
+      // Tried again an interval later, whatever failed (a seal may fail with nothing queued).
+      this.armCommit();
     }
   }
 
@@ -378,8 +413,8 @@ export class Agent {
   async stop(): Promise<void> {
     this.running = false;
     await this.sources.stopAll();
-    if (this.commitTimer) clearInterval(this.commitTimer);
-    this.commitTimer = undefined;
+    this.ticking = false;
+    this.disarmCommit();
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     if (this.pumpTimer) clearInterval(this.pumpTimer);
     try {

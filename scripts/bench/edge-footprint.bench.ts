@@ -15,6 +15,8 @@
 // Options: BENCH_SECONDS (60, the window), BENCH_WARMUP_SECONDS (10), BENCH_LINES_PER_S (100),
 //   BENCH_COLUMNS (10), BENCH_READ_INTERVAL_MS (the agent's serial read_interval_ms; unset: its default), BENCH_NODE_RED (1; 0 skips it), BENCH_NODE_RED_DIR (an existing install),
 //   BENCH_PROFILE=1 (the agent runs with --cpu-prof; the profile's path is printed), BENCH_KEEP=1,
+//   BENCH_AGENT_NODE_ARGS (extra node flags for the agent under test, space-separated, e.g.
+//   '--perf-basic-prof --interpreted-frames-native-stack' to read it with `perf record -g -p <pid>`),
 //   BENCH_EDGE_CONFIG (JSON merged into the agent's config, e.g. '{"buffer":{"commit_interval_ms":1000}}'),
 //   BENCH_BASELINE_EDGE_BIN (another build's edge/bin/tidemark-edge.js, e.g. of the commit before a change:
 //   it runs as a second agent, process "agent-baseline", on its own pty with the same load in the same
@@ -38,6 +40,7 @@ const LINES_PER_S = env('BENCH_LINES_PER_S', 100);
 const COLUMNS = env('BENCH_COLUMNS', 10);
 const NODE_RED = process.env.BENCH_NODE_RED !== '0';
 const PROFILE = process.env.BENCH_PROFILE === '1';
+const AGENT_NODE_ARGS = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const KEEP = process.env.BENCH_KEEP === '1';
 const EDGE_EXTRA = process.env.BENCH_EDGE_CONFIG ? (JSON.parse(process.env.BENCH_EDGE_CONFIG) as Record<string, unknown>) : {};
 const BASELINE_BIN = process.env.BENCH_BASELINE_EDGE_BIN;
@@ -183,8 +186,10 @@ async function main(): Promise<void> {
       ...EDGE_EXTRA,
     });
     const agentEnv = { ...process.env, TIDEMARK_PASSWORD: passwords.get(device)!, NODE_OPTIONS: nodeOptions, NODE_ENV: 'production' };
-    const args = [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, name)}`] : []), bin, 'run', '-c', config];
-    return { name, device, pty, process: watch(spawnProcess(process.execPath, args, { name, env: agentEnv })) };
+    const args = [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, name)}`] : []), ...(bin === EDGE_BIN ? AGENT_NODE_ARGS : []), bin, 'run', '-c', config];
+    const proc = watch(spawnProcess(process.execPath, args, { name, env: agentEnv }));
+    log(`${name}: pid ${proc.pid}`);
+    return { name, device, pty, process: proc };
   };
   const agents = [await startAgent('agent', DEVICE, EDGE_BIN), ...(BASELINE_BIN ? [await startAgent('agent-baseline', BASELINE_DEVICE, BASELINE_BIN)] : [])];
 

@@ -18,7 +18,9 @@ export class BufferDrops {
       drops: db.prepare<[], { reason: string; readings: number }>('SELECT reason, readings FROM drops'),
       addDrop: db.prepare('INSERT INTO drops(reason, readings) VALUES (?, ?) ON CONFLICT(reason) DO UPDATE SET readings = readings + excluded.readings'),
       deleteBatch: db.prepare('DELETE FROM batches WHERE seq = ?'),
-      // Prepared once: the guard asks for the size before every group commit.
+      // Prepared once: the guard asks for the size before every group commit (one statement, so one read
+      // snapshot and one round of WAL locks, not two).
+      usedPages: db.prepare<[], number>('SELECT p.page_count - f.freelist_count FROM pragma_page_count() AS p, pragma_freelist_count() AS f').pluck(),
       pageCount: db.prepare<[], number>('PRAGMA page_count').pluck(),
       freelistCount: db.prepare<[], number>('PRAGMA freelist_count').pluck(),
       oldestBatches: db.prepare<[number], { seq: number; readings: number }>('SELECT seq, readings FROM batches ORDER BY seq LIMIT ?'),
@@ -82,7 +84,7 @@ export class BufferDrops {
 
   /** Bytes the database uses (pages in use, excluding free pages that deletes left for reuse). */
   usedBytes(): number {
-    return (this.stmts.pageCount.get()! - this.stmts.freelistCount.get()!) * this.pageSize;
+    return this.stmts.usedPages.get()! * this.pageSize;
   }
 
   /** Bytes of free pages inside the database file (reusable without growing it). */

@@ -124,6 +124,7 @@ export function describeEdgeBufferContract(name: string, make: () => EdgeBufferF
       b.commit();
       const s = b.stats();
       expect(s).toMatchObject({ deviceId: CONTRACT_DEVICE, streamId: b.streamIdHex, nextSeq: 3, sealedBatches: 2, sealedReadings: 10, pendingReadings: 5, bufferedReadings: 15 });
+      expect(b.bufferedReadings()).toBe(15);
       expect(s.oldestTs).toBe(T0 + 1);
       expect(s.newestTs).toBe(T0 + 15);
       expect(s.drops.test_overflow).toBe(5);
@@ -172,7 +173,10 @@ export function describeEdgeBufferContract(name: string, make: () => EdgeBufferF
                 b = f.reopen();
                 next = committedUpTo + 1; // what was only queued is gone; the source would read on from here
               }
+              // Committed and not acked: pending or sealed, never what is only queued.
+              expect(b.bufferedReadings()).toBe(committedUpTo - delivered.length);
             }
+            expect(b.stats().bufferedReadings).toBe(b.bufferedReadings());
             b.commit();
             committedUpTo = next - 1;
             for (let s; (s = b.seal(1000, encoderFor(b), T0)); ) expect(s.seq).toBe(++lastSeq);

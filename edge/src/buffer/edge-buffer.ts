@@ -47,6 +47,8 @@ export interface EdgeBuffer {
   discardQueued(maxToKeep: number, reason: string, keep?: 'oldest' | 'newest'): number;
 
   stats(): BufferStats;
+  /** stats().bufferedReadings (pending and sealed, acked batches excluded), cheap enough to ask every second. */
+  bufferedReadings(): number;
   close(): void;
 }
 

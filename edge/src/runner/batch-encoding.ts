@@ -15,7 +15,8 @@ export function batchEncoder(deviceId: string, streamId: Uint8Array, anchor: () 
       seq,
       lowWaterSeq,
       clock: { synced, anchorWallMs: a.wallMs, anchorMonoMs: a.monoMs },
-      readings: readings.map((r) => ({ sensor: r.sensor, ts: r.ts, value: r.value })),
+      // Read, not kept: encodeBatch needs sensor, ts and value, and ignores the buffer's `synced` flag.
+      readings,
     });
   };
 }

@@ -231,6 +231,40 @@ describe('acks', () => {
     expect(buffer.stats().drops).toEqual({});
     expect(await counterValue(metrics.counter('readings_acked_total', ''))).toBe(5);
   });
+
+  it('does not count a rejected batch as dropped again when the buffer already dropped it for room', async () => {
+    sealBatches(2, 3);
+    const sender = makeSender();
+    await sender.pump();
+    expect(buffer.dropOldestBatches(1, 'buffer_full')).toBe(3);
+    sender.handleAck(ack([{ seq: 1, status: 'rejected', reason: 'late' }, ...ok(2)]));
+    expect(bufferedSeqs()).toEqual([]);
+    expect(buffer.stats().drops).toEqual({ buffer_full: 3 });
+    expect(await counterValue(metrics.counter('readings_dropped_total', '', ['reason']), { reason: 'rejected' })).toBe(0);
+    expect(await counterValue(metrics.counter('readings_acked_total', ''))).toBe(3);
+  });
+
+  it('reads the buffer only when a batch can be there: acks and pumps with nothing new query nothing', async () => {
+    sealBatches(2, 4);
+    const sender = makeSender({ maxInflight: 4 });
+    const reads: number[] = [];
+    const batchesAfter = buffer.batchesAfter.bind(buffer);
+    buffer.batchesAfter = (after, limit) => {
+      reads.push(after);
+      return batchesAfter(after, limit);
+    };
+    await sender.pump();
+    expect(publishedSeqs()).toEqual([1, 2]);
+    const afterFirstPump = reads.length;
+    sender.handleAck(ack(ok(1, 2)));
+    await sender.pump();
+    await sender.pump();
+    expect(reads.length, 'the ack counted its readings from what was sent; nothing new was sealed').toBe(afterFirstPump);
+    expect(await counterValue(metrics.counter('readings_acked_total', ''))).toBe(8);
+    sealBatches(1, 4);
+    await sender.pump();
+    expect(publishedSeqs()).toEqual([1, 2, 3]);
+  });
 });
 
 describe('resending', () => {

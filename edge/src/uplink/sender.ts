@@ -17,11 +17,15 @@ export interface SenderOptions {
 export class BatchSender {
   /** seq -> time sent (ms). */
   private readonly inflight = new Map<number, number>();
+  /** seq -> readings, of batches published since the last reset (their ack is counted without a buffer read). */
+  private readonly sentReadings = new Map<number, number>();
   /** Batches with seq >= liveStart were sealed since the last reset: they are sent before the backlog. */
   private liveStart = 1;
   /** Highest seq handed to the link per lane since the last reset; the next batch of a lane is above it. */
   private liveCursor = 0;
   private backlogCursor = 0;
+  /** The backlog lane found nothing after backlogCursor: it cannot grow until a reset or a failed publish. */
+  private backlogDrained = false;
   /** Bumped by reset(): a pump that awaited a publish across a reset must not continue the old window. */
   private epoch = 0;
   private pumping = false;
@@ -52,6 +56,8 @@ export class BatchSender {
   reset(): void {
     this.epoch++;
     this.inflight.clear();
+    this.sentReadings.clear();
+    this.backlogDrained = false;
     this.liveStart = this.buffer.nextSequence;
     this.liveCursor = this.liveStart - 1;
     this.backlogCursor = 0;
@@ -68,28 +74,33 @@ export class BatchSender {
     this.pumping = true;
     try {
       this.expireTimedOut();
-      // Live lane first, then the backlog lane with whatever room is left.
-      while (this.uplink.connected && this.inflight.size < this.opts.maxInflight) {
+      // Live lane first, then the backlog lane with whatever room is left. Every batch has a seq below
+      // buffer.nextSequence, so a lane whose cursor is past it has nothing to read (no query per ack).
+      while (this.uplink.connected && this.inflight.size < this.opts.maxInflight && this.liveCursor < this.buffer.nextSequence - 1) {
         const live = this.buffer.batchesAfter(this.liveCursor, this.opts.maxInflight - this.inflight.size);
         if (live.length === 0) break;
-        for (const b of live) this.send(b.seq, b.payload);
+        for (const b of live) this.send(b.seq, b.payload, b.readings);
       }
-      while (this.uplink.connected && this.inflight.size < this.opts.maxInflight) {
+      while (this.uplink.connected && this.inflight.size < this.opts.maxInflight && !this.backlogDrained && this.backlogCursor < this.liveStart - 1) {
         const backlog = this.buffer.batchesAfter(this.backlogCursor, this.opts.maxInflight - this.inflight.size).filter((b) => b.seq < this.liveStart);
-        if (backlog.length === 0) break;
-        for (const b of backlog) this.send(b.seq, b.payload);
+        if (backlog.length === 0) {
+          this.backlogDrained = true;
+          break;
+        }
+        for (const b of backlog) this.send(b.seq, b.payload, b.readings);
       }
     } finally {
       this.pumping = false;
     }
   }
 
-  private send(seq: number, payload: Uint8Array): void {
+  private send(seq: number, payload: Uint8Array, readings: number): void {
     const epoch = this.epoch;
     const live = seq >= this.liveStart;
     if (live) this.liveCursor = seq;
     else this.backlogCursor = seq;
     this.inflight.set(seq, this.now());
+    this.sentReadings.set(seq, readings);
     this.buffer.markSent(seq, this.now()); // from here on the batch's bytes are frozen
     this.metrics.inflight.set(this.inflight.size);
     this.uplink.publish(topics.batch(this.buffer.deviceId), payload).then(
@@ -100,7 +111,10 @@ export class BatchSender {
         this.logger.debug({ seq, err: err.message }, 'publish failed; the batch goes again');
         this.inflight.delete(seq);
         if (live) this.liveCursor = Math.min(this.liveCursor, seq - 1);
-        else this.backlogCursor = Math.min(this.backlogCursor, seq - 1);
+        else {
+          this.backlogCursor = Math.min(this.backlogCursor, seq - 1);
+          this.backlogDrained = false;
+        }
         this.metrics.inflight.set(this.inflight.size);
       },
     );
@@ -133,8 +147,15 @@ export class BatchSender {
       return;
     }
     for (const r of ack.results) {
-      const batch = this.buffer.batchesAfter(r.seq - 1, 1)[0];
-      const readings = batch && batch.seq === r.seq ? batch.readings : 0;
+      let readings = this.sentReadings.get(r.seq);
+      if (readings === undefined) {
+        // Sent before the last reset, or not by this run: ask the buffer.
+        const batch = this.buffer.batchesAfter(r.seq - 1, 1)[0];
+        readings = batch && batch.seq === r.seq ? batch.readings : 0;
+      }
+      this.sentReadings.delete(r.seq);
+      // Counted once: not when the batch is already gone (acked before, or dropped by the buffer's bounds).
+      if (!this.buffer.remove(r.seq)) readings = 0;
       if (r.status === 'rejected') {
         this.logger.error({ seq: r.seq, reason: r.reason, readings }, 'collector rejected a batch; it is dropped');
         if (readings > 0) {
@@ -144,7 +165,6 @@ export class BatchSender {
       } else if (readings > 0) {
         this.metrics.ackedReadings.inc(readings);
       }
-      this.buffer.remove(r.seq);
       this.inflight.delete(r.seq);
       this.metrics.acked.inc({ status: r.status });
     }

@@ -2,6 +2,8 @@
 // (USB unplug, pty peer gone) reads 0 bytes forever, and serialport's unixRead retries zero-byte reads
 // without end instead of reporting a disconnect (serialport/bindings-cpp#162). Unplugging removes the device
 // node and its /dev/serial/by-id link, so polling the path's identity catches what the port misses.
+// The stat is synchronous: a stat of a path in /dev never waits for the device, and done in the timer it
+// costs one system call, not a thread-pool round trip and a second wake-up of the process (issue 12).
 import { guard } from '@tidemark/shared';
 import fs from 'node:fs';
 
@@ -12,9 +14,6 @@ export class DeviceWatch {
   private timer: NodeJS.Timeout | undefined;
   /** undefined: not watching; '': watching, identity not learned yet (the first stat failed oddly). */
   private identity: string | undefined;
-  private checking = false;
-  /** Bumped by stop(), so a start() still waiting for its first stat knows it was cancelled. */
-  private generation = 0;
 
   constructor(
     private readonly devicePath: string,
@@ -25,9 +24,7 @@ export class DeviceWatch {
   /** Remembers which device the path names now, then checks it periodically until stop() or gone. */
   async start(): Promise<void> {
     this.stop();
-    const generation = this.generation;
-    const first = await identify(this.devicePath);
-    if (generation !== this.generation) return;
+    const first = identify(this.devicePath);
     if (first === undefined) return this.onGone('device path disappeared');
     this.identity = first.startsWith('!') ? '' : first;
     // No logger here: a check that throws (an onGone handler) becomes a process warning on stderr, never a crash.
@@ -40,27 +37,19 @@ export class DeviceWatch {
   }
 
   stop(): void {
-    this.generation++;
     clearInterval(this.timer);
     this.timer = undefined;
     this.identity = undefined;
   }
 
-  private async check(): Promise<void> {
-    if (this.checking || this.identity === undefined) return;
-    this.checking = true;
-    const generation = this.generation;
-    try {
-      const now = await identify(this.devicePath);
-      if (generation !== this.generation) return; // stopped meanwhile
-      if (now === undefined) return this.gone('device path disappeared');
-      // A transient error (EACCES during udev's rule run, EMFILE) is not proof of an unplug.
-      if (now.startsWith('!')) return;
-      if (this.identity === '') this.identity = now;
-      else if (now !== this.identity) return this.gone('device path now names another device');
-    } finally {
-      this.checking = false;
-    }
+  private check(): void {
+    if (this.identity === undefined) return;
+    const now = identify(this.devicePath);
+    if (now === undefined) return this.gone('device path disappeared');
+    // A transient error (EACCES during udev's rule run, EMFILE) is not proof of an unplug.
+    if (now.startsWith('!')) return;
+    if (this.identity === '') this.identity = now;
+    else if (now !== this.identity) return this.gone('device path now names another device');
   }
 
   private gone(why: string): void {
@@ -70,9 +59,9 @@ export class DeviceWatch {
 }
 
 /** `dev:ino:rdev` of what the path names, undefined when it does not exist, `!message` on other errors. */
-async function identify(p: string): Promise<string | undefined> {
+function identify(p: string): string | undefined {
   try {
-    const st = await fs.promises.stat(p);
+    const st = fs.statSync(p);
     return `${st.dev}:${st.ino}:${st.rdev}`;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

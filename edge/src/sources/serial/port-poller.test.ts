@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openPtyPair, requireTool, useProcessReaper, waitFor } from '@tidemark/shared/testing';
-import { PortPoller } from './port-poller.js';
+import { PortPoller, type WaitReadable } from './port-poller.js';
 
 requireTool('socat', 'socat');
 useProcessReaper();
@@ -25,6 +25,28 @@ describe('PortPoller on a pty', () => {
     return { pty, poller, chunks, lost };
   }
 
+  /** As the serial source reads a port: opened by serialport's binding, whose fd poll watch wakes the poller. */
+  async function setupWithWatch(intervalMs: number) {
+    const pty = await openPtyPair();
+    const { LinuxBinding } = await import('@serialport/bindings-cpp');
+    const port = await LinuxBinding.open({ path: pty.a, baudRate: 115200 });
+    const watch = (port as unknown as { poller: { once(e: 'readable', cb: (err: Error | null) => void): void; removeListener(e: 'readable', cb: (err: Error | null) => void): void } }).poller;
+    let waits = 0;
+    const waitReadable: WaitReadable = (cb) => {
+      waits++;
+      watch.once('readable', cb);
+      return () => watch.removeListener('readable', cb);
+    };
+    const chunks: string[] = [];
+    const lost: string[] = [];
+    const poller = new PortPoller(port.fd!, intervalMs, { data: (c) => chunks.push(c.toString()), lost: (why) => lost.push(why) }, waitReadable);
+    cleanup.push(() => {
+      poller.stop();
+      void port.close().catch(() => undefined);
+    });
+    return { pty, poller, chunks, lost, waits: () => waits };
+  }
+
   it('drains what arrived between ticks in one read, and reads nothing once stopped', async () => {
     const { pty, poller, chunks } = await setup(200);
     const out = fs.openSync(pty.b, fs.constants.O_WRONLY | fs.constants.O_NOCTTY);
@@ -38,6 +60,32 @@ describe('PortPoller on a pty', () => {
     fs.writeSync(out, 'late\n');
     await new Promise((r) => setTimeout(r, 450)); // two intervals: proving a read does NOT happen needs a pause
     expect(chunks.join('')).not.toContain('late');
+  });
+
+  it('sleeps while the port is quiet, reads bytes when they arrive, and sleeps again after a quiet tick', async () => {
+    const { pty, poller, chunks, waits } = await setupWithWatch(20);
+    const out = fs.openSync(pty.b, fs.constants.O_WRONLY | fs.constants.O_NOCTTY);
+    cleanup.push(() => fs.closeSync(out));
+    poller.start();
+    expect(poller.sleeping, 'the first read is a tick away').toBe(false);
+    await waitFor(() => poller.sleeping, { description: 'a tick found nothing and the poller sleeps' });
+    fs.writeSync(out, 'a\n');
+    await waitFor(() => chunks.join('') === 'a\n', { description: 'the line read' });
+    await waitFor(() => poller.sleeping && waits() >= 2, { description: 'asleep again after a quiet tick' });
+    fs.writeSync(out, 'b\n');
+    await waitFor(() => chunks.join('') === 'a\nb\n', { description: 'the second line read' });
+    poller.stop();
+    expect(poller.sleeping).toBe(false);
+  });
+
+  it('reports a port that hangs up while the poller sleeps', async () => {
+    const { pty, poller, lost } = await setupWithWatch(20);
+    poller.start();
+    await waitFor(() => poller.sleeping, { description: 'asleep' });
+    await pty.close();
+    await waitFor(() => lost.length > 0, { description: 'the loss reported' });
+    expect(lost).toHaveLength(1);
+    expect(poller.sleeping).toBe(false);
   });
 
   it('reports the port lost when the other end goes away, and stops', async () => {

@@ -17,7 +17,7 @@ import type { SerialSourceConfig } from './config.js';
 import { DeviceWatch } from './device-watch.js';
 import { LineFramer, type FramerSink } from './line-framer.js';
 import { createParser, type LineParser, type ParseErrorReason, type ParseResult } from './parsers/index.js';
-import { PortPoller } from './port-poller.js';
+import { PortPoller, type WaitReadable } from './port-poller.js';
 import { reconnectDelay } from './reconnect-backoff.js';
 import { RecentErrors, type RecentError } from './recent-errors.js';
 import { stablePathFor } from './stable-path.js';
@@ -280,17 +280,26 @@ export class SerialSource implements Source {
     this.idleTimer = undefined;
   }
 
-  /** Reads the port on a timer (read_interval_ms), or through serialport's stream when it is 0. */
+  /**
+   * Reads the port on a timer (read_interval_ms) that sleeps while the port is quiet, or through serialport's
+   * stream when it is 0.
+   */
   private read(port: SerialPort): void {
-    const fd = (port as unknown as { port?: { fd?: unknown } }).port?.fd;
+    const binding = (port as unknown as { port?: { fd?: unknown; poller?: unknown } }).port;
+    const fd = binding?.fd;
     if (this.config.read_interval_ms === 0 || typeof fd !== 'number') {
       port.on('data', guard(this.ctx.logger, 'serial data handler', (chunk: Buffer) => this.onData(port, chunk)));
       return;
     }
-    this.poller = new PortPoller(fd, this.config.read_interval_ms, {
-      data: (chunk) => this.onData(port, chunk),
-      lost: (why) => this.lost(port, why),
-    });
+    this.poller = new PortPoller(
+      fd,
+      this.config.read_interval_ms,
+      {
+        data: (chunk) => this.onData(port, chunk),
+        lost: (why) => this.lost(port, why),
+      },
+      readableWatch(binding?.poller),
+    );
     this.poller.start();
   }
 
@@ -382,6 +391,22 @@ export class SerialSource implements Source {
     this.linesCounter.inc(this.lines);
     this.lines = 0;
   }
+}
+
+/**
+ * The port's own poll watch on its fd (serialport's binding keeps one per open port, used only by its stream,
+ * which this source does not read), as a WaitReadable; undefined when the binding has none (the poller then
+ * keeps its timer running).
+ */
+function readableWatch(poller: unknown): WaitReadable | undefined {
+  const p = poller as { once?: unknown; removeListener?: unknown } | undefined;
+  if (typeof p?.once !== 'function' || typeof p.removeListener !== 'function') return undefined;
+  const watch = p as { once(event: 'readable', cb: (err: Error | null) => void): void; removeListener(event: 'readable', cb: (err: Error | null) => void): void };
+  return (callback) => {
+    // guard-audit: PortPoller hands in a callback built with guard()
+    watch.once('readable', callback);
+    return () => watch.removeListener('readable', callback);
+  };
 }
 
 function closeQuietly(port: SerialPort): Promise<void> {
