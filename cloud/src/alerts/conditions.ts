@@ -138,7 +138,6 @@ class OrderedWindow {
       a[j] = v;
     }
   }
-
 }
 
 const orderedWindows = new WeakMap<number[], OrderedWindow>();
@@ -167,35 +166,38 @@ function splitAt(a: Float64Array, n: number, mid: number, m: number): number {
   return i;
 }
 
-/** The last window looked up: the evaluator walks a batch column reading by reading on one window. */
-let lastWindow: number[] | undefined;
-let lastOrdered: OrderedWindow | undefined;
-
 function orderedOf(window: number[], capacity: number): OrderedWindow | undefined {
-  if (window === lastWindow && lastOrdered!.n === window.length) return lastOrdered;
   let ordered = orderedWindows.get(window);
-  if (ordered && ordered.n === window.length) return remember(window, ordered);
+  if (ordered && ordered.n === window.length) return ordered;
   for (const x of window) if (x !== x) return undefined; // NaN: no order to keep
   ordered = new OrderedWindow(window, capacity);
   orderedWindows.set(window, ordered);
-  return remember(window, ordered);
-}
-
-/** The window is about to change without its ordered copy (the reference path): drop the copy. */
-function forget(window: number[]): void {
-  orderedWindows.delete(window);
-  if (window === lastWindow) lastWindow = lastOrdered = undefined;
-}
-
-function remember(window: number[], ordered: OrderedWindow): OrderedWindow {
-  lastWindow = window;
-  lastOrdered = ordered;
   return ordered;
 }
 
+/**
+ * The series' window (created empty) and its ordered copy — or no copy when the value or the window holds NaN:
+ * then the window is made ready for robustZReference (oldest first, no copy left to go stale).
+ */
+function orderedFor(mem: SeriesMemory, value: number, windowSize: number): OrderedWindow | undefined {
+  const window = (mem.window ??= []);
+  const ordered = value === value ? orderedOf(window, windowSize) : undefined;
+  if (!ordered) {
+    orderedWindows.delete(window);
+    straighten(mem, window);
+  }
+  return ordered;
+}
+
+/** The median of ascending a[0, n), n > 0. */
+function medianOf(a: Float64Array, n: number): number {
+  const mid = n >> 1;
+  return n % 2 === 1 ? a[mid]! : (a[mid - 1]! + a[mid]!) / 2;
+}
 
 /** The value joins the window (the oldest leaves once it holds `windowSize`), and its ordered copy. */
-function slide(mem: SeriesMemory, window: number[], ordered: OrderedWindow, value: number, windowSize: number): void {
+function slide(mem: SeriesMemory, ordered: OrderedWindow, value: number, windowSize: number): void {
+  const window = mem.window!;
   if (window.length === windowSize) {
     const head = mem.head ?? 0;
     const gone = window[head]!;
@@ -241,24 +243,16 @@ export function windowValues(mem: SeriesMemory): number[] {
  * checks it). NaN anywhere takes robustZReference.
  */
 export function robustZ(mem: SeriesMemory, value: number, windowSize: number, minHistory: number): number | undefined {
-  const window = (mem.window ??= []);
-  const ordered = value === value ? orderedOf(window, windowSize) : undefined;
-  if (!ordered) {
-    forget(window);
-    straighten(mem, window);
-    return robustZReference(mem, value, windowSize, minHistory);
-  }
-  const sorted = ordered.a;
-  const n = ordered.n;
+  const ordered = orderedFor(mem, value, windowSize);
+  if (!ordered) return robustZReference(mem, value, windowSize, minHistory);
+  const { a: sorted, n } = ordered;
   let z: number | undefined;
   if (n >= minHistory) {
-    const mid = n >> 1;
-    const m = n % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    const m = medianOf(sorted, n);
     // The deviations |x − m| are two ascending runs: m − x leftwards from the split, x − m rightwards.
-    const split = splitAt(sorted, n, mid, m);
-    z = exactZ(sorted, n, split, m, value - m);
+    z = exactZ(sorted, n, splitAt(sorted, n, n >> 1, m), m, value - m);
   }
-  slide(mem, window, ordered, value, windowSize);
+  slide(mem, ordered, value, windowSize);
   return z;
 }
 
@@ -284,20 +278,16 @@ function exactZ(sorted: Float64Array, n: number, split: number, m: number, d: nu
  * against anomalyVerdict(robustZReference(…)).
  */
 export function anomalyStep(mem: SeriesMemory, value: number, windowSize: number, minHistory: number, fire: number, clear: number, onlyFire: boolean): Verdict | undefined {
-  const window = (mem.window ??= []);
-  const ordered = value === value ? orderedOf(window, windowSize) : undefined;
+  const ordered = orderedFor(mem, value, windowSize);
   if (!ordered) {
-    forget(window);
-    straighten(mem, window);
     const z = robustZReference(mem, value, windowSize, minHistory);
     return z === undefined ? undefined : verdictOf(z, fire, clear);
   }
-  const sorted = ordered.a;
-  const n = ordered.n;
+  const { a: sorted, n } = ordered;
   let verdict: Verdict | undefined;
   if (n >= minHistory) {
     const mid = n >> 1;
-    const m = n % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    const m = medianOf(sorted, n);
     const split = splitAt(sorted, n, mid, m);
     const d = value - m;
     let zMax = Infinity;
@@ -312,7 +302,7 @@ export function anomalyStep(mem: SeriesMemory, value: number, windowSize: number
     else if (onlyFire && zMax <= fire) verdict = 'hold';
     else verdict = verdictOf(exactZ(sorted, n, split, m, d), fire, clear);
   }
-  slide(mem, window, ordered, value, windowSize);
+  slide(mem, ordered, value, windowSize);
   return verdict;
 }
 
