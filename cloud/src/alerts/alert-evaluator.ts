@@ -14,7 +14,8 @@ import { batchDistrust, decodeRecordColumns, trustedColumns } from '../stream/re
 import { StreamConsumer, type ChunkProcessor } from '../stream/stream-consumer.js';
 import type { AlertRuleConfig } from './alert-config.js';
 import type { AlertState, AlertTransition } from './alert-types.js';
-import { ANOMALY_DEFAULTS, anomalyLevels, anomalyStep, bucketStatValue, foldBucket, ratePerMinute, thresholdVerdict, type SeriesMemory } from './conditions.js';
+import { ANOMALY_DEFAULTS, anomalyLevels, anomalyStep, bucketStatValue, ratePerMinute, thresholdVerdict, type SeriesMemory } from './conditions.js';
+import { ColumnFolds, columnSpan, mayExceed, rateMayExceed, type ColumnSpan } from './column-shortcuts.js';
 import { compileGlob } from './glob.js';
 import { compileSelector, usesTags, type DeviceMatcher } from './device-selector.js';
 import { NO_TAG_SOURCE, type TagSnapshot, type TagSource } from '../devices/device-tag-source.js';
@@ -105,8 +106,8 @@ export class AlertEvaluator implements Component, ChunkProcessor {
   /** The tags sensorRules and deviceRules were decided with; a new version empties both. */
   private tags: TagSnapshot;
   private readonly listeners: TransitionListener[] = [];
-  /** The current column's bucket folds, one per (resolution, open bucket) (see bucketFold). */
-  private readonly folds: ColumnFold[] = [];
+  /** The current column's bucket folds, shared by bucket rules in the same open bucket. */
+  private readonly folds = new ColumnFolds();
   /** The current column's span (reused: no object per column). */
   private readonly span: ColumnSpan = { min: Infinity, max: -Infinity, minGap: Infinity };
   private readonly m;
@@ -225,7 +226,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
           const rules = slot.rules;
           if (rules.length === 0) continue;
           const span = columnSpan(ts, values, this.span);
-          this.folds.length = 0;
+          this.folds.reset();
           for (let i = 0; i < rules.length; i++) {
             const c = rules[i]!;
             const s = (slot.series[i] ??= this.seriesFor(series, c, device, col.sensor));
@@ -363,7 +364,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
         }
         const res = rule.on.resolution.ms;
         ch.dirty.add(s.item.id);
-        const fold = this.bucketFold(mem, res, ts, values);
+        const fold = this.folds.fold(mem, res, ts, values);
         for (const closed of fold.closed) {
           const v = bucketStatValue(closed.stats, rule.on.stat);
           this.observe(ch, series, c, device, sensor, record, thresholdVerdict(rule, v), closed.start + res, v, s);
@@ -413,32 +414,6 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     }
   }
 
-  /**
-   * Folds a column into a bucket rule's open bucket. Bucket rules of one sensor on one resolution usually hold
-   * the same open bucket (they started together): the first one folds the column, and every other whose open
-   * bucket equals what the first one's was takes the result — same state in, same readings, same state and
-   * closed buckets out — instead of folding every reading again.
-   */
-  private bucketFold(mem: SeriesMemory, res: number, ts: Float64Array, values: Float64Array): ColumnFold {
-    for (const f of this.folds) {
-      if (f.res === res && sameBucket(mem.bucket, f.before)) {
-        if (f.after) mem.bucket = copyBucket(f.after);
-        return f;
-      }
-    }
-    const before = mem.bucket && copyBucket(mem.bucket);
-    const closed: OpenBucket[] = [];
-    let late = 0;
-    for (let i = 0; i < ts.length; i++) {
-      const r = foldBucket(mem, res, ts[i]!, values[i]!);
-      if (r === 'late') late++;
-      else if (r) closed.push(r);
-    }
-    const fold: ColumnFold = { res, before, after: mem.bucket && copyBucket(mem.bucket), closed, late };
-    this.folds.push(fold);
-    return fold;
-  }
-
   /** no_data: the device's watermark moved; every sensor of it silent for `after` in event time fires. */
   private silences(ch: Chunk, series: Map<string, Series>, device: string, record: StreamRecord, wm: number): void {
     const ids = this.noData.get(device);
@@ -468,85 +443,6 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     const suppressed = decideNotify(s.machine.s, transition, rule.notify_late, this.opts, kv);
     ch.transitions.push(suppressed === undefined ? { transition, notifiers: this.opts.notifiers } : { transition, notifiers: [], suppressed });
   }
-}
-
-/**
- * What every rule of a column may ask of it, computed once per column: the smallest and largest value (NaN
- * ignored: it never fires) and the smallest positive step between consecutive timestamps.
- */
-interface ColumnSpan {
-  min: number;
-  max: number;
-  minGap: number;
-}
-
-function columnSpan(ts: Float64Array, values: Float64Array, out: ColumnSpan): ColumnSpan {
-  let min = Infinity;
-  let max = -Infinity;
-  let minGap = Infinity;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (v < min) min = v;
-    if (v > max) max = v;
-    if (i > 0) {
-      const gap = ts[i]! - ts[i - 1]!;
-      if (gap > 0 && gap < minGap) minGap = gap;
-    }
-  }
-  out.min = min;
-  out.max = max;
-  out.minGap = minGap;
-  return out;
-}
-
-/** Whether some value in [min, max] is a fire verdict of thresholdVerdict (false proves none is). */
-function mayExceed(rule: Pick<AlertRuleConfig, 'above' | 'below'>, min: number, max: number): boolean {
-  if (rule.above !== undefined) return !(max <= rule.above);
-  if (rule.below !== undefined) return !(min >= rule.below);
-  return false;
-}
-
-/**
- * Whether a rate computed over this column (ratePerMinute: each reading against the one before it, the
- * series' last reading first) may fire. Every such rate is at most (largest − smallest value) / (smallest
- * positive time step) per minute in magnitude; rounding is monotone, so the float bound holds too.
- */
-function rateMayExceed(rule: Pick<AlertRuleConfig, 'above' | 'below'>, mem: SeriesMemory, firstTs: number, span: ColumnSpan): boolean {
-  let { min, max, minGap } = span;
-  const { prevTs, prevValue } = mem;
-  if (prevTs !== undefined && prevValue !== undefined) {
-    if (prevValue < min) min = prevValue;
-    if (prevValue > max) max = prevValue;
-    const gap = firstTs - prevTs;
-    if (gap > 0 && gap < minGap) minGap = gap;
-  }
-  if (!(max >= min)) return false; // no two numbers: every rate is NaN or undefined
-  const bound = ((max - min) / minGap) * 60_000;
-  return mayExceed(rule, -bound, bound);
-}
-
-type OpenBucket = NonNullable<SeriesMemory['bucket']>;
-
-/** One fold of a column into an open bucket: the bucket before and after, the buckets it closed, readings too late. */
-interface ColumnFold {
-  res: number;
-  before: OpenBucket | undefined;
-  after: OpenBucket | undefined;
-  closed: OpenBucket[];
-  late: number;
-}
-
-function copyBucket(b: OpenBucket): OpenBucket {
-  return { start: b.start, stats: { ...b.stats } };
-}
-
-function sameBucket(a: OpenBucket | undefined, b: OpenBucket | undefined): boolean {
-  if (!a || !b) return a === b;
-  if (a.start !== b.start) return false;
-  const x = a.stats as unknown as Record<string, number>;
-  const y = b.stats as unknown as Record<string, number>;
-  for (const k in x) if (!Object.is(x[k], y[k])) return false;
-  return true;
 }
 
 /** In these states only a fire verdict can move the machine (series-machine.ts). */
