@@ -12,6 +12,11 @@ export interface EdgeBufferFixture {
   buffer: EdgeBuffer;
   /** Closes the current instance (a clean shutdown) and opens a new one over the same storage. */
   reopen: () => EdgeBuffer;
+  /**
+   * Abandons the current instance without closing it, as a kill -9 would (nothing in its memory reaches the
+   * storage), and opens a new one over the same storage.
+   */
+  crashReopen: () => EdgeBuffer;
   /** Closes whatever instance is open and deletes the storage. */
   cleanup: () => void;
 }
@@ -114,6 +119,57 @@ export function describeEdgeBufferContract(name: string, make: () => EdgeBufferF
       expect(again.nextSequence).toBe(4); // a removed seq is never reused
     });
 
+    it('seals the queue without storing it: an acked volatile batch never reaches storage, an unacked one is stored by the next commit', () => {
+      const f = open();
+      const b = f.buffer;
+      b.append(readings(1, 25));
+      const sealed = b.sealVolatile(10, encoderFor(b), T0);
+      expect(sealed.map((s) => [s.seq, s.readings, s.firstTs, s.lastTs])).toEqual([[1, 10, T0 + 1, T0 + 10], [2, 10, T0 + 11, T0 + 20], [3, 5, T0 + 21, T0 + 25]]);
+      expect([b.queuedCount, b.pendingReadings, b.volatileBatches, b.nextSequence]).toEqual([0, 0, 3, 4]);
+      // In custody until acked: served to the sender, counted as buffered.
+      expect(b.batchesAfter(1, 10).map((s) => s.seq)).toEqual([2, 3]);
+      expect(b.bufferedReadings()).toBe(25);
+      expect(b.stats()).toMatchObject({ sealedBatches: 3, sealedReadings: 25, bufferedReadings: 25, oldestTs: T0 + 1, newestTs: T0 + 25 });
+      expect(b.remove(1)).toBe(true);
+      expect(b.remove(1)).toBe(false);
+      expect(b.volatileBatches).toBe(2);
+      const unacked = b.batchesAfter(0, 10).map((s) => s.payload);
+      b.commit(); // stores 2 and 3: not acked by their deadline
+      expect(b.volatileBatches).toBe(0);
+      const again = f.crashReopen(); // what the commit stored is durable without a clean close
+      expect(again.batchesAfter(0, 10).map((s) => s.seq)).toEqual([2, 3]);
+      expect(again.batchesAfter(0, 10).map((s) => [...s.payload])).toEqual(unacked.map((p) => [...p])); // the bytes that were sent
+      expect(again.nextSequence).toBeGreaterThanOrEqual(4);
+    });
+
+    it('never reuses a volatile seq: a crash before anything was stored skips the reserved seqs; a clean close gives them back', () => {
+      const f = open();
+      const b = f.buffer;
+      b.append(readings(1, 4));
+      expect(b.sealVolatile(2, encoderFor(b), T0).map((s) => s.seq)).toEqual([1, 2]);
+      const crashed = f.crashReopen(); // batches 1 and 2 were sent, maybe stored by the collector, lost here
+      expect(crashed.batchesAfter(0, 10)).toEqual([]);
+      const after = crashed.nextSequence;
+      expect(after).toBeGreaterThan(2);
+      crashed.append(readings(5, 6));
+      expect(crashed.sealVolatile(10, encoderFor(crashed), T0).map((s) => s.seq)).toEqual([after]);
+      crashed.remove(after);
+      const clean = f.reopen();
+      expect(clean.nextSequence).toBe(after + 1); // no gap after a clean close
+      clean.append(readings(7, 7));
+      clean.commit();
+      expect(clean.seal(10, encoderFor(clean), T0)!.seq).toBe(after + 1);
+    });
+
+    it('seals nothing volatile while committed readings are pending (they are older and go first)', () => {
+      const b = open().buffer;
+      b.append(readings(1, 3));
+      b.commit();
+      b.append(readings(4, 5));
+      expect(b.sealVolatile(10, encoderFor(b), T0)).toEqual([]);
+      expect([b.queuedCount, b.pendingReadings, b.volatileBatches]).toEqual([2, 3, 0]);
+    });
+
     it('reports consistent stats, and counts what it discards by reason', () => {
       const b = open().buffer;
       b.append(readings(1, 12));
@@ -130,13 +186,14 @@ export function describeEdgeBufferContract(name: string, make: () => EdgeBufferF
       expect(s.drops.test_overflow).toBe(5);
     });
 
-    it('model check: any interleaving of append, commit, seal and ack delivers every committed reading exactly once, in order', () => {
+    it('model check: any interleaving of append, commit, seal, volatile seal and ack delivers every committed reading exactly once, in order', () => {
       const op = fc.oneof(
         fc.record({ kind: fc.constant('append' as const), n: fc.integer({ min: 1, max: 40 }) }),
         fc.record({ kind: fc.constant('commit' as const) }),
         fc.record({ kind: fc.constant('commitAndSeal' as const), max: fc.integer({ min: 1, max: 15 }) }),
         fc.record({ kind: fc.constant('seal' as const), max: fc.integer({ min: 1, max: 15 }) }),
         fc.record({ kind: fc.constant('ackOldest' as const) }),
+        fc.record({ kind: fc.constant('sealVolatile' as const), max: fc.integer({ min: 1, max: 15 }) }),
         fc.record({ kind: fc.constant('reopen' as const) }),
       );
       fc.assert(
@@ -145,7 +202,7 @@ export function describeEdgeBufferContract(name: string, make: () => EdgeBufferF
           try {
             let b = f.buffer;
             let next = 1;
-            let committedUpTo = 0; // readings 1..committedUpTo are durable
+            let committedUpTo = 0; // readings 1..committedUpTo are durable, or in volatile batches (stored by the next commit or close)
             let lastSeq = 0;
             const delivered: number[] = [];
             for (const o of ops) {
@@ -160,6 +217,17 @@ export function describeEdgeBufferContract(name: string, make: () => EdgeBufferF
                 if (o.kind === 'commitAndSeal') committedUpTo = next - 1;
                 for (const s of sealed) {
                   expect(s.seq).toBe(lastSeq + 1);
+                  expect(s.readings).toBeLessThanOrEqual(o.max);
+                  lastSeq = s.seq;
+                }
+              } else if (o.kind === 'sealVolatile') {
+                const pendingBefore = b.pendingReadings;
+                const queued = b.queuedCount;
+                const sealed = b.sealVolatile(o.max, encoderFor(b), T0);
+                expect(sealed.length > 0).toBe(pendingBefore === 0 && queued > 0);
+                if (sealed.length > 0) committedUpTo = next - 1;
+                for (const s of sealed) {
+                  expect(s.seq).toBe(lastSeq + 1); // consecutive while nothing crashed
                   expect(s.readings).toBeLessThanOrEqual(o.max);
                   lastSeq = s.seq;
                 }

@@ -1,7 +1,8 @@
 // The buffer family's contract: what the runner (agent, buffer guard, sender) needs from a durable edge
 // buffer. SqliteBuffer is the implementation; tests inject wrappers or other implementations through it, and
 // every implementation must pass buffer/edge-buffer.contract.ts. Invariants an implementation keeps: a reading
-// is durable once commit() returned; seqs are 1, 2, 3 … per stream and never reused; a sealed batch's bytes
+// is durable once commit() returned (or once the collector acked its volatile batch); seqs grow per stream and
+// are never reused (a crash may skip some, never repeat one); a sealed batch's bytes
 // never change (except correctUnsynced on batches never sent); the stream id is fixed for the buffer's life.
 import type { BatchReencoder } from './clock-correction.js';
 import type { BatchEncoder, BufferedReading, BufferStats, SealedBatch, SqliteBuffer } from './sqlite-buffer.js';
@@ -21,11 +22,18 @@ export interface EdgeBuffer {
 
   /** Queues readings for the next commit (memory only). */
   append(readings: readonly BufferedReading[]): void;
-  /** Commits the queue durably; returns how many readings it committed. */
+  /** Commits the queue durably, and stores the volatile batches still unacked; returns how many queued readings it committed. */
   commit(): number;
   /** Commits the queue and seals every full batch of `maxReadings` in the same transaction. */
   /** sealAll: seal every pending reading too (the max_delay_ms deadline), in the same transaction. */
   commitAndSeal(maxReadings: number, encode: BatchEncoder, nowMs: number, sealAll?: boolean): { committed: number; sealed: SealedBatch[] };
+  /**
+   * Seals the whole queue into batches WITHOUT writing them (volatile: stored by the next commit unless acked
+   * first); [] when committed readings are pending. Their seqs are reserved durably, so never reused.
+   */
+  sealVolatile(maxReadings: number, encode: BatchEncoder, nowMs: number): SealedBatch[];
+  /** Volatile batches not yet acked (nor stored). */
+  readonly volatileBatches: number;
   /** Seals up to `maxReadings` of the oldest pending readings into the next batch (undefined: none pending). */
   seal(maxReadings: number, encode: BatchEncoder, nowMs: number): SealedBatch | undefined;
   /** Sealed batches with seq > afterSeq, oldest first, at most `limit`. */

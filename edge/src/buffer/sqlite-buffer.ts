@@ -5,6 +5,8 @@
 // Disk writes are the SD card's wear: a commit stores one chunk per clock state (pending-chunks.ts), not a
 // row per reading; bookkeeping that needs no durability of its own is not a write of its own: first-send
 // marks stay in memory, and an acked batch is deleted inside the next group commit (hidden until then).
+// With `persist: unacked` the runner may seal the queue without writing it (sealVolatile): those batches are
+// stored only if the collector has not acked them by the next commit (volatile-batches.ts).
 import Database from 'better-sqlite3';
 import { newStreamId, streamIdToHex } from '@tidemark/proto';
 import { StorageError } from '@tidemark/shared';
@@ -14,6 +16,14 @@ import { ClockCorrection, type BatchReencoder } from './clock-correction.js';
 import { migrateBuffer } from './migrate.js';
 import { PendingChunks } from './pending-chunks.js';
 import { BUFFER_PAGE_SIZE, BUFFER_SCHEMA, BUFFER_SCHEMA_VERSION } from './schema.js';
+import { SealedBatches, timeSpan } from './sealed-batches.js';
+import { VolatileBatches } from './volatile-batches.js';
+
+/**
+ * Seqs a volatile seal reserves at once (one small durable write per this many volatile batches). A crash
+ * skips at most this many seqs; the collector's dedup folds the gap (the next batch's lowWaterSeq).
+ */
+export const SEQ_BLOCK = 1024;
 
 export type { BatchEncoder, BufferedReading, BufferStats, SealedBatch, SqliteBufferOptions } from './buffer-types.js';
 
@@ -25,7 +35,14 @@ export class SqliteBuffer {
   private queue: BufferedReading[] = [];
   private pendingCount: number;
   private nextSeq: number;
+  /**
+   * meta.next_seq, the durable floor: no seq below it is ever assigned again, even after a crash. Equal to
+   * nextSeq, or above it while volatile seals run on a reserved block (SEQ_BLOCK).
+   */
+  private seqFloor: number;
   private readonly stmts;
+  private readonly batches: SealedBatches;
+  private readonly volatile = new VolatileBatches();
   private readonly drops: BufferDrops; // bounds and drops (buffer-guard.ts decides when), same connection
   private readonly clock: ClockCorrection;
   private readonly chunks: PendingChunks;
@@ -43,29 +60,18 @@ export class SqliteBuffer {
     this.path = opts.path;
     this.deviceId = opts.deviceId;
     this.chunks = new PendingChunks(db);
+    this.batches = new SealedBatches(db);
     this.drops = new BufferDrops(db, this.chunks);
     this.clock = new ClockCorrection(db, this.chunks);
     this.stmts = {
       getMeta: db.prepare<[string], { value: Buffer | string | number }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-      insertBatch: db.prepare(
-        'INSERT INTO batches(seq, payload, readings, synced, first_ts, last_ts, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
-      batchesAfter: db.prepare<[number, number], { seq: number; payload: Buffer; readings: number; synced: number; first_ts: number; last_ts: number; created_ms: number }>(
-        'SELECT seq, payload, readings, synced, first_ts, last_ts, created_ms FROM batches WHERE seq > ? ORDER BY seq LIMIT ?',
-      ),
-      deleteBatch: db.prepare('DELETE FROM batches WHERE seq = ?'),
-      batchReadings: db.prepare<[number], number>('SELECT readings FROM batches WHERE seq = ?').pluck(),
-      sealedReadings: db.prepare<[], number | null>('SELECT sum(readings) FROM batches').pluck(),
-      minSeq: db.prepare<[], { m: number | null }>('SELECT min(seq) AS m FROM batches'),
-      batchStats: db.prepare<[], { n: number; readings: number | null; oldest: number | null; newest: number | null }>(
-        'SELECT count(*) AS n, sum(readings) AS readings, min(first_ts) AS oldest, max(last_ts) AS newest FROM batches',
-      ),
       syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
       syncFull: db.prepare('PRAGMA synchronous = FULL'),
     };
     this.streamId = this.loadOrCreateIdentity();
     this.nextSeq = Number(this.meta('next_seq') ?? 1);
+    this.seqFloor = this.nextSeq;
     this.pendingCount = this.chunks.count();
   }
 
@@ -147,19 +153,30 @@ export class SqliteBuffer {
     return this.pendingCount;
   }
 
-  /** Group commit: writes every queued reading in one transaction. Returns how many were committed. */
+  /** Batches sealed without a write (sealVolatile) that the collector has not acked yet. */
+  get volatileBatches(): number {
+    return this.volatile.size;
+  }
+
+  /**
+   * Group commit: writes every queued reading, and stores every volatile batch still unacked, in one
+   * transaction. Returns how many queued readings were committed. Nothing to write: no transaction.
+   */
   commit(): number {
-    if (this.queue.length === 0) return 0;
+    if (this.queue.length === 0 && this.volatile.size === 0) return 0;
     const rows = this.queue;
     this.queue = [];
+    const volatile = this.volatile.takeAll();
     try {
       this.db.transaction(() => {
         this.deleteAcked();
-        this.chunks.insert(rows);
+        this.storeVolatile(volatile);
+        if (rows.length > 0) this.chunks.insert(rows);
       })();
     } catch (err) {
       // Put the readings back so nothing accepted is lost; the runner decides what to do (on_full policy).
       this.queue = rows.concat(this.queue);
+      this.volatile.restore(volatile);
       throw new StorageError(`buffer commit failed: ${(err as Error).message}`, { cause: err });
     }
     this.acked.clear();
@@ -171,9 +188,9 @@ export class SqliteBuffer {
    * Group commit that seals batches on the way: pending readings and the queue, in order, are cut into
    * batches of `maxReadings` (never mixing clock states) that are encoded from memory and stored with their
    * seqs; only the incomplete tail stays pending — unless `sealAll`, when the tail is sealed too (the
-   * runner's max_delay_ms is up). One transaction, so every queued reading is durable — in a batch or
-   * pending — when this returns, and a tick costs one fsync however much it seals. Returns the readings
-   * committed and the batches sealed.
+   * runner's max_delay_ms is up). One transaction (volatile batches still unacked are stored by it too), so
+   * every queued reading is durable — in a batch or pending — when this returns, and a tick costs one fsync
+   * however much it seals. Returns the readings committed and the batches sealed.
    */
   commitAndSeal(maxReadings: number, encode: BatchEncoder, nowMs: number, sealAll = false): { committed: number; sealed: SealedBatch[] } {
     const queued = this.queue.length;
@@ -181,54 +198,94 @@ export class SqliteBuffer {
     if (!sealAll && this.pendingCount + queued < maxReadings) return { committed: this.commit(), sealed: [] };
     const rows = this.queue;
     this.queue = [];
+    const volatile = this.volatile.takeAll();
     const sealed: SealedBatch[] = [];
     let tail: BufferedReading[] = [];
     try {
       this.db.transaction(() => {
         this.deleteAcked();
+        this.storeVolatile(volatile);
         const loaded = this.pendingCount > 0 ? this.chunks.all() : { readings: [], lastId: undefined };
         const all = loaded.readings;
         for (const r of rows) all.push(r);
         if (loaded.lastId !== undefined) this.chunks.deleteUpTo(loaded.lastId);
         let seq = this.nextSeq;
-        const lowWater = this.stmts.minSeq.get()?.m ?? seq;
+        const lowWater = this.batches.minSeq() ?? seq;
+        const runs = clockRuns(all, maxReadings);
         let start = 0;
-        while (start < all.length) {
-          // A run of one clock state, at most maxReadings long.
-          const synced = all[start]!.synced;
-          let end = start;
-          while (end < all.length && end - start < maxReadings && all[end]!.synced === synced) end++;
-          const complete = sealAll || end - start === maxReadings || end < all.length;
-          if (!complete) break;
-          sealed.push(this.storeBatch(seq, all.slice(start, end), synced, lowWater, encode, nowMs));
-          seq++;
+        for (const end of runs) {
+          if (!sealAll && end - start < maxReadings && end === all.length) break; // the incomplete tail
+          sealed.push(this.storeBatch(seq++, all.slice(start, end), lowWater, encode, nowMs));
           start = end;
         }
         tail = all.slice(start);
         if (tail.length > 0) this.chunks.insert(tail);
-        if (sealed.length > 0) this.stmts.setMeta.run('next_seq', seq);
+        this.raiseFloor(seq);
       })();
     } catch (err) {
       this.queue = rows.concat(this.queue);
+      this.volatile.restore(volatile);
       throw new StorageError(`buffer commit failed: ${(err as Error).message}`, { cause: err });
     }
     this.acked.clear();
     if (sealed.length > 0) this.nextSeq = sealed[sealed.length - 1]!.seq + 1;
+    this.seqFloor = Math.max(this.seqFloor, this.nextSeq);
     this.pendingCount = tail.length;
     return { committed: queued, sealed };
   }
 
-  /** Encodes and inserts one batch (inside the caller's transaction). */
-  private storeBatch(seq: number, readings: BufferedReading[], synced: boolean, lowWater: number, encode: BatchEncoder, nowMs: number): SealedBatch {
-    const payload = encode(seq, readings, synced, lowWater);
-    let firstTs = Infinity;
-    let lastTs = -Infinity;
-    for (const r of readings) {
-      if (r.ts < firstTs) firstTs = r.ts;
-      if (r.ts > lastTs) lastTs = r.ts;
+  /**
+   * Seals the whole queue into batches of at most `maxReadings` (one clock state each) WITHOUT writing them:
+   * they are volatile (volatile-batches.ts) until acked, or stored by the next commit. For the runner's
+   * `persist: unacked` path, which sends them at once and commits by their readings' deadline. Only when no
+   * committed reading is pending (those are older, and go first through the normal path): returns [] then.
+   * Their seqs come from a durably reserved block; reserving one is the only write this may make.
+   */
+  sealVolatile(maxReadings: number, encode: BatchEncoder, nowMs: number): SealedBatch[] {
+    if (this.queue.length === 0 || this.pendingCount > 0) return [];
+    const rows = this.queue;
+    const runs = clockRuns(rows, maxReadings);
+    const first = this.nextSeq;
+    if (first + runs.length > this.seqFloor) {
+      const floor = first + runs.length + SEQ_BLOCK;
+      try {
+        this.db.transaction(() => this.stmts.setMeta.run('next_seq', floor))();
+      } catch (err) {
+        throw new StorageError(`buffer seq reservation failed: ${(err as Error).message}`, { cause: err });
+      }
+      this.seqFloor = floor;
     }
-    this.stmts.insertBatch.run(seq, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), readings.length, synced ? 1 : 0, firstTs, lastTs, nowMs);
-    return { seq, payload, readings: readings.length, synced, firstTs, lastTs, createdMs: nowMs };
+    this.queue = [];
+    const lowWater = this.volatile.minSeq() ?? this.batches.minSeq() ?? first;
+    const sealed: SealedBatch[] = [];
+    let start = 0;
+    for (const end of runs) {
+      const readings = rows.slice(start, end);
+      const seq = this.nextSeq++;
+      const b: SealedBatch = { seq, payload: encode(seq, readings, readings[0]!.synced, lowWater), readings: readings.length, synced: readings[0]!.synced, ...timeSpan(readings), createdMs: nowMs };
+      this.volatile.add(b);
+      sealed.push(b);
+      start = end;
+    }
+    return sealed;
+  }
+
+  /** Stores volatile batches taken from memory (inside the caller's transaction). */
+  private storeVolatile(volatile: readonly SealedBatch[]): void {
+    for (const b of volatile) this.batches.insert(b);
+  }
+
+  /** Moves the durable seq floor up to `next` (inside the caller's transaction); no write while a reserved block covers it. */
+  private raiseFloor(next: number): void {
+    if (next > this.seqFloor) this.stmts.setMeta.run('next_seq', next);
+  }
+
+  /** Encodes and inserts one batch (inside the caller's transaction). */
+  private storeBatch(seq: number, readings: BufferedReading[], lowWater: number, encode: BatchEncoder, nowMs: number): SealedBatch {
+    const synced = readings[0]!.synced;
+    const b: SealedBatch = { seq, payload: encode(seq, readings, synced, lowWater), readings: readings.length, synced, ...timeSpan(readings), createdMs: nowMs };
+    this.batches.insert(b);
+    return b;
   }
 
   /**
@@ -239,38 +296,41 @@ export class SqliteBuffer {
   seal(maxReadings: number, encode: BatchEncoder, nowMs: number): SealedBatch | undefined {
     if (this.pendingCount === 0) return undefined;
     const seq = this.nextSeq;
-    const batch = this.db.transaction(() => {
-      this.deleteAcked();
-      const readings = this.chunks.take(maxReadings, true);
-      if (readings.length === 0) return undefined;
-      const lowWater = this.stmts.minSeq.get()?.m ?? seq;
-      const b = this.storeBatch(seq, readings, readings[0]!.synced, lowWater, encode, nowMs);
-      this.stmts.setMeta.run('next_seq', seq + 1);
-      return b;
-    })();
+    const volatile = this.volatile.takeAll();
+    let batch: SealedBatch | undefined;
+    try {
+      batch = this.db.transaction(() => {
+        this.deleteAcked();
+        this.storeVolatile(volatile);
+        const readings = this.chunks.take(maxReadings, true);
+        if (readings.length === 0) return undefined;
+        const b = this.storeBatch(seq, readings, this.batches.minSeq() ?? seq, encode, nowMs);
+        this.raiseFloor(seq + 1);
+        return b;
+      })();
+    } catch (err) {
+      this.volatile.restore(volatile);
+      throw err;
+    }
     this.acked.clear();
     if (batch === undefined) {
       this.pendingCount = 0;
       return undefined;
     }
     this.nextSeq = seq + 1;
+    this.seqFloor = Math.max(this.seqFloor, this.nextSeq);
     this.pendingCount -= batch.readings;
     return batch;
   }
 
-  /** Sealed, unacknowledged batches with seq > afterSeq, oldest first. */
+  /** Sealed, unacknowledged batches (stored or volatile) with seq > afterSeq, oldest first. */
   batchesAfter(afterSeq: number, limit: number): SealedBatch[] {
-    let rows = this.stmts.batchesAfter.all(afterSeq, limit + this.acked.size);
+    let rows = this.batches.after(afterSeq, limit + this.acked.size);
     if (this.acked.size > 0) rows = rows.filter((r) => !this.acked.has(r.seq)).slice(0, limit);
-    return rows.map((r) => ({
-      seq: r.seq,
-      payload: new Uint8Array(r.payload),
-      readings: r.readings,
-      synced: r.synced === 1,
-      firstTs: r.first_ts,
-      lastTs: r.last_ts,
-      createdMs: r.created_ms,
-    }));
+    if (this.volatile.size === 0) return rows;
+    const volatile = this.volatile.after(afterSeq, limit);
+    if (volatile.length === 0) return rows;
+    return rows.concat(volatile).sort((a, b) => a.seq - b.seq).slice(0, limit);
   }
 
   /**
@@ -284,7 +344,7 @@ export class SqliteBuffer {
 
   /** Deletes the acked batches on disk; inside the caller's transaction. */
   private deleteAcked(): void {
-    for (const seq of this.acked.keys()) this.stmts.deleteBatch.run(seq);
+    for (const seq of this.acked.keys()) this.batches.delete(seq);
   }
 
   /**
@@ -306,7 +366,8 @@ export class SqliteBuffer {
 
   /**
    * The wall clock became synchronised and stepped by `stepMs`: corrects this run's untrusted readings that
-   * nobody has seen yet (clock-correction.ts). Returns the corrected reading count.
+   * nobody has seen yet (clock-correction.ts). Returns the corrected reading count. Volatile batches were
+   * sent when sealed: they keep their flagged times.
    */
   correctUnsynced(stepMs: number, firstSeq: number, reencode: BatchReencoder): number {
     this.flushAcked();
@@ -316,8 +377,9 @@ export class SqliteBuffer {
   /** The collector acknowledged `seq`: the batch may now be forgotten. Idempotent. */
   remove(seq: number): boolean {
     this.sentThisRun.delete(seq);
+    if (this.volatile.remove(seq)) return true; // never written: nothing to delete
     if (this.acked.has(seq)) return false;
-    const readings = this.stmts.batchReadings.get(seq);
+    const readings = this.batches.readingsOf(seq);
     if (readings === undefined) return false;
     this.acked.set(seq, readings); // deleted with the next transaction (a write of its own per ack is SD-card wear)
     return true;
@@ -379,22 +441,23 @@ export class SqliteBuffer {
   bufferedReadings(): number {
     let acked = 0;
     for (const n of this.acked.values()) acked += n;
-    return (this.stmts.sealedReadings.get() ?? 0) - acked + this.pendingCount;
+    return this.batches.sumReadings() - acked + this.volatile.readings + this.pendingCount;
   }
 
   stats(): BufferStats {
     this.flushAcked();
-    const b = this.stmts.batchStats.get()!;
+    const b = this.batches.stats();
     const p = this.chunks.span();
-    const oldest = [b.oldest, p.oldest].filter((x): x is number => x !== null);
-    const newest = [b.newest, p.newest].filter((x): x is number => x !== null);
-    const sealedReadings = b.readings ?? 0;
+    const v = this.volatile.span();
+    const oldest = [b.oldest, p.oldest, v.oldest].filter((x): x is number => x !== null);
+    const newest = [b.newest, p.newest, v.newest].filter((x): x is number => x !== null);
+    const sealedReadings = (b.readings ?? 0) + this.volatile.readings;
     return {
       deviceId: this.deviceId,
       streamId: this.streamIdHex,
       nextSeq: this.nextSeq,
       pendingReadings: this.pendingCount,
-      sealedBatches: b.n,
+      sealedBatches: b.n + this.volatile.size,
       sealedReadings,
       bufferedReadings: sealedReadings + this.pendingCount,
       oldestTs: oldest.length ? Math.min(...oldest) : null,
@@ -404,13 +467,42 @@ export class SqliteBuffer {
     };
   }
 
+  /**
+   * Stores what is still volatile and deletes what was acked, then closes. With nothing volatile left, a
+   * reserved seq block is given back (meta.next_seq = the next unused seq), so a clean restart leaves no gap.
+   */
   close(): void {
     if (!this.db.open) return;
+    const volatile = this.volatile.takeAll();
+    try {
+      if (volatile.length > 0) this.db.transaction(() => this.storeVolatile(volatile))();
+    } catch {
+      // Those batches were sent; not stored, they are lost only if the collector never got them.
+      this.volatile.restore(volatile);
+    }
     try {
       this.flushAcked();
+      if (this.volatile.size === 0 && this.seqFloor > this.nextSeq) this.stmts.setMeta.run('next_seq', this.nextSeq);
     } catch {
-      // Those batches stay and are resent after the restart; the collector acks them as duplicates.
+      // Acked batches stay and are resent after the restart (acked again as duplicates); the gap stays.
     }
     this.db.close();
   }
+}
+
+/**
+ * Where `readings` is cut into batches: the end index of each run of one clock state and at most
+ * `maxReadings` readings, in order (the last one is readings.length).
+ */
+function clockRuns(readings: readonly BufferedReading[], maxReadings: number): number[] {
+  const ends: number[] = [];
+  let start = 0;
+  while (start < readings.length) {
+    const synced = readings[start]!.synced;
+    let end = start;
+    while (end < readings.length && end - start < maxReadings && readings[end]!.synced === synced) end++;
+    ends.push(end);
+    start = end;
+  }
+  return ends;
 }

@@ -1,0 +1,95 @@
+// Sealed batches stored on disk (the `batches` table): the exact bytes sent and resent until the collector
+// acks the seq. Shares the buffer's SQLite connection; writes run inside the caller's transaction, so a seal
+// (insert batch, delete its readings, move the seq floor) is never split by a crash.
+import type Database from 'better-sqlite3';
+import type { BufferedReading, SealedBatch } from './buffer-types.js';
+
+interface BatchRow {
+  seq: number;
+  payload: Buffer;
+  readings: number;
+  synced: number;
+  first_ts: number;
+  last_ts: number;
+  created_ms: number;
+}
+
+/** The smallest and largest event time of `readings` (non-empty). */
+export function timeSpan(readings: readonly BufferedReading[]): { firstTs: number; lastTs: number } {
+  let firstTs = Infinity;
+  let lastTs = -Infinity;
+  for (const r of readings) {
+    if (r.ts < firstTs) firstTs = r.ts;
+    if (r.ts > lastTs) lastTs = r.ts;
+  }
+  return { firstTs, lastTs };
+}
+
+export class SealedBatches {
+  // Private, so declaration emit never has to name better-sqlite3's Statement generics (TS4058).
+  private readonly stmts;
+  /**
+   * No stored batch has a seq above this (deletes only lower the truth), so a read after it needs no query:
+   * the sender asks after every seal, and with `persist: unacked` most batches are never stored.
+   */
+  private maxSeq: number;
+
+  constructor(db: Database.Database) {
+    this.stmts = {
+      insert: db.prepare('INSERT INTO batches(seq, payload, readings, synced, first_ts, last_ts, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      after: db.prepare<[number, number], BatchRow>(
+        'SELECT seq, payload, readings, synced, first_ts, last_ts, created_ms FROM batches WHERE seq > ? ORDER BY seq LIMIT ?',
+      ),
+      delete: db.prepare('DELETE FROM batches WHERE seq = ?'),
+      readingsOf: db.prepare<[number], number>('SELECT readings FROM batches WHERE seq = ?').pluck(),
+      sumReadings: db.prepare<[], number | null>('SELECT sum(readings) FROM batches').pluck(),
+      minSeq: db.prepare<[], number | null>('SELECT min(seq) FROM batches').pluck(),
+      maxSeq: db.prepare<[], number | null>('SELECT max(seq) FROM batches').pluck(),
+      stats: db.prepare<[], { n: number; readings: number | null; oldest: number | null; newest: number | null }>(
+        'SELECT count(*) AS n, sum(readings) AS readings, min(first_ts) AS oldest, max(last_ts) AS newest FROM batches',
+      ),
+    };
+    this.maxSeq = this.stmts.maxSeq.get() ?? 0;
+  }
+
+  /** Stores a batch (inside the caller's transaction). */
+  insert(b: SealedBatch): void {
+    this.stmts.insert.run(b.seq, Buffer.from(b.payload.buffer, b.payload.byteOffset, b.payload.byteLength), b.readings, b.synced ? 1 : 0, b.firstTs, b.lastTs, b.createdMs);
+    if (b.seq > this.maxSeq) this.maxSeq = b.seq;
+  }
+
+  /** Stored batches with seq > afterSeq, oldest first, at most `limit`. */
+  after(afterSeq: number, limit: number): SealedBatch[] {
+    if (afterSeq >= this.maxSeq || limit <= 0) return [];
+    return this.stmts.after.all(afterSeq, limit).map((r) => ({
+      seq: r.seq,
+      payload: new Uint8Array(r.payload),
+      readings: r.readings,
+      synced: r.synced === 1,
+      firstTs: r.first_ts,
+      lastTs: r.last_ts,
+      createdMs: r.created_ms,
+    }));
+  }
+
+  delete(seq: number): void {
+    this.stmts.delete.run(seq);
+  }
+
+  /** The readings of stored batch `seq`, or undefined when it is not stored. */
+  readingsOf(seq: number): number | undefined {
+    return this.stmts.readingsOf.get(seq);
+  }
+
+  sumReadings(): number {
+    return this.stmts.sumReadings.get() ?? 0;
+  }
+
+  minSeq(): number | undefined {
+    return this.stmts.minSeq.get() ?? undefined;
+  }
+
+  stats(): { n: number; readings: number | null; oldest: number | null; newest: number | null } {
+    return this.stmts.stats.get()!;
+  }
+}
