@@ -13,6 +13,7 @@ import type { EdgeConfig } from './config.js';
 import { refusedChanges, type ReloadOutcome } from './reload/reload-plan.js';
 import { SourceSet } from './sources/source-set.js';
 import { batchEncoder, clockStepReencoder } from './runner/batch-encoding.js';
+import { earlySendLead } from './runner/early-send.js';
 import { TransformPipeline } from './transforms/pipeline.js';
 import { RemovalTally } from './transforms/removal-tally.js';
 import type { SourceReading } from './sources/source.js';
@@ -63,6 +64,8 @@ export class Agent {
   private oldestPendingSince: number | undefined;
   /** Fires a tick when the oldest pending reading reaches batch.max_delay_ms, between regular commit ticks. */
   private deadlineTimer: NodeJS.Timeout | undefined;
+  /** persist: unacked — the commit deadline of the oldest volatile batch not known to be acked (runner/early-send.ts). */
+  private persistTimer: NodeJS.Timeout | undefined;
   private lastTickAt = performance.now();
   /** performance.now() when the oldest reading still queued (not yet committed) arrived. */
   private queuedSince: number | undefined;
@@ -87,7 +90,9 @@ export class Agent {
       received: this.metrics.counter('readings_received_total', 'Readings accepted from sources', ['source']),
       invalid: this.metrics.counter('readings_invalid_total', 'Readings refused before buffering, by reason', ['source', 'reason']),
       committed: this.metrics.counter('readings_committed_total', 'Readings durably committed to the buffer'),
-      sealed: this.metrics.counter('batches_sealed_total', 'Batches sealed from committed readings'),
+      sealed: this.metrics.counter('batches_sealed_total', 'Batches sealed (written, or sent before any write)'),
+      sentUnwritten: this.metrics.counter('batches_sent_before_write_total', 'Batches sealed from the commit queue and sent before any write (buffer.persist: unacked)'),
+      writtenLate: this.metrics.counter('batches_written_after_send_total', 'Batches sent before any write and then written: no ack before their commit deadline'),
       backlog: this.metrics.gauge('buffer_readings', 'Readings in the buffer (pending and sealed)'),
       removed: this.metrics.counter('transform_removed_total', 'Readings a transform removed on purpose, by transform and reason', ['transform', 'reason']),
       corrected: this.metrics.counter('readings_clock_corrected_total', 'Buffered readings re-stamped when the wall clock became synchronised'),
@@ -140,6 +145,7 @@ export class Agent {
         },
         onAck: (payload) => {
           this.sender.handleAck(payload);
+          if (this.buffer.volatileBatches === 0) this.disarmPersist(); // every batch sent before a write was acked in time
           void this.sender.pump();
         },
       },
@@ -249,6 +255,8 @@ export class Agent {
    */
   tick(force = false): void {
     const now = this.clock.now();
+    if (!force && this.sendEarly(now)) return;
+    const volatile = this.buffer.volatileBatches; // every write below also stores these, unacked so far
     const mono = performance.now();
     const { max_readings, max_delay_ms } = this.config.batch;
     // 1 ms of slack: a timer set for the deadline may fire a fraction of a millisecond before it.
@@ -271,10 +279,80 @@ export class Agent {
     if (this.buffer.queuedCount === 0) this.disarmCommit();
     else this.armCommit();
     this.armDeadline();
+    this.wroteVolatile(volatile);
     if (sealed > 0) {
       this.counters.sealed.inc(sealed);
       void this.sender.pump();
     }
+  }
+
+  /**
+   * persist: unacked — seals the whole queue and sends it before any write, when the link can ack it before
+   * its readings' commit deadline (runner/early-send.ts); the persist timer writes what is still unacked at
+   * that deadline. False: not now (the usual commit path runs).
+   */
+  private sendEarly(now: number): boolean {
+    const queuedSince = this.queuedSince;
+    if (queuedSince === undefined || this.earlyLead() === undefined || this.sender.inflightCount >= this.senderOptions.maxInflight) return false;
+    let sealed;
+    try {
+      sealed = this.buffer.sealVolatile(this.config.batch.max_readings, this.encode, now);
+    } catch (err) {
+      this.tickErrors.error('early-send', { err: (err as Error).message }, 'seq reservation failed; committing as usual');
+      return false;
+    }
+    if (sealed.length === 0) return false; // committed readings are pending: they go first, the usual way
+    this.queuedSince = undefined;
+    this.oldestPendingSince = undefined; // nothing pending, nothing queued
+    this.disarmCommit();
+    this.armDeadline();
+    // Armed once for the oldest deadline: its write stores every volatile batch, younger ones too.
+    this.persistTimer ??= setTimeout(() => {
+      this.persistTimer = undefined;
+      this.persistVolatile();
+    }, Math.max(0, queuedSince + this.config.buffer.commit_interval_ms - performance.now()));
+    this.counters.sealed.inc(sealed.length);
+    this.counters.sentUnwritten.inc(sealed.length);
+    void this.sender.pump();
+    return true;
+  }
+
+  /** How long after the first queued reading the queue is sealed and sent (persist: unacked), or undefined. */
+  private earlyLead(): number | undefined {
+    if (this.cfg.buffer.persist !== 'unacked' || !this.uplink.connected) return undefined;
+    return earlySendLead(this.cfg.buffer.commit_interval_ms, this.sender.ackRttMs);
+  }
+
+  /** A volatile batch's commit deadline came before its ack: write every one still unacked. */
+  private persistVolatile(): void {
+    const volatile = this.buffer.volatileBatches;
+    try {
+      try {
+        this.buffer.storeVolatile();
+      } catch (err) {
+        if (!this.guard.onCommitError(err)) throw err;
+        this.buffer.storeVolatile();
+      }
+    } catch (err) {
+      this.tickErrors.error('persist', { err: (err as Error).message }, 'writing unacked batches failed; retried');
+      this.persistTimer ??= setTimeout(() => {
+        this.persistTimer = undefined;
+        this.persistVolatile();
+      }, this.config.buffer.commit_interval_ms);
+    }
+    this.wroteVolatile(volatile);
+  }
+
+  /** Counts the volatile batches a write just stored (of `before`); none left: no persist deadline either. */
+  private wroteVolatile(before: number): void {
+    const left = this.buffer.volatileBatches;
+    if (before > left) this.counters.writtenLate.inc(before - left);
+    if (left === 0) this.disarmPersist();
+  }
+
+  private disarmPersist(): void {
+    clearTimeout(this.persistTimer);
+    this.persistTimer = undefined;
   }
 
   /**
@@ -350,7 +428,7 @@ export class Agent {
     this.commitTimer = setTimeout(() => {
       this.commitTimer = undefined;
       this.safeTick();
-    }, this.config.buffer.commit_interval_ms);
+    }, this.earlyLead() ?? this.config.buffer.commit_interval_ms);
   }
 
   private disarmCommit(): void {
@@ -422,6 +500,8 @@ export class Agent {
     } catch (err) {
       this.logger.error({ err }, 'final commit failed');
     }
+    this.disarmPersist();
+    this.persistVolatile(); // sent before a write and not acked yet: written now, then the drain waits for acks
     if (this.buffer.queuedCount > 0) {
       // Only `block` on a full buffer leaves readings uncommitted: say so rather than lose them silently.
       const n = this.buffer.discardQueued(0, 'unsaved_at_shutdown');

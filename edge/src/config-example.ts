@@ -88,6 +88,7 @@ buffer:
   max_age: 7d                          # readings older than this are dropped and counted (default 7d)
   on_full: drop_oldest                 # drop_oldest | drop_newest | block (default drop_oldest)
   commit_interval_ms: 100              # group commit; a reading is durable within this (1..1000, default 100)
+  persist: unacked                     # unacked: readings the collector acks within commit_interval_ms are never written | all
 
 batch:
   max_readings: 1000                   # readings per batch, 1..100000 (default 1000)

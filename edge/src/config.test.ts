@@ -105,7 +105,7 @@ describe('edge config', () => {
           sensors: [{ name: 'temp_c', shape: 'sine', min: 20, max: 80, period_s: 60, decimals: 2 }],
         },
       ],
-      buffer: { max_bytes: 256_000_000, max_age: 7 * 86_400_000, on_full: 'drop_oldest', commit_interval_ms: 100 },
+      buffer: { max_bytes: 256_000_000, max_age: 7 * 86_400_000, on_full: 'drop_oldest', commit_interval_ms: 100, persist: 'unacked' },
       batch: { max_readings: 1000, max_delay_ms: 250 },
       uplink: {
         url: 'mqtt://collector.example:1883',
@@ -132,7 +132,7 @@ describe('edge config', () => {
   it('fills defaults for a minimal config', () => {
     const c = parse(MINIMAL);
     expect(c.data_dir).toBe('./data');
-    expect(c.buffer).toEqual({ max_bytes: 256_000_000, max_age: 604_800_000, on_full: 'drop_oldest', commit_interval_ms: 100 });
+    expect(c.buffer).toEqual({ max_bytes: 256_000_000, max_age: 604_800_000, on_full: 'drop_oldest', commit_interval_ms: 100, persist: 'unacked' });
     expect(c.batch).toEqual({ max_readings: 1000, max_delay_ms: 250 });
     expect(c.clock).toEqual({ sync_check: 'auto', min_plausible_time: Date.UTC(2024, 0, 1) });
     expect(c.status).toBeUndefined();

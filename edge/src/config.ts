@@ -43,6 +43,7 @@ export type EdgeConfig = {
     max_age: number;
     on_full: 'drop_oldest' | 'drop_newest' | 'block';
     commit_interval_ms: number;
+    persist: 'unacked' | 'all';
   };
   batch: { max_readings: number; max_delay_ms: number };
   uplink: {
@@ -100,6 +101,7 @@ const edgeSchema = z
         max_age: zDuration({ min: 1 }).prefault('7d'),
         on_full: z.enum(['drop_oldest', 'drop_newest', 'block']).default('drop_oldest'),
         commit_interval_ms: zInt({ min: 1, max: 1000 }).default(100),
+        persist: z.enum(['unacked', 'all']).default('unacked'),
       })
       .prefault({}),
     batch: z

@@ -32,6 +32,8 @@ export interface EdgeBuffer {
    * first); [] when committed readings are pending. Their seqs are reserved durably, so never reused.
    */
   sealVolatile(maxReadings: number, encode: BatchEncoder, nowMs: number): SealedBatch[];
+  /** Stores the volatile batches still unacked now (their commit deadline came); returns how many. */
+  storeVolatile(): number;
   /** Volatile batches not yet acked (nor stored). */
   readonly volatileBatches: number;
   /** Seals up to `maxReadings` of the oldest pending readings into the next batch (undefined: none pending). */

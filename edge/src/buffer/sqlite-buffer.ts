@@ -170,7 +170,7 @@ export class SqliteBuffer {
     try {
       this.db.transaction(() => {
         this.deleteAcked();
-        this.storeVolatile(volatile);
+        this.storeBatches(volatile);
         if (rows.length > 0) this.chunks.insert(rows);
       })();
     } catch (err) {
@@ -204,7 +204,7 @@ export class SqliteBuffer {
     try {
       this.db.transaction(() => {
         this.deleteAcked();
-        this.storeVolatile(volatile);
+        this.storeBatches(volatile);
         const loaded = this.pendingCount > 0 ? this.chunks.all() : { readings: [], lastId: undefined };
         const all = loaded.readings;
         for (const r of rows) all.push(r);
@@ -270,9 +270,26 @@ export class SqliteBuffer {
     return sealed;
   }
 
-  /** Stores volatile batches taken from memory (inside the caller's transaction). */
-  private storeVolatile(volatile: readonly SealedBatch[]): void {
+  /** Stores batches sealed in memory (inside the caller's transaction). */
+  private storeBatches(volatile: readonly SealedBatch[]): void {
     for (const b of volatile) this.batches.insert(b);
+  }
+
+  /** Stores the volatile batches still unacked, now (their deadline came); returns how many. */
+  storeVolatile(): number {
+    if (this.volatile.size === 0) return 0;
+    const volatile = this.volatile.takeAll();
+    try {
+      this.db.transaction(() => {
+        this.deleteAcked();
+        this.storeBatches(volatile);
+      })();
+    } catch (err) {
+      this.volatile.restore(volatile);
+      throw new StorageError(`buffer commit failed: ${(err as Error).message}`, { cause: err });
+    }
+    this.acked.clear();
+    return volatile.length;
   }
 
   /** Moves the durable seq floor up to `next` (inside the caller's transaction); no write while a reserved block covers it. */
@@ -301,7 +318,7 @@ export class SqliteBuffer {
     try {
       batch = this.db.transaction(() => {
         this.deleteAcked();
-        this.storeVolatile(volatile);
+        this.storeBatches(volatile);
         const readings = this.chunks.take(maxReadings, true);
         if (readings.length === 0) return undefined;
         const b = this.storeBatch(seq, readings, this.batches.minSeq() ?? seq, encode, nowMs);
@@ -473,12 +490,10 @@ export class SqliteBuffer {
    */
   close(): void {
     if (!this.db.open) return;
-    const volatile = this.volatile.takeAll();
     try {
-      if (volatile.length > 0) this.db.transaction(() => this.storeVolatile(volatile))();
+      this.storeVolatile();
     } catch {
       // Those batches were sent; not stored, they are lost only if the collector never got them.
-      this.volatile.restore(volatile);
     }
     try {
       this.flushAcked();

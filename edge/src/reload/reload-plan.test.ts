@@ -6,7 +6,7 @@ const base: EdgeConfig = {
   device: { id: 'gw-1' },
   data_dir: '/var/lib/tidemark',
   sources: [{ type: 'simulated', name: 'sim', rate_hz: 1, sensors: [{ name: 't', shape: 'sine', min: 0, max: 1, period_s: 60, decimals: 2 }] }],
-  buffer: { max_bytes: 1e6, max_age: 86_400_000, on_full: 'drop_oldest', commit_interval_ms: 100 },
+  buffer: { max_bytes: 1e6, max_age: 86_400_000, on_full: 'drop_oldest', commit_interval_ms: 100, persist: 'unacked' },
   batch: { max_readings: 1000, max_delay_ms: 250 },
   uplink: { url: 'mqtt://127.0.0.1:1883', keepalive_s: 30, max_inflight: 8, ack_timeout_ms: 30_000, reconnect_min_ms: 500, reconnect_max_ms: 30_000 },
   clock: { sync_check: 'assume_synced', min_plausible_time: 0 },

@@ -9,6 +9,9 @@ import type { Logger, MetricsRegistry } from '@tidemark/shared';
 import type { EdgeBuffer } from '../buffer/edge-buffer.js';
 import type { Uplink } from './uplink.js';
 
+/** Weight of the newest sample in the ack round-trip mean. */
+const RTT_WEIGHT = 0.2;
+
 export interface SenderOptions {
   maxInflight: number;
   ackTimeoutMs: number;
@@ -29,6 +32,8 @@ export class BatchSender {
   /** Bumped by reset(): a pump that awaited a publish across a reset must not continue the old window. */
   private epoch = 0;
   private pumping = false;
+  /** Mean ack round trip (ms, exponentially weighted), undefined before the first ack of this run. */
+  private rttMs: number | undefined;
   private readonly metrics;
 
   constructor(
@@ -50,6 +55,11 @@ export class BatchSender {
 
   get inflightCount(): number {
     return this.inflight.size;
+  }
+
+  /** How long the collector takes to ack a batch (publish to ack, a moving mean); undefined until known. */
+  get ackRttMs(): number | undefined {
+    return this.rttMs;
   }
 
   /** Forget what is in flight: after a reconnect everything unacked is sent again. */
@@ -164,6 +174,11 @@ export class BatchSender {
         }
       } else if (readings > 0) {
         this.metrics.ackedReadings.inc(readings);
+      }
+      const sentAt = this.inflight.get(r.seq);
+      if (sentAt !== undefined) {
+        const rtt = this.now() - sentAt;
+        this.rttMs = this.rttMs === undefined ? rtt : this.rttMs + RTT_WEIGHT * (rtt - this.rttMs);
       }
       this.inflight.delete(r.seq);
       this.metrics.acked.inc({ status: r.status });
