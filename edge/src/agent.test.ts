@@ -65,8 +65,8 @@ function agentWith(batch: { max_readings: number; max_delay_ms: number }, rateHz
   const agent = new Agent(config, { logger: createLogger({ name: 'agent-test', level: 'silent' }), buffer });
   agents.push(agent);
   let ticks = 0;
-  const tick = agent.tick.bind(agent);
-  agent.tick = (force?: boolean) => {
+  const tick = agent.commits.tick.bind(agent.commits);
+  agent.commits.tick = (force?: boolean) => {
     ticks++;
     tick(force);
   };

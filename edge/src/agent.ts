@@ -13,7 +13,7 @@ import type { EdgeConfig } from './config.js';
 import { refusedChanges, type ReloadOutcome } from './reload/reload-plan.js';
 import { SourceSet } from './sources/source-set.js';
 import { batchEncoder, clockStepReencoder } from './runner/batch-encoding.js';
-import { earlySendLead } from './runner/early-send.js';
+import { CommitLoop } from './runner/commit-loop.js';
 import { TransformPipeline } from './transforms/pipeline.js';
 import { RemovalTally } from './transforms/removal-tally.js';
 import type { SourceReading } from './sources/source.js';
@@ -44,31 +44,15 @@ export class Agent {
   readonly metrics: MetricsRegistry;
   readonly buffer: EdgeBuffer;
   private readonly guard: BufferGuard;
-  private readonly tickErrors: RateLimitedLogger;
   private readonly clock: Clock;
   private readonly sources: SourceSet;
   private readonly uplink: UplinkSlot;
   /** Read by the sender on every pump: a reload of `uplink` updates it in place. */
   private readonly senderOptions: { maxInflight: number; ackTimeoutMs: number };
   private readonly sender: BatchSender;
-  /**
-   * The group commit of what is queued: armed when the first reading is queued after a commit, for
-   * buffer.commit_interval_ms, so a reading is durable at most that long after it was read, and an agent
-   * with nothing queued does not wake up to commit nothing.
-   */
-  private commitTimer: NodeJS.Timeout | undefined;
-  /** Between start() and stop(): commit and deadline timers may be armed. */
-  private ticking = false;
+  /** Group commit, sealing, early send (runner/commit-loop.ts). */
+  readonly commits: CommitLoop;
   private pumpTimer: NodeJS.Timeout | undefined;
-  /** performance.now() when the oldest reading not yet sealed arrived (monotonic: clock steps do not move it). */
-  private oldestPendingSince: number | undefined;
-  /** Fires a tick when the oldest pending reading reaches batch.max_delay_ms, between regular commit ticks. */
-  private deadlineTimer: NodeJS.Timeout | undefined;
-  /** persist: unacked — the commit deadline of the oldest volatile batch not known to be acked (runner/early-send.ts). */
-  private persistTimer: NodeJS.Timeout | undefined;
-  private lastTickAt = performance.now();
-  /** performance.now() when the oldest reading still queued (not yet committed) arrived. */
-  private queuedSince: number | undefined;
   private firstSeqThisRun = 1;
   private statusServer: StatusServer | undefined;
   private running = false;
@@ -121,7 +105,6 @@ export class Agent {
       );
       this.metrics.counter('buffer_recoveries_total', 'Corrupt buffer databases moved aside at start').inc();
     }
-    this.tickErrors = new RateLimitedLogger(this.logger, 10_000);
     this.guard = new BufferGuard(
       this.buffer,
       { maxBytes: config.buffer.max_bytes, maxAgeMs: config.buffer.max_age, onFull: config.buffer.on_full },
@@ -145,7 +128,7 @@ export class Agent {
         },
         onAck: (payload) => {
           this.sender.handleAck(payload);
-          if (this.buffer.volatileBatches === 0) this.disarmPersist(); // every batch sent before a write was acked in time
+          this.commits.acked();
           void this.sender.pump();
         },
       },
@@ -158,6 +141,17 @@ export class Agent {
       this.logger.child({ component: 'sender' }),
       this.metrics,
     );
+    this.commits = new CommitLoop({
+      buffer: this.buffer,
+      guard: this.guard,
+      encode: this.encode,
+      sender: this.sender,
+      linkUp: () => this.uplink.connected,
+      config: () => this.cfg,
+      now: () => this.clock.now(),
+      errors: new RateLimitedLogger(this.logger, 10_000),
+      counters: this.counters,
+    });
   }
 
   get config(): EdgeConfig {
@@ -180,7 +174,7 @@ export class Agent {
     this.transforms = TransformPipeline.build(next.transforms ?? [], this.transforms);
     this.cfg = next;
     this.logger.level = next.log.level;
-    this.armDeadline(); // batch.max_delay_ms may have changed
+    this.commits.reconfigured(); // batch.max_delay_ms may have changed
     if (uplinkChanged) {
       this.senderOptions.maxInflight = next.uplink.max_inflight;
       this.senderOptions.ackTimeoutMs = next.uplink.ack_timeout_ms;
@@ -222,137 +216,8 @@ export class Agent {
     this.removals.flush();
     if (out.length === 0) return;
     this.buffer.append(out);
-    this.queuedSince ??= performance.now();
-    this.armCommit();
-    if (this.oldestPendingSince === undefined) {
-      this.oldestPendingSince = performance.now();
-      this.armDeadline();
-    }
+    this.commits.queued();
     this.counters.received.inc({ source }, out.length);
-  }
-
-  /** Group commit inside the buffer's bounds; a full disk applies on_full instead of failing the agent. */
-  private commit(now: number, sealAll = false): number {
-    if (this.buffer.queuedCount === 0 || !this.guard.beforeCommit()) return 0;
-    const run = () => this.buffer.commitAndSeal(this.config.batch.max_readings, this.encode, now, sealAll);
-    let result;
-    try {
-      result = run();
-    } catch (err) {
-      if (!this.guard.onCommitError(err)) throw err;
-      result = run();
-    }
-    if (result.committed > 0) this.counters.committed.inc(result.committed);
-    return result.sealed.length;
-  }
-
-  /**
-   * One commit tick: group commit (sealing every full batch on the way), then seal the incomplete rest once
-   * its oldest reading has waited batch.max_delay_ms (or on shutdown). Runs buffer.commit_interval_ms after
-   * the first reading queued since the last commit (the commit timer) and also exactly when that wait is up
-   * (the deadline timer), so max_delay_ms bounds how long a reading waits to be sent, not max_delay_ms plus
-   * up to one commit interval. A deadline tick commits the queue too, and the commit timer is then disarmed.
-   */
-  tick(force = false): void {
-    const now = this.clock.now();
-    if (!force && this.sendEarly(now)) return;
-    const volatile = this.buffer.volatileBatches; // every write below also stores these, unacked so far
-    const mono = performance.now();
-    const { max_readings, max_delay_ms } = this.config.batch;
-    // 1 ms of slack: a timer set for the deadline may fire a fraction of a millisecond before it.
-    const due = force || (this.oldestPendingSince !== undefined && mono - this.oldestPendingSince >= max_delay_ms - 1);
-    const queuedSince = this.queuedSince;
-    // When due, the commit seals the rest in the same transaction: one fsync per tick (SD-card wear).
-    let sealed = this.commit(now, due);
-    if (this.buffer.queuedCount === 0) this.queuedSince = undefined;
-    if (this.buffer.pendingReadings > 0 && due) {
-      while (this.buffer.seal(max_readings, this.encode, now)) sealed++;
-    }
-    if (this.buffer.pendingReadings === 0 && this.buffer.queuedCount === 0) this.oldestPendingSince = undefined;
-    // Full batches take the oldest readings first, and what was pending before this tick was less than a
-    // batch (or it would have been sealed then): what is left was queued, so arrived at queuedSince or later
-    // (ticks are sparse when readings are: the previous tick may be long before a burst).
-    else if (sealed > 0 || this.oldestPendingSince === undefined) this.oldestPendingSince = queuedSince ?? this.lastTickAt;
-    this.lastTickAt = mono;
-    // This tick committed the queue (a deadline tick before the commit timer, too): nothing left to commit.
-    // What it could not commit (a full buffer under `block`, a failed commit) is tried again an interval later.
-    if (this.buffer.queuedCount === 0) this.disarmCommit();
-    else this.armCommit();
-    this.armDeadline();
-    this.wroteVolatile(volatile);
-    if (sealed > 0) {
-      this.counters.sealed.inc(sealed);
-      void this.sender.pump();
-    }
-  }
-
-  /**
-   * persist: unacked — seals the whole queue and sends it before any write, when the link can ack it before
-   * its readings' commit deadline (runner/early-send.ts); the persist timer writes what is still unacked at
-   * that deadline. False: not now (the usual commit path runs).
-   */
-  private sendEarly(now: number): boolean {
-    const queuedSince = this.queuedSince;
-    if (queuedSince === undefined || this.earlyLead() === undefined || this.sender.inflightCount >= this.senderOptions.maxInflight) return false;
-    let sealed;
-    try {
-      sealed = this.buffer.sealVolatile(this.config.batch.max_readings, this.encode, now);
-    } catch (err) {
-      this.tickErrors.error('early-send', { err: (err as Error).message }, 'seq reservation failed; committing as usual');
-      return false;
-    }
-    if (sealed.length === 0) return false; // committed readings are pending: they go first, the usual way
-    this.queuedSince = undefined;
-    this.oldestPendingSince = undefined; // nothing pending, nothing queued
-    this.disarmCommit();
-    this.armDeadline();
-    // Armed once for the oldest deadline: its write stores every volatile batch, younger ones too.
-    this.persistTimer ??= setTimeout(() => {
-      this.persistTimer = undefined;
-      this.persistVolatile();
-    }, Math.max(0, queuedSince + this.config.buffer.commit_interval_ms - performance.now()));
-    this.counters.sealed.inc(sealed.length);
-    this.counters.sentUnwritten.inc(sealed.length);
-    void this.sender.pump();
-    return true;
-  }
-
-  /** How long after the first queued reading the queue is sealed and sent (persist: unacked), or undefined. */
-  private earlyLead(): number | undefined {
-    if (this.cfg.buffer.persist !== 'unacked' || !this.uplink.connected) return undefined;
-    return earlySendLead(this.cfg.buffer.commit_interval_ms, this.sender.ackRttMs);
-  }
-
-  /** A volatile batch's commit deadline came before its ack: write every one still unacked. */
-  private persistVolatile(): void {
-    const volatile = this.buffer.volatileBatches;
-    try {
-      try {
-        this.buffer.storeVolatile();
-      } catch (err) {
-        if (!this.guard.onCommitError(err)) throw err;
-        this.buffer.storeVolatile();
-      }
-    } catch (err) {
-      this.tickErrors.error('persist', { err: (err as Error).message }, 'writing unacked batches failed; retried');
-      this.persistTimer ??= setTimeout(() => {
-        this.persistTimer = undefined;
-        this.persistVolatile();
-      }, this.config.buffer.commit_interval_ms);
-    }
-    this.wroteVolatile(volatile);
-  }
-
-  /** Counts the volatile batches a write just stored (of `before`); none left: no persist deadline either. */
-  private wroteVolatile(before: number): void {
-    const left = this.buffer.volatileBatches;
-    if (before > left) this.counters.writtenLate.inc(before - left);
-    if (left === 0) this.disarmPersist();
-  }
-
-  private disarmPersist(): void {
-    clearTimeout(this.persistTimer);
-    this.persistTimer = undefined;
   }
 
   /**
@@ -397,8 +262,7 @@ export class Agent {
       'agent starting',
     );
     this.guard.expire(this.clock.now());
-    this.ticking = true;
-    if (this.buffer.queuedCount > 0) this.armCommit();
+    this.commits.start();
     let ticks = 0;
     // Buffer stats and expiry read and write SQLite: a full or read-only disk must not end the agent.
     this.pumpTimer = setInterval(
@@ -421,37 +285,6 @@ export class Agent {
   async statusDocument(): Promise<AgentStatusDocument> {
     const connected = this.uplink.connected;
     return { ...this.status(connected), device: this.config.device.id, connected, sources: await sourceStatuses(this.sources.sources, this.metrics) };
-  }
-
-  private armCommit(): void {
-    if (this.commitTimer !== undefined || !this.ticking) return;
-    this.commitTimer = setTimeout(() => {
-      this.commitTimer = undefined;
-      this.safeTick();
-    }, this.earlyLead() ?? this.config.buffer.commit_interval_ms);
-  }
-
-  private disarmCommit(): void {
-    clearTimeout(this.commitTimer);
-    this.commitTimer = undefined;
-  }
-
-  private armDeadline(): void {
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
-    this.deadlineTimer = undefined;
-    if (this.oldestPendingSince === undefined || !this.ticking) return;
-    const wait = Math.max(0, this.oldestPendingSince + this.config.batch.max_delay_ms - performance.now());
-    this.deadlineTimer = setTimeout(() => this.safeTick(), wait);
-  }
-
-  private safeTick(): void {
-    try {
-      this.tick();
-    } catch (err) {
-      this.tickErrors.error('tick', { err: (err as Error).message, queued: this.buffer.queuedCount }, 'buffer commit failed; readings kept in memory and retried');
-      // Tried again an interval later, whatever failed (a seal may fail with nothing queued).
-      this.armCommit();
-    }
   }
 
   status(online: boolean): DeviceStatus {
@@ -491,17 +324,12 @@ export class Agent {
   async stop(): Promise<void> {
     this.running = false;
     await this.sources.stopAll();
-    this.ticking = false;
-    this.disarmCommit();
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     if (this.pumpTimer) clearInterval(this.pumpTimer);
     try {
-      this.tick(true);
+      this.commits.stop(); // also writes what was sent before a write and is not acked yet; the drain waits for acks
     } catch (err) {
       this.logger.error({ err }, 'final commit failed');
     }
-    this.disarmPersist();
-    this.persistVolatile(); // sent before a write and not acked yet: written now, then the drain waits for acks
     if (this.buffer.queuedCount > 0) {
       // Only `block` on a full buffer leaves readings uncommitted: say so rather than lose them silently.
       const n = this.buffer.discardQueued(0, 'unsaved_at_shutdown');

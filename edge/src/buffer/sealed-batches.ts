@@ -25,6 +25,23 @@ export function timeSpan(readings: readonly BufferedReading[]): { firstTs: numbe
   return { firstTs, lastTs };
 }
 
+/**
+ * Where `readings` is cut into batches: the end index of each run of one clock state and at most
+ * `maxReadings` readings, in order (the last one is readings.length).
+ */
+export function clockRuns(readings: readonly BufferedReading[], maxReadings: number): number[] {
+  const ends: number[] = [];
+  let start = 0;
+  while (start < readings.length) {
+    const synced = readings[start]!.synced;
+    let end = start;
+    while (end < readings.length && end - start < maxReadings && readings[end]!.synced === synced) end++;
+    ends.push(end);
+    start = end;
+  }
+  return ends;
+}
+
 export class SealedBatches {
   // Private, so declaration emit never has to name better-sqlite3's Statement generics (TS4058).
   private readonly stmts;
@@ -33,6 +50,11 @@ export class SealedBatches {
    * the sender asks after every seal, and with `persist: unacked` most batches are never stored.
    */
   private maxSeq: number;
+  /**
+   * sum(readings), kept until a write may change it: the agent asks every second, and each read query starts
+   * a read transaction that dirties the WAL index (-shm) page — a disk write a second on an idle buffer.
+   */
+  private sum: number | undefined;
 
   constructor(db: Database.Database) {
     this.stmts = {
@@ -56,6 +78,7 @@ export class SealedBatches {
   insert(b: SealedBatch): void {
     this.stmts.insert.run(b.seq, Buffer.from(b.payload.buffer, b.payload.byteOffset, b.payload.byteLength), b.readings, b.synced ? 1 : 0, b.firstTs, b.lastTs, b.createdMs);
     if (b.seq > this.maxSeq) this.maxSeq = b.seq;
+    this.sum = undefined;
   }
 
   /** Stored batches with seq > afterSeq, oldest first, at most `limit`. */
@@ -74,6 +97,12 @@ export class SealedBatches {
 
   delete(seq: number): void {
     this.stmts.delete.run(seq);
+    this.sum = undefined;
+  }
+
+  /** Another module (drops, clock correction) wrote batches on the same connection. */
+  changed(): void {
+    this.sum = undefined;
   }
 
   /** The readings of stored batch `seq`, or undefined when it is not stored. */
@@ -82,7 +111,7 @@ export class SealedBatches {
   }
 
   sumReadings(): number {
-    return this.stmts.sumReadings.get() ?? 0;
+    return (this.sum ??= this.stmts.sumReadings.get() ?? 0);
   }
 
   minSeq(): number | undefined {

@@ -7,16 +7,15 @@
 // marks stay in memory, and an acked batch is deleted inside the next group commit (hidden until then).
 // With `persist: unacked` the runner may seal the queue without writing it (sealVolatile): those batches are
 // stored only if the collector has not acked them by the next commit (volatile-batches.ts).
-import Database from 'better-sqlite3';
-import { newStreamId, streamIdToHex } from '@tidemark/proto';
+import type Database from 'better-sqlite3';
+import { streamIdToHex } from '@tidemark/proto';
 import { StorageError } from '@tidemark/shared';
 import { BufferDrops } from './buffer-drops.js';
+import { BufferMeta, openBufferDatabase } from './buffer-file.js';
 import type { BatchEncoder, BufferedReading, BufferStats, SealedBatch, SqliteBufferOptions } from './buffer-types.js';
 import { ClockCorrection, type BatchReencoder } from './clock-correction.js';
-import { migrateBuffer } from './migrate.js';
 import { PendingChunks } from './pending-chunks.js';
-import { BUFFER_PAGE_SIZE, BUFFER_SCHEMA, BUFFER_SCHEMA_VERSION } from './schema.js';
-import { SealedBatches, timeSpan } from './sealed-batches.js';
+import { clockRuns, SealedBatches, timeSpan } from './sealed-batches.js';
 import { VolatileBatches } from './volatile-batches.js';
 
 /**
@@ -41,6 +40,7 @@ export class SqliteBuffer {
    */
   private seqFloor: number;
   private readonly stmts;
+  private readonly meta: BufferMeta;
   private readonly batches: SealedBatches;
   private readonly volatile = new VolatileBatches();
   private readonly drops: BufferDrops; // bounds and drops (buffer-guard.ts decides when), same connection
@@ -63,72 +63,25 @@ export class SqliteBuffer {
     this.batches = new SealedBatches(db);
     this.drops = new BufferDrops(db, this.chunks);
     this.clock = new ClockCorrection(db, this.chunks);
+    this.meta = new BufferMeta(db);
     this.stmts = {
-      getMeta: db.prepare<[string], { value: Buffer | string | number }>('SELECT value FROM meta WHERE key = ?'),
-      setMeta: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
       syncFull: db.prepare('PRAGMA synchronous = FULL'),
     };
-    this.streamId = this.loadOrCreateIdentity();
-    this.nextSeq = Number(this.meta('next_seq') ?? 1);
+    this.streamId = this.meta.identity(opts.path, opts.deviceId);
+    this.nextSeq = this.meta.seqFloor();
     this.seqFloor = this.nextSeq;
     this.pendingCount = this.chunks.count();
   }
 
   static open(opts: SqliteBufferOptions): SqliteBuffer {
-    let db: Database.Database;
-    try {
-      db = new Database(opts.path);
-      // Only takes effect on a new, empty file (before the first write, which the WAL switch is).
-      db.pragma(`page_size = ${BUFFER_PAGE_SIZE}`);
-      db.pragma('journal_mode = WAL');
-      // FULL: a committed group survives a power cut, not just a process crash. One fsync per commit tick.
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
-      if (opts.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.floor(opts.maxPageCount)}`);
-      const version = db.pragma('user_version', { simple: true }) as number;
-      if (version === 0) {
-        // One transaction: a crash half-way through must not leave tables without a version (unopenable).
-        db.transaction(() => {
-          db.exec(BUFFER_SCHEMA);
-          db.pragma(`user_version = ${BUFFER_SCHEMA_VERSION}`);
-        })();
-      } else if (version !== BUFFER_SCHEMA_VERSION && !(version < BUFFER_SCHEMA_VERSION && migrateBuffer(db, version, BUFFER_SCHEMA_VERSION))) {
-        throw new StorageError(`${opts.path}: buffer schema version ${version} is not supported (expected ${BUFFER_SCHEMA_VERSION})`);
-      }
-    } catch (err) {
-      if (err instanceof StorageError) throw err;
-      throw new StorageError(`cannot open buffer ${opts.path}: ${(err as Error).message}`, { cause: err });
-    }
+    const db = openBufferDatabase(opts);
     try {
       return new SqliteBuffer(db, opts);
     } catch (err) {
       db.close();
       throw err;
     }
-  }
-
-  private meta(key: string): Buffer | string | number | undefined {
-    return this.stmts.getMeta.get(key)?.value;
-  }
-
-  private loadOrCreateIdentity(): Uint8Array {
-    const owner = this.meta('device_id');
-    if (owner !== undefined && owner !== this.deviceId) {
-      throw new StorageError(
-        `buffer ${this.path} belongs to device "${String(owner)}" but the config says device.id "${this.deviceId}"; ` +
-          'use another data_dir or move the old buffer aside',
-      );
-    }
-    const existing = this.meta('stream_id');
-    if (existing instanceof Buffer && existing.length === 16) return new Uint8Array(existing);
-    const id = newStreamId();
-    this.db.transaction(() => {
-      this.stmts.setMeta.run('device_id', this.deviceId);
-      this.stmts.setMeta.run('stream_id', Buffer.from(id));
-      this.stmts.setMeta.run('next_seq', 1);
-    })();
-    return id;
   }
 
   get streamIdHex(): string {
@@ -249,7 +202,7 @@ export class SqliteBuffer {
     if (first + runs.length > this.seqFloor) {
       const floor = first + runs.length + SEQ_BLOCK;
       try {
-        this.db.transaction(() => this.stmts.setMeta.run('next_seq', floor))();
+        this.db.transaction(() => this.meta.setSeqFloor(floor))();
       } catch (err) {
         throw new StorageError(`buffer seq reservation failed: ${(err as Error).message}`, { cause: err });
       }
@@ -294,7 +247,7 @@ export class SqliteBuffer {
 
   /** Moves the durable seq floor up to `next` (inside the caller's transaction); no write while a reserved block covers it. */
   private raiseFloor(next: number): void {
-    if (next > this.seqFloor) this.stmts.setMeta.run('next_seq', next);
+    if (next > this.seqFloor) this.meta.setSeqFloor(next);
   }
 
   /** Encodes and inserts one batch (inside the caller's transaction). */
@@ -388,6 +341,7 @@ export class SqliteBuffer {
    */
   correctUnsynced(stepMs: number, firstSeq: number, reencode: BatchReencoder): number {
     this.flushAcked();
+    this.batches.changed();
     return this.clock.correct(this.queue, stepMs, firstSeq, this.sentThisRun, reencode);
   }
 
@@ -419,6 +373,7 @@ export class SqliteBuffer {
   /** Deletes up to `maxBatches` of the oldest sealed batches, counting their readings under `reason`. */
   dropOldestBatches(maxBatches: number, reason: string): number {
     this.flushAcked(); // an acked batch is not dropped, and its readings are not counted as dropped
+    this.batches.changed();
     return this.drops.dropOldestBatches(maxBatches, reason);
   }
 
@@ -433,6 +388,7 @@ export class SqliteBuffer {
   /** Deletes readings with a trusted event time before `cutoffTs`, counting them under `reason`. */
   dropExpired(cutoffTs: number, reason: string): number {
     this.flushAcked();
+    this.batches.changed();
     const { readings, pending } = this.drops.dropExpired(cutoffTs, reason);
     this.pendingCount -= pending;
     return readings;
@@ -497,27 +453,10 @@ export class SqliteBuffer {
     }
     try {
       this.flushAcked();
-      if (this.volatile.size === 0 && this.seqFloor > this.nextSeq) this.stmts.setMeta.run('next_seq', this.nextSeq);
+      if (this.volatile.size === 0 && this.seqFloor > this.nextSeq) this.meta.setSeqFloor(this.nextSeq);
     } catch {
       // Acked batches stay and are resent after the restart (acked again as duplicates); the gap stays.
     }
     this.db.close();
   }
-}
-
-/**
- * Where `readings` is cut into batches: the end index of each run of one clock state and at most
- * `maxReadings` readings, in order (the last one is readings.length).
- */
-function clockRuns(readings: readonly BufferedReading[], maxReadings: number): number[] {
-  const ends: number[] = [];
-  let start = 0;
-  while (start < readings.length) {
-    const synced = readings[start]!.synced;
-    let end = start;
-    while (end < readings.length && end - start < maxReadings && readings[end]!.synced === synced) end++;
-    ends.push(end);
-    start = end;
-  }
-  return ends;
 }
