@@ -52,6 +52,16 @@ const emit = (line: Record<string, unknown>) => process.stdout.write(`${JSON.str
 const log = (msg: string) => console.error(`# ${msg}`);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms)); // a timed phase, not a readiness wait
 
+/** The agent's counters that explain its writes (from its /metrics), or undefined without a status port. */
+async function agentWrites(port: number | undefined): Promise<Record<string, number> | undefined> {
+  if (port === undefined) return undefined;
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const names = ['readings_committed_total', 'batches_sent_before_write_total', 'batches_written_after_send_total', 'batches_sealed_total'];
+  const out: Record<string, number> = {};
+  for (const n of names) out[n] = Number(new RegExp(`^tidemark_edge_${n} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return out;
+}
+
 /** write_bytes of a process from /proc/<pid>/io (bytes whose page-cache pages it dirtied). */
 function writeBytes(pid: number): number {
   const io = readFileSync(`/proc/${pid}/io`, 'utf8');
@@ -166,6 +176,8 @@ async function main(): Promise<void> {
   const profDir = join(dir, 'profile');
   const startAgent = async (name: string, device: string, bin: string) => {
     const pty = await openPtyPair();
+    // The build under test serves its metrics: what it wrote, and why, in the window.
+    const statusPort = bin === EDGE_BIN ? await freePort() : undefined;
     const config = writeYaml(join(dir, `${device}.yaml`), {
       device: { id: device },
       data_dir: join(dir, 'edge', device),
@@ -183,13 +195,14 @@ async function main(): Promise<void> {
       uplink: { url: `mqtt://127.0.0.1:${mqttPort}`, password: '${TIDEMARK_PASSWORD}' },
       clock: { sync_check: 'assume_synced' },
       log: { level: 'warn' },
+      ...(statusPort !== undefined ? { status: { listen: `127.0.0.1:${statusPort}` } } : {}),
       ...EDGE_EXTRA,
     });
     const agentEnv = { ...process.env, TIDEMARK_PASSWORD: passwords.get(device)!, NODE_OPTIONS: nodeOptions, NODE_ENV: 'production' };
     const args = [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, name)}`] : []), ...(bin === EDGE_BIN ? AGENT_NODE_ARGS : []), bin, 'run', '-c', config];
     const proc = watch(spawnProcess(process.execPath, args, { name, env: agentEnv }));
     log(`${name}: pid ${proc.pid}`);
-    return { name, device, pty, process: proc };
+    return { name, device, pty, process: proc, statusPort };
   };
   const agents = [await startAgent('agent', DEVICE, EDGE_BIN), ...(BASELINE_BIN ? [await startAgent('agent-baseline', BASELINE_DEVICE, BASELINE_BIN)] : [])];
 
@@ -240,7 +253,9 @@ async function main(): Promise<void> {
   const m0 = machineBusyMs();
   const s0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, sample(pid)]));
   const c0 = cpuMs(collector.pid);
+  const w0 = await agentWrites(agents[0]!.statusPort);
   await sleep(SECONDS * 1000);
+  const w1 = await agentWrites(agents[0]!.statusPort);
   const s1 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, sample(pid)]));
   const c1 = cpuMs(collector.pid);
   const m1 = machineBusyMs();
@@ -293,6 +308,7 @@ async function main(): Promise<void> {
       cpu_us_per_line: Math.round((1000 * used[k]!) / ((LINES_PER_S * wallMs) / 1000)),
       write_bytes_per_reading: Number(((s1[k]!.wb - s0[k]!.wb) / readingsInWindow).toFixed(1)),
       write_kb_per_s: Number(((s1[k]!.wb - s0[k]!.wb) / wallMs).toFixed(1)),
+      ...(k === 'agent' && w0 && w1 ? { why_written: Object.fromEntries(Object.keys(w1).map((m) => [m, w1[m]! - (w0[m] ?? 0)])) } : {}),
       ...(wire.has(k)
         ? {
             wire_bytes_per_reading: Number((wire.get(k)!.bytes / wire.get(k)!.readings).toFixed(2)),

@@ -109,12 +109,14 @@ export class CommitLoop {
   tick(force = false): void {
     const { buffer } = this.p;
     const now = this.p.now();
-    if (!force && this.sendEarly(now)) return;
+    const early = force ? 'no' : this.sendEarly(now);
+    if (early === 'sent') return;
     const volatile = buffer.volatileBatches; // every write below also stores these, unacked so far
     const mono = performance.now();
     const { max_readings, max_delay_ms } = this.p.config().batch;
-    // 1 ms of slack: a timer set for the deadline may fire a fraction of a millisecond before it.
-    const due = force || (this.oldestPendingSince !== undefined && mono - this.oldestPendingSince >= max_delay_ms - 1);
+    // 1 ms of slack: a timer set for the deadline may fire a fraction of a millisecond before it. Committed
+    // readings kept the queue from going the early way: seal them now, so that the next tick can.
+    const due = force || early === 'after-pending' || (this.oldestPendingSince !== undefined && mono - this.oldestPendingSince >= max_delay_ms - 1);
     const queuedSince = this.queuedSince;
     // When due, the commit seals the rest in the same transaction: one fsync per tick (SD-card wear).
     let sealed = this.commit(now, due);
@@ -142,21 +144,22 @@ export class CommitLoop {
 
   /**
    * persist: unacked — seals the whole queue and sends it before any write, when the link can ack it before
-   * its readings' commit deadline; the persist timer writes what is still unacked at that deadline. False:
-   * not now (the usual commit path runs).
+   * its readings' commit deadline; the persist timer writes what is still unacked at that deadline. 'no': not
+   * now, and 'after-pending': not before the committed readings pending are sealed (the usual path runs).
    */
-  private sendEarly(now: number): boolean {
+  private sendEarly(now: number): 'sent' | 'no' | 'after-pending' {
     const queuedSince = this.queuedSince;
     const cfg = this.p.config();
-    if (queuedSince === undefined || this.earlyLead() === undefined || this.p.sender.inflightCount >= cfg.uplink.max_inflight) return false;
+    if (queuedSince === undefined || this.earlyLead() === undefined || this.p.sender.inflightCount >= cfg.uplink.max_inflight) return 'no';
+    if (this.p.buffer.pendingReadings > 0) return 'after-pending'; // older readings go first, the usual way
     let sealed;
     try {
       sealed = this.p.buffer.sealVolatile(cfg.batch.max_readings, this.p.encode, now);
     } catch (err) {
       this.p.errors.error('early-send', { err: (err as Error).message }, 'seq reservation failed; committing as usual');
-      return false;
+      return 'no';
     }
-    if (sealed.length === 0) return false; // committed readings are pending: they go first, the usual way
+    if (sealed.length === 0) return 'no';
     this.queuedSince = undefined;
     this.oldestPendingSince = undefined; // nothing pending, nothing queued
     this.disarmCommit();
@@ -166,7 +169,7 @@ export class CommitLoop {
     this.p.counters.sealed.inc(sealed.length);
     this.p.counters.sentUnwritten.inc(sealed.length);
     void this.p.sender.pump();
-    return true;
+    return 'sent';
   }
 
   /** How long after the first queued reading the queue is sealed and sent (persist: unacked), or undefined. */
