@@ -8,9 +8,9 @@
 //
 // How: one pass over the readings finds each reading's series, its timestamp delta and that delta's varint
 // size; a counting sort puts timestamps and values in series order in reused scratch columns; each value
-// column is decimal-scaled (or not) in place; then the exact size is known, one buffer of that size is
-// allocated and every byte written once.
-import type { Batch } from './model.js';
+// column is decimal-scaled (or not) into another; then the exact size is known, one buffer of that size is
+// allocated and every byte written once. Small functions: each compiles (and tiers up) on its own.
+import type { Batch, Reading } from './model.js';
 import { MAX_ENCODE_EXPONENT, pow10 } from './decimal-scaling.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -46,34 +46,46 @@ const TAG_SCALED = 42; // Series.scaled_values, packed sint64
 
 const SCRATCH_INITIAL = 1024;
 const SCRATCH_KEEP = 1 << 16;
-/** Per reading, in reading order: its series. */
-let seriesOf = new Int32Array(SCRATCH_INITIAL);
-/** Per reading, in reading order, then (after the sort) in series order: timestamp delta, value. */
-let tsIn = new Float64Array(SCRATCH_INITIAL);
-let valuesIn = new Float64Array(SCRATCH_INITIAL);
-let tsCol = new Float64Array(SCRATCH_INITIAL);
-let valuesCol = new Float64Array(SCRATCH_INITIAL);
-/** Mantissa deltas of the decimal-scaled series, in series order. */
-let scaledCol = new Float64Array(SCRATCH_INITIAL);
-/** Per series (at most one per reading): reading count, last timestamp, packed timestamp bytes, first index. */
-let counts = new Int32Array(SCRATCH_INITIAL);
-let lastTs = new Float64Array(SCRATCH_INITIAL);
-let tsBytes = new Float64Array(SCRATCH_INITIAL);
-let starts = new Int32Array(SCRATCH_INITIAL);
 
-function reserveScratch(n: number): void {
-  if (n <= seriesOf.length && (seriesOf.length <= SCRATCH_KEEP || n > SCRATCH_KEEP)) return;
-  const size = Math.max(n, SCRATCH_INITIAL);
-  seriesOf = new Int32Array(size);
-  tsIn = new Float64Array(size);
-  valuesIn = new Float64Array(size);
-  tsCol = new Float64Array(size);
-  valuesCol = new Float64Array(size);
-  scaledCol = new Float64Array(size);
-  counts = new Int32Array(size);
-  lastTs = new Float64Array(size);
-  tsBytes = new Float64Array(size);
-  starts = new Int32Array(size);
+/** Columns of n entries. Functions copy the ones they use into locals: a module binding costs a load and a check per use. */
+interface Scratch {
+  /** Per reading, in reading order: its series. */
+  seriesOf: Int32Array;
+  /** Per reading, in reading order, then (after the sort) in series order: timestamp delta, value. */
+  tsIn: Float64Array;
+  valuesIn: Float64Array;
+  tsCol: Float64Array;
+  valuesCol: Float64Array;
+  /** Mantissa deltas of the decimal-scaled series, in series order. */
+  scaledCol: Float64Array;
+  /** Per series (at most one per reading): reading count, last timestamp, packed timestamp bytes, first index. */
+  counts: Int32Array;
+  lastTs: Float64Array;
+  tsBytes: Float64Array;
+  starts: Int32Array;
+}
+
+function newScratch(size: number): Scratch {
+  return {
+    seriesOf: new Int32Array(size),
+    tsIn: new Float64Array(size),
+    valuesIn: new Float64Array(size),
+    tsCol: new Float64Array(size),
+    valuesCol: new Float64Array(size),
+    scaledCol: new Float64Array(size),
+    counts: new Int32Array(size),
+    lastTs: new Float64Array(size),
+    tsBytes: new Float64Array(size),
+    starts: new Int32Array(size),
+  };
+}
+
+let scratch = newScratch(SCRATCH_INITIAL);
+
+/** Scratch for n readings; a large one is dropped again after its batch (see encodeColumnsFast). */
+function reserveScratch(n: number): Scratch {
+  if (n > scratch.seriesOf.length) scratch = newScratch(n);
+  return scratch;
 }
 
 // ---- varints ----
@@ -171,57 +183,13 @@ function writeAscii(buf: Uint8Array, pos: number, s: string): number {
 export function encodeColumnsFast(b: Batch): Uint8Array {
   const readings = b.readings;
   const n = readings.length;
-  reserveScratch(n);
+  const { tsCol, valuesCol, scaledCol, counts, tsBytes, starts } = reserveScratch(n);
 
-  // 1. Series of each reading (first-appearance order), timestamp deltas and their packed size per series.
-  // Readings from a csv line arrive sensor after sensor, so the series after the previous reading's is
-  // tried before the Map.
   const sensors: string[] = [];
-  const index = new Map<string, number>();
-  let nSeries = 0;
-  let s = -1;
-  for (let i = 0; i < n; i++) {
-    const r = readings[i]!;
-    const sensor = r.sensor;
-    s = s + 1 < nSeries ? s + 1 : 0;
-    if (s >= nSeries || sensors[s] !== sensor) {
-      const known = index.get(sensor);
-      if (known === undefined) {
-        s = nSeries++;
-        sensors.push(sensor);
-        index.set(sensor, s);
-        counts[s] = 0;
-        lastTs[s] = 0;
-        tsBytes[s] = 0;
-      } else s = known;
-    }
-    seriesOf[i] = s;
-    counts[s] = counts[s]! + 1;
-    const ts = r.ts;
-    const d = ts - lastTs[s]!; // |d| <= MAX_SAFE_INTEGER since 0 <= ts <= MAX_SAFE_INTEGER
-    lastTs[s] = ts;
-    tsIn[i] = d;
-    const t = d < 0 ? -2 * d - 2 : 2 * d;
-    tsBytes[s] = tsBytes[s]! + (t < 128 ? 1 : varintSize(t));
-    valuesIn[i] = r.value;
-  }
+  const nSeries = groupReadings(readings, sensors);
+  sortColumns(n, nSeries);
 
-  // 2. Counting sort into series order.
-  let at = 0;
-  for (let k = 0; k < nSeries; k++) {
-    starts[k] = at;
-    at += counts[k]!;
-  }
-  for (let k = 0; k < nSeries; k++) lastTs[k] = starts[k]!; // lastTs is free again: each series' cursor
-  for (let i = 0; i < n; i++) {
-    const k = seriesOf[i]!;
-    const p = lastTs[k]!;
-    lastTs[k] = p + 1;
-    tsCol[p] = tsIn[i]!;
-    valuesCol[p] = valuesIn[i]!;
-  }
-
-  // 3. Per series: the value encoding, and the sizes.
+  // Per series: the value encoding, and the sizes.
   const exponents = new Array<number>(nSeries); // -1: raw doubles
   const valueBytes = new Array<number>(nSeries);
   const seriesBytes = new Array<number>(nSeries);
@@ -234,18 +202,18 @@ export function encodeColumnsFast(b: Batch): Uint8Array {
   if (b.lowWaterSeq) size += 1 + varintSize(b.lowWaterSeq);
   for (let k = 0; k < nSeries; k++) {
     const count = counts[k]!;
-    const scaled = scaleSeries(starts[k]!, count);
-    exponents[k] = scaled < 0 ? -1 : scaledExponent;
+    const scaled = scaleSeries(valuesCol, scaledCol, starts[k]!, count);
+    const exponent = scaled < 0 ? -1 : scaledExponent;
+    exponents[k] = exponent;
     const vb = scaled < 0 ? 8 * count : scaled;
     valueBytes[k] = vb;
     const tb = tsBytes[k]!;
-    const sb =
-      2 + sensors[k]!.length + 1 + varintSize(tb) + tb + 1 + varintSize(vb) + vb + (scaledExponent > 0 && scaled >= 0 ? 2 : 0);
+    const sb = 2 + sensors[k]!.length + 1 + varintSize(tb) + tb + (exponent > 0 ? 2 : 0) + 1 + varintSize(vb) + vb;
     seriesBytes[k] = sb;
     size += 1 + varintSize(sb) + sb;
   }
 
-  // 4. The bytes, in field-number order.
+  // The bytes, in field-number order.
   const buf = allocate(size);
   let pos = 0;
   buf[pos++] = TAG_DEVICE_ID;
@@ -279,12 +247,12 @@ export function encodeColumnsFast(b: Batch): Uint8Array {
     pos = writeAscii(buf, pos, sensors[k]!);
     buf[pos++] = TAG_TIMESTAMPS;
     pos = writeVarint(buf, pos, tsBytes[k]!);
-    for (let i = first; i < end; i++) pos = writeZigZag(buf, pos, tsCol[i]!);
+    pos = writeZigZags(buf, pos, tsCol, first, end);
     const exponent = exponents[k]!;
     if (exponent < 0) {
       buf[pos++] = TAG_VALUES;
       pos = writeVarint(buf, pos, valueBytes[k]!);
-      pos = writeDoubles(buf, pos, first, end);
+      pos = writeDoubles(buf, pos, valuesCol, first, end);
     } else {
       if (exponent > 0) {
         buf[pos++] = TAG_EXPONENT;
@@ -292,26 +260,98 @@ export function encodeColumnsFast(b: Batch): Uint8Array {
       }
       buf[pos++] = TAG_SCALED;
       pos = writeVarint(buf, pos, valueBytes[k]!);
-      for (let i = first; i < end; i++) pos = writeZigZag(buf, pos, scaledCol[i]!);
+      pos = writeZigZags(buf, pos, scaledCol, first, end);
     }
   }
   if (b.lowWaterSeq) {
     buf[pos++] = TAG_LOW_WATER;
     pos = writeVarint(buf, pos, b.lowWaterSeq);
   }
-  if (seriesOf.length > SCRATCH_KEEP) reserveScratch(0);
+  if (n > SCRATCH_KEEP) scratch = newScratch(SCRATCH_INITIAL);
   if (pos !== size) throw new Error(`column-encoder: wrote ${pos} bytes of ${size}`); // a bug here, never the input
   return buf;
 }
 
-/** Packed doubles of valuesCol[first, end): one copy on little-endian platforms. */
-function writeDoubles(buf: Uint8Array, pos: number, first: number, end: number): number {
+/**
+ * Finds each reading's series (new sensors appended to `sensors`, first-appearance order), its timestamp
+ * delta and the packed size of each series' timestamps; returns the number of series. Readings from a csv
+ * line arrive sensor after sensor, so the series after the previous reading's is tried before the Map.
+ */
+function groupReadings(readings: readonly Reading[], sensors: string[]): number {
+  const { seriesOf, tsIn, valuesIn, counts, lastTs, tsBytes } = scratch;
+  const index = new Map<string, number>();
+  let nSeries = 0;
+  let s = -1;
+  for (let i = 0; i < readings.length; i++) {
+    const r = readings[i]!;
+    const sensor = r.sensor;
+    s = s + 1 < nSeries ? s + 1 : 0;
+    if (s >= nSeries || sensors[s] !== sensor) {
+      const known = index.get(sensor);
+      if (known === undefined) {
+        s = nSeries++;
+        sensors.push(sensor);
+        index.set(sensor, s);
+        counts[s] = 0;
+        lastTs[s] = 0;
+        tsBytes[s] = 0;
+      } else s = known;
+    }
+    seriesOf[i] = s;
+    counts[s] = counts[s]! + 1;
+    const ts = r.ts;
+    const d = ts - lastTs[s]!; // |d| <= MAX_SAFE_INTEGER since 0 <= ts <= MAX_SAFE_INTEGER
+    lastTs[s] = ts;
+    tsIn[i] = d;
+    const t = d < 0 ? -2 * d - 2 : 2 * d;
+    tsBytes[s] = tsBytes[s]! + (t < 128 ? 1 : varintSize(t));
+    valuesIn[i] = r.value;
+  }
+  return nSeries;
+}
+
+/** Counting sort of the timestamp deltas and values into series order; sets each series' first index. */
+function sortColumns(n: number, nSeries: number): void {
+  const { seriesOf, tsIn, valuesIn, tsCol, valuesCol, counts, lastTs, starts } = scratch;
+  let at = 0;
+  for (let k = 0; k < nSeries; k++) {
+    starts[k] = at;
+    lastTs[k] = at; // lastTs is free again: each series' cursor
+    at += counts[k]!;
+  }
+  for (let i = 0; i < n; i++) {
+    const k = seriesOf[i]!;
+    const p = lastTs[k]!;
+    lastTs[k] = p + 1;
+    tsCol[p] = tsIn[i]!;
+    valuesCol[p] = valuesIn[i]!;
+  }
+}
+
+/** Packed sint64 of col[first, end): deltas within ±8191 (1-2 bytes, nearly all of them) written inline. */
+function writeZigZags(buf: Uint8Array, pos: number, col: Float64Array, first: number, end: number): number {
+  for (let i = first; i < end; i++) {
+    const d = col[i]!;
+    if (d < 8192 && d >= -8192) {
+      const z = d < 0 ? -2 * d - 1 : 2 * d; // -0 gives -0, stored as 0
+      if (z < 128) buf[pos++] = z;
+      else {
+        buf[pos++] = (z & 127) | 128;
+        buf[pos++] = z >>> 7;
+      }
+    } else pos = writeZigZag(buf, pos, d);
+  }
+  return pos;
+}
+
+/** Packed doubles of col[first, end): one copy on little-endian platforms. */
+function writeDoubles(buf: Uint8Array, pos: number, col: Float64Array, first: number, end: number): number {
   if (LITTLE_ENDIAN) {
-    buf.set(new Uint8Array(valuesCol.buffer, first * 8, (end - first) * 8), pos);
+    buf.set(new Uint8Array(col.buffer, first * 8, (end - first) * 8), pos);
     return pos + (end - first) * 8;
   }
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  for (let i = first; i < end; i++, pos += 8) view.setFloat64(pos, valuesCol[i]!, true);
+  for (let i = first; i < end; i++, pos += 8) view.setFloat64(pos, col[i]!, true);
   return pos;
 }
 
@@ -319,22 +359,21 @@ function writeDoubles(buf: Uint8Array, pos: number, first: number, end: number):
 let scaledExponent = 0;
 
 /**
- * scaleColumn's decision for valuesCol[first, first + n), without its arrays and calls: the packed bytes of
- * the mantissa deltas (written to scaledCol) with the exponent in scaledExponent, or -1 for raw doubles.
- * Same exponent: k starts at 0 and grows, value after value, until the value round-trips, exactly as
- * scaleColumn's first loop. Same verdict: scaleColumn then re-checks every value at the final exponent;
+ * scaleColumn's decision for values[first, first + n), without its arrays and calls: the packed bytes of the
+ * mantissa deltas (written to scaled[first, first + n)) with the exponent in scaledExponent, or -1 for raw
+ * doubles. Same exponent: k starts at 0 and grows, value after value, until the value round-trips, exactly
+ * as scaleColumn's first loop. Same verdict: scaleColumn then re-checks every value at the final exponent;
  * values from the one where k last grew were checked at that exponent already, so only those before it are.
  * "Round-trips" is scaleColumn's roundTrips inlined: m = Math.round(v * 10^k) + 0 is a safe integer and
  * m / 10^k is v, -0 excluded (m is never -0, so m / 10^k === v with v === 0 holds for -0 as well).
  */
-function scaleSeries(first: number, n: number): number {
-  scaledExponent = 0;
+function scaleSeries(values: Float64Array, scaled: Float64Array, first: number, n: number): number {
   const end = first + n;
   let k = 0;
   let p = 1;
   let checkedFrom = first;
   for (let i = first; i < end; i++) {
-    const v = valuesCol[i]!;
+    const v = values[i]!;
     let m = Math.round(v * p) + 0;
     if (!(m <= MAX_SAFE && m >= -MAX_SAFE && m / p === v && (m !== 0 || 1 / v > 0))) {
       do {
@@ -344,25 +383,25 @@ function scaleSeries(first: number, n: number): number {
       } while (!(m <= MAX_SAFE && m >= -MAX_SAFE && m / p === v && (m !== 0 || 1 / v > 0)));
       checkedFrom = i;
     }
-    scaledCol[i] = m;
+    scaled[i] = m;
   }
   for (let i = first; i < checkedFrom; i++) {
-    const v = valuesCol[i]!;
+    const v = values[i]!;
     const m = Math.round(v * p) + 0;
     if (!(m <= MAX_SAFE && m >= -MAX_SAFE && m / p === v && (m !== 0 || 1 / v > 0))) return -1;
-    scaledCol[i] = m;
+    scaled[i] = m;
   }
   // Mantissas to deltas, and their packed size (scaleColumn: smaller than 8 bytes per value, or raw).
   let prev = 0;
   let bytes = 0;
   for (let i = first; i < end; i++) {
-    const m = scaledCol[i]!;
+    const m = scaled[i]!;
     const d = m - prev; // an integer; beyond ±MAX_SAFE_INTEGER exactly when scaleColumn's isSafeInteger fails
     if (d > MAX_SAFE || d < -MAX_SAFE) return -1;
-    scaledCol[i] = d;
+    scaled[i] = d;
     prev = m;
     const t = d < 0 ? -2 * d - 2 : 2 * d;
-    bytes += t < 128 ? 1 : varintSize(t);
+    bytes += t < 128 ? 1 : t < 16384 ? 2 : varintSize(t);
   }
   if (bytes >= 8 * n) return -1;
   scaledExponent = k;
