@@ -58,11 +58,12 @@ interface Scratch {
   valuesCol: Float64Array;
   /** Mantissa deltas of the decimal-scaled series, in series order. */
   scaledCol: Float64Array;
-  /** Per series (at most one per reading): reading count, last timestamp, packed timestamp bytes, first index. */
+  /** Per series (at most one per reading): reading count, last timestamp, packed timestamp bytes, first index, sort cursor. */
   counts: Int32Array;
   lastTs: Float64Array;
   tsBytes: Float64Array;
   starts: Int32Array;
+  cursor: Int32Array;
 }
 
 function newScratch(size: number): Scratch {
@@ -77,6 +78,7 @@ function newScratch(size: number): Scratch {
     lastTs: new Float64Array(size),
     tsBytes: new Float64Array(size),
     starts: new Int32Array(size),
+    cursor: new Int32Array(size),
   };
 }
 
@@ -108,43 +110,39 @@ function varintSize(t: number): number {
   return 10;
 }
 
+/**
+ * Writes the varint of lo + hi * 2^32 (both unsigned 32-bit), 7 bits at a time: protobufjs's writeVarint64.
+ * Integer operations only: % and / on numbers beyond 2^32 cost a floating-point remainder each.
+ */
+function writeVarint64(buf: Uint8Array, pos: number, lo: number, hi: number): number {
+  while (hi > 0) {
+    buf[pos++] = (lo & 127) | 128;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
+  }
+  while (lo > 127) {
+    buf[pos++] = (lo & 127) | 128;
+    lo >>>= 7;
+  }
+  buf[pos++] = lo;
+  return pos;
+}
+
 /** Writes the varint of a non-negative safe integer; returns the next position. */
 function writeVarint(buf: Uint8Array, pos: number, v: number): number {
-  while (v >= 128) {
-    const low = v % 128;
-    buf[pos++] = low | 128;
-    v = (v - low) / 128; // exact: v - low is a multiple of 128
-  }
-  buf[pos++] = v;
-  return pos;
+  const lo = v >>> 0; // v mod 2^32, exact for any integer
+  return writeVarint64(buf, pos, lo, (v - lo) / TWO_32);
 }
 
 /**
  * Writes the zig-zag varint of a safe integer d (what protobufjs's LongBits.fromNumber(d).zzEncode() writes).
  * z = 2d or -2d - 1 reaches 2^54 - 3, which a number cannot hold; z = t + bit with t = 2d or -2d - 2 (exact:
- * even and below 2^54) and bit = 0 or 1, and since t is even the bit never carries out of the first byte.
+ * even and below 2^54) and bit = 0 or 1: t's low 32 bits are even, so the bit is their lowest.
  */
 function writeZigZag(buf: Uint8Array, pos: number, d: number): number {
-  if (d < 1073741824 && d >= -1073741824) {
-    let z = ((d << 1) ^ (d >> 31)) >>> 0; // |d| < 2^30: the 32-bit zig-zag is exact
-    while (z > 127) {
-      buf[pos++] = (z & 127) | 128;
-      z >>>= 7;
-    }
-    buf[pos++] = z;
-    return pos;
-  }
-  const bit = d < 0 ? 1 : 0;
-  let t = d < 0 ? -2 * d - 2 : 2 * d;
-  let low = (t % 128) + bit;
-  t = (t - (t % 128)) / 128;
-  while (t > 0) {
-    buf[pos++] = low | 128;
-    low = t % 128;
-    t = (t - low) / 128;
-  }
-  buf[pos++] = low;
-  return pos;
+  const t = d < 0 ? -2 * d - 2 : 2 * d;
+  const lo = t >>> 0;
+  return writeVarint64(buf, pos, d < 0 ? lo + 1 : lo, (t - lo) / TWO_32);
 }
 
 /** Bytes of an int64 field's varint: negative values are 10 bytes (64-bit two's complement). */
@@ -157,17 +155,10 @@ function writeInt64(buf: Uint8Array, pos: number, v: number): number {
   if (v >= 0) return writeVarint(buf, pos, v);
   // Two's complement of |v| in two 32-bit halves (|v| <= 2^53, so both halves are exact).
   const a = -v;
-  let lo = a >>> 0;
-  let hi = (a - lo) / TWO_32;
-  lo = (~lo + 1) >>> 0;
-  hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0;
-  for (let i = 0; i < 9; i++) {
-    buf[pos++] = (lo & 127) | 128;
-    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
-    hi >>>= 7;
-  }
-  buf[pos++] = lo; // the 10th byte: the top bit, 1
-  return pos;
+  const lo = a >>> 0;
+  const hi = (a - lo) / TWO_32;
+  const negLo = (~lo + 1) >>> 0;
+  return writeVarint64(buf, pos, negLo, (~hi + (negLo === 0 ? 1 : 0)) >>> 0);
 }
 
 function writeAscii(buf: Uint8Array, pos: number, s: string): number {
@@ -312,17 +303,17 @@ function groupReadings(readings: readonly Reading[], sensors: string[]): number 
 
 /** Counting sort of the timestamp deltas and values into series order; sets each series' first index. */
 function sortColumns(n: number, nSeries: number): void {
-  const { seriesOf, tsIn, valuesIn, tsCol, valuesCol, counts, lastTs, starts } = scratch;
+  const { seriesOf, tsIn, valuesIn, tsCol, valuesCol, counts, starts, cursor } = scratch;
   let at = 0;
   for (let k = 0; k < nSeries; k++) {
     starts[k] = at;
-    lastTs[k] = at; // lastTs is free again: each series' cursor
+    cursor[k] = at;
     at += counts[k]!;
   }
   for (let i = 0; i < n; i++) {
     const k = seriesOf[i]!;
-    const p = lastTs[k]!;
-    lastTs[k] = p + 1;
+    const p = cursor[k]!;
+    cursor[k] = p + 1;
     tsCol[p] = tsIn[i]!;
     valuesCol[p] = valuesIn[i]!;
   }
