@@ -3,7 +3,7 @@
 // Afterwards every reading the agent committed is stored exactly once, and the aggregates match the raw
 // stream. The simulated source ticks on a fixed grid, so a lost reading shows up as a gap in a run.
 import { describe, expect, it } from 'vitest';
-import { useProcessReaper, waitFor } from '@tidemark/shared/testing';
+import { freePort, useProcessReaper, waitFor } from '@tidemark/shared/testing';
 import { fetchBuckets, setupCloud, setupEdge, waitForAggregated } from './support/pipeline.js';
 import { expectBucketsMatch, expectContiguousRuns, expectNoDuplicateReadings, readStream, type ApiBucket } from './support/stream-check.js';
 
@@ -89,14 +89,19 @@ describe('delivery under faults (real processes, SIGKILL)', () => {
 
   it('agent killed mid-send and restarted: nothing committed is lost, nothing is stored twice', async () => {
     const cloud = await setupCloud();
-    const edge = setupEdge(cloud, 'gw-crash', { sources: [SOURCE], batch: { max_readings: 50, max_delay_ms: 50 } });
+    const statusPort = await freePort();
+    const edge = setupEdge(cloud, 'gw-crash', { sources: [SOURCE], batch: { max_readings: 50, max_delay_ms: 50 }, status: { listen: `127.0.0.1:${statusPort}` } });
     const collector = await cloud.start();
     const ROUNDS = 3;
+    /** A counter of the running agent (buffer.persist: unacked, the default: batches sent before any write). */
+    const counter = async (name: string) => Number(new RegExp(`^tidemark_edge_${name} (\\S+)$`, 'm').exec(await (await fetch(`http://127.0.0.1:${statusPort}/metrics`)).text())?.[1] ?? 0);
     for (let round = 1; round <= ROUNDS; round++) {
       const agent = edge.start();
       await agent.waitForOutput('connected to collector', 20_000);
       const target = readStream(cloud.dataDir).length + 150;
       await waitFor(() => readStream(cloud.dataDir).length >= target, { timeoutMs: 30_000, description: `round ${round}: batches stored` });
+      // The kill lands where batches are sent before they are written: that path is what this test proves.
+      await waitFor(async () => (await counter('batches_sent_before_write_total')) >= 20, { timeoutMs: 30_000, description: `round ${round}: batches sent before a write` });
       if (round < ROUNDS) await agent.sigkill();
       else {
         expect((await agent.kill('SIGTERM')).code, agent.output()).toBe(0);
