@@ -2,12 +2,20 @@
 // drives it: many series, each fed a column of readings at a time (the evaluator walks one series' readings of
 // a chunk in a row), onlyFire while the series is quiet. No I/O, no state machine: what one reading costs in
 // the step itself, per signal shape. Deterministic (seeded), so runs compare.
-// One JSON line per scenario: ns per reading (best of BENCH_REPEATS timed passes after a warm-up pass), and the
+// One JSON line per scenario: CPU ns per reading (process.cpuUsage: the machine may be shared; best of
+// BENCH_REPEATS timed passes after a warm-up pass), and the
 // verdict counts (the same before and after a change of the step: a cheap check that it still agrees).
 // Scale: BENCH_STEP_READINGS (2,000,000 per scenario), BENCH_STEP_SERIES (200), BENCH_STEP_COLUMN (5 readings
-// per series per turn), BENCH_REPEATS (3), BENCH_WINDOW (120). Run: npx tsx scripts/bench/anomaly-step.bench.ts
+// per series per turn), BENCH_REPEATS (3), BENCH_WINDOW (120),
+// BENCH_SHAPES (e.g. temp/12,flat: only these), BENCH_STEP_MODULE (a path: time that conditions.ts instead).
+// Run: npx tsx scripts/bench/anomaly-step.bench.ts
 import os from 'node:os';
-import { anomalyStep, type SeriesMemory } from '../../cloud/src/alerts/conditions.js';
+import { pathToFileURL } from 'node:url';
+import type { SeriesMemory } from '../../cloud/src/alerts/conditions.js';
+
+// BENCH_STEP_MODULE: another build of conditions.ts to time (e.g. the previous commit's, checked out beside it).
+const { anomalyStep } = (await import(process.env.BENCH_STEP_MODULE ? pathToFileURL(process.env.BENCH_STEP_MODULE).href : '../../cloud/src/alerts/conditions.js')) as typeof import('../../cloud/src/alerts/conditions.js');
+const ONLY = process.env.BENCH_SHAPES?.split(',');
 
 const env = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
 const READINGS = env('BENCH_STEP_READINGS', 2_000_000);
@@ -76,7 +84,7 @@ function pass(series: Int32Array, values: Float64Array, fire: number, clear: num
   const mems: SeriesMemory[] = Array.from({ length: SERIES }, () => ({}));
   const firing = new Uint8Array(SERIES);
   const counts = [0, 0, 0, 0]; // undefined, clear, hold, fire (a string key per reading would cost more than the step)
-  const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < values.length; i++) {
     const s = series[i]!;
     // The evaluator's onlyFire: the series is quiet (not firing). A fire makes it firing until a clear.
@@ -90,11 +98,13 @@ function pass(series: Int32Array, values: Float64Array, fire: number, clear: num
     } else if (v === 'hold') counts[2]++;
     else counts[0]++;
   }
-  const ns = Number(process.hrtime.bigint() - t0) / values.length;
+  const c = process.cpuUsage(c0);
+  const ns = ((c.user + c.system) * 1000) / values.length;
   return { ns, counts: { undefined: counts[0]!, clear: counts[1]!, hold: counts[2]!, fire: counts[3]! } };
 }
 
 for (const sc of SCENARIOS) {
+  if (ONLY && !ONLY.includes(`${sc.shape}/${sc.fire}`) && !ONLY.includes(sc.shape)) continue;
   const { series, values } = readings(SHAPES[sc.shape]!);
   pass(series, values, sc.fire, sc.clear); // warm-up (JIT)
   let best = Infinity;
