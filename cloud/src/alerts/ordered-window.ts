@@ -9,8 +9,9 @@
 // - the window's values now are s[0, n) minus gones[0, p) plus adds[0, p) (as multisets): each gone was in
 //   the window at the last merge (a ring write replaces the oldest value, and fewer than the window's size
 //   writes separate two merges), so each is in s; a write of the value it replaces records nothing;
-// - p ≤ maxPending, so the rank bounds below keep their indices inside s; p > 0 only while the window is
-//   full (a growing or shrinking window is kept exactly: insert / remove);
+// - p ≤ maxPending (a merge when it is reached); p > 0 only while the window is full (a growing or shrinking
+//   window is kept exactly: insert / remove); zBound gives up when p > pBound, which keeps its indices in s
+//   and its MAD pair valid;
 // - head and len are the ring head and length the copy describes: a window whose head or length differs is
 //   not described by it (the caller rebuilds the copy).
 //
