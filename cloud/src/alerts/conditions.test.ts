@@ -103,6 +103,83 @@ describe('anomalyStep', () => {
     );
   }, 60_000);
 
+  // The lazy ordered window (ordered-window.ts): verdicts over several merge periods, with what can break a
+  // lazy copy — reloads from the store (a new array), NaN, size changes, flat stretches, spikes next to merges.
+  type Step = { v: number; reload: boolean; size: number };
+  const drift = (base: number) => fc.integer({ min: -6, max: 6 }).map((x) => base + x);
+  const lazyStep = (sizes: number[]) =>
+    fc.record({
+      v: fc.oneof(
+        { arbitrary: drift(100), weight: 20 },
+        { arbitrary: fc.constantFrom(100, 100, 100, 101), weight: 4 }, // flat stretches: MAD 0, the mean-deviation fallback
+        { arbitrary: fc.constantFrom(160, 40, 1e7, -1e7, 0, -0), weight: 1 }, // spikes, wherever the merges fall
+        { arbitrary: fc.constant(NaN), weight: 1 },
+      ),
+      reload: fc.integer({ min: 0, max: 19 }).map((x) => x === 0),
+      size: fc.constantFrom(...sizes),
+    });
+
+  /** Runs the steps on anomalyStep and on the reference; false at the first verdict that differs. */
+  function agrees(steps: Step[], minHistory: number, levels: (i: number, z: number | undefined) => { fire: number; clear: number; onlyFire: boolean }): boolean {
+    let fast: SeriesMemory = {};
+    const ref: SeriesMemory = {};
+    for (const [i, { v, reload, size }] of steps.entries()) {
+      // The store gives a new window array (same values, -0 kept: base64 float64) and the same head.
+      if (reload) fast = { ...fast, window: [...(fast.window ?? [])] };
+      const probe: SeriesMemory = { window: windowValues(ref) };
+      const { fire, clear, onlyFire } = levels(i, robustZReference(probe, v, size, Math.min(minHistory, size)));
+      const got = anomalyStep(fast, v, size, Math.min(minHistory, size), fire, clear, onlyFire);
+      const z = robustZReference(ref, v, size, Math.min(minHistory, size));
+      const want = z === undefined ? undefined : anomalyVerdict({ threshold: fire, clear_threshold: clear }, z);
+      if (onlyFire ? (got === 'fire') !== (want === 'fire') || (got === undefined) !== (want === undefined) : got !== want) return false;
+    }
+    expect(windowValues(fast)).toEqual(ref.window ?? []);
+    return true;
+  }
+
+  it('agrees over long runs (many merge periods), with reloads, NaN, flat stretches and spikes', () => {
+    fc.assert(
+      fc.property(
+        fc.array(lazyStep([40]), { minLength: 200, maxLength: 900, size: 'max' }),
+        fc.constantFrom(40, 39, 2, 1, 41), // min_history: the window's size, one below, tiny, and above it
+        fc.constantFrom(3, 4, 6, 12),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 5 }),
+        (steps, minHistory, fire, onlyFireCycle) => agrees(steps, minHistory, (i) => ({ fire, clear: fire / 2, onlyFire: onlyFireCycle[i % onlyFireCycle.length]! })),
+      ),
+      { numRuns: 150 },
+    );
+  }, 120_000);
+
+  it('agrees when the rule window changes size mid-run (pending writes merged before it grows or shrinks)', () => {
+    fc.assert(
+      fc.property(fc.array(lazyStep([40]), { minLength: 100, maxLength: 500, size: 'max' }), fc.array(fc.constantFrom(24, 40, 57, 6, 2), { minLength: 2, maxLength: 5 }), (steps, sizes) => {
+        const sized = steps.map((s, i) => ({ ...s, size: sizes[Math.floor(i / 90) % sizes.length]! }));
+        return agrees(sized, 20, (i) => ({ fire: 4, clear: 2, onlyFire: i % 3 !== 0 }));
+      }),
+      { numRuns: 120 },
+    );
+  }, 120_000);
+
+  it('agrees with thresholds at the exact reference |z| (a bound one ulp low would show here)', () => {
+    // fire = |z| must not fire, clear = the double below |z| must not clear: every reading sits on its edge.
+    const below = (x: number) => (x > 0 ? x - x * Number.EPSILON : x);
+    fc.assert(
+      fc.property(fc.array(lazyStep([40]), { minLength: 100, maxLength: 600, size: 'max' }), fc.boolean(), (steps, onlyFire) =>
+        agrees(steps, 10, (_i, z) => {
+          const a = z === undefined || !Number.isFinite(z) ? 3 : Math.abs(z);
+          return { fire: a, clear: below(a), onlyFire };
+        }),
+      ),
+      { numRuns: 120 },
+    );
+  }, 120_000);
+
+  it('matches the reference near ±MAX_VALUE on a lazy window (the sum of the middle values overflows)', () => {
+    const big = [1.7e308, 1.6e308, -1e308, 1.75e308, 1.65e308, 0, 1.7e308, -1.7e308, 1.69e308, 1.72e308, 5, -0, Number.MAX_VALUE, -Number.MAX_VALUE];
+    const steps = Array.from({ length: 400 }, (_, i) => ({ v: big[(i * 7) % big.length]! * (i % 3 === 0 ? 1 : 0.999), reload: i % 97 === 0, size: 40 }));
+    expect(agrees(steps, 5, (i) => ({ fire: 2 + (i % 5), clear: 1, onlyFire: i % 2 === 0 }))).toBe(true);
+  });
+
   it('proves most readings of a noisy signal quiet without the MAD, and still fires on a spike', () => {
     const mem: SeriesMemory = {};
     const verdicts: string[] = [];

@@ -4,6 +4,7 @@
 // time and values, never on the wall clock.
 import { addValue, bucketStart, emptyStats, stddev, type BucketStats } from '../aggregate/bucket-stats.js';
 import type { AlertRuleConfig, BucketStat } from './alert-config.js';
+import { lowerBound, OrderedWindow } from './ordered-window.js';
 import type { Verdict } from './series-machine.js';
 
 /** Kind-specific memory of a series (persisted with it). */
@@ -86,73 +87,11 @@ function median(sorted: readonly number[]): number {
 }
 
 /**
- * An anomaly window's values in ascending order, kept beside the window (never persisted) in a typed array:
- * an insert or removal is a binary search and one memmove, with no allocation per reading. robustZ and
+ * An anomaly window's ordered copy (ordered-window.ts), kept beside the window and never persisted. robustZ and
  * anomalyStep are the only writers of a window and update both. A window loaded from the store is a new array,
- * so it gets a new ordered copy; a copy whose length disagrees with its window is rebuilt.
+ * so it gets a new copy; a copy whose ring head or length disagrees with its window is rebuilt.
  */
-class OrderedWindow {
-  a: Float64Array;
-  n = 0;
-  constructor(window: readonly number[], capacity: number) {
-    // Sorted as robustZReference sorts (a comparator, so -0 and 0 keep their window order).
-    const init = [...window].sort((x, y) => x - y);
-    this.a = new Float64Array(Math.max(capacity, init.length) + 1);
-    this.a.set(init);
-    this.n = init.length;
-  }
-
-  insert(v: number): void {
-    if (this.n === this.a.length) {
-      const grown = new Float64Array(this.a.length * 2);
-      grown.set(this.a);
-      this.a = grown;
-    }
-    const a = this.a;
-    const i = bound(a, this.n, v, true);
-    for (let k = this.n; k > i; k--) a[k] = a[k - 1]!;
-    a[i] = v;
-    this.n++;
-  }
-
-  remove(v: number): void {
-    const a = this.a;
-    const i = bound(a, this.n, v, false);
-    this.n--;
-    for (let k = i; k < this.n; k++) a[k] = a[k + 1]!;
-  }
-
-  /**
-   * remove(gone) then insert(v) with one move of the values between their two places (one memmove: faster
-   * here than an insertion-sort step, measured); v lands after the values equal to it, as insert puts it.
-   */
-  replace(gone: number, v: number): void {
-    const a = this.a;
-    const i = bound(a, this.n, gone, false);
-    const j = bound(a, this.n, v, true);
-    if (j > i) {
-      a.copyWithin(i, i + 1, j);
-      a[j - 1] = v;
-    } else {
-      a.copyWithin(j + 1, j, i);
-      a[j] = v;
-    }
-  }
-}
-
 const orderedWindows = new WeakMap<number[], OrderedWindow>();
-
-/** First index in `a[0, n)` (ascending) whose value is > v (after), or ≥ v (not after). */
-function bound(a: Float64Array, n: number, v: number, after: boolean): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid]! < v || (after && a[mid] === v)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /**
  * The first index of ascending `a` whose value is ≥ m, for m the median (a[mid], or the mean of a[mid − 1] and
@@ -160,32 +99,32 @@ function bound(a: Float64Array, n: number, v: number, after: boolean): number {
  * search whose branches a noisy window makes unpredictable.
  */
 function splitAt(a: Float64Array, n: number, mid: number, m: number): number {
-  if (a[mid]! < m) return bound(a, n, m, false); // only when a[mid − 1] + a[mid] overflowed
+  if (a[mid]! < m) return lowerBound(a, n, m); // only when a[mid − 1] + a[mid] overflowed
   let i = mid;
   while (i > 0 && !(a[i - 1]! < m)) i--;
   return i;
 }
 
-function orderedOf(window: number[], capacity: number): OrderedWindow | undefined {
-  let ordered = orderedWindows.get(window);
-  if (ordered && ordered.n === window.length) return ordered;
-  for (const x of window) if (x !== x) return undefined; // NaN: no order to keep
-  ordered = new OrderedWindow(window, capacity);
-  orderedWindows.set(window, ordered);
-  return ordered;
-}
-
 /**
  * The series' window (created empty) and its ordered copy — or no copy when the value or the window holds NaN:
- * then the window is made ready for robustZReference (oldest first, no copy left to go stale).
+ * then the window is made ready for robustZReference (oldest first, no copy left to go stale). The copy may
+ * hold pending ring writes only while the window stays full at `windowSize`; otherwise they are merged here,
+ * as slide then inserts and removes exactly.
  */
 function orderedFor(mem: SeriesMemory, value: number, windowSize: number): OrderedWindow | undefined {
   const window = (mem.window ??= []);
-  const ordered = value === value ? orderedOf(window, windowSize) : undefined;
-  if (!ordered) {
-    orderedWindows.delete(window);
-    straighten(mem, window);
+  let ordered = value === value ? orderedWindows.get(window) : undefined;
+  const head = mem.head ?? 0;
+  if (ordered === undefined || ordered.len !== window.length || ordered.head !== head) {
+    ordered = value === value ? OrderedWindow.of(window, head, windowSize) : undefined;
+    if (!ordered) {
+      orderedWindows.delete(window);
+      straighten(mem, window);
+      return undefined;
+    }
+    orderedWindows.set(window, ordered);
   }
+  if (window.length !== windowSize) ordered.merge();
   return ordered;
 }
 
@@ -195,21 +134,37 @@ function medianOf(a: Float64Array, n: number): number {
   return n % 2 === 1 ? a[mid]! : (a[mid - 1]! + a[mid]!) / 2;
 }
 
-/** The value joins the window (the oldest leaves once it holds `windowSize`), and its ordered copy. */
+/** z of `value` against the window, exactly (merges the copy's pending writes). */
+function exactZOf(ordered: OrderedWindow, value: number): number {
+  ordered.merge();
+  const { s: sorted, n } = ordered;
+  const m = medianOf(sorted, n);
+  // The deviations |x − m| are two ascending runs: m − x leftwards from the split, x − m rightwards.
+  return exactZ(sorted, n, splitAt(sorted, n, n >> 1, m), m, value - m);
+}
+
+/**
+ * The value joins the window (the oldest leaves once it holds `windowSize`), and its ordered copy: a full
+ * ring's write is recorded in the copy as pending; a growing or shrinking window changes the copy at once.
+ */
 function slide(mem: SeriesMemory, ordered: OrderedWindow, value: number, windowSize: number): void {
   const window = mem.window!;
   if (window.length === windowSize) {
-    const head = mem.head ?? 0;
+    const head = ordered.head;
     const gone = window[head]!;
     window[head] = value;
-    mem.head = head + 1 === windowSize ? 0 : head + 1;
-    ordered.replace(gone, value);
+    const next = head + 1 === windowSize ? 0 : head + 1;
+    mem.head = next;
+    ordered.head = next;
+    ordered.record(gone, value);
     return;
   }
   if (mem.head) straighten(mem, window);
   window.push(value);
   ordered.insert(value);
   while (window.length > windowSize) ordered.remove(window.shift()!); // the rule's window was made smaller
+  ordered.head = 0;
+  ordered.len = window.length;
 }
 
 /** Makes a ring window oldest first again, in place (its ordered copy stays valid: same values). */
@@ -235,23 +190,16 @@ export function windowValues(mem: SeriesMemory): number[] {
  * flat signal is not infinitely sensitive. Returns undefined until the window holds `minHistory` readings.
  * The value then joins the window (spikes included: the median and MAD shrug them off).
  *
- * Hot path (every reading of every anomaly series), so no sort per reading: the window's values are kept in
- * order beside it (a binary-search insert and removal per reading), and the MAD is the median of two ascending
- * runs of deviations (left and right of the median), found by binary search in O(log n) (all deviations are
- * walked only for the flat-window fallback). For finite values this gives exactly what robustZReference gives: the same
- * ordered values, the same deviations in the same order, so the same median, MAD and fallback sum (a test
- * checks it). NaN anywhere takes robustZReference.
+ * No sort per reading: the window's values are kept in order beside it (ordered-window.ts), and the MAD is the
+ * median of two ascending runs of deviations (left and right of the median), found by binary search in
+ * O(log n) (all deviations are walked only for the flat-window fallback). For finite values this gives exactly
+ * what robustZReference gives: the same ordered values, the same deviations in the same order, so the same
+ * median, MAD and fallback sum (a test checks it). NaN anywhere takes robustZReference.
  */
 export function robustZ(mem: SeriesMemory, value: number, windowSize: number, minHistory: number): number | undefined {
   const ordered = orderedFor(mem, value, windowSize);
   if (!ordered) return robustZReference(mem, value, windowSize, minHistory);
-  const { a: sorted, n } = ordered;
-  let z: number | undefined;
-  if (n >= minHistory) {
-    const m = medianOf(sorted, n);
-    // The deviations |x − m| are two ascending runs: m − x leftwards from the split, x − m rightwards.
-    z = exactZ(sorted, n, splitAt(sorted, n, n >> 1, m), m, value - m);
-  }
+  const z = ordered.n >= minHistory ? exactZOf(ordered, value) : undefined;
   slide(mem, ordered, value, windowSize);
   return z;
 }
@@ -267,15 +215,14 @@ function exactZ(sorted: Float64Array, n: number, split: number, m: number, d: nu
 
 /**
  * One anomaly rule's verdict on `value`, and the value joins the window: anomalyVerdict(robustZ(…)) without
- * computing the MAD when a cheap lower bound of it already decides. Returns undefined until the window holds
+ * computing the median and MAD when a bound of |z| already decides. Returns undefined until the window holds
  * `minHistory` readings. With `onlyFire` (the series is normal or resolved, where only a fire verdict moves the
  * machine), a z-score proven ≤ `fire` is reported as 'hold' even when it would be 'clear'; a 'fire' is exact.
  *
- * The bound: the MAD is at least the `mid`-th smallest deviation (mid = ⌊n/2⌋), and among the `mid` smallest
- * deviations at least ⌈mid/2⌉ come from one run (left or right of the median), so that deviation is at least
- * the smaller of the two runs' ⌈mid/2⌉-th elements — about the distance from the median to the quartiles.
- * Rounding is monotone, so |d| / (1.4826 · bound) ≥ |z| holds in floating point too; a test checks the verdicts
- * against anomalyVerdict(robustZReference(…)).
+ * The bound (OrderedWindow.zBound) needs no merge of the pending ring writes: it holds for any window within
+ * p writes of the ordered snapshot. When it cannot decide, the writes are merged and the bound tried again on
+ * the exact window (p = 0, the tightest), and only then is z computed. Rounding is monotone, so the bound holds
+ * in floating point too; tests check the verdicts against anomalyVerdict(robustZReference(…)).
  */
 export function anomalyStep(mem: SeriesMemory, value: number, windowSize: number, minHistory: number, fire: number, clear: number, onlyFire: boolean): Verdict | undefined {
   const ordered = orderedFor(mem, value, windowSize);
@@ -283,24 +230,17 @@ export function anomalyStep(mem: SeriesMemory, value: number, windowSize: number
     const z = robustZReference(mem, value, windowSize, minHistory);
     return z === undefined ? undefined : verdictOf(z, fire, clear);
   }
-  const { a: sorted, n } = ordered;
   let verdict: Verdict | undefined;
-  if (n >= minHistory) {
-    const mid = n >> 1;
-    const m = medianOf(sorted, n);
-    const split = splitAt(sorted, n, mid, m);
-    const d = value - m;
-    let zMax = Infinity;
-    if (mid > 0) {
-      const j = ((mid + 1) >> 1) - 1;
-      const left = split - 1 - j >= 0 ? m - sorted[split - 1 - j]! : Infinity;
-      const right = split + j < n ? sorted[split + j]! - m : Infinity;
-      const lb = left < right ? left : right;
-      if (lb > 0) zMax = Math.abs(d) / (1.4826 * lb);
+  if (ordered.n >= minHistory) {
+    let zMax = ordered.zBound(value);
+    // Decided when ≤ fire (onlyFire: hold or clear), else when ≤ both levels (clear).
+    if (!(zMax <= (onlyFire ? fire : Math.min(clear, fire))) && ordered.p > 0) {
+      ordered.merge();
+      zMax = ordered.zBound(value);
     }
     if (zMax <= clear && zMax <= fire) verdict = 'clear';
     else if (onlyFire && zMax <= fire) verdict = 'hold';
-    else verdict = verdictOf(exactZ(sorted, n, split, m, d), fire, clear);
+    else verdict = verdictOf(exactZOf(ordered, value), fire, clear);
   }
   slide(mem, ordered, value, windowSize);
   return verdict;
