@@ -83,7 +83,7 @@ function readings(shape: Shape): { series: Int32Array; values: Float64Array } {
 function pass(series: Int32Array, values: Float64Array, fire: number, clear: number): { ns: number; counts: Record<string, number> } {
   const mems: SeriesMemory[] = Array.from({ length: SERIES }, () => ({}));
   const firing = new Uint8Array(SERIES);
-  const counts = [0, 0, 0, 0]; // undefined, clear, hold, fire (a string key per reading would cost more than the step)
+  const counts: [number, number, number, number] = [0, 0, 0, 0]; // undefined, clear, hold, fire (a string key per reading would cost more than the step)
   const c0 = process.cpuUsage();
   for (let i = 0; i < values.length; i++) {
     const s = series[i]!;
