@@ -16,9 +16,8 @@ import type { AlertRuleConfig } from './alert-config.js';
 import type { AlertState, AlertTransition } from './alert-types.js';
 import { ANOMALY_DEFAULTS, anomalyLevels, anomalyStep, bucketStatValue, ratePerMinute, thresholdVerdict, type SeriesMemory } from './conditions.js';
 import { ColumnFolds, columnSpan, mayExceed, rateMayExceed, type ColumnSpan } from './column-shortcuts.js';
-import { compileGlob } from './glob.js';
-import { compileSelector, usesTags, type DeviceMatcher } from './device-selector.js';
-import { NO_TAG_SOURCE, type TagSnapshot, type TagSource } from '../devices/device-tag-source.js';
+import type { TagSource } from '../devices/device-tag-source.js';
+import { RuleLookup, type CompiledRule } from './rule-lookup.js';
 import { decideNotify } from './notify-decision.js';
 import { buildTransition } from './transition.js';
 import { initialSeries, stepSeries, type SeriesState, type Verdict } from './series-machine.js';
@@ -53,12 +52,6 @@ export interface AlertEvaluatorOptions {
   tags?: TagSource;
 }
 
-interface CompiledRule {
-  rule: AlertRuleConfig;
-  device: DeviceMatcher;
-  sensor: (name: string) => boolean;
-}
-
 interface Machine {
   s: SeriesState;
   mem: SeriesMemory;
@@ -72,20 +65,7 @@ interface Series {
   itemStored: boolean;
 }
 
-/**
- * The sensor-level rules of one (device, sensor), and their series once looked up: a reading finds its series
- * without building an id string and hashing it per rule. The series are valid for one generation of the
- * in-memory series map (load() replaces the map and starts a new generation).
- */
-interface RuleSlot {
-  rules: CompiledRule[];
-  series: (Series | undefined)[];
-  generation: number;
-}
-
 export type TransitionListener = (transitions: readonly AlertTransition[]) => void;
-
-const SENSOR_KINDS = new Set(['threshold', 'rate', 'anomaly', 'no_data']);
 
 /** Latency the evaluator adds to batch its commits (the issue's budget, spike to webhook, is 1.5 s at p99). */
 const DEFAULT_SETTLE_MS = 100;
@@ -93,18 +73,12 @@ const DEFAULT_SETTLE_MS = 100;
 export class AlertEvaluator implements Component, ChunkProcessor {
   readonly name = 'alert-evaluator';
   private readonly consumer: StreamConsumer;
-  private readonly compiled: CompiledRule[];
+  /** Which rules apply where; its slots hold this evaluator's series (one generation per series map). */
+  private readonly lookup: RuleLookup<Series>;
   private series: Map<string, Series> | undefined;
   private kv: Map<string, string> = new Map();
   /** device → alert ids of its no_data series. */
   private noData = new Map<string, Set<string>>();
-  private readonly sensorRules = new Map<string, RuleSlot>();
-  /** Bumped whenever `series` is replaced, so RuleSlot series from an older map are never used. */
-  private generation = 0;
-  private readonly deviceRules = new Map<string, CompiledRule[]>();
-  private readonly tagSource: TagSource;
-  /** The tags sensorRules and deviceRules were decided with; a new version empties both. */
-  private tags: TagSnapshot;
   private readonly listeners: TransitionListener[] = [];
   /** The current column's bucket folds, shared by bucket rules in the same open bucket. */
   private readonly folds = new ColumnFolds();
@@ -119,10 +93,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     private readonly logger: Logger,
     metrics: MetricsRegistry,
   ) {
-    this.compiled = opts.rules.map((rule) => ({ rule, device: compileSelector(rule.devices), sensor: rule.sensor ? compileGlob(rule.sensor) : () => false }));
-    // Without a tag selector no rule's match depends on tags: the devices file is never consulted.
-    this.tagSource = opts.rules.some((r) => usesTags(r.devices)) ? (opts.tags ?? NO_TAG_SOURCE) : NO_TAG_SOURCE;
-    this.tags = this.tagSource.current();
+    this.lookup = new RuleLookup(opts.rules, opts.tags);
     this.consumer = new StreamConsumer(
       streams,
       this,
@@ -168,7 +139,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
   private load(): Map<string, Series> {
     const series = new Map<string, Series>();
     this.noData = new Map();
-    const byName = new Map(this.compiled.map((c) => [c.rule.name, c]));
+    const byName = new Map(this.lookup.compiled.map((c) => [c.rule.name, c]));
     for (const stored of this.store.loadSeries()) {
       const rule = byName.get(stored.item.rule);
       if (!rule) continue; // a rule removed from the config: its history stays, its series no longer evaluates
@@ -178,7 +149,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     }
     this.kv = this.store.loadKv();
     this.series = series;
-    this.generation++;
+    this.lookup.newGeneration();
     this.refreshFiring();
     return series;
   }
@@ -201,7 +172,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
 
   async process(partition: number, records: readonly StreamRecord[], expectedOffset: number, next: number): Promise<void> {
     const series = this.series ?? this.load();
-    this.refreshTags();
+    this.lookup.refreshTags();
     const changes = new Chunk();
     let dirty: Series[] = [];
     try {
@@ -209,7 +180,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
         if (!batch) continue;
         const device = batch.deviceId;
         const distrust = batchDistrust(batch);
-        for (const c of this.rulesOfDevice(device)) {
+        for (const c of this.lookup.ofDevice(device)) {
           if (c.rule.kind === 'clock') this.observe(changes, series, c, device, null, record, distrust === 'clock_unsynced' ? 'fire' : 'clear', record.receivedMs, null);
         }
         if (distrust !== undefined) continue;
@@ -222,7 +193,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
           if (!trusted) continue;
           const [ts, values, newest] = trusted;
           if (newest > wm) wm = newest;
-          const slot = this.rulesOf(device, col.sensor);
+          const slot = this.lookup.ofSensor(device, col.sensor);
           const rules = slot.rules;
           if (rules.length === 0) continue;
           const span = columnSpan(ts, values, this.span);
@@ -274,7 +245,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
 
   private refreshFiring(): void {
     const counts = new Map<string, { rule: string; severity: string; n: number }>();
-    for (const c of this.compiled) for (const sev of ['info', 'warning', 'critical']) counts.set(`${c.rule.name}\u0000${sev}`, { rule: c.rule.name, severity: sev, n: 0 });
+    for (const c of this.lookup.compiled) for (const sev of ['info', 'warning', 'critical']) counts.set(`${c.rule.name}\u0000${sev}`, { rule: c.rule.name, severity: sev, n: 0 });
     for (const s of this.series?.values() ?? []) {
       if (s.item.state !== 'firing') continue;
       const k = `${s.item.rule}\u0000${s.item.severity}`;
@@ -282,45 +253,6 @@ export class AlertEvaluator implements Component, ChunkProcessor {
       if (e) e.n++;
     }
     for (const e of counts.values()) this.m.firing.set({ rule: e.rule, severity: e.severity }, e.n);
-  }
-
-  /**
-   * Tags changed since the cached rule lists were decided: decide them again. Series already created stay
-   * (their state is in the store); a device that lost a tag is simply not evaluated by that rule from now on.
-   */
-  private refreshTags(): void {
-    const now = this.tagSource.current();
-    if (now.version === this.tags.version) return;
-    this.tags = now;
-    this.sensorRules.clear();
-    this.deviceRules.clear();
-  }
-
-  private rulesOf(device: string, sensor: string): RuleSlot {
-    const key = `${device}\u0000${sensor}`;
-    let slot = this.sensorRules.get(key);
-    if (!slot) {
-      const tags = this.tags.of(device);
-      const rules = this.compiled.filter((c) => SENSOR_KINDS.has(c.rule.kind) && c.device(device, tags) && c.sensor(sensor));
-      if (this.sensorRules.size > 100_000) this.sensorRules.clear();
-      slot = { rules, series: new Array<Series | undefined>(rules.length), generation: this.generation };
-      this.sensorRules.set(key, slot);
-    } else if (slot.generation !== this.generation) {
-      slot.series = new Array<Series | undefined>(slot.rules.length);
-      slot.generation = this.generation;
-    }
-    return slot;
-  }
-
-  private rulesOfDevice(device: string): CompiledRule[] {
-    let list = this.deviceRules.get(device);
-    if (!list) {
-      const tags = this.tags.of(device);
-      list = this.compiled.filter((c) => c.rule.kind === 'clock' && c.device(device, tags));
-      if (this.deviceRules.size > 100_000) this.deviceRules.clear();
-      this.deviceRules.set(device, list);
-    }
-    return list;
   }
 
   private seriesFor(series: Map<string, Series>, c: CompiledRule, device: string, sensor: string | null): Series {
