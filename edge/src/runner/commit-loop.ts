@@ -2,7 +2,7 @@
 // within buffer.commit_interval_ms — committed to the buffer, or (persist: unacked, early-send.ts) sent before
 // any write and acked by then, else written at that deadline — and waits at most batch.max_delay_ms before its
 // batch is sealed for sending. Timers are armed only while something waits: an idle agent does not wake up.
-import type { Counter, RateLimitedLogger } from '@tidemark/shared';
+import { guard, type Counter, type RateLimitedLogger } from '@tidemark/shared';
 import type { BufferGuard } from '../buffer/buffer-guard.js';
 import type { BatchEncoder, EdgeBuffer } from '../buffer/edge-buffer.js';
 import type { EdgeConfig } from '../config.js';
@@ -180,10 +180,13 @@ export class CommitLoop {
   }
 
   private armPersist(waitMs: number): void {
-    this.persistTimer ??= setTimeout(() => {
-      this.persistTimer = undefined;
-      this.persistVolatile();
-    }, Math.max(0, waitMs));
+    this.persistTimer ??= setTimeout(
+      guard(this.p.errors.logger, 'persist deadline', () => {
+        this.persistTimer = undefined;
+        this.persistVolatile();
+      }),
+      Math.max(0, waitMs),
+    );
   }
 
   /** A volatile batch's commit deadline came before its ack: write every one still unacked. */
