@@ -16,13 +16,10 @@ import type { BatchEncoder, BufferedReading, BufferStats, SealedBatch, SqliteBuf
 import { ClockCorrection, type BatchReencoder } from './clock-correction.js';
 import { PendingChunks } from './pending-chunks.js';
 import { clockRuns, SealedBatches, timeSpan } from './sealed-batches.js';
+import { SeqCounter } from './seq-counter.js';
 import { VolatileBatches } from './volatile-batches.js';
 
-/**
- * Seqs a volatile seal reserves at once (one small durable write per this many volatile batches). A crash
- * skips at most this many seqs; the collector's dedup folds the gap (the next batch's lowWaterSeq).
- */
-export const SEQ_BLOCK = 1024;
+export { SEQ_BLOCK } from './seq-counter.js';
 
 export type { BatchEncoder, BufferedReading, BufferStats, SealedBatch, SqliteBufferOptions } from './buffer-types.js';
 
@@ -33,12 +30,7 @@ export class SqliteBuffer {
   private readonly db: Database.Database;
   private queue: BufferedReading[] = [];
   private pendingCount: number;
-  private nextSeq: number;
-  /**
-   * meta.next_seq, the durable floor: no seq below it is ever assigned again, even after a crash. Equal to
-   * nextSeq, or above it while volatile seals run on a reserved block (SEQ_BLOCK).
-   */
-  private seqFloor: number;
+  private readonly seqs: SeqCounter;
   private readonly stmts;
   private readonly meta: BufferMeta;
   private readonly batches: SealedBatches;
@@ -69,8 +61,7 @@ export class SqliteBuffer {
       syncFull: db.prepare('PRAGMA synchronous = FULL'),
     };
     this.streamId = this.meta.identity(opts.path, opts.deviceId);
-    this.nextSeq = this.meta.seqFloor();
-    this.seqFloor = this.nextSeq;
+    this.seqs = new SeqCounter(db, this.meta);
     this.pendingCount = this.chunks.count();
   }
 
@@ -99,7 +90,7 @@ export class SqliteBuffer {
 
   /** The seq the next sealed batch will get. */
   get nextSequence(): number {
-    return this.nextSeq;
+    return this.seqs.next;
   }
 
   get pendingReadings(): number {
@@ -162,7 +153,7 @@ export class SqliteBuffer {
         const all = loaded.readings;
         for (const r of rows) all.push(r);
         if (loaded.lastId !== undefined) this.chunks.deleteUpTo(loaded.lastId);
-        let seq = this.nextSeq;
+        let seq = this.seqs.next;
         const lowWater = this.batches.minSeq() ?? seq;
         const runs = clockRuns(all, maxReadings);
         let start = 0;
@@ -173,7 +164,7 @@ export class SqliteBuffer {
         }
         tail = all.slice(start);
         if (tail.length > 0) this.chunks.insert(tail);
-        this.raiseFloor(seq);
+        this.seqs.storing(seq);
       })();
     } catch (err) {
       this.queue = rows.concat(this.queue);
@@ -181,8 +172,7 @@ export class SqliteBuffer {
       throw new StorageError(`buffer commit failed: ${(err as Error).message}`, { cause: err });
     }
     this.acked.clear();
-    if (sealed.length > 0) this.nextSeq = sealed[sealed.length - 1]!.seq + 1;
-    this.seqFloor = Math.max(this.seqFloor, this.nextSeq);
+    if (sealed.length > 0) this.seqs.stored(sealed[sealed.length - 1]!.seq + 1);
     this.pendingCount = tail.length;
     return { committed: queued, sealed };
   }
@@ -198,27 +188,23 @@ export class SqliteBuffer {
     if (this.queue.length === 0 || this.pendingCount > 0) return [];
     const rows = this.queue;
     const runs = clockRuns(rows, maxReadings);
-    const first = this.nextSeq;
-    if (first + runs.length > this.seqFloor) {
-      const floor = first + runs.length + SEQ_BLOCK;
-      try {
-        this.db.transaction(() => this.meta.setSeqFloor(floor))();
-      } catch (err) {
-        throw new StorageError(`buffer seq reservation failed: ${(err as Error).message}`, { cause: err });
-      }
-      this.seqFloor = floor;
-    }
+    const first = this.seqs.reserve(runs.length);
     this.queue = [];
     const lowWater = this.volatile.minSeq() ?? this.batches.minSeq() ?? first;
     const sealed: SealedBatch[] = [];
     let start = 0;
-    for (const end of runs) {
-      const readings = rows.slice(start, end);
-      const seq = this.nextSeq++;
-      const b: SealedBatch = { seq, payload: encode(seq, readings, readings[0]!.synced, lowWater), readings: readings.length, synced: readings[0]!.synced, ...timeSpan(readings), createdMs: nowMs };
-      this.volatile.add(b);
-      sealed.push(b);
-      start = end;
+    try {
+      for (const end of runs) {
+        const readings = rows.slice(start, end);
+        const seq = first + sealed.length;
+        const b: SealedBatch = { seq, payload: encode(seq, readings, readings[0]!.synced, lowWater), readings: readings.length, synced: readings[0]!.synced, ...timeSpan(readings), createdMs: nowMs };
+        this.volatile.add(b);
+        sealed.push(b);
+        start = end;
+      }
+    } catch (err) {
+      this.queue = rows.slice(start).concat(this.queue); // not sealed: back in the queue (its reserved seqs stay unused)
+      throw err;
     }
     return sealed;
   }
@@ -245,10 +231,6 @@ export class SqliteBuffer {
     return volatile.length;
   }
 
-  /** Moves the durable seq floor up to `next` (inside the caller's transaction); no write while a reserved block covers it. */
-  private raiseFloor(next: number): void {
-    if (next > this.seqFloor) this.meta.setSeqFloor(next);
-  }
 
   /** Encodes and inserts one batch (inside the caller's transaction). */
   private storeBatch(seq: number, readings: BufferedReading[], lowWater: number, encode: BatchEncoder, nowMs: number): SealedBatch {
@@ -265,7 +247,7 @@ export class SqliteBuffer {
    */
   seal(maxReadings: number, encode: BatchEncoder, nowMs: number): SealedBatch | undefined {
     if (this.pendingCount === 0) return undefined;
-    const seq = this.nextSeq;
+    const seq = this.seqs.next;
     const volatile = this.volatile.takeAll();
     let batch: SealedBatch | undefined;
     try {
@@ -275,7 +257,7 @@ export class SqliteBuffer {
         const readings = this.chunks.take(maxReadings, true);
         if (readings.length === 0) return undefined;
         const b = this.storeBatch(seq, readings, this.batches.minSeq() ?? seq, encode, nowMs);
-        this.raiseFloor(seq + 1);
+        this.seqs.storing(seq + 1);
         return b;
       })();
     } catch (err) {
@@ -287,8 +269,7 @@ export class SqliteBuffer {
       this.pendingCount = 0;
       return undefined;
     }
-    this.nextSeq = seq + 1;
-    this.seqFloor = Math.max(this.seqFloor, this.nextSeq);
+    this.seqs.stored(seq + 1);
     this.pendingCount -= batch.readings;
     return batch;
   }
@@ -428,7 +409,7 @@ export class SqliteBuffer {
     return {
       deviceId: this.deviceId,
       streamId: this.streamIdHex,
-      nextSeq: this.nextSeq,
+      nextSeq: this.seqs.next,
       pendingReadings: this.pendingCount,
       sealedBatches: b.n + this.volatile.size,
       sealedReadings,
@@ -453,7 +434,7 @@ export class SqliteBuffer {
     }
     try {
       this.flushAcked();
-      if (this.volatile.size === 0 && this.seqFloor > this.nextSeq) this.meta.setSeqFloor(this.nextSeq);
+      if (this.volatile.size === 0) this.seqs.release();
     } catch {
       // Acked batches stay and are resent after the restart (acked again as duplicates); the gap stays.
     }
