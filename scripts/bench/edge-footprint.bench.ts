@@ -20,7 +20,9 @@
 //   BENCH_EDGE_CONFIG (JSON merged into the agent's config, e.g. '{"buffer":{"commit_interval_ms":1000}}'),
 //   BENCH_BASELINE_EDGE_BIN (another build's edge/bin/tidemark-edge.js, e.g. of the commit before a change:
 //   it runs as a second agent, process "agent-baseline", on its own pty with the same load in the same
-//   window, so before and after are compared under the same conditions).
+//   window, so before and after are compared under the same conditions), BENCH_BASELINE_EDGE_CONFIG (JSON merged
+//   into that second agent's config only: with BENCH_BASELINE_EDGE_BIN=edge/bin/tidemark-edge.js it compares two
+//   settings of one build, e.g. '{"buffer":{"persist":"all"}}').
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -44,6 +46,7 @@ const AGENT_NODE_ARGS = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').fil
 const KEEP = process.env.BENCH_KEEP === '1';
 const EDGE_EXTRA = process.env.BENCH_EDGE_CONFIG ? (JSON.parse(process.env.BENCH_EDGE_CONFIG) as Record<string, unknown>) : {};
 const BASELINE_BIN = process.env.BENCH_BASELINE_EDGE_BIN;
+const BASELINE_EXTRA = process.env.BENCH_BASELINE_EDGE_CONFIG ? (JSON.parse(process.env.BENCH_BASELINE_EDGE_CONFIG) as Record<string, unknown>) : {};
 const READ_INTERVAL_MS = process.env.BENCH_READ_INTERVAL_MS ? Number(process.env.BENCH_READ_INTERVAL_MS) : undefined;
 const DEVICE = 'footprint-01';
 const BASELINE_DEVICE = 'footprint-00';
@@ -174,7 +177,7 @@ async function main(): Promise<void> {
   const unit = readFileSync(new URL('../systemd/tidemark-edge.service', import.meta.url), 'utf8');
   const nodeOptions = /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1] ?? '';
   const profDir = join(dir, 'profile');
-  const startAgent = async (name: string, device: string, bin: string) => {
+  const startAgent = async (name: string, device: string, bin: string, extra: Record<string, unknown> = EDGE_EXTRA) => {
     const pty = await openPtyPair();
     // The build under test serves its metrics: what it wrote, and why, in the window.
     const statusPort = bin === EDGE_BIN ? await freePort() : undefined;
@@ -196,7 +199,7 @@ async function main(): Promise<void> {
       clock: { sync_check: 'assume_synced' },
       log: { level: 'warn' },
       ...(statusPort !== undefined ? { status: { listen: `127.0.0.1:${statusPort}` } } : {}),
-      ...EDGE_EXTRA,
+      ...extra,
     });
     const agentEnv = { ...process.env, TIDEMARK_PASSWORD: passwords.get(device)!, NODE_OPTIONS: nodeOptions, NODE_ENV: 'production' };
     const args = [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, name)}`] : []), ...(bin === EDGE_BIN ? AGENT_NODE_ARGS : []), bin, 'run', '-c', config];
@@ -204,7 +207,7 @@ async function main(): Promise<void> {
     log(`${name}: pid ${proc.pid}`);
     return { name, device, pty, process: proc, statusPort };
   };
-  const agents = [await startAgent('agent', DEVICE, EDGE_BIN), ...(BASELINE_BIN ? [await startAgent('agent-baseline', BASELINE_DEVICE, BASELINE_BIN)] : [])];
+  const agents = [await startAgent('agent', DEVICE, EDGE_BIN), ...(BASELINE_BIN ? [await startAgent('agent-baseline', BASELINE_DEVICE, BASELINE_BIN, { ...EDGE_EXTRA, ...BASELINE_EXTRA })] : [])];
 
   let nodeRed: ManagedProcess | undefined;
   let nodeRedSub: MqttClient | undefined;
@@ -253,9 +256,10 @@ async function main(): Promise<void> {
   const m0 = machineBusyMs();
   const s0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, sample(pid)]));
   const c0 = cpuMs(collector.pid);
-  const w0 = await agentWrites(agents[0]!.statusPort);
+  const writes = async () => new Map(await Promise.all(agents.map(async (a) => [a.name, await agentWrites(a.statusPort)] as const)));
+  const w0 = await writes();
   await sleep(SECONDS * 1000);
-  const w1 = await agentWrites(agents[0]!.statusPort);
+  const w1 = await writes();
   const s1 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, sample(pid)]));
   const c1 = cpuMs(collector.pid);
   const m1 = machineBusyMs();
@@ -308,7 +312,7 @@ async function main(): Promise<void> {
       cpu_us_per_line: Math.round((1000 * used[k]!) / ((LINES_PER_S * wallMs) / 1000)),
       write_bytes_per_reading: Number(((s1[k]!.wb - s0[k]!.wb) / readingsInWindow).toFixed(1)),
       write_kb_per_s: Number(((s1[k]!.wb - s0[k]!.wb) / wallMs).toFixed(1)),
-      ...(k === 'agent' && w0 && w1 ? { why_written: Object.fromEntries(Object.keys(w1).map((m) => [m, w1[m]! - (w0[m] ?? 0)])) } : {}),
+      ...(w0.get(k) && w1.get(k) ? { why_written: Object.fromEntries(Object.keys(w1.get(k)!).map((m) => [m, w1.get(k)![m]! - (w0.get(k)![m] ?? 0)])) } : {}),
       ...(wire.has(k)
         ? {
             wire_bytes_per_reading: Number((wire.get(k)!.bytes / wire.get(k)!.readings).toFixed(2)),
