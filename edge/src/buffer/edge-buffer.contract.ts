@@ -161,6 +161,24 @@ export function describeEdgeBufferContract(name: string, make: () => EdgeBufferF
       expect(clean.seal(10, encoderFor(clean), T0)!.seq).toBe(after + 1);
     });
 
+    it("a volatile batch's lowWaterSeq never claims an older unacked batch done (stored or volatile)", () => {
+      // After an outage the backlog is stored batches while live readings go the volatile way: a low water above
+      // the backlog would make the collector treat the backlog as duplicates.
+      const b = open().buffer;
+      const lowOf = (s: { payload: Uint8Array }) => decodeBatch(s.payload).lowWaterSeq;
+      b.append(readings(1, 3));
+      b.commit();
+      expect(b.seal(10, encoderFor(b), T0)!.seq).toBe(1); // stored, not acked
+      b.append(readings(4, 5));
+      expect(b.sealVolatile(10, encoderFor(b), T0).map(lowOf)).toEqual([1]);
+      b.append(readings(6, 7));
+      expect(b.sealVolatile(10, encoderFor(b), T0).map(lowOf)).toEqual([1]); // not 2: batch 1 is still unacked
+      b.remove(1); // acked: the low water may move past it (or lag: lower is always safe)
+      b.append(readings(8, 9));
+      const [late] = b.sealVolatile(10, encoderFor(b), T0);
+      expect(lowOf(late!)).toBeLessThanOrEqual(2);
+    });
+
     it('seals nothing volatile while committed readings are pending (they are older and go first)', () => {
       const b = open().buffer;
       b.append(readings(1, 3));
@@ -205,6 +223,15 @@ export function describeEdgeBufferContract(name: string, make: () => EdgeBufferF
             let committedUpTo = 0; // readings 1..committedUpTo are durable, or in volatile batches (stored by the next commit or close)
             let lastSeq = 0;
             const delivered: number[] = [];
+            /** Sealed and not acked: a batch's lowWaterSeq must not claim any of these done. */
+            const unacked = new Set<number>();
+            const checkLowWater = (sealed: readonly { seq: number; payload: Uint8Array }[]) => {
+              for (const s of sealed) {
+                const low = decodeBatch(s.payload).lowWaterSeq ?? s.seq;
+                expect(low, `batch ${s.seq} says every seq below ${low} is done; unacked: ${[...unacked].join(',')}`).toBeLessThanOrEqual(Math.min(s.seq, ...unacked));
+                unacked.add(s.seq);
+              }
+            };
             for (const o of ops) {
               if (o.kind === 'append') {
                 b.append(readings(next, next + o.n - 1));
@@ -215,6 +242,7 @@ export function describeEdgeBufferContract(name: string, make: () => EdgeBufferF
               } else if (o.kind === 'commitAndSeal' || o.kind === 'seal') {
                 const sealed = o.kind === 'seal' ? [b.seal(o.max, encoderFor(b), T0)].filter((s) => s !== undefined) : b.commitAndSeal(o.max, encoderFor(b), T0).sealed;
                 if (o.kind === 'commitAndSeal') committedUpTo = next - 1;
+                checkLowWater(sealed);
                 for (const s of sealed) {
                   expect(s.seq).toBe(lastSeq + 1);
                   expect(s.readings).toBeLessThanOrEqual(o.max);
@@ -226,6 +254,7 @@ export function describeEdgeBufferContract(name: string, make: () => EdgeBufferF
                 const sealed = b.sealVolatile(o.max, encoderFor(b), T0);
                 expect(sealed.length > 0).toBe(pendingBefore === 0 && queued > 0);
                 if (sealed.length > 0) committedUpTo = next - 1;
+                checkLowWater(sealed);
                 for (const s of sealed) {
                   expect(s.seq).toBe(lastSeq + 1); // consecutive while nothing crashed
                   expect(s.readings).toBeLessThanOrEqual(o.max);
@@ -236,6 +265,7 @@ export function describeEdgeBufferContract(name: string, make: () => EdgeBufferF
                 if (oldest) {
                   delivered.push(...numbersIn(oldest.payload));
                   expect(b.remove(oldest.seq)).toBe(true);
+                  unacked.delete(oldest.seq);
                 }
               } else {
                 b = f.reopen();
@@ -254,7 +284,7 @@ export function describeEdgeBufferContract(name: string, make: () => EdgeBufferF
             f.cleanup();
           }
         }),
-        { numRuns: 40 },
+        { numRuns: 150 },
       );
     });
   });

@@ -190,7 +190,9 @@ export class SqliteBuffer {
     const runs = clockRuns(rows, maxReadings);
     const first = this.seqs.reserve(runs.length);
     this.queue = [];
-    const lowWater = this.volatile.minSeq() ?? this.batches.minSeq() ?? first;
+    // Every unacked batch, stored (a backlog) or volatile, is below the low water: the collector takes every seq
+    // below it as done, and would treat a batch sent later below it as a duplicate.
+    const lowWater = Math.min(this.volatile.minSeq() ?? first, this.batches.minSeq() ?? first, first);
     const sealed: SealedBatch[] = [];
     let start = 0;
     try {
