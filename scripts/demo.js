@@ -33,7 +33,7 @@ const apiPort = port('TIDEMARK_API_PORT', 8080);
 const level = process.env.TIDEMARK_LOG_LEVEL ?? 'warn';
 
 const GATEWAYS = [
-  { id: 'press-07', sensors: [{ name: 'temp_c', shape: 'sine', min: 20, max: 80, period_s: 120, decimals: 2 }, { name: 'pressure_kpa', shape: 'random_walk', min: 95, max: 105, decimals: 1 }] },
+  { id: 'press-07', sensors: [{ name: 'temp_c', shape: 'sine', min: 20, max: 80, period_s: 60, decimals: 2 }, { name: 'pressure_kpa', shape: 'random_walk', min: 95, max: 105, decimals: 1 }] },
   { id: 'oven-02', sensors: [{ name: 'temp_c', shape: 'step', min: 150, max: 240, period_s: 240, decimals: 1 }, { name: 'door_open', shape: 'square', min: 0, max: 1, period_s: 90, decimals: 0 }] },
   {
     id: 'truck-19',
@@ -99,7 +99,7 @@ async function main() {
     broker: { mode: 'embedded', listen: `127.0.0.1:${mqttPort}` },
     auth: { devices_file: devicesFile },
     api: { listen: `127.0.0.1:${apiPort}` },
-    // A rule that fires within a minute: press-07's temperature is a 2-minute sine between 20 and 80 °C.
+    // A rule that fires within a minute: press-07's temperature is a 1-minute sine between 20 and 80 °C (phase from the wall clock): above 45 for 33 s of every minute, below it at most 27 s in a row.
     alerts: {
       rules: [
         { name: 'press-warm', devices: 'press-*', sensor: 'temp_c', kind: 'threshold', above: 45, clear_below: 40, for: '3s', severity: 'warning', message: '{{device}} is warm: {{sensor}} = {{value}}' },
