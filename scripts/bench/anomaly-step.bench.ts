@@ -12,6 +12,7 @@
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { SeriesMemory } from '../../cloud/src/alerts/conditions.js';
+import { mulberry32 } from '../../shared/src/random/index.js';
 
 // BENCH_STEP_MODULE: another build of conditions.ts to time (e.g. the previous commit's, checked out beside it).
 const { anomalyStep } = (await import(process.env.BENCH_STEP_MODULE ? pathToFileURL(process.env.BENCH_STEP_MODULE).href : '../../cloud/src/alerts/conditions.js')) as typeof import('../../cloud/src/alerts/conditions.js');
@@ -24,17 +25,6 @@ const COLUMN = env('BENCH_STEP_COLUMN', 5);
 const REPEATS = env('BENCH_REPEATS', 3);
 const WINDOW = env('BENCH_WINDOW', 120);
 const MIN_HISTORY = 30;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Shape = (series: number, k: number, rnd: () => number) => number;
 /** The shapes: the aggregation fixture's sensors (support/aggregate-fixture.ts), a flat one, and spikes. */

@@ -2,7 +2,7 @@
 // acks the seq. Shares the buffer's SQLite connection; writes run inside the caller's transaction, so a seal
 // (insert batch, delete its readings, move the seq floor) is never split by a crash.
 import type Database from 'better-sqlite3';
-import type { BufferedReading, SealedBatch } from './buffer-types.js';
+import type { BatchEncoder, BufferedReading, SealedBatch } from './buffer-types.js';
 
 interface BatchRow {
   seq: number;
@@ -14,15 +14,16 @@ interface BatchRow {
   created_ms: number;
 }
 
-/** The smallest and largest event time of `readings` (non-empty). */
-export function timeSpan(readings: readonly BufferedReading[]): { firstTs: number; lastTs: number } {
+/** Encodes `readings` (non-empty, one clock state) as batch `seq`: its bytes and what the buffer keeps beside them. */
+export function sealBatch(seq: number, readings: BufferedReading[], lowWater: number, encode: BatchEncoder, nowMs: number): SealedBatch {
   let firstTs = Infinity;
   let lastTs = -Infinity;
   for (const r of readings) {
     if (r.ts < firstTs) firstTs = r.ts;
     if (r.ts > lastTs) lastTs = r.ts;
   }
-  return { firstTs, lastTs };
+  const synced = readings[0]!.synced;
+  return { seq, payload: encode(seq, readings, synced, lowWater), readings: readings.length, synced, firstTs, lastTs, createdMs: nowMs };
 }
 
 /**

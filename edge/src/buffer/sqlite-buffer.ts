@@ -15,7 +15,7 @@ import { BufferMeta, openBufferDatabase } from './buffer-file.js';
 import type { BatchEncoder, BufferedReading, BufferStats, SealedBatch, SqliteBufferOptions } from './buffer-types.js';
 import { ClockCorrection, type BatchReencoder } from './clock-correction.js';
 import { PendingChunks } from './pending-chunks.js';
-import { clockRuns, SealedBatches, timeSpan } from './sealed-batches.js';
+import { clockRuns, sealBatch, SealedBatches } from './sealed-batches.js';
 import { SeqCounter } from './seq-counter.js';
 import { VolatileBatches } from './volatile-batches.js';
 
@@ -199,7 +199,7 @@ export class SqliteBuffer {
       for (const end of runs) {
         const readings = rows.slice(start, end);
         const seq = first + sealed.length;
-        const b: SealedBatch = { seq, payload: encode(seq, readings, readings[0]!.synced, lowWater), readings: readings.length, synced: readings[0]!.synced, ...timeSpan(readings), createdMs: nowMs };
+        const b = sealBatch(seq, readings, lowWater, encode, nowMs);
         this.volatile.add(b);
         sealed.push(b);
         start = end;
@@ -236,8 +236,7 @@ export class SqliteBuffer {
 
   /** Encodes and inserts one batch (inside the caller's transaction). */
   private storeBatch(seq: number, readings: BufferedReading[], lowWater: number, encode: BatchEncoder, nowMs: number): SealedBatch {
-    const synced = readings[0]!.synced;
-    const b: SealedBatch = { seq, payload: encode(seq, readings, synced, lowWater), readings: readings.length, synced, ...timeSpan(readings), createdMs: nowMs };
+    const b = sealBatch(seq, readings, lowWater, encode, nowMs);
     this.batches.insert(b);
     return b;
   }

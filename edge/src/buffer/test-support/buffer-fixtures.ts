@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeBatch, encodeBatch } from '@tidemark/proto';
-import type { BatchEncoder, BufferedReading, SqliteBuffer } from '../sqlite-buffer.js';
+import { mulberry32 } from '@tidemark/shared';
+import { SqliteBuffer, type BatchEncoder, type BufferedReading } from '../sqlite-buffer.js';
 
 export const T0 = 1_700_000_000_000;
 
@@ -50,4 +51,16 @@ export interface TempDir {
 export function tempDir(prefix = 'tidemark-buffer-'): TempDir {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, file: (name) => join(path, name), remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * A crash writer's start (child processes of the crash tests), from its command line `<buffer path> <device id>
+ * <first number> <seed>`: the opened buffer, its encoder, the first reading number and a seeded rand(k) in [0, k).
+ */
+export function crashWriterStart(name: string): { buffer: SqliteBuffer; encode: BatchEncoder; first: number; rand: (k: number) => number } {
+  const [path, deviceId, firstArg, seedArg] = process.argv.slice(2);
+  if (!path || !deviceId || !firstArg || !seedArg) throw new Error(`usage: ${name} <path> <device> <first> <seed>`);
+  const random = mulberry32(Number(seedArg));
+  const buffer = SqliteBuffer.open({ path, deviceId });
+  return { buffer, encode: encoderFor(buffer), first: Number(firstArg), rand: (k) => Math.floor(random() * k) };
 }

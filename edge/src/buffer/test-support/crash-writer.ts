@@ -5,20 +5,11 @@
 //   r <seq> <first> <last>    about to remove batch seq holding readings first..last (may or may not happen)
 // Usage: crash-writer <buffer path> <device id> <first number> <random seed>
 import { decodeBatch } from '@tidemark/proto';
-import { SqliteBuffer } from '../sqlite-buffer.js';
-import { encoderFor, numbered, syncedFor } from './buffer-fixtures.js';
+import { crashWriterStart, numbered, syncedFor } from './buffer-fixtures.js';
 
 function main(): void {
-  const [path, deviceId, firstArg, seedArg] = process.argv.slice(2);
-  if (!path || !deviceId || !firstArg || !seedArg) throw new Error('usage: crash-writer <path> <device> <first> <seed>');
-  let seed = Number(seedArg) >>> 0;
-  const rand = (k: number): number => {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    return seed % k;
-  };
-  const buffer = SqliteBuffer.open({ path, deviceId });
-  const encode = encoderFor(buffer);
-  let n = Number(firstArg) - 1;
+  const { buffer, encode, first, rand } = crashWriterStart('crash-writer');
+  let n = first - 1;
   process.stdout.write('ready\n');
   for (;;) {
     const count = 1 + rand(8);
