@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { ConfigError, createLogger, MetricsRegistry, safeInterval, startAll, stopAll, type Component, type Logger } from '@tidemark/shared';
 import { Aggregator } from './aggregate/aggregator.js';
 import { aggregatorGuard, openAggregateStore } from './aggregate/open-aggregate-store.js';
+import { SharedReads } from './stream/shared-reads.js';
 import { AlertEvaluator } from './alerts/alert-evaluator.js';
 import { AlertStoreFeed } from './alerts/alert-feed.js';
 import { notifierNames } from './alerts/notifiers.js';
@@ -172,6 +173,9 @@ export class Collector {
     }
 
     if (this.has('aggregator')) {
+      // With alert rules, the evaluator reads what the aggregator has just read: one store read and one
+      // decode of each record for both.
+      const sharedReads = config.alerts.rules.length > 0 ? new SharedReads() : undefined;
       const aggregator = new Aggregator(
         partitions,
         aggregates,
@@ -181,6 +185,7 @@ export class Collector {
           maxFutureSkewMs: config.ingest.max_future_skew,
           retention: config.aggregation.retention,
           health: { stream: this.health.reporter('stream-reader'), aggregates: this.health.reporter('aggregate-store') },
+          ...(sharedReads ? { sharedReads } : {}),
         },
         logger.child({ component: 'aggregator' }),
         metrics,
@@ -221,6 +226,7 @@ export class Collector {
             maxFutureSkewMs: config.ingest.max_future_skew,
             tags,
             health: { stream: this.health.reporter('alert-stream-reader'), store: this.health.reporter('alert-store') },
+            ...(sharedReads ? { sharedReads } : {}),
           },
           logger.child({ component: 'alerts' }),
           metrics,

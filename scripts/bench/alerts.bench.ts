@@ -16,7 +16,7 @@
 // One JSON line per result, progress on stderr. Run: npm run bench -- alerts (about 6 minutes).
 // Scale: BENCH_AGENTS (10), BENCH_RATE (20000 readings/s in all), BENCH_SENSORS (4 per agent),
 //   BENCH_SPIKES (120), BENCH_SPIKE_MS (1000), BENCH_WARMUP_SECONDS (10), BENCH_CPU_SECONDS (30: the
-//   no-rules window), BENCH_CPU_READINGS (1000000), BENCH_PROFILE=1 (profile the evaluator's drain; =one: with the one threshold rule),
+//   no-rules window), BENCH_CPU_READINGS (1000000), BENCH_PROFILE=1 (profile the evaluator's drain; =one: with the one threshold rule; =shared: the in-step run, both consumers),
 //   BENCH_KEEP=1 (keep the temp dir), BENCH_DURING_BURST=1 (spikes start right after the warm-up, while the
 //   agents' start-up burst of info-level anomaly notifications is still in the outbox: severity ordering).
 import { rmSync } from 'node:fs';
@@ -267,7 +267,7 @@ async function live(): Promise<void> {
 try {
   if (PARTS.includes('cpu')) {
     log(`cpu: ${CPU_READINGS} readings through the aggregator and the evaluator with 1,000 rules`);
-    await cpuShare({ readings: CPU_READINGS, profile: process.env.BENCH_PROFILE === '1' ? 'rules' : process.env.BENCH_PROFILE === 'one' ? 'one' : false, emit });
+    await cpuShare({ readings: CPU_READINGS, profile: process.env.BENCH_PROFILE === '1' ? 'rules' : process.env.BENCH_PROFILE === 'one' ? 'one' : process.env.BENCH_PROFILE === 'shared' ? 'shared' : false, emit });
   }
   if (PARTS.includes('live')) await live();
 } catch (err) {

@@ -18,7 +18,8 @@
 import type { Component, Logger, MetricsRegistry } from '@tidemark/shared';
 import type { ResourceReporter } from '../health/resource-health.js';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
-import { batchDistrust, decodeRecords, readingTrusted } from '../stream/reading-policy.js';
+import { batchDistrust, decodeRecordColumns, readingTrusted } from '../stream/reading-policy.js';
+import type { SharedReads } from '../stream/shared-reads.js';
 import { StreamConsumer, type ChunkProcessor } from '../stream/stream-consumer.js';
 import { bucketKey, type AggregateStore, type BucketKey, type BucketRecord, type SensorDelta } from './aggregate-store.js';
 import { BucketRetention } from './bucket-retention.js';
@@ -53,6 +54,8 @@ export interface AggregatorOptions {
    * load or commit on `aggregates`; the loop then waits their backoff and resumes from the checkpoint.
    */
   health?: { stream: ResourceReporter; aggregates: ResourceReporter };
+  /** Stream reads (and decodes) shared with the alert evaluator of the same process (stream/shared-reads.ts). */
+  sharedReads?: SharedReads;
 }
 
 /** Per batch and sensor: the bucket each resolution last folded into (see fold). */
@@ -101,7 +104,12 @@ export class Aggregator implements Component, ChunkProcessor {
     this.consumer = new StreamConsumer(
       stream,
       this,
-      { chunkRecords: opts.chunkRecords ?? 500, idleMs: opts.idleMs ?? 200, ...(opts.health ? { health: { stream: opts.health.stream, store: opts.health.aggregates } } : {}) },
+      {
+        chunkRecords: opts.chunkRecords ?? 500,
+        idleMs: opts.idleMs ?? 200,
+        ...(opts.health ? { health: { stream: opts.health.stream, store: opts.health.aggregates } } : {}),
+        ...(opts.sharedReads ? { sharedReads: opts.sharedReads } : {}),
+      },
       logger,
       'aggregator',
     );
@@ -189,7 +197,7 @@ export class Aggregator implements Component, ChunkProcessor {
 
   private async fold(records: readonly StreamRecord[]) {
     const { resolutions, allowedLatenessMs, maxFutureSkewMs } = this.opts;
-    const decoded = decodeRecords(records);
+    const decoded = decodeRecordColumns(records);
 
     // Load every bucket and watermark this chunk touches. Readings of a sensor come in time order, so most
     // fall in the bucket of the one before: only a change of bucket start costs a key.
@@ -199,20 +207,22 @@ export class Aggregator implements Component, ChunkProcessor {
     for (const { batch } of decoded) {
       if (!batch) continue;
       devices.add(batch.deviceId);
-      const lastStarts = new Map<string, number[]>();
-      for (const r of batch.readings) {
-        if (this.opts.bucketsFrom !== undefined && r.ts < this.opts.bucketsFrom) continue;
-        let last = lastStarts.get(r.sensor);
-        if (!last) lastStarts.set(r.sensor, (last = new Array<number>(nres).fill(NaN)));
-        for (let i = 0; i < nres; i++) {
-          const res = resolutions[i]!;
-          // Inside the previous bucket (starts are aligned, so this is bucketStart(ts) === that start).
-          if (r.ts >= last[i]! && r.ts < last[i]! + res.ms) continue;
-          const start = bucketStart(r.ts, res.ms);
-          last[i] = start;
-          if (start < this.retention.horizons[i]!) continue;
-          const k = { device: batch.deviceId, sensor: r.sensor, resolution: res.label, start };
-          keys.set(bucketKey(k), k);
+      for (const col of batch.series) {
+        const last = new Array<number>(nres).fill(NaN);
+        const tss = col.ts;
+        for (let j = 0; j < tss.length; j++) {
+          const ts = tss[j]!;
+          if (this.opts.bucketsFrom !== undefined && ts < this.opts.bucketsFrom) continue;
+          for (let i = 0; i < nres; i++) {
+            const res = resolutions[i]!;
+            // Inside the previous bucket (starts are aligned, so this is bucketStart(ts) === that start).
+            if (ts >= last[i]! && ts < last[i]! + res.ms) continue;
+            const start = bucketStart(ts, res.ms);
+            last[i] = start;
+            if (start < this.retention.horizons[i]!) continue;
+            const k = { device: batch.deviceId, sensor: col.sensor, resolution: res.label, start };
+            keys.set(bucketKey(k), k);
+          }
         }
       }
     }
@@ -235,7 +245,7 @@ export class Aggregator implements Component, ChunkProcessor {
       }
       const distrust = batchDistrust(batch);
       if (distrust !== undefined) {
-        skip(distrust, batch.readings.length);
+        skip(distrust, batch.readingCount);
         continue;
       }
       const device = batch.deviceId;
@@ -247,64 +257,71 @@ export class Aggregator implements Component, ChunkProcessor {
       // and wmBefore (fixed for the batch), so a reading landing in the same bucket can skip the key lookup
       // and the revision check: same record, same lateness, revision already bumped for this batch.
       const hot = new Map<string, HotSensor>();
-      for (const r of batch.readings) {
-        if (!readingTrusted(r.ts, record.receivedMs, maxFutureSkewMs)) {
-          skip('future_timestamp', 1);
-          continue;
-        }
-        let h = hot.get(r.sensor);
-        if (!h) hot.set(r.sensor, (h = hotSensor(nres)));
-        let wasLate = false;
-        let folded = 0;
-        const foldBuckets = this.opts.bucketsFrom === undefined || r.ts >= this.opts.bucketsFrom;
-        for (let i = 0; foldBuckets && i < nres; i++) {
-          const res = resolutions[i]!;
-          let b: BucketRecord;
-          if (r.ts >= h.starts[i]! && r.ts < h.starts[i]! + res.ms) {
-            b = h.records[i]!;
-            if (h.late[i]) wasLate = true;
-          } else {
-            const start = bucketStart(r.ts, res.ms);
-            if (start < horizons[i]!) {
-              expired[i]! += 1;
-              continue;
-            }
-            const key = bucketKey({ device, sensor: r.sensor, resolution: res.label, start });
-            b = dirty.get(key) ?? buckets.get(key) ?? { device, sensor: r.sensor, resolution: res.label, start, stats: emptyStats(), revision: 0 };
-            const isLate = wmBefore >= start + res.ms + allowedLatenessMs;
-            if (isLate) {
-              wasLate = true;
-              if (!revised.has(key)) {
-                revised.add(key);
-                b.revision += 1;
-              }
-            }
-            dirty.set(key, b);
-            h.starts[i] = start;
-            h.records[i] = b;
-            h.late[i] = isLate;
+      // Series by series: the readings in stream order (the order decodeBatch gives them in).
+      for (const col of batch.series) {
+        const sensor = col.sensor;
+        const tss = col.ts;
+        const vals = col.values;
+        let h = hot.get(sensor);
+        if (!h) hot.set(sensor, (h = hotSensor(nres)));
+        for (let j = 0; j < tss.length; j++) {
+          const ts = tss[j]!;
+          if (!readingTrusted(ts, record.receivedMs, maxFutureSkewMs)) {
+            skip('future_timestamp', 1);
+            continue;
           }
-          addValue(b.stats, r.ts, r.value);
-          folded += 1;
+          let wasLate = false;
+          let folded = 0;
+          const foldBuckets = this.opts.bucketsFrom === undefined || ts >= this.opts.bucketsFrom;
+          for (let i = 0; foldBuckets && i < nres; i++) {
+            const res = resolutions[i]!;
+            let b: BucketRecord;
+            if (ts >= h.starts[i]! && ts < h.starts[i]! + res.ms) {
+              b = h.records[i]!;
+              if (h.late[i]) wasLate = true;
+            } else {
+              const start = bucketStart(ts, res.ms);
+              if (start < horizons[i]!) {
+                expired[i]! += 1;
+                continue;
+              }
+              const key = bucketKey({ device, sensor, resolution: res.label, start });
+              b = dirty.get(key) ?? buckets.get(key) ?? { device, sensor, resolution: res.label, start, stats: emptyStats(), revision: 0 };
+              const isLate = wmBefore >= start + res.ms + allowedLatenessMs;
+              if (isLate) {
+                wasLate = true;
+                if (!revised.has(key)) {
+                  revised.add(key);
+                  b.revision += 1;
+                }
+              }
+              dirty.set(key, b);
+              h.starts[i] = start;
+              h.records[i] = b;
+              h.late[i] = isLate;
+            }
+            addValue(b.stats, ts, vals[j]!);
+            folded += 1;
+          }
+          if (foldBuckets && folded === 0) {
+            // Past retention at every resolution: nothing to update (the reading stays in the stream store).
+            skip('outside_retention', 1);
+            continue;
+          }
+          if (wasLate) late += 1;
+          aggregated += 1;
+          if (ts > wmAfter) wmAfter = ts;
+          let s = h.catalogue;
+          if (!s) {
+            const sk = `${device}\u0000${sensor}`;
+            s = sensors.get(sk);
+            if (!s) sensors.set(sk, (s = { device, sensor, firstTs: ts, lastTs: ts, readings: 0 }));
+            h.catalogue = s;
+          }
+          s.firstTs = Math.min(s.firstTs, ts);
+          s.lastTs = Math.max(s.lastTs, ts);
+          s.readings += 1;
         }
-        if (foldBuckets && folded === 0) {
-          // Past retention at every resolution: nothing to update (the reading stays in the stream store).
-          skip('outside_retention', 1);
-          continue;
-        }
-        if (wasLate) late += 1;
-        aggregated += 1;
-        if (r.ts > wmAfter) wmAfter = r.ts;
-        let s = h.catalogue;
-        if (!s) {
-          const sk = `${device}\u0000${r.sensor}`;
-          s = sensors.get(sk);
-          if (!s) sensors.set(sk, (s = { device, sensor: r.sensor, firstTs: r.ts, lastTs: r.ts, readings: 0 }));
-          h.catalogue = s;
-        }
-        s.firstTs = Math.min(s.firstTs, r.ts);
-        s.lastTs = Math.max(s.lastTs, r.ts);
-        s.readings += 1;
       }
       if (wmAfter > wmBefore) watermarks.set(device, wmAfter);
     }

@@ -11,6 +11,7 @@ import type { Component, Logger, MetricsRegistry } from '@tidemark/shared';
 import type { ResourceReporter } from '../health/resource-health.js';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
 import { batchDistrust, decodeRecordColumns, trustedColumns } from '../stream/reading-policy.js';
+import type { SharedReads } from '../stream/shared-reads.js';
 import { StreamConsumer, type ChunkProcessor } from '../stream/stream-consumer.js';
 import type { AlertRuleConfig } from './alert-config.js';
 import type { AlertState, AlertTransition } from './alert-types.js';
@@ -50,6 +51,8 @@ export interface AlertEvaluatorOptions {
    * once per chunk: a device's rules are decided with the tags seen when its records are evaluated.
    */
   tags?: TagSource;
+  /** Stream reads (and decodes) shared with the aggregator of the same process (stream/shared-reads.ts). */
+  sharedReads?: SharedReads;
 }
 
 interface Machine {
@@ -97,7 +100,13 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     this.consumer = new StreamConsumer(
       streams,
       this,
-      { chunkRecords: opts.chunkRecords ?? 500, idleMs: opts.idleMs ?? 200, settleMs: opts.settleMs ?? DEFAULT_SETTLE_MS, ...(opts.health ? { health: opts.health } : {}) },
+      {
+        chunkRecords: opts.chunkRecords ?? 500,
+        idleMs: opts.idleMs ?? 200,
+        settleMs: opts.settleMs ?? DEFAULT_SETTLE_MS,
+        ...(opts.health ? { health: opts.health } : {}),
+        ...(opts.sharedReads ? { sharedReads: opts.sharedReads } : {}),
+      },
       logger,
       'alert evaluator',
     );

@@ -15,7 +15,7 @@ import type { BucketUpdateListener, Resolution } from '../aggregate/aggregator.j
 import { bucketStart } from '../aggregate/bucket-stats.js';
 import type { ResourceReporter } from '../health/resource-health.js';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
-import { batchDistrust, decodeRecords, readingTrusted } from '../stream/reading-policy.js';
+import { batchDistrust, decodeRecordColumns, readingTrusted } from '../stream/reading-policy.js';
 import type { BucketUpdateSource } from './stream-hub.js';
 
 export interface StoreFollowerOptions {
@@ -136,15 +136,17 @@ export class StoreFollower implements Component, BucketUpdateSource {
     const { resolutions, maxFutureSkewMs } = this.opts;
     const keys = new Map<string, BucketKey>();
     const devices = new Set<string>();
-    for (const { record, batch } of decodeRecords(records)) {
+    for (const { record, batch } of decodeRecordColumns(records)) {
       // The aggregator's own rules (stream/reading-policy.ts): what it skipped changed no bucket.
       if (!batch || batchDistrust(batch) !== undefined) continue;
-      for (const r of batch.readings) {
-        if (!readingTrusted(r.ts, record.receivedMs, maxFutureSkewMs)) continue;
-        devices.add(batch.deviceId);
-        for (const res of resolutions) {
-          const k = { device: batch.deviceId, sensor: r.sensor, resolution: res.label, start: bucketStart(r.ts, res.ms) };
-          keys.set(bucketKey(k), k);
+      for (const col of batch.series) {
+        for (const ts of col.ts) {
+          if (!readingTrusted(ts, record.receivedMs, maxFutureSkewMs)) continue;
+          devices.add(batch.deviceId);
+          for (const res of resolutions) {
+            const k = { device: batch.deviceId, sensor: col.sensor, resolution: res.label, start: bucketStart(ts, res.ms) };
+            keys.set(bucketKey(k), k);
+          }
         }
       }
     }

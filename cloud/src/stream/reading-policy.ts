@@ -2,7 +2,7 @@
 // evaluator share, so none of them can disagree on what was aggregated. A batch whose device clock is not
 // synced is kept in the stream but not trusted; a reading stamped further ahead of its batch's receipt than
 // `maxFutureSkewMs` is not trusted either. Retention (per resolution) is a further, aggregator-only rule.
-import { decodeBatch, decodeBatchColumns, type Batch, type ColumnarBatch } from '@tidemark/proto';
+import { decodeBatchColumns, type Batch, type ColumnarBatch } from '@tidemark/proto';
 import type { StreamRecord } from '../store/stream-store.js';
 
 export type UntrustedReason = 'clock_unsynced' | 'future_timestamp';
@@ -41,30 +41,34 @@ export function trustedColumns(ts: Float64Array, values: Float64Array, receivedM
   return [t2, v2, newest];
 }
 
-/** A stream record and its decoded batch; `batch` undefined: the payload does not decode (counted as `undecodable` by its consumer). */
-export interface Decoded<B> {
+/** A stream record and its decoded columns; `batch` undefined: the payload does not decode (counted as `undecodable` by its consumer). */
+export interface DecodedColumns {
   record: StreamRecord;
-  batch: B | undefined;
+  batch: ColumnarBatch | undefined;
 }
-export type DecodedRecord = Decoded<Batch>;
-export type DecodedColumns = Decoded<ColumnarBatch>;
 
-function decodeEach<B>(records: readonly StreamRecord[], decode: (payload: Uint8Array) => B): Decoded<B>[] {
-  return records.map((record) => {
+/**
+ * Decoded columns per record object. Consumers that share their reads (shared-reads.ts) hand each other the
+ * same record objects, so a record is decoded once however many consumers walk it. The columns are shared:
+ * read-only for every consumer.
+ */
+const decodedColumns = new WeakMap<StreamRecord, ColumnarBatch | null>();
+
+/** A record's batch as columns (one ts/value pair per series), decoded without re-validating (ingest validated it). */
+export function recordColumns(record: StreamRecord): ColumnarBatch | undefined {
+  let batch = decodedColumns.get(record);
+  if (batch === undefined) {
     try {
-      return { record, batch: decode(record.payload) };
+      batch = decodeBatchColumns(record.payload);
     } catch {
-      return { record, batch: undefined };
+      batch = null;
     }
-  });
+    decodedColumns.set(record, batch);
+  }
+  return batch ?? undefined;
 }
 
-/** Decodes stream records without re-validating (ingest validated them before they were stored). */
-export function decodeRecords(records: readonly StreamRecord[]): DecodedRecord[] {
-  return decodeEach(records, (payload) => decodeBatch(payload, { validate: false }));
-}
-
-/** decodeRecords to columns (one ts/value pair per series, no object per reading): for consumers walking every reading. */
+/** recordColumns of each record: for consumers walking every reading (no object per reading). */
 export function decodeRecordColumns(records: readonly StreamRecord[]): DecodedColumns[] {
-  return decodeEach(records, decodeBatchColumns);
+  return records.map((record) => ({ record, batch: recordColumns(record) }));
 }

@@ -9,6 +9,7 @@
 import { settleWithin, type Logger } from '@tidemark/shared';
 import type { ResourceReporter } from '../health/resource-health.js';
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
+import type { SharedReads } from './shared-reads.js';
 
 /** How long stop() waits for the step in flight (the whole shutdown has 10 s). */
 const STOP_WAIT_MS = 2000;
@@ -43,6 +44,11 @@ export interface StreamConsumerOptions {
    * one per record — at the price of this much latency.
    */
   settleMs?: number;
+  /**
+   * Reads shared with the process's other consumers (shared-reads.ts): a record one of them read lately is
+   * served from memory, already decoded. Absent: every read goes to the store.
+   */
+  sharedReads?: SharedReads;
 }
 
 export class StreamConsumer {
@@ -154,7 +160,9 @@ export class StreamConsumer {
       const p = (this.nextPartition + k) % n;
       let records: StreamRecord[];
       try {
-        records = await this.streams[p]!.read(offsets[p]!, this.opts.chunkRecords ?? 500);
+        const limit = this.opts.chunkRecords ?? 500;
+        const shared = this.opts.sharedReads;
+        records = shared ? await shared.read(this.streams[p]!, offsets[p]!, limit) : await this.streams[p]!.read(offsets[p]!, limit);
       } catch (err) {
         h?.stream.fail(err);
         throw err;
