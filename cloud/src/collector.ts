@@ -227,6 +227,7 @@ export class Collector {
             tags,
             health: { stream: this.health.reporter('alert-stream-reader'), store: this.health.reporter('alert-store') },
             ...(sharedReads ? { sharedReads } : {}),
+            checkpointIntervalMs: config.alerts.checkpoint_interval,
           },
           logger.child({ component: 'alerts' }),
           metrics,

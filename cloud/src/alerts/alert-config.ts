@@ -73,6 +73,11 @@ export interface AlertsConfig {
   notify: NotifyEntryConfig[];
   flapping: { max_notifications: number; window: number };
   delivery: DeliveryConfig;
+  /**
+   * ms: how long the evaluator may keep the state of chunks that produced no transition before committing it
+   * with their offset (0: commit every chunk). A chunk with a transition always commits at once.
+   */
+  checkpoint_interval: number;
 }
 
 const ruleInput = z
@@ -115,6 +120,7 @@ export function alertsSchema() {
         .strictObject({ max_notifications: zInt({ min: 1 }).default(10), window: zDuration({ min: 1000 }).prefault('1h') })
         .prefault({}),
       delivery: deliverySchema,
+      checkpoint_interval: zDuration({ max: 60_000 }).prefault('2s'),
     })
     .superRefine((a, ctx) => {
       if (!Array.isArray(a.rules)) return;
