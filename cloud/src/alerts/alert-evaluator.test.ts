@@ -31,7 +31,7 @@ function rules(input: unknown[]): AlertRuleConfig[] {
 interface Rig {
   stream: SqliteStreamStore;
   dir: string;
-  evaluator(file?: string, over?: Partial<AlertEvaluatorOptions>): Promise<{ ev: AlertEvaluator; store: SqliteAlertStore }>;
+  evaluator(file?: string, over?: Partial<AlertEvaluatorOptions>): Promise<{ ev: AlertEvaluator; store: SqliteAlertStore; metrics: MetricsRegistry }>;
 }
 
 async function rig(ruleInput: unknown[], over: Partial<AlertEvaluatorOptions> = {}): Promise<Rig> {
@@ -52,8 +52,9 @@ async function rig(ruleInput: unknown[], over: Partial<AlertEvaluatorOptions> = 
     dir,
     async evaluator(file = 'alerts.db', o = {}) {
       const store = await res.started(new SqliteAlertStore(path.join(dir, file)));
-      const ev = new AlertEvaluator([stream], store, { ...opts, ...o }, logger, new MetricsRegistry('tidemark_cloud'));
-      return { ev, store };
+      const metrics = new MetricsRegistry('tidemark_cloud');
+      const ev = new AlertEvaluator([stream], store, { ...opts, ...o }, logger, metrics);
+      return { ev, store, metrics };
     },
   };
 }
@@ -119,6 +120,30 @@ describe('AlertEvaluator', () => {
     const due = store.pendingNotifications(100);
     expect(due.map((d) => d.transition.state)).toEqual(['firing', 'resolved']);
     expect(due.every((d) => d.notifier === 'webhook:0')).toBe(true);
+  });
+
+  it('alerts_firing counts the firing series per rule and severity, as they change and after a restart', async () => {
+    const r = await rig([
+      { name: 'hot', kind: 'threshold', sensor: 'temp_c', above: 250, clear_below: 240, severity: 'critical' },
+      { name: 'cold', kind: 'threshold', sensor: 'temp_c', below: 0 },
+    ]);
+    const firing = async (m: MetricsRegistry) =>
+      (await m.metrics())
+        .split('\n')
+        .filter((l) => l.startsWith('tidemark_cloud_alerts_firing{') && !l.endsWith(' 0'))
+        .sort();
+    const { ev, metrics } = await r.evaluator();
+    await ev.drain();
+    await append(r.stream, ...series('oven-01', 'temp_c', [260, 260, 100]), ...series('oven-02', 'temp_c', [260, 270]), ...series('oven-03', 'temp_c', [-5]));
+    await ev.drain();
+    expect(await firing(metrics)).toEqual(['tidemark_cloud_alerts_firing{rule="cold",severity="warning"} 1', 'tidemark_cloud_alerts_firing{rule="hot",severity="critical"} 1']);
+    await append(r.stream, ...series('oven-01', 'temp_c', [300], 10), ...series('oven-03', 'temp_c', [5], 10));
+    await ev.drain();
+    expect(await firing(metrics)).toEqual(['tidemark_cloud_alerts_firing{rule="hot",severity="critical"} 2']);
+    const again = await r.evaluator();
+    await again.ev.start(); // loads the series from the store
+    expect(await firing(again.metrics)).toEqual(['tidemark_cloud_alerts_firing{rule="hot",severity="critical"} 2']);
+    await again.ev.stop();
   });
 
   it('the same stream gives the same transitions and ids with a crash (a fresh evaluator) after every commit', async () => {

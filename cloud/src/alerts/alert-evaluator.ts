@@ -111,6 +111,9 @@ export class AlertEvaluator implements Component, ChunkProcessor {
   /** Per partition, the chunks whose commit is deferred (checkpointIntervalMs). */
   private readonly deferred = new Map<number, Deferred>();
   private readonly clock: () => number;
+  /** Firing series per `rule\0severity` (the alerts_firing gauge), and the keys changed since it was last set. */
+  private readonly firing = new Map<string, { rule: string; severity: string; n: number }>();
+  private readonly firingTouched = new Set<string>();
   private readonly m;
 
   constructor(
@@ -230,7 +233,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     this.deferred.clear();
     this.series = series;
     this.lookup.newGeneration();
-    this.refreshFiring();
+    this.recountFiring();
     return series;
   }
 
@@ -314,7 +317,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
       this.m.transitions.inc({ rule: t.transition.rule, state: t.transition.state });
       if (t.suppressed) this.m.suppressed.inc({ rule: t.transition.rule, reason: t.suppressed });
     }
-    this.refreshFiring();
+    this.publishFiring();
     const list = changes.transitions.map((t) => t.transition);
     for (const l of this.listeners) {
       try {
@@ -325,16 +328,32 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     }
   }
 
-  private refreshFiring(): void {
-    const counts = new Map<string, { rule: string; severity: string; n: number }>();
-    for (const c of this.lookup.compiled) for (const sev of ['info', 'warning', 'critical']) counts.set(`${c.rule.name}\u0000${sev}`, { rule: c.rule.name, severity: sev, n: 0 });
+  /** Counts the firing series per (rule, severity) from scratch and sets every gauge (after a load). */
+  private recountFiring(): void {
+    this.firing.clear();
+    for (const c of this.lookup.compiled) for (const severity of ['info', 'warning', 'critical']) this.firing.set(`${c.rule.name}\u0000${severity}`, { rule: c.rule.name, severity, n: 0 });
     for (const s of this.series?.values() ?? []) {
-      if (s.item.state !== 'firing') continue;
-      const k = `${s.item.rule}\u0000${s.item.severity}`;
-      const e = counts.get(k);
-      if (e) e.n++;
+      if (s.item.state === 'firing') this.firing.get(`${s.item.rule}\u0000${s.item.severity}`)!.n++;
     }
-    for (const e of counts.values()) this.m.firing.set({ rule: e.rule, severity: e.severity }, e.n);
+    for (const e of this.firing.values()) this.m.firing.set({ rule: e.rule, severity: e.severity }, e.n);
+    this.firingTouched.clear();
+  }
+
+  /** A series left or entered `firing`: its (rule, severity) count, published by publishFiring. */
+  private countFiring(item: SeriesItem, delta: number): void {
+    const k = `${item.rule}\u0000${item.severity}`;
+    const e = this.firing.get(k);
+    if (!e) return;
+    e.n += delta;
+    this.firingTouched.add(k);
+  }
+
+  private publishFiring(): void {
+    for (const k of this.firingTouched) {
+      const e = this.firing.get(k)!;
+      this.m.firing.set({ rule: e.rule, severity: e.severity }, e.n);
+    }
+    this.firingTouched.clear();
   }
 
   private seriesFor(series: Map<string, Series>, c: CompiledRule, device: string, sensor: string | null): Series {
@@ -451,6 +470,8 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     ch.dirty.add(s.item.id);
     const late = t < record.receivedMs - this.opts.allowedLatenessMs;
     const transition = buildTransition(s.item.id, s.machine.s.ordinal, rule, device, sensor, step, t, value, late);
+    if (s.item.state === 'firing') this.countFiring(s.item, -1);
+    if (step.state === 'firing') this.countFiring(s.item, 1);
     s.item = { ...s.item, state: step.state, value, since: transition.since, event_time: transition.event_time, late, message: transition.message };
     s.itemStored = false;
     const kv = { get: (k: string) => this.kv.get(k), set: (k: string, v: string) => (this.kv.set(k, v), ch.kv.set(k, v)) };
