@@ -20,6 +20,8 @@ import { ColumnFolds, columnSpan, mayExceed, rateMayExceed, type ColumnSpan } fr
 import type { TagSource } from '../devices/device-tag-source.js';
 import { RuleLookup, type CompiledRule } from './rule-lookup.js';
 import { decideNotify } from './notify-decision.js';
+import { FiringGauge } from './firing-gauge.js';
+import { CheckpointDeferral, type Deferred } from './checkpoint-deferral.js';
 import { buildTransition } from './transition.js';
 import { initialSeries, stepSeries, type SeriesState, type Verdict } from './series-machine.js';
 import { newSeriesItem, type CommittedTransition, type SeriesItem, type StoredSeries } from './alert-store-model.js';
@@ -64,18 +66,6 @@ export interface AlertEvaluatorOptions {
   clock?: () => number;
 }
 
-/** Chunks of one partition evaluated but not yet committed (checkpointIntervalMs). */
-interface Deferred {
-  /** The partition's committed checkpoint (what the next commit is fenced on). */
-  expectedOffset: number;
-  /** The offset after the last deferred chunk. */
-  next: number;
-  dirty: Set<string>;
-  kv: Map<string, string>;
-  /** When the first of them was evaluated (clock). */
-  since: number;
-}
-
 interface Machine {
   s: SeriesState;
   mem: SeriesMemory;
@@ -108,12 +98,9 @@ export class AlertEvaluator implements Component, ChunkProcessor {
   private readonly folds = new ColumnFolds();
   /** The current column's span (reused: no object per column). */
   private readonly span: ColumnSpan = { min: Infinity, max: -Infinity, minGap: Infinity };
-  /** Per partition, the chunks whose commit is deferred (checkpointIntervalMs). */
-  private readonly deferred = new Map<number, Deferred>();
-  private readonly clock: () => number;
-  /** Firing series per `rule\0severity` (the alerts_firing gauge), and the keys changed since it was last set. */
-  private readonly firing = new Map<string, { rule: string; severity: string; n: number }>();
-  private readonly firingTouched = new Set<string>();
+  /** Per partition, the chunks whose commit waits (checkpointIntervalMs). */
+  private readonly deferral: CheckpointDeferral;
+  private readonly firing: FiringGauge;
   private readonly m;
 
   constructor(
@@ -124,7 +111,8 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     metrics: MetricsRegistry,
   ) {
     this.lookup = new RuleLookup(opts.rules, opts.tags);
-    this.clock = opts.clock ?? (() => performance.now());
+    this.deferral = new CheckpointDeferral(opts.checkpointIntervalMs ?? 0, opts.clock ?? (() => performance.now()));
+    this.firing = new FiringGauge(metrics.gauge('alerts_firing', 'Alert series now firing, by rule and severity', ['rule', 'severity']));
     this.consumer = new StreamConsumer(
       streams,
       this,
@@ -141,7 +129,6 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     this.m = {
       transitions: metrics.counter('alert_transitions_total', 'Alert state transitions committed, by rule and new state', ['rule', 'state']),
       suppressed: metrics.counter('alert_notifications_suppressed_total', 'Transitions recorded but not notified, by rule and reason', ['rule', 'reason']),
-      firing: metrics.gauge('alerts_firing', 'Alert series now firing, by rule and severity', ['rule', 'severity']),
       tooLate: metrics.counter('alert_bucket_readings_too_late_total', 'Readings older than the open bucket of a bucket-stat rule (the aggregates still count them)', ['rule']),
       offset: metrics.gauge('alert_evaluator_offset', 'Next stream offset the alert evaluator reads, per partition', ['partition']),
     };
@@ -181,17 +168,14 @@ export class AlertEvaluator implements Component, ChunkProcessor {
 
   /** Caught up: commits deferred chunks that have waited checkpointIntervalMs. */
   async idle(): Promise<void> {
-    this.flush(this.opts.checkpointIntervalMs ?? 0);
+    this.flush(this.deferral.intervalMs);
   }
 
   /** Commits the deferred chunks of every partition that have waited at least `olderThanMs`. */
   private flush(olderThanMs: number): void {
     const series = this.series;
-    for (const [partition, d] of [...this.deferred]) {
-      if (this.clock() - d.since < olderThanMs) continue;
-      if (!series) return;
-      this.commit(partition, series, d.expectedOffset, d.next, d.dirty, [], d.kv);
-    }
+    if (!series) return;
+    for (const [partition, d] of this.deferral.due(olderThanMs)) this.commit(partition, series, d.expectedOffset, d.next, d.dirty, [], d.kv);
   }
 
   /** One transaction: the series in `dirty`, the transitions, kv changes and the partition's next offset. */
@@ -210,10 +194,10 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     } catch (err) {
       // The in-memory series may hold uncommitted changes: the store is the truth.
       this.series = undefined;
-      this.deferred.clear();
+      this.deferral.clear();
       throw err;
     }
-    this.deferred.delete(partition);
+    this.deferral.committed(partition);
     for (const s of dirty) s.itemStored = true;
   }
 
@@ -230,10 +214,10 @@ export class AlertEvaluator implements Component, ChunkProcessor {
       if (rule.rule.kind === 'no_data') this.indexNoData(s);
     }
     this.kv = this.store.loadKv();
-    this.deferred.clear();
+    this.deferral.clear();
     this.series = series;
     this.lookup.newGeneration();
-    this.recountFiring();
+    this.firing.recount(this.lookup.compiled.map((c) => c.rule.name), [...series.values()].map((x) => x.item));
     return series;
   }
 
@@ -256,7 +240,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
   async process(partition: number, records: readonly StreamRecord[], expectedOffset: number, next: number): Promise<void> {
     const series = this.series ?? this.load();
     this.lookup.refreshTags();
-    const held = this.deferred.get(partition);
+    const held = this.deferral.of(partition);
     // Deferred chunks of this partition ride along: their series and kv changes, and the offset they were fenced on.
     const changes = new Chunk(held);
     if (held) expectedOffset = held.expectedOffset;
@@ -298,26 +282,18 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     } catch (err) {
       // The in-memory series may hold this chunk's uncommitted changes: the store is the truth.
       this.series = undefined;
-      this.deferred.clear();
+      this.deferral.clear();
       throw err;
     }
     this.m.offset.set({ partition: String(partition) }, next);
-    const interval = this.opts.checkpointIntervalMs ?? 0;
-    if (changes.transitions.length === 0 && interval > 0) {
-      const now = this.clock();
-      const since = held?.since ?? now;
-      if (now - since < interval) {
-        this.deferred.set(partition, { expectedOffset, next, dirty: changes.dirty, kv: changes.kv, since });
-        return;
-      }
-    }
+    if (this.deferral.hold(partition, { expectedOffset, next, dirty: changes.dirty, kv: changes.kv }, changes.transitions.length)) return;
     this.commit(partition, series, expectedOffset, next, changes.dirty, changes.transitions, changes.kv);
     if (changes.transitions.length === 0) return;
     for (const t of changes.transitions) {
       this.m.transitions.inc({ rule: t.transition.rule, state: t.transition.state });
       if (t.suppressed) this.m.suppressed.inc({ rule: t.transition.rule, reason: t.suppressed });
     }
-    this.publishFiring();
+    this.firing.publish();
     const list = changes.transitions.map((t) => t.transition);
     for (const l of this.listeners) {
       try {
@@ -326,34 +302,6 @@ export class AlertEvaluator implements Component, ChunkProcessor {
         this.logger.error({ err }, 'an alert transition listener threw');
       }
     }
-  }
-
-  /** Counts the firing series per (rule, severity) from scratch and sets every gauge (after a load). */
-  private recountFiring(): void {
-    this.firing.clear();
-    for (const c of this.lookup.compiled) for (const severity of ['info', 'warning', 'critical']) this.firing.set(`${c.rule.name}\u0000${severity}`, { rule: c.rule.name, severity, n: 0 });
-    for (const s of this.series?.values() ?? []) {
-      if (s.item.state === 'firing') this.firing.get(`${s.item.rule}\u0000${s.item.severity}`)!.n++;
-    }
-    for (const e of this.firing.values()) this.m.firing.set({ rule: e.rule, severity: e.severity }, e.n);
-    this.firingTouched.clear();
-  }
-
-  /** A series left or entered `firing`: its (rule, severity) count, published by publishFiring. */
-  private countFiring(item: SeriesItem, delta: number): void {
-    const k = `${item.rule}\u0000${item.severity}`;
-    const e = this.firing.get(k);
-    if (!e) return;
-    e.n += delta;
-    this.firingTouched.add(k);
-  }
-
-  private publishFiring(): void {
-    for (const k of this.firingTouched) {
-      const e = this.firing.get(k)!;
-      this.m.firing.set({ rule: e.rule, severity: e.severity }, e.n);
-    }
-    this.firingTouched.clear();
   }
 
   private seriesFor(series: Map<string, Series>, c: CompiledRule, device: string, sensor: string | null): Series {
@@ -470,8 +418,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     ch.dirty.add(s.item.id);
     const late = t < record.receivedMs - this.opts.allowedLatenessMs;
     const transition = buildTransition(s.item.id, s.machine.s.ordinal, rule, device, sensor, step, t, value, late);
-    if (s.item.state === 'firing') this.countFiring(s.item, -1);
-    if (step.state === 'firing') this.countFiring(s.item, 1);
+    this.firing.transition(s.item, step.state);
     s.item = { ...s.item, state: step.state, value, since: transition.since, event_time: transition.event_time, late, message: transition.message };
     s.itemStored = false;
     const kv = { get: (k: string) => this.kv.get(k), set: (k: string, v: string) => (this.kv.set(k, v), ch.kv.set(k, v)) };
