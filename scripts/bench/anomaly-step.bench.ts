@@ -17,6 +17,8 @@ import { mulberry32 } from '../../shared/src/random/index.js';
 // BENCH_STEP_MODULE: another build of conditions.ts to time (e.g. the previous commit's, checked out beside it).
 const { anomalyStep } = (await import(process.env.BENCH_STEP_MODULE ? pathToFileURL(process.env.BENCH_STEP_MODULE).href : '../../cloud/src/alerts/conditions.js')) as typeof import('../../cloud/src/alerts/conditions.js');
 const ONLY = process.env.BENCH_SHAPES?.split(',');
+// The bin counts' fallback counters (binned-window.ts), when the module timed has them.
+const counts = process.env.BENCH_STEP_MODULE ? undefined : (await import('../../cloud/src/alerts/binned-window.js')).binnedCounts;
 
 const env = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
 const READINGS = env('BENCH_STEP_READINGS', 2_000_000);
@@ -98,12 +100,14 @@ for (const sc of SCENARIOS) {
   const { series, values } = readings(SHAPES[sc.shape]!);
   pass(series, values, sc.fire, sc.clear); // warm-up (JIT)
   let best = Infinity;
-  let counts: Record<string, number> = {};
+  let verdicts: Record<string, number> = {};
+  const before = counts ? { ...counts } : undefined;
   for (let r = 0; r < REPEATS; r++) {
     const p = pass(series, values, sc.fire, sc.clear);
     if (p.ns < best) best = p.ns;
-    counts = p.counts;
+    verdicts = p.counts;
   }
-  const line = { bench: 'anomaly-step', shape: sc.shape, window: WINDOW, fire: sc.fire, clear: sc.clear, readings: READINGS, series: SERIES, column: COLUMN, ns_per_reading: Number(best.toFixed(1)), verdicts: counts, loadavg_1m: Number(os.loadavg()[0]!.toFixed(2)) };
+  const per = (k: 'exact' | 'rebins' | 'refits') => (counts && before ? Number(((counts[k] - before[k]) / REPEATS / READINGS).toPrecision(3)) : undefined);
+  const line = { bench: 'anomaly-step', shape: sc.shape, window: WINDOW, fire: sc.fire, clear: sc.clear, readings: READINGS, series: SERIES, column: COLUMN, ns_per_reading: Number(best.toFixed(1)), verdicts, exact_per_reading: per('exact'), refits_per_reading: per('refits'), rebins_per_reading: per('rebins'), loadavg_1m: Number(os.loadavg()[0]!.toFixed(2)) };
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
