@@ -1,35 +1,55 @@
 // An anomaly window's values counted in bins of a power-of-two width (never persisted: rebuilt from the window),
-// with the bins of its median and a radius of bins around it kept current in O(1) per reading: bounds of the
-// robust |z| that decide most verdicts without ordering the window. Invariant: hist holds exactly the window's
-// values per bin, and each cursor count exactly the values in the bins below its cursor.
+// with cursors around its median kept valid in O(1) per reading: bounds of the robust |z| that decide most
+// verdicts without ordering the window. Invariant: hist holds exactly the window's values per bin, and each
+// cursor's count exactly the values in the slots below it.
 //
-// Bins: a value x is in absolute bin j = floor(x · 2^−e) (exact: scaling by a power of two loses no bit unless
-// the product is subnormal, and then only a negative x rounded to −0 lands in bin 0 — edgeLow allows for it).
-// The table holds BINS bins from `base`; slot 0 counts the values below it, slot BINS + 1 those above it.
-// Cursor t (a slot boundary, 1 ≤ t ≤ BINS + 1) splits the values into those in slots < t, all below edge(t),
-// and those in slots ≥ t, all at least edgeLow(t).
+// Bins: a value x is in absolute bin j = floor(x · 2^−e) — exact, since scaling by a power of two loses no bit
+// unless the product is subnormal, and then only a negative x rounded to −0 lands in bin 0 (edgeLow allows for
+// it). The table holds BINS bins from `base`; slot 0 counts the values below it, slot BINS + 1 those above it.
+// A cursor t (a slot boundary, 1 ≤ t ≤ BINS + 1) splits the values into those in slots < t, all below
+// edge(t), and those in slots ≥ t, all at least edgeLow(t); c(t) counts the first.
 //
-// The bounds (every step is one IEEE operation, monotone in its inputs, so bounds of the inputs bound the
-// rounded result with no margin; the reference computes the same operations on the exact values):
-// - t2 is the slot of the lower middle value s[lo] (c2 values below it: c2 ≤ lo), t3 − 1 the slot of the upper
-//   one s[mid] (c3 values in slots < t3: c3 > mid). So the median m = s[mid] (n odd) or (s[lo] + s[mid]) / 2
-//   lies in [mlo, mhi], the same expression on the bins' edges.
-// - Fewer than `cnt` values (cnt = mid + 1 for n odd, mid for n even) lie in slots [t1, t4), so at least
-//   n − cnt + 1 deviations |x − m| are ≥ D = min(mlo − edge(t1), edgeLow(t4) − mhi): the cnt-th smallest
-//   deviation, and so the MAD (the mean of it and the next when n is even), is ≥ D. D > 0 rules out the
-//   flat-window fallback (MAD 0), and |z| ≤ max(|v − mlo|, |v − mhi|) / (1.4826 · D).
-// - For a lower bound of |z| (needed to prove 'fire', or 'hold' over 'clear'): at least mid + 1 values lie
-//   in slots [t2 − R, t3 + R) (counted when needed), so the MAD is ≤ Du, the largest deviation any of them
-//   can have from any median in [mlo, mhi]; |z| ≥ dist(v, [mlo, mhi]) / (1.4826 · Du).
+// The bounds, for n values, mid = ⌊n/2⌋, lo = mid (n odd) or mid − 1 (the median is s[mid], or the mean of
+// s[lo] and s[mid]). Every step is one IEEE operation, monotone in its inputs, so bounds of the inputs bound
+// the rounded result with no margin (the reference rounds the same operations on the exact values):
+// - c(b1) ≤ lo < c(b2): edgeLow(b1) ≤ s[lo] < edge(b2); c(b3) ≤ mid < c(b4): edgeLow(b3) ≤ s[mid] <
+//   edge(b4). So m ∈ [mlo, mhi], the median's expression on those edges (for n even the mean of the two
+//   lower edges, and of the two upper: a median between two quantised levels is bounded to the middle).
+// - c(a2) − c(a1) < cnt (cnt = mid + 1 for n odd, mid for n even): fewer than cnt deviations |x − m| are
+//   below D = min(mlo − edge(a1), edgeLow(a2) − mhi) — only values in slots [a1, a2) can have one — so the
+//   cnt-th smallest deviation, and so the MAD (the mean of it and the next when n is even), is ≥ D. D > 0
+//   rules out the flat-window fallback (MAD 0), and |z| ≤ max(|v − mlo|, |v − mhi|) / (1.4826 · D).
+// - A lower bound of |z| (to prove 'fire', or 'hold' over 'clear'), counted when needed: if at least mid + 1
+//   values lie in slots [ta, tb), the MAD is at most Du, the largest deviation from a median in [mlo, mhi]
+//   that a value in [edgeLow(ta), edge(tb)) can have; |z| ≥ dist(v, [mlo, mhi]) / (1.4826 · Du).
+// The count conditions are checked after every write of the ring (replace); the cursors are moved only when
+// one fails (derive), and then with slack, so that a median that wanders a little costs nothing. When slack
+// leaves a verdict open, the cursors are placed tight and the bounds tried again before the exact path.
 import type { Verdict } from './series-machine.js';
 
-/** Bins in the table (the median drifts ~BINS / 2 bins, a few MADs, before the table is re-centred). */
+/** Bins in the table (the median drifts about BINS / 4 bins, several MADs, before the table is re-centred). */
 export const BINS = 256;
 /** The bin width aimed for: MAD / 2^TARGET_SHIFT (16 to 32 bins per MAD). */
 const TARGET_SHIFT = 4;
-/** Bins per MAD (about: the inner radius) outside which the bins are re-fitted. */
-const MIN_R = 6;
-const MAX_R = 96;
+/** Inner radius (bins beyond the median's) below or above which the bins are re-fitted. */
+const MIN_R = 5;
+const MAX_R = 48;
+/** Slack of the median's cursors when they are placed: at most this many bins beyond its values. */
+const SLACK = 8;
+const SLACK_C = Number(process.env.BW_SC ?? 2);
+const SLACK_SHIFT = Number(process.env.BW_SS ?? 4);
+const MARGIN_C = Number(process.env.BW_MC ?? 2);
+const MARGIN_SHIFT = Number(process.env.BW_MS ?? 4);
+/** The cursors' indexes in tc / cc: the inner slots' edges a1 and a2, the median's b1 to b4 (the header). */
+const A1 = 0;
+const B1 = 1;
+const B2 = 2;
+const B3 = 3;
+const B4 = 4;
+const A2 = 5;
+
+/** Since the process started (for the benchmarks): verdicts left to the exact path, re-fits, new copies. */
+export const binnedCounts = { exact: 0, refits: 0, builds: 0, derives: 0, tightened: 0 };
 
 /** 2^e for an integer e in [−1022, 1023], built from its bits (exact). */
 const bits = new DataView(new ArrayBuffer(8));
@@ -39,37 +59,29 @@ function pow2(e: number): number {
   return bits.getFloat64(0);
 }
 
-/** Since the process started (for the benchmarks): verdicts left to the exact path, re-binnings, new copies. */
-export const binnedCounts = { exact: 0, rebins: 0, refits: 0, builds: 0 };
-
 export class BinnedWindow {
   /** Values counted; the ring head and length of the window they are (the caller checks them). */
   n = 0;
-  /** The window counted (its values in any order: a re-fit counts them again). */
-  private readonly window: readonly number[];
   head = 0;
   len = 0;
+  /** The window counted (a re-fit counts it again; any order). */
+  private readonly window: readonly number[];
   /** Bin width 2^e and its inverse; table slot i (1..BINS) is absolute bin base + i − 1. */
   private e = 0;
   private w = 1;
   private inv = 1;
   private base = -BINS / 2;
   private readonly hist = new Int32Array(BINS + 2);
-  /** Cursors (slot boundaries) and the values in the slots below each: see the header. r: t1, t4's radius. */
-  private t1 = 1;
-  private t2 = 1;
-  private t3 = 1;
-  private t4 = 1;
-  private c1 = 0;
-  private c2 = 0;
-  private c3 = 0;
-  private c4 = 0;
-  private r = 0;
-  /** The median's bounds and the scale's lower bound 1.4826 · D (NaN: none) as of the cursors; fresh: current. */
+  /** The cursors (slot boundaries, A1..A2) and the values in the slots below each. */
+  private readonly tc = new Int32Array(6);
+  private readonly cc = new Int32Array(6);
+  /** The median's bounds and the scale's lower bound 1.4826 · D (NaN: none); fresh: placed for this window. */
   private mlo = NaN;
   private mhi = NaN;
   private sLo = NaN;
   private fresh = false;
+  /** The cursors were placed without slack (the bounds are as close as the bins allow). */
+  private tight = false;
   /** Flat windows: eqCnt values equal eqVal (tracked while eqOn; the MAD is 0 while eqCnt > n / 2). */
   private eqOn = false;
   private eqVal = NaN;
@@ -109,30 +121,25 @@ export class BinnedWindow {
 
   /** The window grew by v. */
   add(v: number): void {
-    const s = this.slot(v);
-    this.hist[s]!++;
-    if (s < this.t1) this.c1++;
-    if (s < this.t2) this.c2++;
-    if (s < this.t3) this.c3++;
-    if (s < this.t4) this.c4++;
+    this.count(this.slot(v), 1);
     if (this.eqOn && v === this.eqVal) this.eqCnt++;
     this.n++;
     this.fresh = false;
-    this.settle();
   }
 
   /** The window lost x (a rule's window made smaller). */
   remove(x: number): void {
-    const s = this.slot(x);
-    this.hist[s]!--;
-    if (s < this.t1) this.c1--;
-    if (s < this.t2) this.c2--;
-    if (s < this.t3) this.c3--;
-    if (s < this.t4) this.c4--;
+    this.count(this.slot(x), -1);
     if (this.eqOn && x === this.eqVal) this.eqCnt--;
     this.n--;
     this.fresh = false;
-    this.settle();
+  }
+
+  private count(s: number, k: number): void {
+    this.hist[s]! += k;
+    const tc = this.tc;
+    const cc = this.cc;
+    for (let i = 0; i < 6; i++) if (s < tc[i]!) cc[i]! += k;
   }
 
   /** A full ring's write: `gone` left, v joined. No branch on where they fall (a noisy window's are random). */
@@ -144,122 +151,156 @@ export class BinnedWindow {
     const hist = this.hist;
     hist[sv]!++;
     hist[sg]!--;
+    const tc = this.tc;
+    const cc = this.cc;
     // (s − t) >> 31 is −1 when s < t (slots and cursors are small), else 0.
-    this.c1 += ((sg - this.t1) >> 31) - ((sv - this.t1) >> 31);
-    this.c2 += ((sg - this.t2) >> 31) - ((sv - this.t2) >> 31);
-    this.c3 += ((sg - this.t3) >> 31) - ((sv - this.t3) >> 31);
-    this.c4 += ((sg - this.t4) >> 31) - ((sv - this.t4) >> 31);
-    this.settle();
-  }
-
-  /**
-   * Moves the cursors back to their places after a change: t2 to the slot of s[lo], t3 just above the slot of
-   * s[mid], then t1 and t4 around the median's bounds, as far apart as fewer than cnt values between allows.
-   */
-  private settle(): void {
-    const hist = this.hist;
-    const n = this.n;
-    const mid = n >> 1;
-    const lo = n & 1 ? mid : mid - 1;
-    let t2 = this.t2;
-    let c2 = this.c2;
-    let t3 = this.t3;
-    let c3 = this.c3;
-    const moved = c2 > lo || c2 + hist[t2]! <= lo || c3 <= mid || c3 - hist[t3 - 1]! > mid;
-    if (moved) {
-      while (c2 > lo && t2 > 1) c2 -= hist[--t2]!;
-      while (c2 + hist[t2]! <= lo && t2 < BINS) c2 += hist[t2++]!;
-      while (c3 <= mid && t3 <= BINS) c3 += hist[t3++]!;
-      while (c3 - hist[t3 - 1]! > mid && t3 > 2) c3 -= hist[--t3]!;
-      this.t2 = t2;
-      this.c2 = c2;
-      this.t3 = t3;
-      this.c3 = c3;
-      this.fresh = false;
-    }
-    if (this.fresh && this.c4 - this.c1 < (n & 1 ? mid + 1 : mid)) return;
-    this.fresh = false;
+    const a1 = (cc[A1]! += ((sg - tc[A1]!) >> 31) - ((sv - tc[A1]!) >> 31));
+    const b1 = (cc[B1]! += ((sg - tc[B1]!) >> 31) - ((sv - tc[B1]!) >> 31));
+    const b2 = (cc[B2]! += ((sg - tc[B2]!) >> 31) - ((sv - tc[B2]!) >> 31));
+    const b3 = (cc[B3]! += ((sg - tc[B3]!) >> 31) - ((sv - tc[B3]!) >> 31));
+    const b4 = (cc[B4]! += ((sg - tc[B4]!) >> 31) - ((sv - tc[B4]!) >> 31));
+    const a2 = (cc[A2]! += ((sg - tc[A2]!) >> 31) - ((sv - tc[A2]!) >> 31));
+    // The bounds' conditions (the header); n is unchanged.
+    const mid = this.n >> 1;
+    const odd = this.n & 1;
+    const lo = mid - 1 + odd;
+    if (b1 > lo || b2 <= lo || b3 > mid || b4 <= mid || a2 - a1 >= mid + odd) this.fresh = false;
   }
 
   /**
    * derive, and when the median has drifted near the table's edge, or the bins are too coarse or too fine for
-   * the spread that the inner radius shows, the bins re-fitted around it (a count of the window: O(n), no sort)
-   * and derive again.
+   * the window's spread, the bins re-fitted around it (a count of the window: O(n), no sort) and derive again.
    */
   private refresh(): void {
-    const fit = this.derive();
+    const fit = this.derive(false);
     if (fit === 0) return;
-    const centre = this.base + ((this.slot(this.mlo) + this.slot(this.mhi)) >> 1) - 1; // an absolute bin
+    const tc = this.tc;
+    const centre = (this.base + ((tc[B1]! + tc[B4]!) >> 1) - 1) * this.w;
     let e = this.e;
-    if (fit === 2) e = Math.floor(Math.log2((this.r + 1) * this.w)) - TARGET_SHIFT;
-    this.fit(e, centre * this.w);
-    binnedCounts.refits++;
-    this.derive();
+    if (fit === 2) {
+      // The MAD's upper bound (or, when the table cannot show it, the table's span) sets the width: bins no
+      // narrower than MAD / 2^(TARGET_SHIFT + 1), so the table holds several MADs each side.
+      const du = this.madAbove();
+      e = Math.floor(Math.log2(du === du ? du : BINS * this.w)) - TARGET_SHIFT;
+      if (e === this.e) return;
+    }
+    this.fit(e, centre);
+    this.derive(false);
   }
 
   /**
-   * The median's bounds, and the inner cursors as far apart as the count allows; sLo from them. Returns 0 when
-   * the bins fit the window, 1 when the median is near the table's edge, 2 when the bins' width is off.
+   * Moves the cursors that a change of the window left invalid (or, tight, every cursor) for the window:
+   * b1 and b3 below the slots of s[lo] and s[mid], b2 and b4 above them, each with some slack (a few values, at
+   * most SLACK bins) unless tight; a1 and a2 around the median's bounds, as far out as fewer than cnt values
+   * between allow (less a margin, so that a value or two more does not undo it). Sets mlo, mhi and sLo (NaN:
+   * no bound). Returns 0 when the bins fit the window, 1 when the median is near the table's edge, 2 when the
+   * bins' width is off for the window's spread.
    */
-  private derive(): 0 | 1 | 2 {
+  private derive(tight: boolean): 0 | 1 | 2 {
+    binnedCounts.derives++;
     this.fresh = true;
+    this.tight = tight;
     this.sLo = NaN;
     const n = this.n;
     if (n === 0) return 0;
     const hist = this.hist;
+    const tc = this.tc;
+    const cc = this.cc;
     const mid = n >> 1;
     const odd = (n & 1) === 1;
     const lo = odd ? mid : mid - 1;
     const cnt = odd ? mid + 1 : mid;
-    const { t2, t3, c2, c3 } = this;
-    // s[lo] ≥ edgeLow(t2) and s[mid] < edge(t3); closer bounds when t2, t3 sit right on them (settle keeps
-    // them there unless the table's edge stops them).
-    if (c2 > lo || c3 <= mid) return 0; // the median is off the table: the exact path re-fits
-    const loLow = this.edgeLow(t2);
-    const midHigh = this.edge(t3);
-    if (odd) {
-      this.mlo = loLow;
-      this.mhi = midHigh;
-    } else {
-      const loHigh = c2 + hist[t2]! > lo ? this.edge(t2 + 1) : midHigh;
-      const midLow = c3 - hist[t3 - 1]! <= mid ? this.edgeLow(t3 - 1) : loLow;
-      this.mlo = (loLow + midLow) / 2;
-      this.mhi = (loHigh + midHigh) / 2;
+    const slack = tight ? 0 : SLACK_C + (n >> SLACK_SHIFT);
+    const margin = tight ? 1 : MARGIN_C + (n >> MARGIN_SHIFT);
+    this.lower(B1, lo, slack);
+    this.lower(B3, mid, slack);
+    this.upper(B2, lo, slack);
+    this.upper(B4, mid, slack);
+    // Off the table (a median in the slot below or above it): the exact path re-fits.
+    if (cc[B1]! > lo || cc[B3]! > mid || cc[B2]! <= lo || cc[B4]! <= mid) return 0;
+    const l1 = this.edgeLow(tc[B1]!);
+    const l3 = this.edgeLow(tc[B3]!);
+    const u2 = this.edge(tc[B2]!);
+    const u4 = this.edge(tc[B4]!);
+    const mlo = (this.mlo = odd ? Math.max(l1, l3) : (l1 + l3) / 2);
+    const mhi = (this.mhi = odd ? Math.min(u2, u4) : (u2 + u4) / 2);
+    const sl = this.slot(mlo);
+    const sh = this.slot(mhi);
+    if (sl < BINS / 8 || sh > (BINS * 7) / 8) return 1;
+    // The inner slots [a1, a2): at least the slots of mlo and mhi and one more each side; then shrunk while
+    // they hold a margin too many, or grown while a margin (or empty bins) allows.
+    let a1 = tc[A1]!;
+    let c1 = cc[A1]!;
+    let a2 = tc[A2]!;
+    let c2 = cc[A2]!;
+    while (a1 > sl - 1) c1 -= hist[--a1]!;
+    while (a2 < sh + 2) c2 += hist[a2++]!;
+    // D is the smaller side's: the same radius both sides, shrunk or grown.
+    while (sl - 1 - a1 > a2 - sh - 2) c1 += hist[a1++]!;
+    while (a2 - sh - 2 > sl - 1 - a1) c2 -= hist[--a2]!;
+    while (c2 - c1 > cnt - margin && a1 < sl - 1) {
+      c1 += hist[a1++]!;
+      c2 -= hist[--a2]!;
     }
-    // The inner slots: those of mlo to mhi and r more on each side, r as large as fewer than cnt values allow.
-    const sl = this.slot(this.mlo);
-    const sh = this.slot(this.mhi) + 1;
-    if (sl < BINS / 4 || sh > (BINS * 3) / 4) return 1;
-    const r0 = this.r;
-    let t1 = this.t1;
-    let c1 = this.c1;
-    let t4 = this.t4;
-    let c4 = this.c4;
-    const want1 = Math.max(1, sl - r0);
-    const want4 = Math.min(BINS + 1, sh + r0);
-    while (t1 > want1) c1 -= hist[--t1]!;
-    while (t1 < want1) c1 += hist[t1++]!;
-    while (t4 < want4) c4 += hist[t4++]!;
-    while (t4 > want4) c4 -= hist[--t4]!;
-    while (c4 - c1 >= cnt && (t1 < sl || t4 > sh)) {
-      if (t1 < sl) c1 += hist[t1++]!;
-      if (t4 > sh && c4 - c1 >= cnt) c4 -= hist[--t4]!;
+    while (a1 > 1 && a2 <= BINS) {
+      const more = hist[a1 - 1]! + hist[a2]!;
+      if (more === 0 ? c2 - c1 >= cnt : c2 - c1 + more > cnt - margin) break;
+      c1 -= hist[--a1]!;
+      c2 += hist[a2++]!;
     }
-    while (t1 > 1 && t4 <= BINS && c4 - c1 + hist[t1 - 1]! + hist[t4]! < cnt) {
-      c1 -= hist[--t1]!;
-      c4 += hist[t4++]!;
-    }
-    this.t1 = t1;
-    this.c1 = c1;
-    this.t4 = t4;
-    this.c4 = c4;
-    const r = (this.r = Math.min(sl - t1, t4 - sh));
-    if (c4 - c1 < cnt) {
-      const d = Math.min(this.mlo - this.edge(t1), this.edgeLow(t4) - this.mhi);
+    tc[A1] = a1;
+    cc[A1] = c1;
+    tc[A2] = a2;
+    cc[A2] = c2;
+    const r = Math.min(sl - 1 - a1, a2 - sh - 2);
+    if (c2 - c1 < cnt) {
+      const d = Math.min(mlo - this.edge(a1), this.edgeLow(a2) - mhi);
       if (d > 0) this.sLo = 1.4826 * (odd ? d : (d + d) / 2);
+    } else this.fresh = false; // (derive again next time: the window may have moved)
+    // The inner slots stopped by the table's edge on one side: re-centre; on both, or far out: wider bins; too
+    // coarse (a bound, but from few bins): narrower. Bins of about the spread / 2^TARGET_SHIFT.
+    const low = a1 === 1 && c1 > 0;
+    const high = a2 === BINS + 1 && n - c2 > 0;
+    if ((low && high) || r > MAX_R || (r < MIN_R && this.sLo > 0)) return 2;
+    return low || high ? 1 : 0;
+  }
+
+  /**
+   * A lower cursor (its count ≤ k: the k-th smallest value is at least its edge), placed when invalid, or
+   * loose (more than SLACK bins below the k-th value), or tight (slack 0): at the k-th value's slot, then
+   * down while it is fewer than `slack` values below it, at most SLACK bins.
+   */
+  private lower(i: number, k: number, slack: number): void {
+    const hist = this.hist;
+    let t = this.tc[i]!;
+    let c = this.cc[i]!;
+    if (c <= k && slack > 0) {
+      let up = c;
+      for (let j = t; j <= t + SLACK && j <= BINS + 1; j++) up += hist[j]!;
+      if (up > k) return; // valid, and within SLACK bins of the k-th value
     }
-    // Too coarse: r < MIN_R (but the window is not flat: r > 0); too fine: r reached far out.
-    return (r > 0 && r < MIN_R) || r > MAX_R ? 2 : 0;
+    while (c > k && t > 1) c -= hist[--t]!;
+    while (t <= BINS && c + hist[t]! <= k) c += hist[t++]!;
+    for (let j = 0; j < SLACK && t > 1 && c > k - slack; j++) c -= hist[--t]!;
+    this.tc[i] = t;
+    this.cc[i] = c;
+  }
+
+  /** An upper cursor (its count > k: the k-th smallest value is below its edge), as lower, upwards. */
+  private upper(i: number, k: number, slack: number): void {
+    const hist = this.hist;
+    let t = this.tc[i]!;
+    let c = this.cc[i]!;
+    if (c > k && slack > 0) {
+      let down = c;
+      for (let j = t - 1; j >= t - 1 - SLACK && j >= 0; j--) down -= hist[j]!;
+      if (down <= k) return;
+    }
+    while (c <= k && t <= BINS) c += hist[t++]!;
+    while (t > 1 && c - hist[t - 1]! > k) c -= hist[--t]!;
+    for (let j = 0; j < SLACK && t <= BINS && c <= k + slack; j++) c += hist[t++]!;
+    this.tc[i] = t;
+    this.cc[i] = c;
   }
 
   /**
@@ -267,43 +308,68 @@ export class BinnedWindow {
    * a verdict proven not 'fire' may be 'clear' or 'hold' either way (the caller only needs fire / not fire).
    */
   verdict(v: number, fire: number, clear: number, onlyFire: boolean): Verdict | undefined {
+    if (this.eqOn) {
+      const flat = this.flatVerdict(v, fire, clear);
+      if (flat !== undefined) return flat;
+    }
     if (!this.fresh) this.refresh();
+    const verdict = this.bounded(v, fire, clear, onlyFire);
+    if (verdict !== undefined || this.tight || !this.fresh) return verdict;
+    // The slack may be what left it open: once more with the cursors placed tight.
+    binnedCounts.tightened++;
+    if (process.env.DEBUG_TIGHT && binnedCounts.tightened < 6) console.error('TIGHTEN', v, { mlo: this.mlo, mhi: this.mhi, sLo: this.sLo, w: this.w, tc: [...this.tc], cc: [...this.cc], n: this.n });
+    this.derive(true);
+    return this.bounded(v, fire, clear, onlyFire);
+  }
+
+  /** The verdict the bounds decide, or undefined. */
+  private bounded(v: number, fire: number, clear: number, onlyFire: boolean): Verdict | undefined {
     const mlo = this.mlo;
     const mhi = this.mhi;
     const zhi = Math.max(Math.abs(v - mlo), Math.abs(v - mhi)) / this.sLo;
     if (zhi <= fire) {
       if (zhi <= clear) return 'clear';
       if (onlyFire || this.zlo(v) > clear) return 'hold';
-      return this.flatVerdict(v, fire, clear);
+      return undefined;
     }
     if (this.zlo(v) > fire) return 'fire';
-    return this.flatVerdict(v, fire, clear);
+    return undefined;
   }
 
   /** A lower bound of |z| for v (NaN when there is none: no lower bound of the MAD above 0). */
   private zlo(v: number): number {
     if (!(this.sLo > 0)) return NaN;
-    const n = this.n;
-    const need = (n >> 1) + 1;
-    const hist = this.hist;
-    let ta = this.t2;
-    let tb = this.t3;
-    let count = this.c3 - this.c2;
-    while (count < need) {
-      if (ta <= 1 || tb > BINS) return NaN;
-      count += hist[--ta]! + hist[tb++]!;
-    }
+    const du = this.madAbove();
+    const sHi = 1.4826 * (this.n & 1 ? du : (du + du) / 2);
     const mlo = this.mlo;
     const mhi = this.mhi;
-    const du = Math.max(mhi - this.edgeLow(ta), this.edge(tb) - mlo);
-    const sHi = 1.4826 * (n & 1 ? du : (du + du) / 2);
     const dmin = v > mhi ? v - mhi : v < mlo ? mlo - v : 0;
     return dmin / sHi;
   }
 
+  /**
+   * Du: at least mid + 1 deviations are ≤ it (so the MAD is), from the fewest slots around the median's that
+   * hold mid + 1 values; NaN when they reach past the table.
+   */
+  private madAbove(): number {
+    const need = (this.n >> 1) + 1;
+    const hist = this.hist;
+    const tc = this.tc;
+    const cc = this.cc;
+    const i = tc[B1]! <= tc[B3]! ? B1 : B3;
+    const j = tc[B4]! >= tc[B2]! ? B4 : B2;
+    let ta = tc[i]!;
+    let tb = tc[j]!;
+    let count = cc[j]! - cc[i]!;
+    while (count < need) {
+      if (ta <= 1 || tb > BINS) return NaN;
+      count += hist[--ta]! + hist[tb++]!;
+    }
+    return Math.max(this.mhi - this.edgeLow(ta), this.edge(tb) - this.mlo);
+  }
+
   /** A flat window (more than half one value): its median is that value and its MAD 0. */
   private flatVerdict(v: number, fire: number, clear: number): Verdict | undefined {
-    if (!this.eqOn) return undefined;
     const n = this.n;
     if (this.eqCnt <= n >> 1) {
       this.eqOn = false;
@@ -320,8 +386,8 @@ export class BinnedWindow {
   }
 
   /**
-   * After an exact computation (median m, MAD mad of the window): re-bins when the bins are too coarse or too
-   * fine for this MAD or the median nears the table's edge, and follows a flat window's value.
+   * After an exact computation (median m, MAD mad of the window): re-fits the bins when they are too coarse or
+   * too fine for this MAD or the median is near the table's edge, and follows a flat window's value.
    */
   retune(m: number, mad: number): void {
     binnedCounts.exact++;
@@ -339,17 +405,17 @@ export class BinnedWindow {
     if (!(Number.isFinite(mad) && Number.isFinite(m))) return;
     const ratio = mad * this.inv;
     const centre = Math.floor(m * this.inv) - this.base;
-    if (ratio >= MIN_R && ratio <= MAX_R && centre > BINS / 4 && centre < (BINS * 3) / 4) return;
+    if (ratio >= 2 * MIN_R && ratio <= MAX_R && centre > BINS / 4 && centre < (BINS * 3) / 4) return;
     this.fit(Math.floor(Math.log2(mad)) - TARGET_SHIFT, m);
   }
 
   /** Bins of width 2^e (or wider: see below), the table centred on `centre`, and the window counted again. */
   private fit(e: number, centre: number): void {
+    binnedCounts.refits++;
     // Keep the table's bin numbers exact integers (|centre| / w < 2^50) and w a normal power of two.
     const mag = Math.abs(centre);
     if (mag > 0) e = Math.max(e, Math.ceil(Math.log2(mag)) - 50);
     e = Math.min(1000, Math.max(-1000, e));
-    if (e !== this.e) binnedCounts.rebins++;
     this.e = e;
     this.w = pow2(e);
     this.inv = pow2(-e);
@@ -357,17 +423,21 @@ export class BinnedWindow {
     this.recount();
   }
 
-  /** Counts every value of the window anew (bins or base changed, or a new copy). */
+  /** Counts every value of the window anew (bins or base changed, or a new copy); every cursor at the median. */
   private recount(): void {
     const window = this.window;
+    const n = window.length;
     const hist = this.hist;
     hist.fill(0);
-    for (let i = 0; i < window.length; i++) hist[this.slot(window[i]!)]!++;
-    this.n = window.length;
-    this.t1 = this.t2 = this.t3 = this.t4 = 1;
-    this.c1 = this.c2 = this.c3 = this.c4 = hist[0]!;
-    this.r = 0;
+    for (let i = 0; i < n; i++) hist[this.slot(window[i]!)]!++;
+    this.n = n;
+    let t = 0;
+    let c = 0;
+    while (t <= BINS && c + hist[t]! <= n >> 1) c += hist[t++]!;
+    t = Math.max(1, t);
+    if (t === 1) c = hist[0]!;
+    this.tc.fill(t);
+    this.cc.fill(c);
     this.fresh = false;
-    this.settle();
   }
 }
