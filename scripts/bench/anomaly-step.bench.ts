@@ -3,14 +3,21 @@
 // a chunk in a row), onlyFire while the series is quiet. No I/O, no state machine: what one reading costs in
 // the step itself, per signal shape. Deterministic (seeded), so runs compare.
 // One JSON line per scenario: CPU ns per reading (process.cpuUsage: the machine may be shared; best of
-// BENCH_REPEATS timed passes after a warm-up pass), and the
-// verdict counts (the same before and after a change of the step: a cheap check that it still agrees).
+// BENCH_REPEATS timed passes after a warm-up pass), the verdict counts (fire and undefined the same before and
+// after a change of the step: a cheap check that it still agrees; in quiet states a reading proven not to fire
+// may be counted clear or hold, either), and how often the bin counts (binned-window.ts) left a reading to the
+// exact path or re-fitted their bins (per reading). A first line gives the harness alone (a step that only
+// writes the ring): what every step pays here outside anomalyStep.
 // Scale: BENCH_STEP_READINGS (2,000,000 per scenario), BENCH_STEP_SERIES (200), BENCH_STEP_COLUMN (5 readings
 // per series per turn), BENCH_REPEATS (3), BENCH_WINDOW (120),
 // BENCH_SHAPES (e.g. temp/12,flat: only these), BENCH_STEP_MODULE (a path: time that conditions.ts instead).
+// A/B: BENCH_STEP_BASELINE (a path to another conditions.ts, e.g. an older commit's checked out beside it):
+// each scenario runs in child processes, this build and that one alternately, BENCH_AB_ROUNDS times (3); one
+// line per scenario with the best of each and their ratio.
 // Run: npx tsx scripts/bench/anomaly-step.bench.ts
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SeriesMemory } from '../../cloud/src/alerts/conditions.js';
 import { mulberry32 } from '../../shared/src/random/index.js';
 
@@ -93,6 +100,71 @@ function pass(series: Int32Array, values: Float64Array, fire: number, clear: num
   const c = process.cpuUsage(c0);
   const ns = ((c.user + c.system) * 1000) / values.length;
   return { ns, counts: { undefined: counts[0]!, clear: counts[1]!, hold: counts[2]!, fire: counts[3]! } };
+}
+
+if (process.env.BENCH_STEP_BASELINE) {
+  // A/B: this script again in child processes, alternating the two builds scenario by scenario.
+  const rounds = env('BENCH_AB_ROUNDS', 3);
+  const self = fileURLToPath(import.meta.url);
+  const child = (shape: string, module: string | undefined): Record<string, unknown> => {
+    const { BENCH_STEP_BASELINE: _b, BENCH_STEP_MODULE: _m, ...rest } = process.env;
+    const out = execFileSync(process.execPath, [...process.execArgv, self], { env: { ...rest, BENCH_SHAPES: shape, ...(module ? { BENCH_STEP_MODULE: module } : {}) }, encoding: 'utf8' });
+    return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>;
+  };
+  for (const sc of SCENARIOS) {
+    const key = `${sc.shape}/${sc.fire}`;
+    if (ONLY && !ONLY.includes(key) && !ONLY.includes(sc.shape)) continue;
+    let a: Record<string, unknown> | undefined;
+    let bestA = Infinity;
+    let bestB = Infinity;
+    for (let r = 0; r < rounds; r++) {
+      const x = child(key, undefined);
+      const y = child(key, process.env.BENCH_STEP_BASELINE);
+      if ((x.ns_per_reading as number) < bestA) [bestA, a] = [x.ns_per_reading as number, x];
+      bestB = Math.min(bestB, y.ns_per_reading as number);
+    }
+    process.stdout.write(`${JSON.stringify({ bench: 'anomaly-step-ab', shape: sc.shape, fire: sc.fire, window: WINDOW, ns_per_reading: bestA, baseline_ns_per_reading: bestB, ratio: Number((bestA / bestB).toFixed(2)), exact_per_reading: a?.exact_per_reading, refits_per_reading: a?.refits_per_reading, rounds, loadavg_1m: Number(os.loadavg()[0]!.toFixed(2)) })}\n`);
+  }
+  process.exit(0);
+}
+
+if (!ONLY) {
+  // The harness alone: the same loop, a step that only writes the ring.
+  const { series, values } = readings(SHAPES.temp!);
+  let best = Infinity;
+  for (let r = 0; r <= REPEATS; r++) {
+    const ns = harnessPass(series, values);
+    if (r > 0 && ns < best) best = ns;
+  }
+  process.stdout.write(`${JSON.stringify({ bench: 'anomaly-step', shape: 'harness_only', window: WINDOW, ns_per_reading: Number(best.toFixed(1)), loadavg_1m: Number(os.loadavg()[0]!.toFixed(2)) })}\n`);
+}
+
+/** pass() with a step that only keeps the ring (what any step must do): the loop's own cost. */
+function harnessPass(series: Int32Array, values: Float64Array): number {
+  const mems: SeriesMemory[] = Array.from({ length: SERIES }, () => ({}));
+  const firing = new Uint8Array(SERIES);
+  let fired = 0;
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < values.length; i++) {
+    const s = series[i]!;
+    const v = ringOnly(mems[s]!, values[i]!, firing[s] === 0);
+    if (v === 'fire') fired++;
+  }
+  const c = process.cpuUsage(c0);
+  if (fired < 0) console.log(fired);
+  return ((c.user + c.system) * 1000) / values.length;
+}
+
+function ringOnly(mem: SeriesMemory, value: number, onlyFire: boolean): 'fire' | 'clear' | undefined {
+  const w = (mem.window ??= []);
+  if (w.length < WINDOW) {
+    w.push(value);
+    return undefined;
+  }
+  const head = mem.head ?? 0;
+  w[head] = value;
+  mem.head = head + 1 === WINDOW ? 0 : head + 1;
+  return onlyFire && value !== value ? 'fire' : 'clear';
 }
 
 for (const sc of SCENARIOS) {

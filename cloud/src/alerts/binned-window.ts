@@ -267,21 +267,17 @@ export class BinnedWindow {
 
   /**
    * A lower cursor (its count ≤ k: the k-th smallest value is at least its edge), placed when invalid, or
-   * loose (more than SLACK bins below the k-th value), or tight (slack 0): at the k-th value's slot, then
-   * down while it is fewer than `slack` values below it, at most SLACK bins.
+   * loose (more than 2 · slack values below the k-th), or tight (slack 0): at the k-th value's slot, then down
+   * over bins that leave at least k − slack values below it (at most SLACK bins: a quantised signal's gap).
    */
   private lower(i: number, k: number, slack: number): void {
     const hist = this.hist;
     let t = this.tc[i]!;
     let c = this.cc[i]!;
-    if (c <= k && slack > 0) {
-      let up = c;
-      for (let j = t; j <= t + SLACK && j <= BINS + 1; j++) up += hist[j]!;
-      if (up > k) return; // valid, and within SLACK bins of the k-th value
-    }
+    if (c <= k && c >= k - 2 * slack && slack > 0) return;
     while (c > k && t > 1) c -= hist[--t]!;
     while (t <= BINS && c + hist[t]! <= k) c += hist[t++]!;
-    for (let j = 0; j < SLACK && t > 1 && c > k - slack; j++) c -= hist[--t]!;
+    for (let j = 0; j < SLACK && t > 1 && c - hist[t - 1]! >= k - slack; j++) c -= hist[--t]!;
     this.tc[i] = t;
     this.cc[i] = c;
   }
@@ -291,16 +287,20 @@ export class BinnedWindow {
     const hist = this.hist;
     let t = this.tc[i]!;
     let c = this.cc[i]!;
-    if (c > k && slack > 0) {
-      let down = c;
-      for (let j = t - 1; j >= t - 1 - SLACK && j >= 0; j--) down -= hist[j]!;
-      if (down <= k) return;
-    }
+    if (c > k && c <= k + 1 + 2 * slack && slack > 0) return;
     while (c <= k && t <= BINS) c += hist[t++]!;
     while (t > 1 && c - hist[t - 1]! > k) c -= hist[--t]!;
-    for (let j = 0; j < SLACK && t <= BINS && c <= k + slack; j++) c += hist[t++]!;
+    for (let j = 0; j < SLACK && t <= BINS && c + hist[t]! <= k + 1 + slack; j++) c += hist[t++]!;
     this.tc[i] = t;
     this.cc[i] = c;
+  }
+
+  /** verdict's common case, small enough to be inlined: the bounds are current and show v quiet. */
+  quick(v: number, fire: number, clear: number, onlyFire: boolean): Verdict | undefined {
+    if (!this.fresh || this.eqOn) return undefined;
+    const zhi = Math.max(Math.abs(v - this.mlo), Math.abs(v - this.mhi)) / this.sLo;
+    if (!(zhi <= fire)) return undefined;
+    return zhi <= clear ? 'clear' : onlyFire ? 'hold' : undefined;
   }
 
   /**

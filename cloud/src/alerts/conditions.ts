@@ -268,21 +268,43 @@ function exactZ(sorted: Float64Array, n: number, split: number, m: number, d: nu
  * tests check the verdicts against anomalyVerdict(robustZReference(…)).
  */
 export function anomalyStep(mem: SeriesMemory, value: number, windowSize: number, minHistory: number, fire: number, clear: number, onlyFire: boolean): Verdict | undefined {
+  // The common case inline: a full ring with current counts, a verdict the bounds decide at a glance.
+  const window = mem.window;
+  const binned = window === undefined ? undefined : (window as Tracked)[TRACKER];
+  if (binned instanceof BinnedWindow && binned.len === windowSize && window!.length === windowSize && binned.head === (mem.head ?? 0) && value === value) {
+    let verdict: Verdict | undefined;
+    if (binned.n >= minHistory) verdict = binned.quick(value, fire, clear, onlyFire) ?? decide(binned, window!, value, fire, clear, onlyFire);
+    const head = binned.head;
+    const gone = window![head]!;
+    window![head] = value;
+    const next = head + 1 === windowSize ? 0 : head + 1;
+    mem.head = next;
+    binned.head = next;
+    binned.replace(gone, value);
+    return verdict;
+  }
+  return anomalyStepAnyWindow(mem, value, windowSize, minHistory, fire, clear, onlyFire);
+}
+
+/** anomalyStep for any window: a new or reloaded one, one growing or resized, NaN in it or the value. */
+function anomalyStepAnyWindow(mem: SeriesMemory, value: number, windowSize: number, minHistory: number, fire: number, clear: number, onlyFire: boolean): Verdict | undefined {
   const binned = binnedFor(mem, value);
   if (!binned) {
     const z = robustZReference(mem, value, windowSize, minHistory);
     return z === undefined ? undefined : verdictOf(z, fire, clear);
   }
-  let verdict: Verdict | undefined;
-  if (binned.n >= minHistory) {
-    verdict = binned.verdict(value, fire, clear, onlyFire);
-    if (verdict === undefined) {
-      verdict = verdictOf(exactWindowZ(mem.window!, value), fire, clear);
-      binned.retune(exactM, exactMad);
-    }
-  }
+  const verdict = binned.n >= minHistory ? decide(binned, mem.window!, value, fire, clear, onlyFire) : undefined;
   slideBinned(mem, binned, value, windowSize);
   return verdict;
+}
+
+/** The verdict from the bounds when they decide it, else from the exact z (which re-fits the bins). */
+function decide(binned: BinnedWindow, window: readonly number[], value: number, fire: number, clear: number, onlyFire: boolean): Verdict {
+  const verdict = binned.verdict(value, fire, clear, onlyFire);
+  if (verdict !== undefined) return verdict;
+  const z = exactWindowZ(window, value);
+  binned.retune(exactM, exactMad);
+  return verdictOf(z, fire, clear);
 }
 
 /** The median and MAD of the last exactWindowZ. */
