@@ -295,6 +295,71 @@ export class BinnedWindow {
     this.cc[i] = c;
   }
 
+  /**
+   * Readings values[i, to) of a full ring (`window`, n values) while the bounds show each quiet (|z| ≤ fire)
+   * and stay current, each joining the ring: replace and quick in one loop, the state in locals. Returns the
+   * index of the first reading not taken — its verdict needs more than the bounds — or, when the counts moved
+   * past a cursor, the index after the reading that moved them.
+   */
+  run(window: number[], values: ArrayLike<number>, i: number, to: number, fire: number): number {
+    if (!this.fresh || this.eqOn) return i;
+    const hist = this.hist;
+    const tc = this.tc;
+    const cc = this.cc;
+    const { mlo, mhi, sLo, inv, base, n } = this;
+    const t0 = tc[A1]!;
+    const t1 = tc[B1]!;
+    const t2 = tc[B2]!;
+    const t3 = tc[B3]!;
+    const t4 = tc[B4]!;
+    const t5 = tc[A2]!;
+    let c0 = cc[A1]!;
+    let c1 = cc[B1]!;
+    let c2 = cc[B2]!;
+    let c3 = cc[B3]!;
+    let c4 = cc[B4]!;
+    let c5 = cc[A2]!;
+    const mid = n >> 1;
+    const odd = n & 1;
+    const lo = mid - 1 + odd;
+    const cnt = mid + odd;
+    let head = this.head;
+    while (i < to) {
+      const v = values[i]!;
+      const zhi = Math.max(Math.abs(v - mlo), Math.abs(v - mhi)) / sLo;
+      if (!(zhi <= fire)) break;
+      i++;
+      const gone = window[head]!;
+      window[head] = v;
+      head = head + 1 === n ? 0 : head + 1;
+      let f = Math.floor(v * inv) - base;
+      const sv = f < 0 ? 0 : f >= BINS ? BINS + 1 : (f + 1) | 0;
+      f = Math.floor(gone * inv) - base;
+      const sg = f < 0 ? 0 : f >= BINS ? BINS + 1 : (f + 1) | 0;
+      if (sv === sg) continue;
+      hist[sv]!++;
+      hist[sg]!--;
+      c0 += ((sg - t0) >> 31) - ((sv - t0) >> 31);
+      c1 += ((sg - t1) >> 31) - ((sv - t1) >> 31);
+      c2 += ((sg - t2) >> 31) - ((sv - t2) >> 31);
+      c3 += ((sg - t3) >> 31) - ((sv - t3) >> 31);
+      c4 += ((sg - t4) >> 31) - ((sv - t4) >> 31);
+      c5 += ((sg - t5) >> 31) - ((sv - t5) >> 31);
+      if (c1 > lo || c2 <= lo || c3 > mid || c4 <= mid || c5 - c0 >= cnt) {
+        this.fresh = false;
+        break;
+      }
+    }
+    cc[A1] = c0;
+    cc[B1] = c1;
+    cc[B2] = c2;
+    cc[B3] = c3;
+    cc[B4] = c4;
+    cc[A2] = c5;
+    this.head = head;
+    return i;
+  }
+
   /** verdict's common case, small enough to be inlined: the bounds are current and show v quiet. */
   quick(v: number, fire: number, clear: number, onlyFire: boolean): Verdict | undefined {
     if (!this.fresh || this.eqOn) return undefined;

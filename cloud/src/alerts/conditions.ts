@@ -286,6 +286,28 @@ export function anomalyStep(mem: SeriesMemory, value: number, windowSize: number
   return anomalyStepAnyWindow(mem, value, windowSize, minHistory, fire, clear, onlyFire);
 }
 
+/**
+ * anomalyStep with onlyFire for values[from, to) of one series, in order, until one fires: returns the index
+ * of the first reading whose verdict is 'fire' (it has joined the window, as every reading before it), or `to`
+ * when none fires. What the evaluator needs while the series is normal or resolved; readings the bounds show
+ * quiet run in one loop (BinnedWindow.run), the others take anomalyStep.
+ */
+export function anomalyQuietRun(mem: SeriesMemory, values: ArrayLike<number>, from: number, to: number, windowSize: number, minHistory: number, fire: number, clear: number): number {
+  let i = from;
+  while (i < to) {
+    const window = mem.window;
+    const binned = window === undefined ? undefined : (window as Tracked)[TRACKER];
+    if (binned instanceof BinnedWindow && binned.len === windowSize && window!.length === windowSize && binned.head === (mem.head ?? 0) && binned.n >= minHistory) {
+      i = binned.run(window!, values, i, to, fire);
+      mem.head = binned.head;
+      if (i >= to) return to;
+    }
+    if (anomalyStep(mem, values[i]!, windowSize, minHistory, fire, clear, true) === 'fire') return i;
+    i++;
+  }
+  return to;
+}
+
 /** anomalyStep for any window: a new or reloaded one, one growing or resized, NaN in it or the value. */
 function anomalyStepAnyWindow(mem: SeriesMemory, value: number, windowSize: number, minHistory: number, fire: number, clear: number, onlyFire: boolean): Verdict | undefined {
   const binned = binnedFor(mem, value);
