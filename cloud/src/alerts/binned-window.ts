@@ -1,13 +1,7 @@
-// An anomaly window's values counted in bins of a power-of-two width (never persisted: rebuilt from the window),
-// with cursors around its median kept valid in O(1) per reading: bounds of the robust |z| that decide most
-// verdicts without ordering the window. Invariant: hist holds exactly the window's values per bin, and each
-// cursor's count exactly the values in the slots below it.
-//
-// Bins: a value x is in absolute bin j = floor(x · 2^−e) — exact, since scaling by a power of two loses no bit
-// unless the product is subnormal, and then only a negative x rounded to −0 lands in bin 0 (edgeLow allows for
-// it). The table holds BINS bins from `base`; slot 0 counts the values below it, slot BINS + 1 those above it.
-// A cursor t (a slot boundary, 1 ≤ t ≤ BINS + 1) splits the values into those in slots < t, all below
-// edge(t), and those in slots ≥ t, all at least edgeLow(t); c(t) counts the first.
+// Bounds of an anomaly window's robust |z| from its values counted in bins (binned-counts.ts: never persisted,
+// rebuilt from the window), kept valid in O(1) per reading: they decide most verdicts without ordering the
+// window. Invariant: a fresh state's bounds hold for the window as it is (each count condition below holds).
+// c(t) is the count of values in the slots below cursor t.
 //
 // The bounds, for n values, mid = ⌊n/2⌋, lo = mid (n odd) or mid − 1 (the median is s[mid], or the mean of
 // s[lo] and s[mid]). Every step is one IEEE operation, monotone in its inputs, so bounds of the inputs bound
@@ -25,67 +19,29 @@
 // The count conditions are checked after every write of the ring (replace); the cursors are moved only when
 // one fails (derive), and then with slack, so that a median that wanders a little costs nothing. When slack
 // leaves a verdict open, the cursors are placed tight and the bounds tried again before the exact path.
+import { A1, A2, B1, B2, B3, B4, BinCounts, binnedCounts, BINS } from './binned-counts.js';
 import type { Verdict } from './series-machine.js';
 
-/** Bins in the table (the median drifts about BINS / 4 bins, several MADs, before the table is re-centred). */
-export const BINS = 256;
+export { binnedCounts } from './binned-counts.js';
+
 /** The bin width aimed for: MAD / 2^TARGET_SHIFT (16 to 32 bins per MAD). */
 const TARGET_SHIFT = 4;
 /** Inner radius (bins beyond the median's) below or above which the bins are re-fitted. */
 const MIN_R = 5;
 const MAX_R = 48;
-/** Slack of the median's cursors when they are placed: at most this many bins beyond its values. */
-const SLACK = 8;
-const SLACK_C = Number(process.env.BW_SC ?? 2);
-const SLACK_SHIFT = Number(process.env.BW_SS ?? 4);
-const MARGIN_C = Number(process.env.BW_MC ?? 2);
-const MARGIN_SHIFT = Number(process.env.BW_MS ?? 4);
-/** The cursors' indexes in tc / cc: the inner slots' edges a1 and a2, the median's b1 to b4 (the header). */
-const A1 = 0;
-const B1 = 1;
-const B2 = 2;
-const B3 = 3;
-const B4 = 4;
-const A2 = 5;
+/** Slack (values) of the median's cursors and margin (values) of the inner slots: 2 + n / 16 each. */
+const SLACK_C = 2;
+const SLACK_SHIFT = 4;
+const MARGIN_C = 2;
+const MARGIN_SHIFT = 4;
 
-/** Since the process started (for the benchmarks): verdicts left to the exact path, re-fits, new copies. */
-export const binnedCounts = { exact: 0, refits: 0, builds: 0, derives: 0, tightened: 0 };
-
-/** 2^e for an integer e in [−1022, 1023], built from its bits (exact). */
-const bits = new DataView(new ArrayBuffer(8));
-function pow2(e: number): number {
-  bits.setUint32(0, (e + 1023) << 20);
-  bits.setUint32(4, 0);
-  return bits.getFloat64(0);
-}
-
-export class BinnedWindow {
-  /** Values counted; the ring head and length of the window they are (the caller checks them). */
-  n = 0;
-  head = 0;
-  len = 0;
-  /** The window counted (a re-fit counts it again; any order). */
-  private readonly window: readonly number[];
-  /** Bin width 2^e and its inverse; table slot i (1..BINS) is absolute bin base + i − 1. */
-  private e = 0;
-  private w = 1;
-  private inv = 1;
-  private base = -BINS / 2;
-  private readonly hist = new Int32Array(BINS + 2);
-  /** The cursors (slot boundaries, A1..A2) and the values in the slots below each. */
-  private readonly tc = new Int32Array(6);
-  private readonly cc = new Int32Array(6);
-  /** The median's bounds and the scale's lower bound 1.4826 · D (NaN: none); fresh: placed for this window. */
+export class BinnedWindow extends BinCounts {
+  /** The median's bounds and the scale's lower bound 1.4826 · D (NaN: none), as of the cursors. */
   private mlo = NaN;
   private mhi = NaN;
   private sLo = NaN;
-  private fresh = false;
   /** The cursors were placed without slack (the bounds are as close as the bins allow). */
   private tight = false;
-  /** Flat windows: eqCnt values equal eqVal (tracked while eqOn; the MAD is 0 while eqCnt > n / 2). */
-  private eqOn = false;
-  private eqVal = NaN;
-  private eqCnt = 0;
 
   /** The counts of `window` (ring head `head`), or undefined when it holds NaN (no order to bound). */
   static of(window: readonly number[], head: number): BinnedWindow | undefined {
@@ -96,75 +52,6 @@ export class BinnedWindow {
     b.len = window.length;
     b.recount();
     return b;
-  }
-
-  private constructor(window: readonly number[]) {
-    this.window = window;
-  }
-
-  /** The table slot of x (not NaN). */
-  private slot(x: number): number {
-    const f = Math.floor(x * this.inv) - this.base;
-    return f < 0 ? 0 : f >= BINS ? BINS + 1 : (f + 1) | 0;
-  }
-
-  /** Every value in a slot below t is below this (1 ≤ t ≤ BINS + 1). */
-  private edge(t: number): number {
-    return (this.base + t - 1) * this.w;
-  }
-
-  /** Every value in slot t or above is at least this: edge(t), but bin 0 may hold negatives rounded to −0. */
-  private edgeLow(t: number): number {
-    const j = this.base + t - 1;
-    return j === 0 && this.w > 1 ? -this.w * Number.MIN_VALUE : j * this.w;
-  }
-
-  /** The window grew by v. */
-  add(v: number): void {
-    this.count(this.slot(v), 1);
-    if (this.eqOn && v === this.eqVal) this.eqCnt++;
-    this.n++;
-    this.fresh = false;
-  }
-
-  /** The window lost x (a rule's window made smaller). */
-  remove(x: number): void {
-    this.count(this.slot(x), -1);
-    if (this.eqOn && x === this.eqVal) this.eqCnt--;
-    this.n--;
-    this.fresh = false;
-  }
-
-  private count(s: number, k: number): void {
-    this.hist[s]! += k;
-    const tc = this.tc;
-    const cc = this.cc;
-    for (let i = 0; i < 6; i++) if (s < tc[i]!) cc[i]! += k;
-  }
-
-  /** A full ring's write: `gone` left, v joined. No branch on where they fall (a noisy window's are random). */
-  replace(gone: number, v: number): void {
-    if (this.eqOn) this.eqCnt += (v === this.eqVal ? 1 : 0) - (gone === this.eqVal ? 1 : 0);
-    const sv = this.slot(v);
-    const sg = this.slot(gone);
-    if (sv === sg) return;
-    const hist = this.hist;
-    hist[sv]!++;
-    hist[sg]!--;
-    const tc = this.tc;
-    const cc = this.cc;
-    // (s − t) >> 31 is −1 when s < t (slots and cursors are small), else 0.
-    const a1 = (cc[A1]! += ((sg - tc[A1]!) >> 31) - ((sv - tc[A1]!) >> 31));
-    const b1 = (cc[B1]! += ((sg - tc[B1]!) >> 31) - ((sv - tc[B1]!) >> 31));
-    const b2 = (cc[B2]! += ((sg - tc[B2]!) >> 31) - ((sv - tc[B2]!) >> 31));
-    const b3 = (cc[B3]! += ((sg - tc[B3]!) >> 31) - ((sv - tc[B3]!) >> 31));
-    const b4 = (cc[B4]! += ((sg - tc[B4]!) >> 31) - ((sv - tc[B4]!) >> 31));
-    const a2 = (cc[A2]! += ((sg - tc[A2]!) >> 31) - ((sv - tc[A2]!) >> 31));
-    // The bounds' conditions (the header); n is unchanged.
-    const mid = this.n >> 1;
-    const odd = this.n & 1;
-    const lo = mid - 1 + odd;
-    if (b1 > lo || b2 <= lo || b3 > mid || b4 <= mid || a2 - a1 >= mid + odd) this.fresh = false;
   }
 
   /**
@@ -266,43 +153,14 @@ export class BinnedWindow {
   }
 
   /**
-   * A lower cursor (its count ≤ k: the k-th smallest value is at least its edge), placed when invalid, or
-   * loose (more than 2 · slack values below the k-th), or tight (slack 0): at the k-th value's slot, then down
-   * over bins that leave at least k − slack values below it (at most SLACK bins: a quantised signal's gap).
-   */
-  private lower(i: number, k: number, slack: number): void {
-    const hist = this.hist;
-    let t = this.tc[i]!;
-    let c = this.cc[i]!;
-    if (c <= k && c >= k - 2 * slack && slack > 0) return;
-    while (c > k && t > 1) c -= hist[--t]!;
-    while (t <= BINS && c + hist[t]! <= k) c += hist[t++]!;
-    for (let j = 0; j < SLACK && t > 1 && c - hist[t - 1]! >= k - slack; j++) c -= hist[--t]!;
-    this.tc[i] = t;
-    this.cc[i] = c;
-  }
-
-  /** An upper cursor (its count > k: the k-th smallest value is below its edge), as lower, upwards. */
-  private upper(i: number, k: number, slack: number): void {
-    const hist = this.hist;
-    let t = this.tc[i]!;
-    let c = this.cc[i]!;
-    if (c > k && c <= k + 1 + 2 * slack && slack > 0) return;
-    while (c <= k && t <= BINS) c += hist[t++]!;
-    while (t > 1 && c - hist[t - 1]! > k) c -= hist[--t]!;
-    for (let j = 0; j < SLACK && t <= BINS && c + hist[t]! <= k + 1 + slack; j++) c += hist[t++]!;
-    this.tc[i] = t;
-    this.cc[i] = c;
-  }
-
-  /**
    * Readings values[i, to) of a full ring (`window`, n values) while the bounds show each quiet (|z| ≤ fire)
    * and stay current, each joining the ring: replace and quick in one loop, the state in locals. Returns the
    * index of the first reading not taken — its verdict needs more than the bounds — or, when the counts moved
    * past a cursor, the index after the reading that moved them.
    */
   run(window: number[], values: ArrayLike<number>, i: number, to: number, fire: number): number {
-    if (!this.fresh || this.eqOn) return i;
+    if (this.eqOn) return this.runFlat(window, values, i, to, fire);
+    if (!this.fresh) return i;
     const hist = this.hist;
     const tc = this.tc;
     const cc = this.cc;
@@ -360,6 +218,35 @@ export class BinnedWindow {
     return i;
   }
 
+  /**
+   * run for a flat window (more than half of it one value x, so its median is x and its MAD 0): readings equal
+   * to x have z 0 and are quiet; any other is left to anomalyStep. The counts follow each write (their cursor
+   * conditions are checked when the bounds are next needed: derive).
+   */
+  private runFlat(window: number[], values: ArrayLike<number>, i: number, to: number, fire: number): number {
+    const n = this.n;
+    const x = this.eqVal;
+    if ((n & 1 ? x : (x + x) / 2) !== x || !(0 <= fire)) return i;
+    const half = n >> 1;
+    const sx = this.slot(x);
+    let eq = this.eqCnt;
+    let head = this.head;
+    const start = i;
+    while (i < to && eq > half && values[i] === x) {
+      const gone = window[head]!;
+      window[head] = values[i++]!;
+      head = head + 1 === n ? 0 : head + 1;
+      if (gone === x) continue; // (same value: no count changes)
+      eq++;
+      this.count(this.slot(gone), -1);
+      this.count(sx, 1);
+    }
+    this.eqCnt = eq;
+    this.head = head;
+    if (i > start) this.fresh = false;
+    return i;
+  }
+
   /** verdict's common case, small enough to be inlined: the bounds are current and show v quiet. */
   quick(v: number, fire: number, clear: number, onlyFire: boolean): Verdict | undefined {
     if (!this.fresh || this.eqOn) return undefined;
@@ -379,10 +266,9 @@ export class BinnedWindow {
     }
     if (!this.fresh) this.refresh();
     const verdict = this.bounded(v, fire, clear, onlyFire);
-    if (verdict !== undefined || this.tight || !this.fresh) return verdict;
+    if (verdict !== undefined || this.tight) return verdict;
     // The slack may be what left it open: once more with the cursors placed tight.
     binnedCounts.tightened++;
-    if (process.env.DEBUG_TIGHT && binnedCounts.tightened < 6) console.error('TIGHTEN', v, { mlo: this.mlo, mhi: this.mhi, sLo: this.sLo, w: this.w, tc: [...this.tc], cc: [...this.cc], n: this.n });
     this.derive(true);
     return this.bounded(v, fire, clear, onlyFire);
   }
@@ -472,37 +358,5 @@ export class BinnedWindow {
     const centre = Math.floor(m * this.inv) - this.base;
     if (ratio >= 2 * MIN_R && ratio <= MAX_R && centre > BINS / 4 && centre < (BINS * 3) / 4) return;
     this.fit(Math.floor(Math.log2(mad)) - TARGET_SHIFT, m);
-  }
-
-  /** Bins of width 2^e (or wider: see below), the table centred on `centre`, and the window counted again. */
-  private fit(e: number, centre: number): void {
-    binnedCounts.refits++;
-    // Keep the table's bin numbers exact integers (|centre| / w < 2^50) and w a normal power of two.
-    const mag = Math.abs(centre);
-    if (mag > 0) e = Math.max(e, Math.ceil(Math.log2(mag)) - 50);
-    e = Math.min(1000, Math.max(-1000, e));
-    this.e = e;
-    this.w = pow2(e);
-    this.inv = pow2(-e);
-    this.base = Math.floor(centre * this.inv) - BINS / 2;
-    this.recount();
-  }
-
-  /** Counts every value of the window anew (bins or base changed, or a new copy); every cursor at the median. */
-  private recount(): void {
-    const window = this.window;
-    const n = window.length;
-    const hist = this.hist;
-    hist.fill(0);
-    for (let i = 0; i < n; i++) hist[this.slot(window[i]!)]!++;
-    this.n = n;
-    let t = 0;
-    let c = 0;
-    while (t <= BINS && c + hist[t]! <= n >> 1) c += hist[t++]!;
-    t = Math.max(1, t);
-    if (t === 1) c = hist[0]!;
-    this.tc.fill(t);
-    this.cc.fill(c);
-    this.fresh = false;
   }
 }
