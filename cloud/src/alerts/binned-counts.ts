@@ -1,13 +1,5 @@
-// An anomaly window's values counted in bins of a power-of-two width, and cursors (slot boundaries) with the
-// count of values below each: what binned-window.ts bounds the robust |z| with. Never persisted: rebuilt from
-// the window. Invariant: hist holds exactly the window's values per bin, each cursor's count exactly the values
-// in the slots below it.
-//
-// Bins: a value x is in absolute bin j = floor(x · 2^−e) — exact, since scaling by a power of two loses no bit
-// unless the product is subnormal, and then only a negative x rounded to −0 lands in bin 0 (edgeLow allows for
-// it). The table holds BINS bins from `base`; slot 0 counts the values below it, slot BINS + 1 those above it.
-// A cursor t (1 ≤ t ≤ BINS + 1) splits the values into those in slots < t, all below edge(t), and those in
-// slots ≥ t, all at least edgeLow(t).
+// An anomaly window's values counted in power-of-two bins, and cursors with the count of values below each
+// (rebuilt from the window, never persisted). Invariant: hist and every cursor's count are exact for the window.
 
 /** Bins in the table (the median drifts about BINS / 4 bins, several MADs, before the table is re-centred). */
 export const BINS = 256;
@@ -32,6 +24,13 @@ function pow2(e: number): number {
   return bits.getFloat64(0);
 }
 
+/**
+ * Bins: a value x is in absolute bin j = floor(x · 2^−e) — exact, since scaling by a power of two loses no bit
+ * unless the product is subnormal, and then only a negative x rounded to −0 lands in bin 0 (edgeLow allows for
+ * it). The table holds BINS bins from `base`; slot 0 counts the values below it, slot BINS + 1 those above it.
+ * A cursor t (1 ≤ t ≤ BINS + 1) splits the values into those in slots < t, all below edge(t), and those in
+ * slots ≥ t, all at least edgeLow(t).
+ */
 export class BinCounts {
   /** Values counted; the ring head and length of the window they are (the caller checks them). */
   n = 0;

@@ -1,24 +1,5 @@
-// Bounds of an anomaly window's robust |z| from its values counted in bins (binned-counts.ts: never persisted,
-// rebuilt from the window), kept valid in O(1) per reading: they decide most verdicts without ordering the
-// window. Invariant: a fresh state's bounds hold for the window as it is (each count condition below holds).
-// c(t) is the count of values in the slots below cursor t.
-//
-// The bounds, for n values, mid = ⌊n/2⌋, lo = mid (n odd) or mid − 1 (the median is s[mid], or the mean of
-// s[lo] and s[mid]). Every step is one IEEE operation, monotone in its inputs, so bounds of the inputs bound
-// the rounded result with no margin (the reference rounds the same operations on the exact values):
-// - c(b1) ≤ lo < c(b2): edgeLow(b1) ≤ s[lo] < edge(b2); c(b3) ≤ mid < c(b4): edgeLow(b3) ≤ s[mid] <
-//   edge(b4). So m ∈ [mlo, mhi], the median's expression on those edges (for n even the mean of the two
-//   lower edges, and of the two upper: a median between two quantised levels is bounded to the middle).
-// - c(a2) − c(a1) < cnt (cnt = mid + 1 for n odd, mid for n even): fewer than cnt deviations |x − m| are
-//   below D = min(mlo − edge(a1), edgeLow(a2) − mhi) — only values in slots [a1, a2) can have one — so the
-//   cnt-th smallest deviation, and so the MAD (the mean of it and the next when n is even), is ≥ D. D > 0
-//   rules out the flat-window fallback (MAD 0), and |z| ≤ max(|v − mlo|, |v − mhi|) / (1.4826 · D).
-// - A lower bound of |z| (to prove 'fire', or 'hold' over 'clear'), counted when needed: if at least mid + 1
-//   values lie in slots [ta, tb), the MAD is at most Du, the largest deviation from a median in [mlo, mhi]
-//   that a value in [edgeLow(ta), edge(tb)) can have; |z| ≥ dist(v, [mlo, mhi]) / (1.4826 · Du).
-// The count conditions are checked after every write of the ring (replace); the cursors are moved only when
-// one fails (derive), and then with slack, so that a median that wanders a little costs nothing. When slack
-// leaves a verdict open, the cursors are placed tight and the bounds tried again before the exact path.
+// Bounds of an anomaly window's robust |z| from its values counted in bins (binned-counts.ts), kept valid in
+// O(1) per reading. Invariant: while fresh, mlo ≤ median ≤ mhi and 1.4826 · MAD ≥ sLo (sLo NaN: no bound).
 import { A1, A2, B1, B2, B3, B4, BinCounts, binnedCounts, BINS } from './binned-counts.js';
 import type { Verdict } from './series-machine.js';
 
@@ -35,6 +16,26 @@ const SLACK_SHIFT = 4;
 const MARGIN_C = 2;
 const MARGIN_SHIFT = 4;
 
+/**
+ * c(t) is the count of values in the slots below cursor t.
+ *
+ * The bounds, for n values, mid = ⌊n/2⌋, lo = mid (n odd) or mid − 1 (the median is s[mid], or the mean of
+ * s[lo] and s[mid]). Every step is one IEEE operation, monotone in its inputs, so bounds of the inputs bound
+ * the rounded result with no margin (the reference rounds the same operations on the exact values):
+ * - c(b1) ≤ lo < c(b2): edgeLow(b1) ≤ s[lo] < edge(b2); c(b3) ≤ mid < c(b4): edgeLow(b3) ≤ s[mid] <
+ *   edge(b4). So m ∈ [mlo, mhi], the median's expression on those edges (for n even the mean of the two
+ *   lower edges, and of the two upper: a median between two quantised levels is bounded to the middle).
+ * - c(a2) − c(a1) < cnt (cnt = mid + 1 for n odd, mid for n even): fewer than cnt deviations |x − m| are
+ *   below D = min(mlo − edge(a1), edgeLow(a2) − mhi) — only values in slots [a1, a2) can have one — so the
+ *   cnt-th smallest deviation, and so the MAD (the mean of it and the next when n is even), is ≥ D. D > 0
+ *   rules out the flat-window fallback (MAD 0), and |z| ≤ max(|v − mlo|, |v − mhi|) / (1.4826 · D).
+ * - A lower bound of |z| (to prove 'fire', or 'hold' over 'clear'), counted when needed: if at least mid + 1
+ *   values lie in slots [ta, tb), the MAD is at most Du, the largest deviation from a median in [mlo, mhi]
+ *   that a value in [edgeLow(ta), edge(tb)) can have; |z| ≥ dist(v, [mlo, mhi]) / (1.4826 · Du).
+ * The count conditions are checked after every write of the ring (replace); the cursors are moved only when
+ * one fails (derive), and then with slack, so that a median that wanders a little costs nothing. When slack
+ * leaves a verdict open, the cursors are placed tight and the bounds tried again before the exact path.
+ */
 export class BinnedWindow extends BinCounts {
   /** The median's bounds and the scale's lower bound 1.4826 · D (NaN: none), as of the cursors. */
   private mlo = NaN;
