@@ -3,17 +3,18 @@
 // a chunk in a row), onlyFire while the series is quiet. No I/O, no state machine: what one reading costs in
 // the step itself, per signal shape. Deterministic (seeded), so runs compare.
 // One JSON line per scenario: CPU ns per reading (process.cpuUsage: the machine may be shared; best of
-// BENCH_REPEATS timed passes after a warm-up pass), the verdict counts (fire and undefined the same before and
-// after a change of the step: a cheap check that it still agrees; in quiet states a reading proven not to fire
-// may be counted clear or hold, either), and how often the bin counts (binned-window.ts) left a reading to the
-// exact path or re-fitted their bins (per reading). A first line gives the harness alone (a step that only
-// writes the ring): what every step pays here outside anomalyStep.
+// BENCH_REPEATS timed passes after a warm-up pass), the verdict counts (readings of a quiet series that did not
+// fire, fires, and a firing series' clear and hold verdicts: the same for every correct build, a cheap check),
+// and per reading how often the bin counts (binned-window.ts) left a reading to the exact path, re-fitted their
+// bins, or placed their cursors anew. A first line gives the harness alone (a step that only writes the ring):
+// what every step pays here outside the anomaly code.
 // Scale: BENCH_STEP_READINGS (2,000,000 per scenario), BENCH_STEP_SERIES (200), BENCH_STEP_COLUMN (5 readings
 // per series per turn), BENCH_REPEATS (3), BENCH_WINDOW (120),
 // BENCH_SHAPES (e.g. temp/12,flat: only these), BENCH_STEP_MODULE (a path: time that conditions.ts instead).
 // A/B: BENCH_STEP_BASELINE (a path to another conditions.ts, e.g. an older commit's checked out beside it):
 // each scenario runs in child processes, this build and that one alternately, BENCH_AB_ROUNDS times (3); one
-// line per scenario with the best of each and their ratio.
+// line per scenario with the best of each, their ratio and whether their verdict counts are equal.
+// BENCH_STEP_API=step: every reading through anomalyStep, also for a quiet series (the per-reading API).
 // Run: npx tsx scripts/bench/anomaly-step.bench.ts
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -155,6 +156,45 @@ function ringOnly(mem: SeriesMemory, value: number, onlyFire: boolean): 'fire' |
   w[head] = value;
   mem.head = head + 1 === WINDOW ? 0 : head + 1;
   return onlyFire && value !== value ? 'fire' : 'clear';
+}
+
+if (process.env.BENCH_STEP_BASELINE) {
+  // A/B: this script again in child processes, alternating the two builds scenario by scenario.
+  const rounds = env('BENCH_AB_ROUNDS', 3);
+  const self = fileURLToPath(import.meta.url);
+  const child = (shape: string, module: string | undefined): Record<string, unknown> => {
+    const { BENCH_STEP_BASELINE: _b, BENCH_STEP_MODULE: _m, ...rest } = process.env;
+    const out = execFileSync(process.execPath, [...process.execArgv, self], { env: { ...rest, BENCH_SHAPES: shape, ...(module ? { BENCH_STEP_MODULE: module } : {}) }, encoding: 'utf8' });
+    return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>;
+  };
+  for (const sc of SCENARIOS) {
+    const key = `${sc.shape}/${sc.fire}`;
+    if (ONLY && !ONLY.includes(key) && !ONLY.includes(sc.shape)) continue;
+    let a: Record<string, unknown> | undefined;
+    let b: Record<string, unknown> | undefined;
+    let bestA = Infinity;
+    let bestB = Infinity;
+    for (let r = 0; r < rounds; r++) {
+      const x = child(key, undefined);
+      const y = child(key, process.env.BENCH_STEP_BASELINE);
+      if ((x.ns_per_reading as number) < bestA) [bestA, a] = [x.ns_per_reading as number, x];
+      if ((y.ns_per_reading as number) < bestB) [bestB, b] = [y.ns_per_reading as number, y];
+    }
+    const same = JSON.stringify(a?.verdicts) === JSON.stringify(b?.verdicts);
+    process.stdout.write(`${JSON.stringify({ bench: 'anomaly-step-ab', shape: sc.shape, fire: sc.fire, window: WINDOW, ns_per_reading: bestA, baseline_ns_per_reading: bestB, ratio: Number((bestA / bestB).toFixed(2)), verdicts_equal: same, exact_per_reading: a?.exact_per_reading, refits_per_reading: a?.refits_per_reading, derives_per_reading: a?.derives_per_reading, rounds, loadavg_1m: Number(os.loadavg()[0]!.toFixed(2)) })}\n`);
+  }
+  process.exit(0);
+}
+
+if (!ONLY) {
+  // The harness alone: the same loop, a step that only writes the ring.
+  const { series, values } = readings(SHAPES.temp!);
+  let best = Infinity;
+  for (let r = 0; r <= REPEATS; r++) {
+    const ns = harnessPass(series, values);
+    if (r > 0 && ns < best) best = ns;
+  }
+  process.stdout.write(`${JSON.stringify({ bench: 'anomaly-step', shape: 'harness_only', window: WINDOW, ns_per_reading: Number(best.toFixed(1)), loadavg_1m: Number(os.loadavg()[0]!.toFixed(2)) })}\n`);
 }
 
 for (const sc of SCENARIOS) {
