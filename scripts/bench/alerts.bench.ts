@@ -16,7 +16,8 @@
 // One JSON line per result, progress on stderr. Run: npm run bench -- alerts (about 6 minutes).
 // Scale: BENCH_AGENTS (10), BENCH_RATE (20000 readings/s in all), BENCH_SENSORS (4 per agent),
 //   BENCH_SPIKES (120), BENCH_SPIKE_MS (1000), BENCH_WARMUP_SECONDS (10), BENCH_CPU_SECONDS (30: the
-//   no-rules window), BENCH_CPU_READINGS (1000000), BENCH_PROFILE=1 (profile the evaluator's drain; =one: with the one threshold rule; =shared: the in-step run, both consumers),
+//   no-rules window), BENCH_CPU_READINGS (1000000), BENCH_CPU_WARMUP=short (warm up on a few chunks, not full drains),
+//   BENCH_PROFILE=1 (profile the evaluator's drain; =one: with the one threshold rule; =shared: the in-step run, both consumers),
 //   BENCH_KEEP=1 (keep the temp dir), BENCH_DURING_BURST=1 (spikes start right after the warm-up, while the
 //   agents' start-up burst of info-level anomaly notifications is still in the outbox: severity ordering).
 import { rmSync } from 'node:fs';

@@ -15,7 +15,7 @@ import type { SharedReads } from '../stream/shared-reads.js';
 import { StreamConsumer, type ChunkProcessor } from '../stream/stream-consumer.js';
 import type { AlertRuleConfig } from './alert-config.js';
 import type { AlertState, AlertTransition } from './alert-types.js';
-import { ANOMALY_DEFAULTS, anomalyLevels, anomalyStep, bucketStatValue, ratePerMinute, thresholdVerdict, type SeriesMemory } from './conditions.js';
+import { ANOMALY_DEFAULTS, anomalyLevels, anomalyQuietRun, anomalyStep, bucketStatValue, ratePerMinute, thresholdVerdict, type SeriesMemory } from './conditions.js';
 import { ColumnFolds, columnSpan, mayExceed, rateMayExceed, type ColumnSpan } from './column-shortcuts.js';
 import type { TagSource } from '../devices/device-tag-source.js';
 import { RuleLookup, type CompiledRule } from './rule-lookup.js';
@@ -376,10 +376,14 @@ export class AlertEvaluator implements Component, ChunkProcessor {
         const minHistory = rule.min_history ?? ANOMALY_DEFAULTS.minHistory;
         const { fire, clear } = anomalyLevels(rule);
         for (let i = 0; i < n; i++) {
-          const q = quiet(st);
-          const verdict = anomalyStep(mem, values[i]!, window, minHistory, fire, clear, q);
-          if (verdict === undefined || (verdict !== 'fire' && q)) continue;
-          this.observe(ch, series, c, device, sensor, record, verdict, ts[i]!, values[i]!, s);
+          if (quiet(st)) {
+            // Only a fire moves a quiet series: the readings up to the first that fires in one call.
+            i = anomalyQuietRun(mem, values, i, n, window, minHistory, fire, clear);
+            if (i < n) this.observe(ch, series, c, device, sensor, record, 'fire', ts[i]!, values[i]!, s);
+            continue;
+          }
+          const verdict = anomalyStep(mem, values[i]!, window, minHistory, fire, clear, false);
+          if (verdict !== undefined) this.observe(ch, series, c, device, sensor, record, verdict, ts[i]!, values[i]!, s);
         }
         return;
       }

@@ -4,6 +4,7 @@
 // time and values, never on the wall clock.
 import { addValue, bucketStart, emptyStats, stddev, type BucketStats } from '../aggregate/bucket-stats.js';
 import type { AlertRuleConfig, BucketStat } from './alert-config.js';
+import { BinnedWindow } from './binned-window.js';
 import { lowerBound, OrderedWindow } from './ordered-window.js';
 import type { Verdict } from './series-machine.js';
 
@@ -87,11 +88,19 @@ function median(sorted: readonly number[]): number {
 }
 
 /**
- * An anomaly window's ordered copy (ordered-window.ts), kept beside the window and never persisted. robustZ and
- * anomalyStep are the only writers of a window and update both. A window loaded from the store is a new array,
- * so it gets a new copy; a copy whose ring head or length disagrees with its window is rebuilt.
+ * What an anomaly window keeps beside it, never persisted: robustZ its ordered copy (ordered-window.ts),
+ * anomalyStep its bin counts (binned-window.ts). Held in a non-enumerable property of the window array: a
+ * window loaded from the store is a new array, so it gets a new one; one whose ring head or length disagrees
+ * with its window, or of the other kind, is rebuilt. robustZ and anomalyStep are the only writers of a window
+ * and update it.
  */
-const orderedWindows = new WeakMap<number[], OrderedWindow>();
+const TRACKER = Symbol('anomaly window tracker');
+type Tracked = number[] & { [TRACKER]?: OrderedWindow | BinnedWindow };
+
+function attach(window: number[], t: OrderedWindow | BinnedWindow | undefined): void {
+  if ((window as Tracked)[TRACKER] === undefined) Object.defineProperty(window, TRACKER, { value: t, writable: true, enumerable: false });
+  else (window as Tracked)[TRACKER] = t;
+}
 
 /**
  * The first index of ascending `a` whose value is ≥ m, for m the median (a[mid], or the mean of a[mid − 1] and
@@ -113,19 +122,31 @@ function splitAt(a: Float64Array, n: number, mid: number, m: number): number {
  */
 function orderedFor(mem: SeriesMemory, value: number, windowSize: number): OrderedWindow | undefined {
   const window = (mem.window ??= []);
-  let ordered = value === value ? orderedWindows.get(window) : undefined;
+  const held = (window as Tracked)[TRACKER];
+  let ordered = value === value && held instanceof OrderedWindow ? held : undefined;
   const head = mem.head ?? 0;
   if (ordered === undefined || ordered.len !== window.length || ordered.head !== head) {
     ordered = value === value ? OrderedWindow.of(window, head, windowSize) : undefined;
+    attach(window, ordered);
     if (!ordered) {
-      orderedWindows.delete(window);
       straighten(mem, window);
       return undefined;
     }
-    orderedWindows.set(window, ordered);
   }
   if (window.length !== windowSize) ordered.merge();
   return ordered;
+}
+
+/** The series' window and its bin counts, as orderedFor (undefined: NaN in the value or the window). */
+function binnedFor(mem: SeriesMemory, value: number): BinnedWindow | undefined {
+  const window = (mem.window ??= []);
+  const held = (window as Tracked)[TRACKER];
+  const head = mem.head ?? 0;
+  if (held instanceof BinnedWindow && held.len === window.length && held.head === head && value === value) return held;
+  const binned = value === value ? BinnedWindow.of(window, head) : undefined;
+  attach(window, binned);
+  if (!binned) straighten(mem, window);
+  return binned;
 }
 
 /** The median of ascending a[0, n), n > 0. */
@@ -165,6 +186,27 @@ function slide(mem: SeriesMemory, ordered: OrderedWindow, value: number, windowS
   while (window.length > windowSize) ordered.remove(window.shift()!); // the rule's window was made smaller
   ordered.head = 0;
   ordered.len = window.length;
+}
+
+/** slide for bin counts: the same ring moves, and the counts follow each value in and out. */
+function slideBinned(mem: SeriesMemory, binned: BinnedWindow, value: number, windowSize: number): void {
+  const window = mem.window!;
+  if (window.length === windowSize) {
+    const head = binned.head;
+    const gone = window[head]!;
+    window[head] = value;
+    const next = head + 1 === windowSize ? 0 : head + 1;
+    mem.head = next;
+    binned.head = next;
+    binned.replace(gone, value);
+    return;
+  }
+  if (mem.head) straighten(mem, window);
+  window.push(value);
+  binned.add(value);
+  while (window.length > windowSize) binned.remove(window.shift()!); // the rule's window was made smaller
+  binned.head = 0;
+  binned.len = window.length;
 }
 
 /** Makes a ring window oldest first again, in place (its ordered copy stays valid: same values). */
@@ -215,35 +257,98 @@ function exactZ(sorted: Float64Array, n: number, split: number, m: number, d: nu
 
 /**
  * One anomaly rule's verdict on `value`, and the value joins the window: anomalyVerdict(robustZ(…)) without
- * computing the median and MAD when a bound of |z| already decides. Returns undefined until the window holds
- * `minHistory` readings. With `onlyFire` (the series is normal or resolved, where only a fire verdict moves the
- * machine), a z-score proven ≤ `fire` is reported as 'hold' even when it would be 'clear'; a 'fire' is exact.
+ * ordering the window when bounds of |z| already decide. Returns undefined until the window holds `minHistory`
+ * readings. With `onlyFire` (the series is normal or resolved, where only a fire verdict moves the machine), a
+ * z-score proven ≤ `fire` is reported as 'clear' or 'hold' (either); a 'fire' is exact. Otherwise every verdict
+ * is exact.
  *
- * The bound (OrderedWindow.zBound) needs no merge of the pending ring writes: it holds for any window within
- * p writes of the ordered snapshot. When it cannot decide, the writes are merged and the bound tried again on
- * the exact window (p = 0, the tightest), and only then is z computed. Rounding is monotone, so the bound holds
- * in floating point too; tests check the verdicts against anomalyVerdict(robustZReference(…)).
+ * The bounds come from the window's values counted in bins (binned-window.ts: O(1) per reading, no order kept);
+ * when they cannot decide, z is computed exactly from a sorted copy of the window (exactWindowZ), which also
+ * re-fits the bins to the window's median and MAD. Rounding is monotone, so the bounds hold in floating point;
+ * tests check the verdicts against anomalyVerdict(robustZReference(…)).
  */
 export function anomalyStep(mem: SeriesMemory, value: number, windowSize: number, minHistory: number, fire: number, clear: number, onlyFire: boolean): Verdict | undefined {
-  const ordered = orderedFor(mem, value, windowSize);
-  if (!ordered) {
+  // The common case inline: a full ring with current counts, a verdict the bounds decide at a glance.
+  const window = mem.window;
+  const binned = window === undefined ? undefined : (window as Tracked)[TRACKER];
+  if (binned instanceof BinnedWindow && binned.len === windowSize && window!.length === windowSize && binned.head === (mem.head ?? 0) && value === value) {
+    let verdict: Verdict | undefined;
+    if (binned.n >= minHistory) verdict = binned.quick(value, fire, clear, onlyFire) ?? decide(binned, window!, value, fire, clear, onlyFire);
+    const head = binned.head;
+    const gone = window![head]!;
+    window![head] = value;
+    const next = head + 1 === windowSize ? 0 : head + 1;
+    mem.head = next;
+    binned.head = next;
+    binned.replace(gone, value);
+    return verdict;
+  }
+  return anomalyStepAnyWindow(mem, value, windowSize, minHistory, fire, clear, onlyFire);
+}
+
+/**
+ * anomalyStep with onlyFire for values[from, to) of one series, in order, until one fires: returns the index
+ * of the first reading whose verdict is 'fire' (it has joined the window, as every reading before it), or `to`
+ * when none fires. What the evaluator needs while the series is normal or resolved; readings the bounds show
+ * quiet run in one loop (BinnedWindow.run), the others take anomalyStep.
+ */
+export function anomalyQuietRun(mem: SeriesMemory, values: ArrayLike<number>, from: number, to: number, windowSize: number, minHistory: number, fire: number, clear: number): number {
+  let i = from;
+  while (i < to) {
+    const window = mem.window;
+    const binned = window === undefined ? undefined : (window as Tracked)[TRACKER];
+    if (binned instanceof BinnedWindow && binned.len === windowSize && window!.length === windowSize && binned.head === (mem.head ?? 0) && binned.n >= minHistory) {
+      i = binned.run(window!, values, i, to, fire);
+      mem.head = binned.head;
+      if (i >= to) return to;
+    }
+    if (anomalyStep(mem, values[i]!, windowSize, minHistory, fire, clear, true) === 'fire') return i;
+    i++;
+  }
+  return to;
+}
+
+/** anomalyStep for any window: a new or reloaded one, one growing or resized, NaN in it or the value. */
+function anomalyStepAnyWindow(mem: SeriesMemory, value: number, windowSize: number, minHistory: number, fire: number, clear: number, onlyFire: boolean): Verdict | undefined {
+  const binned = binnedFor(mem, value);
+  if (!binned) {
     const z = robustZReference(mem, value, windowSize, minHistory);
     return z === undefined ? undefined : verdictOf(z, fire, clear);
   }
-  let verdict: Verdict | undefined;
-  if (ordered.n >= minHistory) {
-    let zMax = ordered.zBound(value);
-    // Decided when ≤ fire (onlyFire: hold or clear), else when ≤ both levels (clear).
-    if (!(zMax <= (onlyFire ? fire : Math.min(clear, fire))) && ordered.p > 0) {
-      ordered.merge();
-      zMax = ordered.zBound(value);
-    }
-    if (zMax <= clear && zMax <= fire) verdict = 'clear';
-    else if (onlyFire && zMax <= fire) verdict = 'hold';
-    else verdict = verdictOf(exactZOf(ordered, value), fire, clear);
-  }
-  slide(mem, ordered, value, windowSize);
+  const verdict = binned.n >= minHistory ? decide(binned, mem.window!, value, fire, clear, onlyFire) : undefined;
+  slideBinned(mem, binned, value, windowSize);
   return verdict;
+}
+
+/** The verdict from the bounds when they decide it, else from the exact z (which re-fits the bins). */
+function decide(binned: BinnedWindow, window: readonly number[], value: number, fire: number, clear: number, onlyFire: boolean): Verdict {
+  const verdict = binned.verdict(value, fire, clear, onlyFire);
+  if (verdict !== undefined) return verdict;
+  const z = exactWindowZ(window, value);
+  binned.retune(exactM, exactMad);
+  return verdictOf(z, fire, clear);
+}
+
+/** The median and MAD of the last exactWindowZ. */
+let exactM = NaN;
+let exactMad = NaN;
+let scratch = new Float64Array(128);
+
+/** z of `value` against the window's values (any order, no NaN, at least one), exactly: a sorted copy. */
+function exactWindowZ(window: readonly number[], value: number): number {
+  const n = window.length;
+  if (scratch.length < n) scratch = new Float64Array(n * 2);
+  const a = scratch;
+  for (let i = 0; i < n; i++) a[i] = window[i]!;
+  a.subarray(0, n).sort();
+  const m = medianOf(a, n);
+  const split = splitAt(a, n, n >> 1, m);
+  const mid = n >> 1;
+  const cur = kthDeviation(a, n, split, m, mid);
+  const mad = n % 2 === 1 ? cur : (kthDeviation(a, n, split, m, mid - 1) + cur) / 2;
+  exactM = m;
+  exactMad = mad;
+  return exactZ(a, n, split, m, value - m);
 }
 
 /**
