@@ -221,6 +221,7 @@ async function live(): Promise<void> {
       hot_self_pct: { 'alert evaluation': hot['alert evaluation'], aggregator: hot.aggregator },
       alert_evaluation_to_aggregator: Math.round((100 * shares['alert evaluation']!) / Math.max(0.1, shares.aggregator!)) / 100,
       target_ratio: 0.15,
+      target_met: shares['alert evaluation']! / Math.max(0.1, shares.aggregator!) <= 0.15,
     };
   }
   emit({

@@ -182,13 +182,16 @@ export async function cpuShare(o: CpuShareOptions): Promise<void> {
     const evOne = await evaluate('alerts-one.db', oneRule, undefined, o.profile === 'one');
     // What one more rule on every reading adds, by kind: for sizing a rule set (rules per reading × these).
     const perKind: Record<string, number> = {};
+    const perKindNs: Record<string, number> = {};
     for (const [kind, rule] of [
       ['threshold_1m_avg', { kind: 'threshold', on: '1m.avg', above: 1e6 }],
       ['rate', { kind: 'rate', above: 1e12 }],
       ['anomaly_window_120', { kind: 'anomaly', threshold: QUIET_ANOMALY_THRESHOLD }],
     ] as const) {
       const rules = cloudConfig([{ name: 'one', kind: 'threshold', devices: '*', sensor: '*', above: 1e6 }, { name: 'two', devices: '*', sensor: '*', ...rule }]).alerts.rules;
-      perKind[kind] = round(((await evaluate(`alerts-${kind}.db`, rules)).cpu_s - evOne.cpu_s) / agg.cpu_s, 3);
+      const added = (await evaluate(`alerts-${kind}.db`, rules)).cpu_s - evOne.cpu_s;
+      perKind[kind] = round(added / agg.cpu_s, 3);
+      perKindNs[kind] = Math.round((1e9 * added) / plan.totalReadings);
     }
 
     const perS = (cpu: number) => Math.round(plan.totalReadings / cpu);
@@ -219,6 +222,14 @@ export async function cpuShare(o: CpuShareOptions): Promise<void> {
       ratio_without_anomaly: round(evNoAnomaly.cpu_s / agg.cpu_s, 2),
       ratio_one_rule: round(evOne.cpu_s / agg.cpu_s, 2),
       added_per_rule_on_every_reading_ratio: perKind,
+      added_per_rule_on_every_reading_ns: perKindNs,
+      ns_per_reading: {
+        aggregator: Math.round((1e9 * agg.cpu_s) / plan.totalReadings),
+        evaluator_1000_rules: Math.round((1e9 * ev.cpu_s) / plan.totalReadings),
+        evaluator_one_rule: Math.round((1e9 * evOne.cpu_s) / plan.totalReadings),
+        in_step_aggregator: Math.round((1e9 * shared.aggregator_cpu_s) / plan.totalReadings),
+        in_step_evaluator: Math.round((1e9 * shared.evaluator_cpu_s) / plan.totalReadings),
+      },
       target_ratio: 0.15,
       met: shared.ratio <= 0.15,
       ...(ev.hot ? { evaluator_hot_spots_self: ev.hot } : {}),
