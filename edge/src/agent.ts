@@ -151,6 +151,7 @@ export class Agent {
       now: () => this.clock.now(),
       errors: new RateLimitedLogger(this.logger, 10_000),
       counters: this.counters,
+      readSources: () => this.sources.readNow(),
     });
   }
 

@@ -8,6 +8,7 @@
 //   cpu_pct        utime+stime of the process (all threads) from /proc/<pid>/stat, per wall time, 100 = a core
 //   wakeups_per_s  voluntary context switches of all its threads (each one a sleep and a wake-up) per second;
 //                  by_thread splits CPU % and wake-ups by thread (main, V8 workers, libuv pool, …)
+//   page_faults_per_s  minor page faults (each a trap into the kernel, dear on a virtual machine), per second
 //   run_pct        the process's time on a CPU from /proc/<pid>/task/*/schedstat (exact; cpu_pct is sampled at
 //                  each kernel tick, which a process that wakes often for a few µs can dodge or hit unevenly)
 //   write_bytes    delta of /proc/<pid>/io write_bytes (what the process made the kernel write: page-dirtying
@@ -145,19 +146,23 @@ function nodeRedUserDir(dir: string, serialPath: string, mqttPort: number, uiPor
 }
 
 /** utime and stime of a process in ms (all threads), from /proc/<pid>/stat. */
-function userSysMs(pid: number): { user: number; sys: number } {
+function userSysMs(pid: number): { user: number; sys: number; minflt: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10 }; // CLK_TCK 100
+  return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10, minflt: Number(f[7]) }; // CLK_TCK 100
 }
 
 interface Sample {
   cpu: number;
   sys: number;
   wb: number;
+  minflt: number;
   threads: ThreadSample[];
 }
-const sample = (pid: number): Sample => ({ cpu: cpuMs(pid), sys: userSysMs(pid).sys, wb: writeBytes(pid), threads: threadSamples(pid) });
+const sample = (pid: number): Sample => {
+  const { sys, minflt } = userSysMs(pid);
+  return { cpu: cpuMs(pid), sys, minflt, wb: writeBytes(pid), threads: threadSamples(pid) };
+};
 const wakeups = (s: Sample) => s.threads.reduce((n, t) => n + t.voluntary, 0);
 const runMs = (s: Sample) => s.threads.reduce((n, t) => n + t.runMs, 0);
 
@@ -323,6 +328,7 @@ async function main(): Promise<void> {
       cpu_us_per_line: Math.round((1000 * used[k]!) / ((LINES_PER_S * wallMs) / 1000)),
       run_pct: Number(((100 * (runMs(s1[k]!) - runMs(s0[k]!))) / wallMs).toFixed(2)),
       wakeups_per_s: Number(((1000 * (wakeups(s1[k]!) - wakeups(s0[k]!))) / wallMs).toFixed(1)),
+      page_faults_per_s: Number(((1000 * (s1[k]!.minflt - s0[k]!.minflt)) / wallMs).toFixed(1)),
       by_thread: threadDelta(pids[k]!, s0[k]!.threads, s1[k]!.threads, wallMs),
       write_bytes_per_reading: Number(((s1[k]!.wb - s0[k]!.wb) / readingsInWindow).toFixed(1)),
       write_kb_per_s: Number(((s1[k]!.wb - s0[k]!.wb) / wallMs).toFixed(1)),

@@ -2,6 +2,8 @@
 // within buffer.commit_interval_ms — committed to the buffer, or (persist: unacked, early-send.ts) sent before
 // any write and acked by then, else written at that deadline — and waits at most batch.max_delay_ms before its
 // batch is sealed for sending. Timers are armed only while something waits: an idle agent does not wake up.
+// A commit or deadline timer first has the sources read what already arrived (Source.readNow): that wake-up
+// is then also a read, so a source's read timer does not wake the process again moments later (issue 12).
 import { guard, type Counter, type RateLimitedLogger } from '@tidemark/shared';
 import type { BufferGuard } from '../buffer/buffer-guard.js';
 import type { BatchEncoder, EdgeBuffer } from '../buffer/edge-buffer.js';
@@ -21,6 +23,11 @@ export interface CommitLoopParts {
   now: () => number;
   errors: RateLimitedLogger;
   counters: { committed: Counter; sealed: Counter; sentUnwritten: Counter; writtenLate: Counter };
+  /**
+   * Has the sources hand over, synchronously, what already arrived (SourceSet.readNow): called when the commit
+   * or deadline timer fires, before that tick. Never throws.
+   */
+  readSources?: () => void;
 }
 
 export class CommitLoop {
@@ -223,6 +230,7 @@ export class CommitLoop {
   private armCommit(): void {
     if (this.commitTimer !== undefined || !this.ticking) return;
     this.commitTimer = setTimeout(() => {
+      this.p.readSources?.(); // while commitTimer is still set: what this queues arms no second timer
       this.commitTimer = undefined;
       this.safeTick();
     }, this.earlyLead() ?? this.p.config().buffer.commit_interval_ms);
@@ -238,7 +246,10 @@ export class CommitLoop {
     this.deadlineTimer = undefined;
     if (this.oldestPendingSince === undefined || !this.ticking) return;
     const wait = Math.max(0, this.oldestPendingSince + this.p.config().batch.max_delay_ms - performance.now());
-    this.deadlineTimer = setTimeout(() => this.safeTick(), wait);
+    this.deadlineTimer = setTimeout(() => {
+      this.p.readSources?.(); // oldestPendingSince is set: what this queues re-arms no deadline
+      this.safeTick();
+    }, wait);
   }
 
   private safeTick(): void {

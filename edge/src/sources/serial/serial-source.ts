@@ -107,6 +107,11 @@ export class SerialSource implements Source {
     return this.idleAtOpen;
   }
 
+  /** Reads the port now when it is read on a timer (serial.read_interval_ms > 0): see Source.readNow. */
+  readNow(): void {
+    if (this.running && this.port !== undefined) this.poller?.readNow();
+  }
+
   /** The last few refused lines, oldest first. */
   recentErrors(): RecentError[] {
     return this.recent.list();
