@@ -337,6 +337,9 @@ export class SerialSource implements Source {
       this.rateLimited.error('framing', { err }, 'bug: serial line handling threw; chunk skipped');
     }
     this.flush();
+    // Awake anyway: the path check rides on this read while bytes come (device-watch.ts). Last, as it may
+    // find the device gone and close the port.
+    this.watch?.checkIfDue();
   }
 
   /** What came before the first line end after (re)connecting: a possibly cut line, or the csv header. */
