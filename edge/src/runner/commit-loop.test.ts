@@ -1,6 +1,6 @@
 // The commit loop with the agent's real buffer and fake timers: a commit or deadline tick first has the sources
 // read what already arrived (readSources), and what that read queues goes into the same seal or commit.
-import { counterValue, createLogger, MetricsRegistry, RateLimitedLogger } from '@tidemark/shared';
+import { counterValue, createLogger, MetricsRegistry, RateLimitedLogger, tally } from '@tidemark/shared';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BufferGuard } from '../buffer/buffer-guard.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
@@ -30,7 +30,8 @@ function setup(buffer: Partial<EdgeConfig['buffer']>, batch: Partial<EdgeConfig[
   const logger = createLogger({ name: 'commit-loop-test', level: 'silent' });
   const guard = new BufferGuard(buf, { maxBytes: config.buffer.max_bytes, maxAgeMs: config.buffer.max_age, onFull: config.buffer.on_full }, logger, metrics);
   const counter = (name: string) => metrics.counter(name, name);
-  const counters = { committed: counter('committed'), sealed: counter('sealed'), sentUnwritten: counter('sent_unwritten'), writtenLate: counter('written_late') };
+  const metric = { committed: counter('committed'), sealed: counter('sealed'), sentUnwritten: counter('sent_unwritten'), writtenLate: counter('written_late') };
+  const counters = { committed: tally(metric.committed), sealed: tally(metric.sealed), sentUnwritten: tally(metric.sentUnwritten), writtenLate: tally(metric.writtenLate) };
   let n = 0;
   const reads: number[] = [];
   /** A source: its reads queue the next reading number, as Agent.accept does. */
@@ -55,7 +56,7 @@ function setup(buffer: Partial<EdgeConfig['buffer']>, batch: Partial<EdgeConfig[
   });
   open.push({ dir, buffer: buf, loop });
   loop.start();
-  const value = (c: keyof typeof counters) => counterValue(counters[c]);
+  const value = (c: keyof typeof metric) => counterValue(metric[c]);
   return { buffer: buf, loop, read, reads, value };
 }
 

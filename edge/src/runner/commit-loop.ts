@@ -4,7 +4,7 @@
 // batch is sealed for sending. Timers are armed only while something waits: an idle agent does not wake up.
 // A commit or deadline timer first has the sources read what already arrived (Source.readNow): that wake-up
 // is then also a read, so a source's read timer does not wake the process again moments later (issue 12).
-import { guard, type Counter, type RateLimitedLogger } from '@tidemark/shared';
+import { guard, type RateLimitedLogger, type Tally } from '@tidemark/shared';
 import type { BufferGuard } from '../buffer/buffer-guard.js';
 import type { BatchEncoder, EdgeBuffer } from '../buffer/edge-buffer.js';
 import type { EdgeConfig } from '../config.js';
@@ -22,7 +22,7 @@ export interface CommitLoopParts {
   /** Wall-clock ms, stamped on sealed batches. */
   now: () => number;
   errors: RateLimitedLogger;
-  counters: { committed: Counter; sealed: Counter; sentUnwritten: Counter; writtenLate: Counter };
+  counters: { committed: Tally; sealed: Tally; sentUnwritten: Tally; writtenLate: Tally };
   /**
    * Has the sources hand over, synchronously, what already arrived (SourceSet.readNow): called when the commit
    * or deadline timer fires, before that tick. Never throws.

@@ -11,7 +11,7 @@
 // loses nothing on a restart. Quiet is only believed when the event loop was responsive throughout (timer
 // ticks on time), so a busy start can never pass a cut line off as whole.
 import type { SerialPort } from 'serialport';
-import { guard, RateLimitedLogger } from '@tidemark/shared';
+import { guard, RateLimitedLogger, tally } from '@tidemark/shared';
 import type { Source, SourceContext, SourceReading } from '../source.js';
 import type { SerialSourceConfig } from './config.js';
 import { DeviceWatch } from './device-watch.js';
@@ -88,7 +88,8 @@ export class SerialSource implements Source {
     const labels = { source: config.name };
     this.connectedGauge = sourceConnected(ctx.metrics).labels(labels);
     this.connectedGauge.set(0);
-    this.linesCounter = ctx.metrics.counter('serial_lines_total', 'Lines framed by a serial source', ['source']).labels(labels);
+    // Counted per read (tens a second): a tally, not prom-client's inc() with its label hashing.
+    this.linesCounter = tally(ctx.metrics.counter('serial_lines_total', 'Lines framed by a serial source', ['source']), labels);
     this.disconnectsCounter = sourceReconnects(ctx.metrics).labels(labels);
     // Registered up front so the series exists before the first error.
     sourceParseErrors(ctx.metrics);
