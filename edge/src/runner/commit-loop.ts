@@ -229,11 +229,7 @@ export class CommitLoop {
 
   private armCommit(): void {
     if (this.commitTimer !== undefined || !this.ticking) return;
-    this.commitTimer = setTimeout(() => {
-      this.p.readSources?.(); // while commitTimer is still set: what this queues arms no second timer
-      this.commitTimer = undefined;
-      this.safeTick();
-    }, this.earlyLead() ?? this.p.config().buffer.commit_interval_ms);
+    this.commitTimer = setTimeout(() => this.safeTick('commit'), this.earlyLead() ?? this.p.config().buffer.commit_interval_ms);
   }
 
   private disarmCommit(): void {
@@ -246,14 +242,19 @@ export class CommitLoop {
     this.deadlineTimer = undefined;
     if (this.oldestPendingSince === undefined || !this.ticking) return;
     const wait = Math.max(0, this.oldestPendingSince + this.p.config().batch.max_delay_ms - performance.now());
-    this.deadlineTimer = setTimeout(() => {
-      this.p.readSources?.(); // oldestPendingSince is set: what this queues re-arms no deadline
-      this.safeTick();
-    }, wait);
+    this.deadlineTimer = setTimeout(() => this.safeTick('deadline'), wait);
   }
 
-  private safeTick(): void {
+  /** A timer's tick: the sources read first (readSources), then tick(); a failure is logged and retried. */
+  private safeTick(timer: 'commit' | 'deadline'): void {
     try {
+      try {
+        // While commitTimer is still set, so what this read queues arms no second commit timer (and with a
+        // deadline tick, oldestPendingSince is set: it re-arms no deadline).
+        this.p.readSources?.();
+      } finally {
+        if (timer === 'commit') this.commitTimer = undefined;
+      }
       this.tick();
     } catch (err) {
       this.p.errors.error('tick', { err: (err as Error).message, queued: this.p.buffer.queuedCount }, 'buffer commit failed; readings kept in memory and retried');
@@ -261,4 +262,5 @@ export class CommitLoop {
       this.armCommit();
     }
   }
+
 }

@@ -36,6 +36,7 @@ export class DeviceWatch {
     if (first === undefined) return this.onGone('device path disappeared');
     this.identity = first.startsWith('!') ? '' : first;
     this.checkedAt = performance.now();
+    // guard-audit: this.onTimer is built with guard() in the constructor
     this.timer = setInterval(this.onTimer, this.intervalMs);
   }
 
@@ -49,6 +50,7 @@ export class DeviceWatch {
     // A new timer rather than refresh(): Node keeps a refreshed timer's list at its old expiry, and would
     // wake up then to find nothing due.
     clearInterval(this.timer);
+    // guard-audit: this.onTimer is built with guard() in the constructor
     this.timer = setInterval(this.onTimer, this.intervalMs);
     this.check();
   }

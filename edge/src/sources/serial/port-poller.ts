@@ -73,6 +73,7 @@ export class PortPoller {
         // This read is the tick: the next one is an interval from now. A new timer rather than refresh():
         // Node keeps a refreshed timer's list at its old expiry, and would wake up then to find nothing due.
         clearInterval(this.timer);
+        // guard-audit: this.tick is built with guard() in the constructor
         this.timer = setInterval(this.tick, this.intervalMs);
         // Not asleep on an empty read: the caller's moment says nothing about the port; the tick decides.
         this.poll();
