@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isValidName, topics } from '@tidemark/proto';
-import { createLogger, guard, MetricsRegistry, RateLimitedLogger, type Logger } from '@tidemark/shared';
+import { createLogger, guard, MetricsRegistry, RateLimitedLogger, tally, type Logger, type Tally } from '@tidemark/shared';
 import { BufferGuard } from './buffer/buffer-guard.js';
 import { openBuffer } from './buffer/recovery.js';
 import type { BatchEncoder, BufferedReading, EdgeBuffer } from './buffer/edge-buffer.js';
@@ -57,6 +57,8 @@ export class Agent {
   private statusServer: StatusServer | undefined;
   private running = false;
   private readonly counters;
+  /** Per source: its readings_* counts on the hot path (tally(): no label hashing per call). */
+  private readonly sourceTallies = new Map<string, { handed: Tally; received: Tally }>();
   private readonly encode: BatchEncoder;
   /** Replaced as a whole on reload; read once per accept call. */
   private transforms: TransformPipeline;
@@ -150,7 +152,13 @@ export class Agent {
       config: () => this.cfg,
       now: () => this.clock.now(),
       errors: new RateLimitedLogger(this.logger, 10_000),
-      counters: this.counters,
+      counters: {
+        committed: tally(this.counters.committed),
+        sealed: tally(this.counters.sealed),
+        sentUnwritten: tally(this.counters.sentUnwritten),
+        writtenLate: tally(this.counters.writtenLate),
+      },
+      readSources: () => this.sources.readNow(),
     });
   }
 
@@ -188,7 +196,12 @@ export class Agent {
   private accept(source: string, readings: readonly SourceReading[]): void {
     if (readings.length === 0) return;
     // Every reading a source hands over is accounted for: readings_invalid + transform_removed + readings_received.
-    this.counters.sourceReadings.inc({ source }, readings.length);
+    let tallies = this.sourceTallies.get(source);
+    if (tallies === undefined) {
+      tallies = { handed: tally(this.counters.sourceReadings, { source }), received: tally(this.counters.received, { source }) };
+      this.sourceTallies.set(source, tallies);
+    }
+    tallies.handed.inc(readings.length);
     const synced = this.clock.synced;
     const now = this.clock.now();
     const out: BufferedReading[] = [];
@@ -217,7 +230,7 @@ export class Agent {
     if (out.length === 0) return;
     this.buffer.append(out);
     this.commits.queued();
-    this.counters.received.inc({ source }, out.length);
+    tallies.received.inc(out.length);
   }
 
   /**

@@ -137,6 +137,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function run(configPath: string): Promise<number> {
+  // First: V8's optimizing compiler off for the long-running agent (v8-tiering.ts), before its code runs.
+  (await import('./v8-tiering.js')).agentTiering();
   // Validated in a child process, so the long-running agent never holds the validator in memory; SIGHUP
   // re-validates the same way.
   const config = await loadEdgeConfigIsolated(configPath);

@@ -6,6 +6,11 @@
 // a private Mosquitto, with no buffer at all. Node-RED is installed at bench time into a temp dir (or taken
 // from BENCH_NODE_RED_DIR), never into the repo. Measured over a steady window after a warm-up:
 //   cpu_pct        utime+stime of the process (all threads) from /proc/<pid>/stat, per wall time, 100 = a core
+//   wakeups_per_s  voluntary context switches of all its threads (each one a sleep and a wake-up) per second;
+//                  by_thread splits CPU % and wake-ups by thread (main, V8 workers, libuv pool, …)
+//   page_faults_per_s  minor page faults (each a trap into the kernel, dear on a virtual machine), per second
+//   run_pct        the process's time on a CPU from /proc/<pid>/task/*/schedstat (exact; cpu_pct is sampled at
+//                  each kernel tick, which a process that wakes often for a few µs can dodge or hit unevenly)
 //   write_bytes    delta of /proc/<pid>/io write_bytes (what the process made the kernel write: page-dirtying
 //                  time, whole 4 KiB pages) per reading read from the line
 //   wire_bytes     protobuf payload bytes per reading, from the collector's stream store (the agent)
@@ -17,6 +22,8 @@
 //   BENCH_PROFILE=1 (the agent runs with --cpu-prof; the profile's path is printed), BENCH_KEEP=1,
 //   BENCH_AGENT_NODE_ARGS (extra node flags for the agent under test, space-separated, e.g.
 //   '--perf-basic-prof --interpreted-frames-native-stack' to read it with `perf record -g -p <pid>`),
+//   BENCH_AGENT_OUTPUT (a file: the agent under test's stdout and stderr go there after the run, e.g. with
+//   BENCH_AGENT_NODE_ARGS='--trace-opt --trace-deopt'),
 //   BENCH_EDGE_CONFIG (JSON merged into the agent's config, e.g. '{"buffer":{"commit_interval_ms":1000}}'),
 //   BENCH_BASELINE_EDGE_BIN (another build's edge/bin/tidemark-edge.js, e.g. of the commit before a change:
 //   it runs as a second agent, process "agent-baseline", on its own pty with the same load in the same
@@ -32,7 +39,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { freePort, makeTempDir, openPtyPair, reapAll, removeTempDirs, spawnProcess, startMosquitto, waitFor, type ManagedProcess } from '@tidemark/shared/testing';
 import { decodeBatch } from '../../proto/src/index.js';
 import { CLOUD_BIN, EDGE_BIN, runCli, startCli, writeYaml } from '../../test/support/cli.js';
-import { cpuMs, machineBusyMs } from './support/cpu-meter.js';
+import { cpuMs, machineBusyMs, threadDelta, threadSamples, type ThreadSample } from './support/cpu-meter.js';
 import { CsvLoad, PtyWriter } from './support/pty-load.js';
 
 const env = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
@@ -44,6 +51,7 @@ const NODE_RED = process.env.BENCH_NODE_RED !== '0';
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const AGENT_NODE_ARGS = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const KEEP = process.env.BENCH_KEEP === '1';
+const AGENT_OUTPUT = process.env.BENCH_AGENT_OUTPUT;
 const EDGE_EXTRA = process.env.BENCH_EDGE_CONFIG ? (JSON.parse(process.env.BENCH_EDGE_CONFIG) as Record<string, unknown>) : {};
 const BASELINE_BIN = process.env.BENCH_BASELINE_EDGE_BIN;
 const BASELINE_EXTRA = process.env.BENCH_BASELINE_EDGE_CONFIG ? (JSON.parse(process.env.BENCH_BASELINE_EDGE_CONFIG) as Record<string, unknown>) : {};
@@ -138,18 +146,25 @@ function nodeRedUserDir(dir: string, serialPath: string, mqttPort: number, uiPor
 }
 
 /** utime and stime of a process in ms (all threads), from /proc/<pid>/stat. */
-function userSysMs(pid: number): { user: number; sys: number } {
+function userSysMs(pid: number): { user: number; sys: number; minflt: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10 }; // CLK_TCK 100
+  return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10, minflt: Number(f[7]) }; // CLK_TCK 100
 }
 
 interface Sample {
   cpu: number;
   sys: number;
   wb: number;
+  minflt: number;
+  threads: ThreadSample[];
 }
-const sample = (pid: number): Sample => ({ cpu: cpuMs(pid), sys: userSysMs(pid).sys, wb: writeBytes(pid) });
+const sample = (pid: number): Sample => {
+  const { sys, minflt } = userSysMs(pid);
+  return { cpu: cpuMs(pid), sys, minflt, wb: writeBytes(pid), threads: threadSamples(pid) };
+};
+const wakeups = (s: Sample) => s.threads.reduce((n, t) => n + t.voluntary, 0);
+const runMs = (s: Sample) => s.threads.reduce((n, t) => n + t.runMs, 0);
 
 async function main(): Promise<void> {
   const dir = await makeTempDir('tidemark-bench-footprint-');
@@ -275,6 +290,7 @@ async function main(): Promise<void> {
   for (const o of outs) o.close();
   const exits = new Map<string, number | null>();
   for (const a of agents) exits.set(a.name, (await a.process.kill('SIGTERM', 15_000)).code);
+  if (AGENT_OUTPUT) writeFileSync(AGENT_OUTPUT, agents[0]!.process.output());
   if (nodeRed) await nodeRed.kill('SIGTERM', 15_000);
   await mosquitto?.stop();
   await collector.kill('SIGTERM', 15_000);
@@ -310,6 +326,10 @@ async function main(): Promise<void> {
       cpu_pct: Number(((100 * used[k]!) / wallMs).toFixed(2)),
       cpu_sys_pct: Number(((100 * (s1[k]!.sys - s0[k]!.sys)) / wallMs).toFixed(2)),
       cpu_us_per_line: Math.round((1000 * used[k]!) / ((LINES_PER_S * wallMs) / 1000)),
+      run_pct: Number(((100 * (runMs(s1[k]!) - runMs(s0[k]!))) / wallMs).toFixed(2)),
+      wakeups_per_s: Number(((1000 * (wakeups(s1[k]!) - wakeups(s0[k]!))) / wallMs).toFixed(1)),
+      page_faults_per_s: Number(((1000 * (s1[k]!.minflt - s0[k]!.minflt)) / wallMs).toFixed(1)),
+      by_thread: threadDelta(pids[k]!, s0[k]!.threads, s1[k]!.threads, wallMs),
       write_bytes_per_reading: Number(((s1[k]!.wb - s0[k]!.wb) / readingsInWindow).toFixed(1)),
       write_kb_per_s: Number(((s1[k]!.wb - s0[k]!.wb) / wallMs).toFixed(1)),
       ...(w0.get(k) && w1.get(k) ? { why_written: Object.fromEntries(Object.keys(w1.get(k)!).map((m) => [m, w1.get(k)![m]! - (w0.get(k)![m] ?? 0)])) } : {}),

@@ -56,6 +56,13 @@ export class SealedBatches {
    * a read transaction that dirties the WAL index (-shm) page — a disk write a second on an idle buffer.
    */
   private sum: number | undefined;
+  /**
+   * min(seq) (null: no batch stored), kept while nothing can have lowered it: every volatile seal asks (the
+   * low water of its batch), and each query is a read transaction (two lock system calls). Unknown
+   * (undefined) after a delete of the lowest, an insert that is not above it, or another module's write.
+   * Stale only ever low (deletes and rolled-back inserts raise the truth): a low water below the truth is safe.
+   */
+  private min: number | null | undefined;
 
   constructor(db: Database.Database) {
     this.stmts = {
@@ -80,6 +87,7 @@ export class SealedBatches {
     this.stmts.insert.run(b.seq, Buffer.from(b.payload.buffer, b.payload.byteOffset, b.payload.byteLength), b.readings, b.synced ? 1 : 0, b.firstTs, b.lastTs, b.createdMs);
     if (b.seq > this.maxSeq) this.maxSeq = b.seq;
     this.sum = undefined;
+    if (this.min === null || (this.min !== undefined && b.seq < this.min)) this.min = undefined;
   }
 
   /** Stored batches with seq > afterSeq, oldest first, at most `limit`. */
@@ -99,11 +107,13 @@ export class SealedBatches {
   delete(seq: number): void {
     this.stmts.delete.run(seq);
     this.sum = undefined;
+    if (seq === this.min) this.min = undefined;
   }
 
   /** Another module (drops, clock correction) wrote batches on the same connection. */
   changed(): void {
     this.sum = undefined;
+    this.min = undefined;
   }
 
   /** The readings of stored batch `seq`, or undefined when it is not stored. */
@@ -116,7 +126,8 @@ export class SealedBatches {
   }
 
   minSeq(): number | undefined {
-    return this.stmts.minSeq.get() ?? undefined;
+    if (this.min === undefined) this.min = this.stmts.minSeq.get() ?? null;
+    return this.min ?? undefined;
   }
 
   stats(): { n: number; readings: number | null; oldest: number | null; newest: number | null } {

@@ -2,7 +2,9 @@
 // within buffer.commit_interval_ms — committed to the buffer, or (persist: unacked, early-send.ts) sent before
 // any write and acked by then, else written at that deadline — and waits at most batch.max_delay_ms before its
 // batch is sealed for sending. Timers are armed only while something waits: an idle agent does not wake up.
-import { guard, type Counter, type RateLimitedLogger } from '@tidemark/shared';
+// A commit or deadline timer first has the sources read what already arrived (Source.readNow): that wake-up
+// is then also a read, so a source's read timer does not wake the process again moments later (issue 12).
+import { guard, type RateLimitedLogger, type Tally } from '@tidemark/shared';
 import type { BufferGuard } from '../buffer/buffer-guard.js';
 import type { BatchEncoder, EdgeBuffer } from '../buffer/edge-buffer.js';
 import type { EdgeConfig } from '../config.js';
@@ -20,7 +22,12 @@ export interface CommitLoopParts {
   /** Wall-clock ms, stamped on sealed batches. */
   now: () => number;
   errors: RateLimitedLogger;
-  counters: { committed: Counter; sealed: Counter; sentUnwritten: Counter; writtenLate: Counter };
+  counters: { committed: Tally; sealed: Tally; sentUnwritten: Tally; writtenLate: Tally };
+  /**
+   * Has the sources hand over, synchronously, what already arrived (SourceSet.readNow): called when the commit
+   * or deadline timer fires, before that tick. Never throws.
+   */
+  readSources?: () => void;
 }
 
 export class CommitLoop {
@@ -222,10 +229,7 @@ export class CommitLoop {
 
   private armCommit(): void {
     if (this.commitTimer !== undefined || !this.ticking) return;
-    this.commitTimer = setTimeout(() => {
-      this.commitTimer = undefined;
-      this.safeTick();
-    }, this.earlyLead() ?? this.p.config().buffer.commit_interval_ms);
+    this.commitTimer = setTimeout(() => this.safeTick('commit'), this.earlyLead() ?? this.p.config().buffer.commit_interval_ms);
   }
 
   private disarmCommit(): void {
@@ -238,11 +242,19 @@ export class CommitLoop {
     this.deadlineTimer = undefined;
     if (this.oldestPendingSince === undefined || !this.ticking) return;
     const wait = Math.max(0, this.oldestPendingSince + this.p.config().batch.max_delay_ms - performance.now());
-    this.deadlineTimer = setTimeout(() => this.safeTick(), wait);
+    this.deadlineTimer = setTimeout(() => this.safeTick('deadline'), wait);
   }
 
-  private safeTick(): void {
+  /** A timer's tick: the sources read first (readSources), then tick(); a failure is logged and retried. */
+  private safeTick(timer: 'commit' | 'deadline'): void {
     try {
+      try {
+        // While commitTimer is still set, so what this read queues arms no second commit timer (and with a
+        // deadline tick, oldestPendingSince is set: it re-arms no deadline).
+        this.p.readSources?.();
+      } finally {
+        if (timer === 'commit') this.commitTimer = undefined;
+      }
       this.tick();
     } catch (err) {
       this.p.errors.error('tick', { err: (err as Error).message, queued: this.p.buffer.queuedCount }, 'buffer commit failed; readings kept in memory and retried');
@@ -250,4 +262,5 @@ export class CommitLoop {
       this.armCommit();
     }
   }
+
 }

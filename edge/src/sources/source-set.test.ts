@@ -2,6 +2,7 @@ import { createLogger, MetricsRegistry } from '@tidemark/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SimulatedSourceConfig } from '../config.js';
 import { SourceSet } from './source-set.js';
+import type { Source } from './source.js';
 
 const logger = createLogger({ name: 'source-set-test', level: 'silent' });
 const sim = (name: string, rate_hz = 1): SimulatedSourceConfig => ({
@@ -42,5 +43,21 @@ describe('SourceSet', () => {
     const before = s.sources[0];
     expect(await s.apply([sim('a')])).toEqual({ kept: ['a'], started: [], stopped: [], restarted: [], failed: [] });
     expect(s.sources[0]).toBe(before);
+  });
+
+  it('readNow asks every source that can read on demand, in order, and one that throws does not stop the others', async () => {
+    const s = makeSet();
+    s.create([sim('a'), sim('b'), sim('c')]);
+    const [a, b, c] = s.sources as [Source, Source, Source];
+    const calls: string[] = [];
+    a.readNow = () => {
+      calls.push('a');
+      throw new Error('bug');
+    };
+    // b: a source without readNow (the simulated one has none)
+    c.readNow = () => calls.push('c');
+    expect(b.readNow).toBeUndefined();
+    s.readNow();
+    expect(calls).toEqual(['a', 'c']);
   });
 });

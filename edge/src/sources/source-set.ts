@@ -34,6 +34,18 @@ export class SourceSet {
     return this.entries.map((e) => e.source);
   }
 
+  /** Lets every source that can read what already arrived do so now (Source.readNow), in config order. */
+  readNow(): void {
+    for (const e of this.entries) {
+      try {
+        e.source.readNow?.();
+      } catch (err) {
+        // A source must not throw here; should one, the runner's commit still runs.
+        this.logger.error({ err, source: e.config.name }, 'bug: source readNow threw');
+      }
+    }
+  }
+
   /** Creates (does not start) the sources of the first config. */
   create(configs: readonly SourceConfig[]): void {
     this.entries = configs.map((c, i) => this.entry(c, i));

@@ -21,4 +21,12 @@ export interface SourceContext {
 
 export interface Source extends Component {
   readonly type: string;
+  /**
+   * Optional: hands the sink, before returning, what has already arrived and waits to be read (a serial
+   * port's input buffer), and counts that as the source's next read (a read timer restarts its interval).
+   * The runner calls it when one of its own timers wakes the process to seal or commit, so that wake-up also
+   * serves as a read: the batch takes the newest lines, and the source's timer does not wake the process again
+   * a moment later (issue 12). Never throws; does nothing while stopped or disconnected.
+   */
+  readNow?(): void;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { register as globalRegistry } from 'prom-client';
-import { counterValue, gaugeValue, MetricsRegistry } from './registry.js';
+import { counterValue, gaugeValue, MetricsRegistry, tally } from './registry.js';
 
 describe('MetricsRegistry', () => {
   it('prefixes names and exposes Prometheus text', async () => {
@@ -73,5 +73,37 @@ describe('counterValue', () => {
     const g = m.gauge('clients', 'c');
     g.set(4);
     expect(await gaugeValue(g)).toBe(4);
+  });
+
+  it('tally: a series counted in a plain number shows every increment at the next read, beside plain inc()s', async () => {
+    const m = new MetricsRegistry('tidemark_edge');
+    const c = m.counter('lines_total', 'l', ['source']);
+    const a = tally(c, { source: 'a' });
+    const a2 = tally(m.counter('lines_total', 'l', ['source']), { source: 'a' }); // a second tally of one series
+    const b = tally(c, { source: 'b' });
+    a.inc();
+    a.inc(4);
+    a2.inc(2);
+    c.inc({ source: 'b' }, 10);
+    b.inc(3);
+    expect(await counterValue(c, { source: 'a' })).toBe(7);
+    expect(await counterValue(c, { source: 'b' })).toBe(13);
+    a.inc();
+    const text = await m.metrics();
+    expect(text).toContain('tidemark_edge_lines_total{source="a"} 8');
+    expect(text).toContain('tidemark_edge_lines_total{source="b"} 13');
+    expect(await counterValue(c)).toBe(21); // nothing counted twice
+  });
+
+  it('tally: refuses a bad label at creation and a bad increment at the call, never at a scrape', async () => {
+    const m = new MetricsRegistry('tidemark_edge');
+    const c = m.counter('x_total', 'x', ['source']);
+    expect(() => tally(c, { nope: 'a' } as never)).toThrow();
+    const t = tally(c, { source: 'a' });
+    expect(() => t.inc(-1)).toThrow(TypeError);
+    expect(() => t.inc(Number.NaN)).toThrow(TypeError);
+    expect(() => t.inc(Number.POSITIVE_INFINITY)).toThrow(TypeError);
+    t.inc(2);
+    expect(await m.metrics()).toContain('tidemark_edge_x_total{source="a"} 2');
   });
 });

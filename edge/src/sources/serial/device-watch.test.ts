@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { makeTempDir, useProcessReaper, waitFor } from '@tidemark/shared/testing';
 import { DeviceWatch } from './device-watch.js';
 
@@ -54,5 +54,49 @@ describe('DeviceWatch', () => {
     await starting;
     expect(watch.watching).toBe(false);
     expect(quiet).toEqual([]);
+  });
+
+  it('checks on a read only once half an interval passed since the last check, and then reports at once', async () => {
+    const dir = await makeTempDir();
+    const device = path.join(dir, 'ttyUSB1');
+    fs.writeFileSync(device, '');
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
+    try {
+      const gone: string[] = [];
+      const watch = new DeviceWatch(device, (why) => gone.push(why), 200);
+      await watch.start();
+      fs.unlinkSync(device);
+      vi.advanceTimersByTime(99);
+      watch.checkIfDue(); // 99 ms after the start's check: not due, no stat
+      expect(gone).toEqual([]);
+      vi.advanceTimersByTime(1);
+      watch.checkIfDue(); // 100 ms: due, and the timer (200 ms) has not fired
+      expect(gone).toEqual(['device path disappeared']);
+      expect(watch.watching).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a check made on a read pushes the timer out: the next timed check is a whole interval later', async () => {
+    const dir = await makeTempDir();
+    const device = path.join(dir, 'ttyUSB2');
+    fs.writeFileSync(device, '');
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
+    try {
+      const gone: string[] = [];
+      const watch = new DeviceWatch(device, (why) => gone.push(why), 200);
+      await watch.start();
+      vi.advanceTimersByTime(150);
+      watch.checkIfDue(); // due (150 ≥ 100): checks (the device is there) and restarts the interval from here
+      expect(gone).toEqual([]);
+      fs.unlinkSync(device);
+      vi.advanceTimersByTime(199); // 349 ms: the timer started at 0 would have fired at 200
+      expect(gone).toEqual([]);
+      vi.advanceTimersByTime(1); // 350 = 150 + 200
+      expect(gone).toEqual(['device path disappeared']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -96,4 +96,60 @@ describe('PortPoller on a pty', () => {
     expect(lost).toHaveLength(1);
     expect(lost[0]).toMatch(/EIO|hung up/);
   });
+
+  /** A poller whose port watch never fires (only a tick or readNow reads), and counts of its waits. */
+  async function setupQuietWatch(intervalMs: number) {
+    const pty = await openPtyPair();
+    const fd = fs.openSync(pty.a, fs.constants.O_RDWR | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
+    const counts = { waits: 0, cancels: 0 };
+    const waitReadable: WaitReadable = () => {
+      counts.waits++;
+      return () => counts.cancels++;
+    };
+    const chunks: string[] = [];
+    const poller = new PortPoller(fd, intervalMs, { data: (c) => chunks.push(c.toString()), lost: () => undefined }, waitReadable);
+    const out = fs.openSync(pty.b, fs.constants.O_WRONLY | fs.constants.O_NOCTTY);
+    cleanup.push(() => {
+      poller.stop();
+      fs.closeSync(fd);
+      fs.closeSync(out);
+    });
+    return { poller, chunks, counts, out };
+  }
+
+  it('readNow reads what arrived at once, between ticks, and an empty one does not put the poller to sleep', async () => {
+    const { poller, chunks, counts, out } = await setupQuietWatch(60_000); // no tick comes during the test
+    poller.start();
+    fs.writeSync(out, 'a\n');
+    // The pty hands the bytes over a moment after the write: read again until they are there.
+    await waitFor(() => {
+      poller.readNow();
+      return chunks.join('') === 'a\n';
+    }, { description: 'the line read by readNow' });
+    poller.readNow(); // nothing more: reads nothing twice, and (unlike an empty tick) does not sleep
+    expect(chunks.join('')).toBe('a\n');
+    expect(poller.sleeping).toBe(false);
+    expect(counts.waits).toBe(0);
+    poller.stop();
+    fs.writeSync(out, 'late\n');
+    poller.readNow(); // stopped: does nothing
+    expect(chunks.join('')).toBe('a\n');
+  });
+
+  it('readNow while asleep reads what arrived and starts the timer, as the port waking it would', async () => {
+    const { poller, chunks, counts, out } = await setupQuietWatch(10);
+    poller.start();
+    await waitFor(() => poller.sleeping, { description: 'a quiet tick put the poller to sleep' });
+    poller.readNow(); // quiet: stays asleep, the wait kept
+    expect(poller.sleeping).toBe(true);
+    expect(counts.cancels).toBe(0);
+    fs.writeSync(out, 'b\n');
+    await waitFor(() => {
+      poller.readNow();
+      return chunks.join('') === 'b\n';
+    }, { description: 'the line read by readNow' });
+    expect(poller.sleeping).toBe(false);
+    expect(counts.cancels).toBe(1); // the wait was given up: the timer reads from now on
+    await waitFor(() => counts.waits >= 2, { description: 'the timer ticks, finds nothing, and sleeps again' });
+  });
 });

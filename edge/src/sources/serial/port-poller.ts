@@ -9,6 +9,9 @@
 // become readable (`waitReadable`, the fd's poll watch), reads at once when it does — so the first line after
 // a quiet spell is read on arrival — and ticks again while bytes keep coming. Idle, the port costs no
 // wake-ups; under a steady stream every tick finds bytes and the cadence is the timer's.
+// readNow() lets another wake-up of the process serve as a tick (the runner's seal timer: issue 12): it reads
+// at once and restarts the interval from there, so no line waits longer than an interval, and the timer does
+// not wake the process again a few milliseconds later to find what that read already took.
 import { readSync } from 'node:fs';
 import { guard } from '@tidemark/shared';
 
@@ -37,6 +40,7 @@ export class PortPoller {
   private readonly buf = Buffer.allocUnsafe(READ_BYTES);
   private readonly tick: () => void;
   private readonly woken: (err: Error | null) => void;
+  private readonly readAtOnce: () => void;
 
   /**
    * `fd` must be open non-blocking with VMIN >= 1 (serialport opens ports so: O_NONBLOCK, vmin 1), so an
@@ -63,12 +67,41 @@ export class PortPoller {
       // Read what woke us now (stamped on arrival), then tick while bytes keep coming.
       if (this.poll() !== 'lost') this.startTimer();
     });
+    this.readAtOnce = guard(failed, 'serial read now', () => {
+      if (!this.running) return;
+      if (this.timer !== undefined) {
+        // This read is the tick: the next one is an interval from now. A new timer rather than refresh():
+        // Node keeps a refreshed timer's list at its old expiry, and would wake up then to find nothing due.
+        clearInterval(this.timer);
+        // guard-audit: this.tick is built with guard() in the constructor
+        this.timer = setInterval(this.tick, this.intervalMs);
+        // Not asleep on an empty read: the caller's moment says nothing about the port; the tick decides.
+        this.poll();
+        return;
+      }
+      // Asleep: bytes that arrived since are read now (their readable callback may not have run yet), and the
+      // timer starts as when the port wakes the poller. A quiet port stays asleep.
+      if (this.poll() !== 'data' || !this.running) return;
+      const cancel = this.cancelWait;
+      this.cancelWait = undefined;
+      cancel?.();
+      this.startTimer();
+    });
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
     this.startTimer();
+  }
+
+  /**
+   * Reads what the port holds now, as a tick would, and counts it as the tick: the interval restarts from
+   * here. For a caller that is awake anyway (a timer of its own) and wants the lines that already arrived.
+   * Does nothing once stopped.
+   */
+  readNow(): void {
+    this.readAtOnce();
   }
 
   /** Stops reading; call before the port's fd is closed. Idempotent. */

@@ -11,7 +11,7 @@
 // loses nothing on a restart. Quiet is only believed when the event loop was responsive throughout (timer
 // ticks on time), so a busy start can never pass a cut line off as whole.
 import type { SerialPort } from 'serialport';
-import { guard, RateLimitedLogger } from '@tidemark/shared';
+import { guard, RateLimitedLogger, tally } from '@tidemark/shared';
 import type { Source, SourceContext, SourceReading } from '../source.js';
 import type { SerialSourceConfig } from './config.js';
 import { DeviceWatch } from './device-watch.js';
@@ -88,7 +88,8 @@ export class SerialSource implements Source {
     const labels = { source: config.name };
     this.connectedGauge = sourceConnected(ctx.metrics).labels(labels);
     this.connectedGauge.set(0);
-    this.linesCounter = ctx.metrics.counter('serial_lines_total', 'Lines framed by a serial source', ['source']).labels(labels);
+    // Counted per read (tens a second): a tally, not prom-client's inc() with its label hashing.
+    this.linesCounter = tally(ctx.metrics.counter('serial_lines_total', 'Lines framed by a serial source', ['source']), labels);
     this.disconnectsCounter = sourceReconnects(ctx.metrics).labels(labels);
     // Registered up front so the series exists before the first error.
     sourceParseErrors(ctx.metrics);
@@ -105,6 +106,11 @@ export class SerialSource implements Source {
    */
   get lineIdleAtOpen(): boolean | undefined {
     return this.idleAtOpen;
+  }
+
+  /** Reads the port now when it is read on a timer (serial.read_interval_ms > 0): see Source.readNow. */
+  readNow(): void {
+    if (this.running && this.port !== undefined) this.poller?.readNow();
   }
 
   /** The last few refused lines, oldest first. */
@@ -332,6 +338,9 @@ export class SerialSource implements Source {
       this.rateLimited.error('framing', { err }, 'bug: serial line handling threw; chunk skipped');
     }
     this.flush();
+    // Awake anyway: the path check rides on this read while bytes come (device-watch.ts). Last, as it may
+    // find the device gone and close the port.
+    this.watch?.checkIfDue();
   }
 
   /** What came before the first line end after (re)connecting: a possibly cut line, or the csv header. */
