@@ -103,7 +103,7 @@ describe('SharedReads', () => {
     const dir = await res.tempDir();
     const stream = await res.started(new SqliteStreamStore({ path: path.join(dir, 'stream.db') }));
     for (let i = 0; i < 30; i++) await append(stream, batch('gw-1', [['v', T0 + i, i]]));
-    const size = (await stream.read(1, 1))[0]!.payload.byteLength * 3;
+    const size = (await stream.read(1, 1))[0]!.payload.byteLength * 5;
     const shared = new SharedReads(size * 5);
     await shared.read(stream, 1, 30);
     const misses = shared.misses;

@@ -8,9 +8,13 @@
 // consumer's checkpoint. Records and their columns are shared: consumers must treat them as read-only.
 import type { StreamRecord, StreamStore } from '../store/stream-store.js';
 
-/** Default memory budget: payload bytes × 3 (the payload, plus its decoded columns at ~2× the wire size). */
-const DEFAULT_MAX_BYTES = 48 * 1024 * 1024;
-const COST_PER_PAYLOAD_BYTE = 3;
+/**
+ * Default memory budget, counted as payload bytes × 5: the payload, plus its decoded columns (16 bytes per
+ * reading against 3–5 on the wire). Enough for a consumer a whole chunk behind another (500 records of
+ * 1,000-reading batches ≈ 8 MB counted); the tail is kept up to it, so it is also what the cache costs.
+ */
+const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
+const COST_PER_PAYLOAD_BYTE = 5;
 
 class Tail {
   records: StreamRecord[] = [];
