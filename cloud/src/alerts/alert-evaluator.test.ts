@@ -67,6 +67,20 @@ function series(device: string, sensor: string, values: number[], startS = 0, ov
   return values.map((v, i) => batch(device, [[sensor, T0 + (startS + i) * 1000, v]], over));
 }
 
+/** The crash tests' rules: one of each kind that keeps memory between chunks. */
+const CRASH_RULES = [
+  { name: 'hot', kind: 'threshold', sensor: 'temp_c', above: 50, for: '2s' },
+  { name: 'jump', kind: 'rate', sensor: 'temp_c', above: 600 },
+  { name: 'avg', kind: 'threshold', sensor: 'temp_c', on: '1m.avg', above: 40 },
+  { name: 'quiet', kind: 'no_data', sensor: '*', after: '20s' },
+  { name: 'spike', kind: 'anomaly', sensor: 'temp_c', min_history: 10 },
+];
+
+/** The crash tests' stream: `values` as temp_c of two devices, 7 s apart, with an rpm beside each. */
+function crashBatches(values: readonly number[]): TestBatch[] {
+  return values.map((v, i) => batch(i % 3 === 0 ? 'gw-a' : 'gw-b', [['temp_c', T0 + i * 7000, v], ['rpm', T0 + i * 7000 + (i % 5 === 0 ? 0 : 1), v * 10]]));
+}
+
 describe('AlertEvaluator', () => {
   it('a tag selector evaluates a device from when its tag is seen (the cached rules of a device are decided again), and not back in time', async () => {
     let tags = staticTags({ 'oven-2': { site: 'plant-4' } }, 1);
@@ -147,23 +161,15 @@ describe('AlertEvaluator', () => {
   });
 
   it('the same stream gives the same transitions and ids with a crash (a fresh evaluator) after every commit', async () => {
-    const ruleInput = [
-      { name: 'hot', kind: 'threshold', sensor: 'temp_c', above: 50, for: '2s' },
-      { name: 'jump', kind: 'rate', sensor: 'temp_c', above: 600 },
-      { name: 'avg', kind: 'threshold', sensor: 'temp_c', on: '1m.avg', above: 40 },
-      { name: 'quiet', kind: 'no_data', sensor: '*', after: '20s' },
-      { name: 'spike', kind: 'anomaly', sensor: 'temp_c', min_history: 10 },
-    ];
     await fc.assert(
       fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 100 }), { minLength: 20, maxLength: 120 }), fc.integer({ min: 1, max: 7 }), async (values, chunk) => {
-        const r = await rig(ruleInput, { chunkRecords: chunk });
+        const r = await rig(CRASH_RULES, { chunkRecords: chunk });
         const once = await r.evaluator('once.db');
         await once.ev.drain();
         const first = await r.evaluator('crashy.db');
         await first.ev.drain();
         await first.store.stop();
-        const batches = values.map((v, i) => batch(i % 3 === 0 ? 'gw-a' : 'gw-b', [['temp_c', T0 + i * 7000, v], ['rpm', T0 + i * 7000 + (i % 5 === 0 ? 0 : 1), v * 10]]));
-        await append(r.stream, ...batches);
+        await append(r.stream, ...crashBatches(values));
         await once.ev.drain();
         // Crash after each commit: a new evaluator (new memory) on the same store file every step.
         for (;;) {
@@ -182,13 +188,6 @@ describe('AlertEvaluator', () => {
   }, 120_000);
 
   it('with a checkpoint interval, chunks without a transition commit later, and a crash losing them gives the same transitions and ids', async () => {
-    const ruleInput = [
-      { name: 'hot', kind: 'threshold', sensor: 'temp_c', above: 50, for: '2s' },
-      { name: 'jump', kind: 'rate', sensor: 'temp_c', above: 600 },
-      { name: 'avg', kind: 'threshold', sensor: 'temp_c', on: '1m.avg', above: 40 },
-      { name: 'quiet', kind: 'no_data', sensor: '*', after: '20s' },
-      { name: 'spike', kind: 'anomaly', sensor: 'temp_c', min_history: 10 },
-    ];
     const totals = { transitions: 0, deferred: 0 };
     await fc.assert(
       fc.asyncProperty(
@@ -196,7 +195,7 @@ describe('AlertEvaluator', () => {
         fc.integer({ min: 1, max: 5 }),
         fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 12 }),
         async (values, chunk, lives) => {
-          const r = await rig(ruleInput, { chunkRecords: chunk });
+          const r = await rig(CRASH_RULES, { chunkRecords: chunk });
           const once = await r.evaluator('once.db');
           await once.ev.drain();
           let t = 0;
@@ -204,8 +203,7 @@ describe('AlertEvaluator', () => {
           const first = await r.evaluator('crashy.db', deferring);
           await first.ev.drain();
           await first.store.stop();
-          const batches = values.map((v, i) => batch(i % 3 === 0 ? 'gw-a' : 'gw-b', [['temp_c', T0 + i * 7000, v], ['rpm', T0 + i * 7000 + (i % 5 === 0 ? 0 : 1), v * 10]]));
-          await append(r.stream, ...batches);
+          await append(r.stream, ...crashBatches(values));
           await once.ev.drain();
           let deferred = 0;
           // Lives of a few steps each (the clock moves 400 ms a step), each ended by a crash: whatever it had

@@ -59,6 +59,23 @@ function hotSpots(profile: { nodes: ProfileNode[] }, top = 15): { fn: string; at
     });
 }
 
+/** The V8 CPU profiler of this process, sampling every 500 µs. */
+async function startProfiler(): Promise<Session> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  await session.post('Profiler.start');
+  return session;
+}
+
+/** Stops startProfiler's profiler: the `top` hot spots by self time. */
+async function stopProfiler(session: Session, top?: number): Promise<ReturnType<typeof hotSpots>> {
+  const { profile } = await session.post('Profiler.stop');
+  session.disconnect();
+  return hotSpots(profile as unknown as { nodes: ProfileNode[] }, top);
+}
+
 export async function cpuShare(o: CpuShareOptions): Promise<void> {
   const dir = mkdtempSync(join(os.tmpdir(), 'tidemark-bench-alerts-cpu-'));
   try {
@@ -98,24 +115,13 @@ export async function cpuShare(o: CpuShareOptions): Promise<void> {
       let transitions = 0;
       const ev = new AlertEvaluator([stream], store, { ...evOpts(rules), ...(steps ? { chunkRecords: 50 } : {}) }, logger, new MetricsRegistry(file.replace(/\W/g, '_')));
       ev.onTransitions((t) => (transitions += t.length));
-      const session = profile ? new Session() : undefined;
-      if (session) {
-        session.connect();
-        await session.post('Profiler.enable');
-        await session.post('Profiler.setSamplingInterval', { interval: 500 });
-        await session.post('Profiler.start');
-      }
+      const session = profile ? await startProfiler() : undefined;
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       if (steps) for (let i = 0; i < steps; i++) await ev.step();
       else await ev.drain();
       const r = { cpu_s: cpuS(process.cpuUsage(c0)), wall_s: (performance.now() - t0) / 1000, transitions, series: store.loadSeries().length };
-      let hot: ReturnType<typeof hotSpots> | undefined;
-      if (session) {
-        const { profile: p } = await session.post('Profiler.stop');
-        session.disconnect();
-        hot = hotSpots(p as unknown as { nodes: ProfileNode[] });
-      }
+      const hot = session ? await stopProfiler(session) : undefined;
       await store.stop();
       return { ...r, hot };
     };
@@ -138,13 +144,7 @@ export async function cpuShare(o: CpuShareOptions): Promise<void> {
       ev.onTransitions((t) => (transitions += t.length));
       let aggCpu = 0;
       let evCpu = 0;
-      const session = profile ? new Session() : undefined;
-      if (session) {
-        session.connect();
-        await session.post('Profiler.enable');
-        await session.post('Profiler.setSamplingInterval', { interval: 500 });
-        await session.post('Profiler.start');
-      }
+      const session = profile ? await startProfiler() : undefined;
       for (;;) {
         let c0 = process.cpuUsage();
         const a = await agg.step();
@@ -154,12 +154,7 @@ export async function cpuShare(o: CpuShareOptions): Promise<void> {
         evCpu += cpuS(process.cpuUsage(c0));
         if (a === 0 && e === 0) break;
       }
-      let hot: ReturnType<typeof hotSpots> | undefined;
-      if (session) {
-        const { profile: p } = await session.post('Profiler.stop');
-        session.disconnect();
-        hot = hotSpots(p as unknown as { nodes: ProfileNode[] }, 30);
-      }
+      const hot = session ? await stopProfiler(session, 30) : undefined;
       await aggStore.stop();
       await alertStore.stop();
       return { ...(hot ? { hot_spots_self: hot } : {}), aggregator_cpu_s: round(aggCpu), evaluator_cpu_s: round(evCpu), ratio: round(evCpu / aggCpu, 3), transitions, records_shared: sharedReads.hits, records_read: sharedReads.misses };
