@@ -164,49 +164,37 @@ function exactZOf(ordered: OrderedWindow, value: number): number {
   return exactZ(sorted, n, splitAt(sorted, n, n >> 1, m), m, value - m);
 }
 
-/**
- * The value joins the window (the oldest leaves once it holds `windowSize`), and its ordered copy: a full
- * ring's write is recorded in the copy as pending; a growing or shrinking window changes the copy at once.
- */
-function slide(mem: SeriesMemory, ordered: OrderedWindow, value: number, windowSize: number): void {
-  const window = mem.window!;
-  if (window.length === windowSize) {
-    const head = ordered.head;
-    const gone = window[head]!;
-    window[head] = value;
-    const next = head + 1 === windowSize ? 0 : head + 1;
-    mem.head = next;
-    ordered.head = next;
-    ordered.record(gone, value);
-    return;
-  }
-  if (mem.head) straighten(mem, window);
-  window.push(value);
-  ordered.insert(value);
-  while (window.length > windowSize) ordered.remove(window.shift()!); // the rule's window was made smaller
-  ordered.head = 0;
-  ordered.len = window.length;
+/** What follows an anomaly window's values beside it: the ordered copy (OrderedWindow) or the bin counts (BinnedWindow). */
+interface WindowTracker {
+  head: number;
+  len: number;
+  replace(gone: number, value: number): void;
+  add(value: number): void;
+  remove(value: number): void;
 }
 
-/** slide for bin counts: the same ring moves, and the counts follow each value in and out. */
-function slideBinned(mem: SeriesMemory, binned: BinnedWindow, value: number, windowSize: number): void {
+/**
+ * The value joins the window (the oldest leaves once it holds `windowSize`), and its tracker: a full ring's
+ * write replaces the oldest value there; a growing or shrinking window adds and removes.
+ */
+function slide(mem: SeriesMemory, tracker: WindowTracker, value: number, windowSize: number): void {
   const window = mem.window!;
   if (window.length === windowSize) {
-    const head = binned.head;
+    const head = tracker.head;
     const gone = window[head]!;
     window[head] = value;
     const next = head + 1 === windowSize ? 0 : head + 1;
     mem.head = next;
-    binned.head = next;
-    binned.replace(gone, value);
+    tracker.head = next;
+    tracker.replace(gone, value);
     return;
   }
   if (mem.head) straighten(mem, window);
   window.push(value);
-  binned.add(value);
-  while (window.length > windowSize) binned.remove(window.shift()!); // the rule's window was made smaller
-  binned.head = 0;
-  binned.len = window.length;
+  tracker.add(value);
+  while (window.length > windowSize) tracker.remove(window.shift()!); // the rule's window was made smaller
+  tracker.head = 0;
+  tracker.len = window.length;
 }
 
 /** Makes a ring window oldest first again, in place (its ordered copy stays valid: same values). */
@@ -316,7 +304,7 @@ function anomalyStepAnyWindow(mem: SeriesMemory, value: number, windowSize: numb
     return z === undefined ? undefined : verdictOf(z, fire, clear);
   }
   const verdict = binned.n >= minHistory ? decide(binned, mem.window!, value, fire, clear, onlyFire) : undefined;
-  slideBinned(mem, binned, value, windowSize);
+  slide(mem, binned, value, windowSize);
   return verdict;
 }
 

@@ -35,7 +35,7 @@ describe('OrderedWindow', () => {
           const gone = ring[head]!;
           ring[head] = v;
           head = head + 1 === n ? 0 : head + 1;
-          w.record(gone, v);
+          w.replace(gone, v);
         }
         w.merge();
         // (x + 0: -0 and 0 may sit in either order, as equal values)
@@ -59,7 +59,7 @@ describe('OrderedWindow', () => {
       const gone = ring[head]!;
       ring[head] = v;
       head = (head + 1) % 120;
-      w.record(gone, v);
+      w.replace(gone, v);
     }
     expect(decided).toBeGreaterThan(1100);
   });

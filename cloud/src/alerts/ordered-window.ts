@@ -10,7 +10,7 @@
 //   the window at the last merge (a ring write replaces the oldest value, and fewer than the window's size
 //   writes separate two merges), so each is in s; a write of the value it replaces records nothing;
 // - p ≤ maxPending (a merge when it is reached); p > 0 only while the window is full (a growing or shrinking
-//   window is kept exactly: insert / remove); zBound gives up when p > pBound, which keeps its indices in s
+//   window is kept exactly: add / remove); zBound gives up when p > pBound, which keeps its indices in s
 //   and its MAD pair valid;
 // - head and len are the ring head and length the copy describes: a window whose head or length differs is
 //   not described by it (the caller rebuilds the copy).
@@ -147,7 +147,7 @@ export class OrderedWindow {
   }
 
   /** A ring write replaced `gone` with `value` (the window is full): pending until the next merge. */
-  record(gone: number, value: number): void {
+  replace(gone: number, value: number): void {
     if (gone === value) return;
     const p = this.p;
     this.adds[p] = value;
@@ -194,7 +194,7 @@ export class OrderedWindow {
   }
 
   /** The window grew by `v` (p = 0): a binary search and one move. */
-  insert(v: number): void {
+  add(v: number): void {
     if (this.n + 1 >= this.s.length) this.grow();
     const a = this.s;
     const i = upperBound(a, this.n, v);
