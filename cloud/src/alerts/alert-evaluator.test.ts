@@ -187,7 +187,7 @@ describe('AlertEvaluator', () => {
     );
   }, 120_000);
 
-  it('with a checkpoint interval, chunks without a transition commit later, and a crash losing them gives the same transitions and ids', async () => {
+  it('with a checkpoint interval, state commits later and transitions go ahead of it; a crash losing the state gives the same transitions, ids and outbox', async () => {
     const totals = { transitions: 0, deferred: 0 };
     await fc.assert(
       fc.asyncProperty(
@@ -208,8 +208,11 @@ describe('AlertEvaluator', () => {
           let deferred = 0;
           // Lives of a few steps each (the clock moves 400 ms a step), each ended by a crash: whatever it had
           // not committed is lost. The last life runs to the end.
+          // What the listeners (the API's live stream) were told, over every life.
+          const announced: string[] = [];
           for (const steps of lives) {
             const life = await r.evaluator('crashy.db', deferring);
+            life.ev.onTransitions((ts) => announced.push(...ts.map((x) => x.id)));
             for (let k = 0; k < steps; k++) {
               const before = life.store.checkpoint(0);
               t += 400;
@@ -219,10 +222,16 @@ describe('AlertEvaluator', () => {
             await life.store.stop();
           }
           const last = await r.evaluator('crashy.db', deferring);
+          last.ev.onTransitions((ts) => announced.push(...ts.map((x) => x.id)));
           await last.ev.drain();
           expect(history(last.store)).toEqual(history(once.store));
           expect(last.store.listAlerts({ limit: 1000 })).toEqual(once.store.listAlerts({ limit: 1000 }));
           expect(last.store.checkpoint(0)).toBe(once.store.checkpoint(0));
+          // Re-evaluated transitions were not enqueued again: one outbox row per transition and notifier.
+          const outbox = (st: typeof once.store) => st.pendingNotifications(10_000).map((o) => `${o.transitionId}/${o.notifier}`);
+          expect(outbox(last.store)).toEqual(outbox(once.store));
+          // Each transition was announced once, however many lives evaluated it.
+          expect([...announced].sort()).toEqual(history(once.store).map((h) => h.id).sort());
           totals.transitions += history(once.store).length;
           totals.deferred += deferred;
         },
@@ -246,11 +255,17 @@ describe('AlertEvaluator', () => {
     expect(store.checkpoint(0)).toBe(start + 2); // the interval passed: both chunks in one commit
     await ev.step();
     expect(store.checkpoint(0)).toBe(start + 2);
-    await ev.step(); // 60 fires: a transition commits at once
-    expect(store.checkpoint(0)).toBe(start + 4);
+    await ev.step(); // 60 fires: the transition, its outbox row and the alert are stored at once, ahead of the checkpoint
+    expect(store.checkpoint(0)).toBe(start + 2);
     expect(brief(history(store))).toEqual(['hot:gw-a:temp_c firing@3']);
-    await ev.step(); // caught up: idle() commits nothing new
+    expect(store.pendingNotifications(10)).toHaveLength(1);
+    expect(store.listAlerts({ limit: 10 }).items.map((a) => a.state)).toEqual(['firing']);
+    await ev.step(); // caught up, the interval not yet passed: idle() holds the state
+    expect(store.checkpoint(0)).toBe(start + 2);
+    t += 1000;
+    await ev.step(); // it has: idle() commits the state with the offset
     expect(store.checkpoint(0)).toBe(start + 4);
+    expect(store.pendingNotifications(10)).toHaveLength(1);
   }, 180_000);
 
   it('a batch of many readings gives the transitions of the same readings one per batch (whole-batch shortcuts prove nothing fires)', async () => {

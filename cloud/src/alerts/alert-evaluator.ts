@@ -1,9 +1,10 @@
 // The alert evaluator: the stream's second consumer (stream/stream-consumer.ts). It reads the same records
 // as the aggregator, applies the same rule of which readings count (stream/reading-policy.ts), and runs
-// every matching rule's state machine in event time. A chunk's series states, the transitions they produced
-// and their outbox rows commit with the partition's next offset in ONE transaction (sqlite-alert-store.ts),
-// so kill -9 anywhere resumes to the same states, and the same stream always yields the same transitions
-// with the same ids: replay reproduces the history, and a redelivery carries the id of the original.
+// every matching rule's state machine in event time. The series states commit with the partition's next
+// offset in ONE transaction (sqlite-alert-store.ts), so kill -9 anywhere resumes to the same states, and the
+// same stream always yields the same transitions with the same ids: replay reproduces the history, and a
+// redelivery carries the id of the original. Transitions and their outbox rows commit with that state, or
+// ahead of it while it is held (checkpointIntervalMs), stored once by id: re-evaluating them adds nothing.
 //
 // Nothing here reads the wall clock to decide a state: `for`, no_data silences and flapping windows are
 // event time; a transition is `late` when it happened more than allowed_lateness before its batch arrived.
@@ -56,10 +57,11 @@ export interface AlertEvaluatorOptions {
   /** Stream reads (and decodes) shared with the aggregator of the same process (stream/shared-reads.ts). */
   sharedReads?: SharedReads;
   /**
-   * How long (ms) the state of chunks that produced no transition may stay uncommitted (alerts.checkpoint_interval;
-   * default 0: every chunk commits). They commit with the next chunk that has a transition, or once this much
-   * time has passed; a crash re-evaluates them from the last commit and, the evaluation being deterministic,
-   * arrives at the same states. Saves a transaction (an fsync) and a rewrite of every touched series per chunk.
+   * How long (ms) the evaluation state of chunks may stay uncommitted (alerts.checkpoint_interval; default 0:
+   * every chunk commits). It commits once this much time has passed; a chunk's transitions are stored at once,
+   * ahead of it. A crash re-evaluates from the last commit and, the evaluation being deterministic, arrives at
+   * the same states and transition ids. Saves a transaction (an fsync) and a rewrite of every touched series
+   * per chunk.
    */
   checkpointIntervalMs?: number;
   /** Monotonic clock (ms) for checkpointIntervalMs only (default performance.now). */
@@ -179,10 +181,11 @@ export class AlertEvaluator implements Component, ChunkProcessor {
   }
 
   /** One transaction: the series in `dirty`, the transitions, kv changes and the partition's next offset. */
-  private commit(partition: number, series: Map<string, Series>, expectedOffset: number, next: number, dirtyIds: Set<string>, transitions: CommittedTransition[], kv: Map<string, string>): void {
+  private commit(partition: number, series: Map<string, Series>, expectedOffset: number, next: number, dirtyIds: Set<string>, transitions: CommittedTransition[], kv: Map<string, string>): CommittedTransition[] {
     const dirty = [...dirtyIds].map((id) => series.get(id)!);
+    let stored;
     try {
-      this.store.commit({
+      stored = this.store.commit({
         partition,
         offset: next,
         expectedOffset,
@@ -199,6 +202,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     }
     this.deferral.committed(partition);
     for (const s of dirty) s.itemStored = true;
+    return stored;
   }
 
   /** (Re)loads every series from the store: the committed state is the truth. */
@@ -286,15 +290,46 @@ export class AlertEvaluator implements Component, ChunkProcessor {
       throw err;
     }
     this.m.offset.set({ partition: String(partition) }, next);
-    if (this.deferral.hold(partition, { expectedOffset, next, dirty: changes.dirty, kv: changes.kv }, changes.transitions.length)) return;
-    this.commit(partition, series, expectedOffset, next, changes.dirty, changes.transitions, changes.kv);
-    if (changes.transitions.length === 0) return;
-    for (const t of changes.transitions) {
+    let stored: CommittedTransition[];
+    if (this.deferral.hold(partition, { expectedOffset, next, dirty: changes.dirty, kv: changes.kv })) {
+      if (changes.transitions.length === 0) return;
+      stored = this.publish(series, changes.transitions);
+    } else stored = this.commit(partition, series, expectedOffset, next, changes.dirty, changes.transitions, changes.kv);
+    this.announce(stored);
+  }
+
+  /**
+   * Transitions of a chunk whose state is held (checkpointIntervalMs): they, their outbox rows and their
+   * series' API items are stored now, so notification latency does not wait for the checkpoint. A crash
+   * before it re-evaluates them from the checkpoint with the same ids, and the store keeps the first.
+   */
+  private publish(series: Map<string, Series>, transitions: CommittedTransition[]): CommittedTransition[] {
+    const moved = [...new Set(transitions.map((t) => t.transition.alert_id))].map((id) => series.get(id)!);
+    let stored;
+    try {
+      stored = this.store.publishTransitions({
+        series: moved.map((s) => ({ item: s.item, initial: { s: initialSeries(), mem: {} } satisfies Machine })),
+        transitions,
+        now: (this.opts.now ?? Date.now)(),
+      });
+    } catch (err) {
+      this.series = undefined;
+      this.deferral.clear();
+      throw err;
+    }
+    for (const s of moved) s.itemStored = true;
+    return stored;
+  }
+
+  /** Metrics, the firing gauge and the listeners learn of transitions once they are stored. */
+  private announce(stored: readonly CommittedTransition[]): void {
+    if (stored.length === 0) return;
+    for (const t of stored) {
       this.m.transitions.inc({ rule: t.transition.rule, state: t.transition.state });
       if (t.suppressed) this.m.suppressed.inc({ rule: t.transition.rule, reason: t.suppressed });
     }
     this.firing.publish();
-    const list = changes.transitions.map((t) => t.transition);
+    const list = stored.map((t) => t.transition);
     for (const l of this.listeners) {
       try {
         l(list);

@@ -1,6 +1,7 @@
-// When the alert evaluator commits (alerts.checkpoint_interval): a chunk that produced a transition commits
-// at once; the state of chunks without one may wait, per partition, until the interval has passed since the
-// first of them, and then commits with the offset after the last. Invariant: a deferred entry names the
+// When the alert evaluator commits its state with a stream offset (alerts.checkpoint_interval): the state of
+// evaluated chunks may wait, per partition, until the interval has passed since the first of them, and then
+// commits with the offset after the last. (Their transitions do not wait: the evaluator publishes them at
+// once, ahead of the checkpoint — alert-evaluator.ts.) Invariant: a deferred entry names the
 // partition's committed checkpoint (`expectedOffset`, what the commit is fenced on) and carries every series
 // and kv change made since it, so one commit covers all the chunks it held.
 
@@ -31,10 +32,10 @@ export class CheckpointDeferral {
 
   /**
    * After a chunk was evaluated into `d` (the held changes plus its own): holds it and returns true, or
-   * returns false when it must commit now (it has transitions, or the interval has passed).
+   * returns false when it must commit now (the interval has passed, or it is 0).
    */
-  hold(partition: number, d: Omit<Deferred, 'since'>, transitions: number): boolean {
-    if (transitions > 0 || this.intervalMs <= 0) return false;
+  hold(partition: number, d: Omit<Deferred, 'since'>): boolean {
+    if (this.intervalMs <= 0) return false;
     const now = this.clock();
     const since = this.held.get(partition)?.since ?? now;
     if (now - since >= this.intervalMs) return false;

@@ -1,8 +1,9 @@
 // The alert store (SQLite, WAL, `alerts.db` in data_dir): every alert series' state, the transitions they
 // produced, the notification outbox, operator acks, and the evaluator's stream checkpoints. commit() writes a
 // chunk's series, transitions, outbox rows and the partition's next offset in ONE transaction, fenced on the
-// offset the chunk was read from: kill -9 anywhere resumes to the same states, and a transition is in the
-// outbox if and only if it is committed. Acks and delivery outcomes are operator/notifier state, kept apart
+// offset the chunk was read from: kill -9 anywhere resumes to the same states. publishTransitions() may store
+// transitions ahead of that commit; a transition is stored once by its id, so the re-evaluation after a crash
+// stores and enqueues nothing twice, and a transition is in the outbox if and only if it is stored. Acks and delivery outcomes are operator/notifier state, kept apart
 // from what the stream determines, so a replay can rebuild the latter and carry the former over.
 import Database from 'better-sqlite3';
 import { StorageError, type Component } from '@tidemark/shared';
@@ -17,6 +18,7 @@ import {
   type AlertCommit,
   type AlertItem,
   type AlertQuery,
+  type CommittedTransition,
   type HistoryItem,
   type SeriesItem,
   type StoredSeries,
@@ -105,6 +107,7 @@ export class SqliteAlertStore implements Component, Outbox {
          ON CONFLICT(alert_id) DO UPDATE SET item = excluded.item, state = excluded.state, machine = excluded.machine`,
       ),
       putMachine: db.prepare<[string, string]>('UPDATE series SET machine = ? WHERE alert_id = ?'),
+      putItem: db.prepare<[string, string, string]>('UPDATE series SET item = ?, state = ? WHERE alert_id = ?'),
       putTransition: db.prepare<[string, string, number, string, number, string | null]>(
         'INSERT INTO transitions(id, alert_id, event_time, body, notified, suppressed) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
       ),
@@ -148,23 +151,57 @@ export class SqliteAlertStore implements Component, Outbox {
     return new Map(this.s.kvGet.all().map((r) => [r.key, r.value]));
   }
 
-  commit(c: AlertCommit): void {
-    this.write(c, c);
+  /** Returns the transitions it stored: a transition already stored (published ahead, below) is not again. */
+  commit(c: AlertCommit): CommittedTransition[] {
+    return this.write(c, c);
   }
 
   /**
    * Series driven by device status (offline, backlog) rather than the stream: the same tables and outbox,
    * without a stream checkpoint.
    */
-  commitStatus(c: Omit<AlertCommit, 'partition' | 'offset' | 'expectedOffset'>): void {
-    this.write(c, undefined);
+  commitStatus(c: Omit<AlertCommit, 'partition' | 'offset' | 'expectedOffset'>): CommittedTransition[] {
+    return this.write(c, undefined);
   }
 
-  private write(c: Omit<AlertCommit, 'partition' | 'offset' | 'expectedOffset'>, at: Pick<AlertCommit, 'partition' | 'offset' | 'expectedOffset'> | undefined): void {
-    const db = this.db;
-    if (!db) throw new StorageError(`alert store ${this.path} is not open`);
+  /**
+   * Transitions ahead of their stream checkpoint (alerts.checkpoint_interval): the transitions, their outbox
+   * rows and the API items of their series, in one transaction, without the series' machines or an offset.
+   * A series with no row yet gets `initial` as its machine — the machine it had at the checkpoint, since a
+   * series never committed had not changed. A crash before the checkpoint re-evaluates these transitions
+   * with the same ids, and commit() then stores and enqueues nothing for them. Returns those it stored.
+   * Not fsynced (synchronous=NORMAL for this transaction): a process crash cannot lose it (WAL), and what a
+   * power cut can lose is only what came after the last checkpoint commit — which fsyncs the WAL up to itself —
+   * so it is evaluated again from that checkpoint and stored again with the same ids (a notification that
+   * left before the cut goes again with its id: at least once, as always).
+   */
+  publishTransitions(c: { series: readonly { item: SeriesItem; initial: unknown }[]; transitions: readonly CommittedTransition[]; now: number }): CommittedTransition[] {
     const s = this.s;
-    db.transaction(() => {
+    const db = this.database;
+    // db.pragma, not a prepared statement: SQLite applies `synchronous` when the pragma is compiled.
+    db.pragma('synchronous = NORMAL');
+    try {
+      return db.transaction(() => {
+        for (const { item: i, initial } of c.series) {
+          const item = JSON.stringify(i);
+          if (s.putItem.run(item, i.state, i.id).changes === 1) continue;
+          s.putSeries.run(i.id, item, i.state, i.rule, i.device, encodeMachine(initial));
+        }
+        return this.putTransitions(c.transitions, c.now);
+      })();
+    } finally {
+      db.pragma('synchronous = FULL');
+    }
+  }
+
+  private get database(): Database.Database {
+    if (!this.db) throw new StorageError(`alert store ${this.path} is not open`);
+    return this.db;
+  }
+
+  private write(c: Omit<AlertCommit, 'partition' | 'offset' | 'expectedOffset'>, at: Pick<AlertCommit, 'partition' | 'offset' | 'expectedOffset'> | undefined): CommittedTransition[] {
+    const s = this.s;
+    return this.database.transaction(() => {
       if (at) {
         const row = s.checkpoint.get(at.partition);
         if (!row || row.offset !== at.expectedOffset) {
@@ -179,14 +216,23 @@ export class SqliteAlertStore implements Component, Outbox {
         if (x.itemChanged === false && s.putMachine.run(machine, i.id).changes === 1) continue;
         s.putSeries.run(i.id, JSON.stringify(i), i.state, i.rule, i.device, machine);
       }
-      for (const t of c.transitions) {
-        const tr = t.transition;
-        s.putTransition.run(tr.id, tr.alert_id, Date.parse(tr.event_time), JSON.stringify(tr), t.notifiers.length > 0 ? 1 : 0, t.suppressed ?? null);
-        if (t.notifiers.length > 0) this.o.enqueue(tr, t.notifiers, c.now);
-      }
+      const stored = this.putTransitions(c.transitions, c.now);
       for (const [k, v] of c.kv) s.kvPut.run(k, v);
       if (at) s.setCheckpoint.run(at.offset, at.partition);
+      return stored;
     })();
+  }
+
+  /** Inside a transaction: stores the transitions not stored yet, and enqueues those to notify. */
+  private putTransitions(transitions: readonly CommittedTransition[], now: number): CommittedTransition[] {
+    const stored: CommittedTransition[] = [];
+    for (const t of transitions) {
+      const tr = t.transition;
+      if (this.s.putTransition.run(tr.id, tr.alert_id, Date.parse(tr.event_time), JSON.stringify(tr), t.notifiers.length > 0 ? 1 : 0, t.suppressed ?? null).changes === 0) continue;
+      if (t.notifiers.length > 0) this.o.enqueue(tr, t.notifiers, now);
+      stored.push(t);
+    }
+    return stored;
   }
 
   /** Copies the series and transitions of these rules from `old` (status-driven rules, which replay cannot rebuild). */

@@ -73,3 +73,26 @@ describe('SqliteAlertStore outbox: schema 1 → 2', () => {
     }
   });
 });
+
+describe('SqliteAlertStore.publishTransitions', () => {
+  it('stores a transition once by id, skips its outbox row the second time, and leaves the store fsyncing its commits', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tidemark-publish-'));
+    const store = new SqliteAlertStore(path.join(dir, 'alerts.db'));
+    try {
+      store.open();
+      const db = (store as unknown as { db: Database.Database }).db;
+      const tr = makeTransition({ rule: 'hot', severity: 'critical' });
+      const item = { id: tr.alert_id, rule: 'hot', device: tr.device, sensor: tr.sensor, state: tr.state } as never;
+      const publish = () => store.publishTransitions({ series: [{ item, initial: { s: 'initial' } }], transitions: [{ transition: tr, notifiers: ['log'] }], now: 5 });
+      expect(publish().map((t) => t.transition.id)).toEqual([tr.id]);
+      expect(publish()).toEqual([]); // evaluated again after a crash: nothing new
+      expect(store.pendingNotifications(10).map((o) => o.transitionId)).toEqual([tr.id]);
+      expect(store.loadSeries().map((x) => x.machine)).toEqual([{ s: 'initial' }]);
+      // Only the publish itself skips the fsync: checkpoint commits (retention trusts them) still fsync.
+      expect(db.pragma('synchronous', { simple: true })).toBe(2);
+    } finally {
+      await store.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
