@@ -61,7 +61,7 @@ const DEFAULTS: CloudConfig = {
     notify: [],
     flapping: { max_notifications: 10, window: 3_600_000 },
     delivery: { concurrency: 8, retry_base: 1000, retry_cap: 300_000, retry_horizon: 86_400_000 },
-    checkpoint_interval: 2000,
+    checkpoint_interval: 5000,
   },
   log: { level: 'info' },
 };

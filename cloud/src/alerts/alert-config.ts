@@ -120,7 +120,7 @@ export function alertsSchema() {
         .strictObject({ max_notifications: zInt({ min: 1 }).default(10), window: zDuration({ min: 1000 }).prefault('1h') })
         .prefault({}),
       delivery: deliverySchema,
-      checkpoint_interval: zDuration({ max: 60_000 }).prefault('2s'),
+      checkpoint_interval: zDuration({ max: 60_000 }).prefault('5s'),
     })
     .superRefine((a, ctx) => {
       if (!Array.isArray(a.rules)) return;

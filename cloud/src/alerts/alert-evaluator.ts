@@ -16,8 +16,9 @@ import type { SharedReads } from '../stream/shared-reads.js';
 import { StreamConsumer, type ChunkProcessor } from '../stream/stream-consumer.js';
 import type { AlertRuleConfig } from './alert-config.js';
 import type { AlertState, AlertTransition } from './alert-types.js';
-import { ANOMALY_DEFAULTS, anomalyLevels, anomalyQuietRun, anomalyStep, bucketStatValue, ratePerMinute, thresholdVerdict, type SeriesMemory } from './conditions.js';
-import { ColumnFolds, columnSpan, mayExceed, rateMayExceed, type ColumnSpan } from './column-shortcuts.js';
+import type { SeriesMemory } from './conditions.js';
+import { ColumnFolds, columnSpan, type ColumnSpan } from './column-shortcuts.js';
+import { walkColumn, type ColumnOut } from './column-walk.js';
 import type { TagSource } from '../devices/device-tag-source.js';
 import { RuleLookup, type CompiledRule } from './rule-lookup.js';
 import { decideNotify } from './notify-decision.js';
@@ -104,6 +105,8 @@ export class AlertEvaluator implements Component, ChunkProcessor {
   private readonly deferral: CheckpointDeferral;
   private readonly firing: FiringGauge;
   private readonly m;
+  /** The series a column is walked for (column-walk.ts): one object, re-aimed per column and rule. */
+  private readonly at: WalkTarget;
 
   constructor(
     private readonly streams: readonly StreamStore[],
@@ -134,6 +137,23 @@ export class AlertEvaluator implements Component, ChunkProcessor {
       tooLate: metrics.counter('alert_bucket_readings_too_late_total', 'Readings older than the open bucket of a bucket-stat rule (the aggregates still count them)', ['rule']),
       offset: metrics.gauge('alert_evaluator_offset', 'Next stream offset the alert evaluator reads, per partition', ['partition']),
     };
+    this.at = this.walkTarget();
+  }
+
+  private walkTarget(): WalkTarget {
+    const at: WalkTarget = {
+      ch: new Chunk(),
+      series: new Map(),
+      c: undefined!,
+      s: undefined!,
+      device: '',
+      sensor: '',
+      record: undefined!,
+      observe: (verdict, t, value) => this.observe(at.ch, at.series, at.c, at.device, at.sensor, at.record, verdict, t, value, at.s),
+      touched: () => at.ch.dirty.add(at.s.item.id),
+      tooLate: (n) => this.m.tooLate.inc({ rule: at.c.rule.name }, n),
+    };
+    return at;
   }
 
   onTransitions(listener: TransitionListener): void {
@@ -274,7 +294,15 @@ export class AlertEvaluator implements Component, ChunkProcessor {
           for (let i = 0; i < rules.length; i++) {
             const c = rules[i]!;
             const s = (slot.series[i] ??= this.seriesFor(series, c, device, col.sensor));
-            this.readings(changes, series, c, s, device, col.sensor, record, ts, values, span);
+            const at = this.at;
+            at.ch = changes;
+            at.series = series;
+            at.c = c;
+            at.s = s;
+            at.device = device;
+            at.sensor = col.sensor;
+            at.record = record;
+            walkColumn(c.rule, s.machine, ts, values, span, this.folds, at);
           }
         }
         if (wm > wmBefore) {
@@ -356,84 +384,6 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     return s;
   }
 
-  /**
-   * One sensor's trusted readings of a batch, in order, for one sensor-level rule. In `normal` or `resolved`
-   * only a fire verdict can change the state (series-machine.ts), so other verdicts skip the machine there —
-   * and a threshold or rate rule whose fire condition the column's span rules out skips the column.
-   */
-  private readings(ch: Chunk, series: Map<string, Series>, c: CompiledRule, s: Series, device: string, sensor: string, record: StreamRecord, ts: Float64Array, values: Float64Array, span: ColumnSpan): void {
-    const mem = s.machine.mem;
-    const rule = c.rule;
-    const n = ts.length;
-    const st = s.machine.s; // the series' state machine (observe() moves it)
-    switch (rule.kind) {
-      case 'threshold': {
-        if (rule.on.kind === 'reading') {
-          if (quiet(st) && !mayExceed(rule, span.min, span.max)) return;
-          for (let i = 0; i < n; i++) {
-            const v = values[i]!;
-            const verdict = thresholdVerdict(rule, v);
-            if (verdict !== 'fire' && quiet(st)) continue;
-            this.observe(ch, series, c, device, sensor, record, verdict, ts[i]!, v, s);
-          }
-          return;
-        }
-        const res = rule.on.resolution.ms;
-        ch.dirty.add(s.item.id);
-        const fold = this.folds.fold(mem, res, ts, values);
-        for (const closed of fold.closed) {
-          const v = bucketStatValue(closed.stats, rule.on.stat);
-          this.observe(ch, series, c, device, sensor, record, thresholdVerdict(rule, v), closed.start + res, v, s);
-        }
-        if (fold.late > 0) this.m.tooLate.inc({ rule: rule.name }, fold.late);
-        return;
-      }
-      case 'rate': {
-        ch.dirty.add(s.item.id);
-        if (quiet(st) && !rateMayExceed(rule, mem, ts[0]!, span)) {
-          // ratePerMinute's memory after the column: its last reading, whatever its time.
-          mem.prevTs = ts[n - 1]!;
-          mem.prevValue = values[n - 1]!;
-          return;
-        }
-        for (let i = 0; i < n; i++) {
-          const rate = ratePerMinute(mem, ts[i]!, values[i]!);
-          if (rate === undefined) continue;
-          const verdict = thresholdVerdict(rule, rate);
-          if (verdict !== 'fire' && quiet(st)) continue;
-          this.observe(ch, series, c, device, sensor, record, verdict, ts[i]!, rate, s);
-        }
-        return;
-      }
-      case 'anomaly': {
-        ch.dirty.add(s.item.id);
-        const window = rule.window ?? ANOMALY_DEFAULTS.window;
-        const minHistory = rule.min_history ?? ANOMALY_DEFAULTS.minHistory;
-        const { fire, clear } = anomalyLevels(rule);
-        for (let i = 0; i < n; i++) {
-          if (quiet(st)) {
-            // Only a fire moves a quiet series: the readings up to the first that fires in one call.
-            i = anomalyQuietRun(mem, values, i, n, window, minHistory, fire, clear);
-            if (i < n) this.observe(ch, series, c, device, sensor, record, 'fire', ts[i]!, values[i]!, s);
-            continue;
-          }
-          const verdict = anomalyStep(mem, values[i]!, window, minHistory, fire, clear, false);
-          if (verdict !== undefined) this.observe(ch, series, c, device, sensor, record, verdict, ts[i]!, values[i]!, s);
-        }
-        return;
-      }
-      case 'no_data': {
-        ch.dirty.add(s.item.id);
-        // The first reading ends a silence that fired; the series remembers the newest reading's time.
-        if (s.machine.s.state === 'firing') this.observe(ch, series, c, device, sensor, record, 'clear', ts[0]!, values[0]!, s);
-        for (let i = 0; i < n; i++) if (mem.prevTs === undefined || ts[i]! > mem.prevTs) mem.prevTs = ts[i]!;
-        return;
-      }
-      default:
-        return;
-    }
-  }
-
   /** no_data: the device's watermark moved; every sensor of it silent for `after` in event time fires. */
   private silences(ch: Chunk, series: Map<string, Series>, device: string, record: StreamRecord, wm: number): void {
     const ids = this.noData.get(device);
@@ -466,9 +416,14 @@ export class AlertEvaluator implements Component, ChunkProcessor {
   }
 }
 
-/** In these states only a fire verdict can move the machine (series-machine.ts). */
-function quiet(s: SeriesState): boolean {
-  return s.state === 'normal' || s.state === 'resolved';
+interface WalkTarget extends ColumnOut {
+  ch: Chunk;
+  series: Map<string, Series>;
+  c: CompiledRule;
+  s: Series;
+  device: string;
+  sensor: string;
+  record: StreamRecord;
 }
 
 /** What one chunk changed (on top of what the deferred chunks before it changed, if any). */
