@@ -74,8 +74,8 @@ export interface AlertsConfig {
   flapping: { max_notifications: number; window: number };
   delivery: DeliveryConfig;
   /**
-   * ms: how long the evaluator may keep the state of chunks that produced no transition before committing it
-   * with their offset (0: commit every chunk). A chunk with a transition always commits at once.
+   * ms: how long the evaluator may keep its evaluation state before committing it with its offset (0: commit
+   * every chunk). Transitions are stored at once, ahead of it (alert-evaluator.ts).
    */
   checkpoint_interval: number;
 }

@@ -80,6 +80,8 @@ interface Series {
   rule: CompiledRule;
   /** The item is as committed (a new series, or a transition since the last commit, clears it). */
   itemStored: boolean;
+  /** The dirty set this series is already in (a walk touches it once per column: one Set.add per chunk). */
+  dirtyIn: Set<string> | undefined;
 }
 
 export type TransitionListener = (transitions: readonly AlertTransition[]) => void;
@@ -150,7 +152,11 @@ export class AlertEvaluator implements Component, ChunkProcessor {
       sensor: '',
       record: undefined!,
       observe: (verdict, t, value) => this.observe(at.ch, at.series, at.c, at.device, at.sensor, at.record, verdict, t, value, at.s),
-      touched: () => at.ch.dirty.add(at.s.item.id),
+      touched: () => {
+        if (at.s.dirtyIn === at.ch.dirty) return;
+        at.s.dirtyIn = at.ch.dirty;
+        at.ch.dirty.add(at.s.item.id);
+      },
       tooLate: (n) => this.m.tooLate.inc({ rule: at.c.rule.name }, n),
     };
     return at;
@@ -233,7 +239,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
     for (const stored of this.store.loadSeries()) {
       const rule = byName.get(stored.item.rule);
       if (!rule) continue; // a rule removed from the config: its history stays, its series no longer evaluates
-      const s: Series = { item: stored.item, machine: stored.machine as Machine, rule, itemStored: true };
+      const s: Series = { item: stored.item, machine: stored.machine as Machine, rule, itemStored: true, dirtyIn: undefined };
       series.set(stored.item.id, s);
       if (rule.rule.kind === 'no_data') this.indexNoData(s);
     }
@@ -377,6 +383,7 @@ export class AlertEvaluator implements Component, ChunkProcessor {
         machine,
         item: newSeriesItem(id, c.rule, device, sensor),
         itemStored: false,
+        dirtyIn: undefined,
       };
       series.set(id, s);
       if (c.rule.kind === 'no_data') this.indexNoData(s);

@@ -95,7 +95,9 @@ export function walkColumn(
       out.touched();
       // The first reading ends a silence that fired; the series remembers the newest reading's time.
       if (st.state === 'firing') out.observe('clear', ts[0]!, values[0]!);
-      for (let i = 0; i < n; i++) if (mem.prevTs === undefined || ts[i]! > mem.prevTs) mem.prevTs = ts[i]!;
+      let newest = mem.prevTs ?? -Infinity;
+      for (let i = 0; i < n; i++) if (ts[i]! > newest) newest = ts[i]!;
+      if (n > 0) mem.prevTs = newest;
       return;
     }
     default:

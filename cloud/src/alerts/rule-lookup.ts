@@ -34,7 +34,7 @@ export class RuleLookup<S> {
   private generation = 0;
 
   constructor(rules: readonly AlertRuleConfig[], tags: TagSource | undefined) {
-    this.compiled = rules.map((rule) => ({ rule, device: compileSelector(rule.devices), sensor: rule.sensor ? compileGlob(rule.sensor) : () => false }));
+    this.compiled = rules.map((rule) => ({ rule: sameShape(rule), device: compileSelector(rule.devices), sensor: rule.sensor ? compileGlob(rule.sensor) : () => false }));
     // Without a tag selector no rule's match depends on tags: the devices file is never consulted.
     this.tagSource = rules.some((r) => usesTags(r.devices)) ? (tags ?? NO_TAG_SOURCE) : NO_TAG_SOURCE;
     this.tags = this.tagSource.current();
@@ -85,4 +85,32 @@ export class RuleLookup<S> {
     }
     return list;
   }
+}
+
+/**
+ * The rule with every key, in one order: zod gives each kind's rule object its own keys, so the evaluator's
+ * per-column reads of rule fields (kind, above, window …) would meet several hidden classes at one site.
+ */
+function sameShape(r: AlertRuleConfig): AlertRuleConfig {
+  return {
+    name: r.name,
+    kind: r.kind,
+    devices: r.devices,
+    sensor: r.sensor,
+    on: r.on,
+    above: r.above,
+    below: r.below,
+    clear_below: r.clear_below,
+    clear_above: r.clear_above,
+    threshold: r.threshold,
+    clear_threshold: r.clear_threshold,
+    window: r.window,
+    min_history: r.min_history,
+    after: r.after,
+    for: r.for,
+    severity: r.severity,
+    labels: r.labels,
+    message: r.message,
+    notify_late: r.notify_late,
+  };
 }
