@@ -18,7 +18,8 @@
 //   BENCH_SPIKES (120), BENCH_SPIKE_MS (1000), BENCH_WARMUP_SECONDS (10), BENCH_CPU_SECONDS (30: the
 //   no-rules window), BENCH_CPU_READINGS (1000000), BENCH_CPU_WARMUP=short (warm up on a few chunks, not full drains),
 //   BENCH_PROFILE=1 (profile the evaluator's drain; =one: with the one threshold rule; =shared: the in-step run, both consumers),
-//   BENCH_KEEP=1 (keep the temp dir), BENCH_DURING_BURST=1 (spikes start right after the warm-up, while the
+//   BENCH_KEEP=1 (keep the temp dir), BENCH_SEED (1: the csv random walks' seed; runs on one seed carry the same
+//   values, so the anomaly rules fire alike and the CPU split compares across runs and builds), BENCH_DURING_BURST=1 (spikes start right after the warm-up, while the
 //   agents' start-up burst of info-level anomaly notifications is still in the outbox: severity ordering).
 import { rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -59,6 +60,8 @@ const DURING_BURST = process.env.BENCH_DURING_BURST === '1';
 const CPU_S = env('BENCH_CPU_SECONDS', 30);
 const CPU_READINGS = env('BENCH_CPU_READINGS', 1_000_000);
 const KEEP = process.env.BENCH_KEEP === '1';
+/** The csv walks' seed: each run carries the same values, so the rules fire the same way in every run. */
+const SEED = env('BENCH_SEED', 1);
 const SECRET = 'whsec_dGlkZW1hcmstYmVuY2gtYWxlcnRzLXNlY3JldA==';
 const TARGET_P99_MS = 1500;
 const SPIKE_BASE = 1000;
@@ -117,6 +120,7 @@ async function live(): Promise<void> {
     agents: AGENTS,
     sensors: SENSORS,
     linesPerS: LINES_PER_S,
+    seed: SEED,
     watch,
     log,
     cloud: {
@@ -256,7 +260,7 @@ async function live(): Promise<void> {
   // ---- the same load without rules: the collector's CPU for comparison (one window each: noisy) ----
   stopping = false;
   dir = await makeTempDir('tidemark-bench-alerts-norules-');
-  p = await startLivePipeline({ dir, agents: AGENTS, sensors: SENSORS, linesPerS: LINES_PER_S, watch, log });
+  p = await startLivePipeline({ dir, agents: AGENTS, sensors: SENSORS, linesPerS: LINES_PER_S, seed: SEED, watch, log });
   log(`the same load without rules: ${WARMUP_S} s warm-up, ${CPU_S} s measured`);
   await sleepUntil(Date.now() + WARMUP_S * 1000);
   const withoutRules = await collectorCpu(p, CPU_S);

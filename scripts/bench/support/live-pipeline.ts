@@ -13,6 +13,8 @@ export interface LivePipelineOptions {
   agents: number;
   sensors: number;
   linesPerS: number;
+  /** Seeds the csv random walks (CsvLoad): every run then carries the same values. Absent: Math.random. */
+  seed?: number;
   /** Extra top-level sections of the cloud config. */
   cloud?: Record<string, unknown>;
   /** Flags for the collector's node (e.g. --cpu-prof). */
@@ -72,7 +74,7 @@ export async function startLivePipeline(o: LivePipelineOptions): Promise<LivePip
     return o.watch(startCli(`agent-${id}`, EDGE_BIN, ['run', '-c', config], { TIDEMARK_PASSWORD: passwords[i]! }));
   });
   const writers = ptys.map((p) => new PtyWriter(p.b));
-  const load = new CsvLoad(writers, o.sensors, o.linesPerS);
+  const load = new CsvLoad(writers, o.sensors, o.linesPerS, o.seed);
   load.start();
   o.log(`waiting for ${o.agents} agents to deliver every sensor`);
   await waitFor(

@@ -86,11 +86,20 @@ export class CsvLoad {
   /** Per writer, values to put in the next due line instead of the walk (a spike), and who wants to know when. */
   private readonly injections: { column: number; value: string; written: (at: number) => void }[][];
 
+  /** Per writer, the walk's random source. */
+  private readonly random: (() => number)[];
+
+  /**
+   * `seed`: each writer's walk draws from its own generator seeded `seed + writer`, so a run's values are the
+   * same whatever the timing (what the alert rules decide then repeats from run to run); absent: Math.random.
+   */
   constructor(
     private readonly outs: readonly PtyWriter[],
     private readonly columns: number,
     private readonly linesPerS: number,
+    seed?: number,
   ) {
+    this.random = outs.map((_, i) => (seed === undefined ? Math.random : mulberry32(seed + i)));
     this.written = outs.map(() => 0);
     this.walk = outs.map(() => Array.from({ length: columns }, () => 50));
     this.injections = outs.map(() => []);
@@ -113,13 +122,14 @@ export class CsvLoad {
     const due = Math.floor(((Date.now() - this.t0) * this.linesPerS) / 1000);
     this.outs.forEach((out, i) => {
       const w = this.walk[i]!;
+      const random = this.random[i]!;
       let text = '';
       const injected: ((at: number) => void)[] = [];
       for (; this.written[i]! < due; this.written[i]!++) {
         const spike = this.injections[i]!.shift();
         if (spike) injected.push(spike.written);
         for (let c = 0; c < this.columns; c++) {
-          w[c] = Math.min(100, Math.max(0, w[c]! + Math.random() - 0.5));
+          w[c] = Math.min(100, Math.max(0, w[c]! + random() - 0.5));
           text += (c > 0 ? ',' : '') + (spike?.column === c ? spike.value : w[c]!.toFixed(2));
         }
         text += '\n';
@@ -133,4 +143,16 @@ export class CsvLoad {
   stop(): void {
     clearInterval(this.timer);
   }
+}
+
+/** A small seeded generator of uniform [0, 1) numbers (mulberry32): repeatable bench data. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
