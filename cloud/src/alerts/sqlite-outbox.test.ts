@@ -18,8 +18,9 @@ describeOutboxContract('SqliteAlertStore', async () => {
   store.open();
   return {
     outbox: store,
-    add: (transition, notifiers, createdAt) =>
-      store.commitStatus({ series: [], transitions: [{ transition, notifiers }], kv: new Map(), now: createdAt }),
+    add: (transition, notifiers, createdAt) => {
+      store.commitStatus({ series: [], transitions: [{ transition, notifiers }], kv: new Map(), now: createdAt });
+    },
     reopen: async () => {
       await store.stop();
       store = new SqliteAlertStore(file);
